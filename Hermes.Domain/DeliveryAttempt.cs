@@ -1,0 +1,32 @@
+namespace Hermes.Domain;
+
+/// <summary>One POST to n8n, as an operator reads it later: a row of <c>hermes_delivery_attempts</c>.</summary>
+public sealed class DeliveryAttempt
+{
+    public long Id { get; set; }
+    public long OutboxId { get; set; }
+    public long LeadId { get; set; }
+
+    /// <summary>The attempt number within the replay generation (1 for the first).</summary>
+    public int AttemptNumber { get; set; }
+
+    public DateTimeOffset StartedAt { get; set; }
+    public int DurationMs { get; set; }
+
+    /// <summary>HTTP status, or null when no answer came (timeout, refused, dropped connection).</summary>
+    public int? StatusCode { get; set; }
+
+    /// <summary><c>delivered</c>, <c>retry</c> or <c>failed</c>.</summary>
+    public required string Outcome { get; set; }
+
+    public string? Error { get; set; }
+    public string? ResponseExcerpt { get; set; }
+    public string? WorkerId { get; set; }
+}
+
+public static class DeliveryOutcomes
+{
+    public const string Delivered = "delivered";
+    public const string Retry = "retry";
+    public const string Failed = "failed";
+}

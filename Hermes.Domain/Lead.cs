@@ -1,0 +1,114 @@
+using System.Net;
+
+namespace Hermes.Domain;
+
+/// <summary>
+/// One contact-form lead: every column of the seed's <c>hermes_leads</c> table, plus the columns
+/// Hermes adds for safe client retries and GDPR erasure. Leads are never deleted; they are the backup.
+/// </summary>
+public sealed class Lead
+{
+    /// <summary>The incremental id (the seed's SERIAL, widened to bigint): the "backupId" users link Brevo with.</summary>
+    public long Id { get; set; }
+
+    /// <summary>The public, unguessable lead identifier (at most 50 characters).</summary>
+    public required string LeadId { get; set; }
+
+    public string? BrevoContactId { get; set; }
+
+    // Form data.
+    public required string FirstName { get; set; }
+    public required string LastName { get; set; }
+    public required string Email { get; set; }
+    public required string Country { get; set; }
+    public required string PhoneNumber { get; set; }
+    public string? UserRole { get; set; }
+    public required string ProblemDescription { get; set; }
+    public string? CompanyName { get; set; }
+    public string? CompanySize { get; set; }
+    public string ServiceUrgency { get; set; } = ServiceUrgencies.Default;
+    public bool AgreeToTerms { get; set; }
+    public bool PrivacyConsent { get; set; }
+    public bool? MarketingConsent { get; set; }
+
+    // Metadata.
+    public string? CaptchaToken { get; set; }
+    public string? UserAgent { get; set; }
+    public IPAddress? IpAddress { get; set; }
+    public string Source { get; set; } = LeadSubmission.DefaultSource;
+
+    // Processing tracking (written by the outbox worker).
+    public DateTimeOffset? CreatedAt { get; set; }
+    public DateTimeOffset? N8nWebhookSentAt { get; set; }
+    public DateTimeOffset? N8nResponseReceivedAt { get; set; }
+    public string? N8nResponseData { get; set; }
+    public bool? N8nSuccess { get; set; }
+    public string? N8nErrorMessage { get; set; }
+
+    // Status and workflow.
+    public string? Status { get; set; }
+    public DateTimeOffset? ProcessedAt { get; set; }
+    public string? AssignedTo { get; set; }
+    public string? Notes { get; set; }
+
+    // Lead scoring and analysis.
+    public int? LeadScore { get; set; }
+    public string? Priority { get; set; }
+    public string[]? Tags { get; set; }
+    public string? AiAnalysis { get; set; }
+    public decimal? EstimatedValue { get; set; }
+
+    // Hermes additions.
+    public string? IdempotencyKey { get; set; }
+    public string? RequestHash { get; set; }
+    public DateTimeOffset? ErasedAt { get; set; }
+
+    /// <summary>Builds a new lead from a validated submission; the database assigns <see cref="Id"/> and <see cref="CreatedAt"/>.</summary>
+    public static Lead FromSubmission(LeadSubmission submission, string leadId) => new()
+    {
+        LeadId = leadId,
+        FirstName = submission.FirstName,
+        LastName = submission.LastName,
+        Email = submission.Email,
+        Country = submission.Country,
+        PhoneNumber = submission.PhoneNumber,
+        UserRole = submission.UserRole,
+        ProblemDescription = submission.ProblemDescription,
+        CompanyName = submission.CompanyName,
+        CompanySize = submission.CompanySize,
+        ServiceUrgency = submission.ServiceUrgency,
+        AgreeToTerms = submission.AgreeToTerms,
+        PrivacyConsent = submission.PrivacyConsent,
+        MarketingConsent = submission.MarketingConsent,
+        CaptchaToken = submission.CaptchaToken,
+        UserAgent = submission.UserAgent,
+        IpAddress = submission.IpAddress,
+        Source = submission.Source,
+        Status = LeadStatus.Queued,
+        N8nSuccess = false,
+        LeadScore = 0,
+        Priority = ServiceUrgencies.PriorityFor(submission.ServiceUrgency),
+    };
+}
+
+/// <summary>
+/// The values of <c>hermes_leads.status</c> that Hermes writes. The column stays free text (the seed's
+/// <c>VARCHAR(50)</c>) because people working the CRM may set their own workflow states.
+/// </summary>
+public static class LeadStatus
+{
+    /// <summary>The seed's default, for rows written by something other than Hermes.</summary>
+    public const string New = "new";
+
+    /// <summary>Stored and waiting for delivery to n8n.</summary>
+    public const string Queued = "queued";
+
+    /// <summary>n8n accepted the lead (2xx).</summary>
+    public const string Forwarded = "forwarded";
+
+    /// <summary>Delivery gave up after the last attempt, or n8n answered 410 Gone.</summary>
+    public const string DeliveryFailed = "delivery_failed";
+
+    /// <summary>Personal data was erased on request (GDPR); the row and its ids remain.</summary>
+    public const string Erased = "erased";
+}

@@ -1,0 +1,59 @@
+using Hermes.Persistence;
+using Npgsql;
+
+namespace Hermes.Tests.Infrastructure;
+
+/// <summary>A test class with its own clean, migrated database.</summary>
+public abstract class DatabaseTest
+{
+    private NpgsqlDataSource? _dataSource;
+
+    protected string ConnectionString { get; private set; } = "";
+
+    protected NpgsqlDataSource DataSource => _dataSource ?? throw new InvalidOperationException("No database yet.");
+
+    [OneTimeSetUp]
+    public async Task CreateDatabaseAsync()
+    {
+        ConnectionString = await TestPostgres.CreateDatabaseAsync();
+        _dataSource = NpgsqlDataSource.Create(ConnectionString);
+    }
+
+    [OneTimeTearDown]
+    public async Task DropDatabaseAsync()
+    {
+        if (_dataSource is not null)
+        {
+            await _dataSource.DisposeAsync();
+        }
+
+        await TestPostgres.DropDatabaseAsync(ConnectionString);
+    }
+
+    protected HermesDbContext CreateContext() => PersistenceExtensions.CreateContext(DataSource);
+
+    /// <summary>Runs one scalar query, for asserting on what the database holds.</summary>
+    protected async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        var result = await command.ExecuteScalarAsync();
+        return result is DBNull or null ? default! : (T)Convert.ChangeType(result, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Runs a statement, for arranging state.</summary>
+    protected async Task<int> ExecuteAsync(string sql, params object[] parameters)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        return await command.ExecuteNonQueryAsync();
+    }
+}

@@ -1,0 +1,32 @@
+using Hermes.Domain;
+
+namespace Hermes.Tests.Infrastructure;
+
+/// <summary>Valid forms and stored leads for tests.</summary>
+public static class TestData
+{
+    public static LeadForm ValidForm(string? email = null) => new()
+    {
+        FirstName = "Ada",
+        LastName = "Lovelace",
+        Email = email ?? "ada@example.com",
+        Country = "United Kingdom",
+        PhoneNumber = "+44 20 7946 0958",
+        UserRole = "CISO",
+        ProblemDescription = "Our web shop was defaced last night.\nWe need an incident response.",
+        CompanyName = "Analytical Engines Ltd",
+        CompanySize = "11-50",
+        ServiceUrgency = "urgent",
+        AgreeToTerms = true,
+        PrivacyConsent = true,
+        MarketingConsent = false,
+        CaptchaToken = "token-123",
+        Source = "hermes-website",
+    };
+
+    public static LeadSubmission ValidSubmission(string? email = null)
+    {
+        var result = LeadSubmissionValidator.Validate(ValidForm(email), new SubmissionMetadata("Mozilla/5.0 test", System.Net.IPAddress.Parse("203.0.113.7")), new LeadValidationOptions());
+        return result.Submission ?? throw new InvalidOperationException("The test form is invalid: " + string.Join("; ", result.Errors.Select(static e => e.Key)));
+    }
+}
