@@ -1,16 +1,15 @@
-using Hermes.Persistence;
+using Hermes.Outbox.Worker.Cli;
 
 namespace Hermes.Outbox.Worker;
 
-/// <summary>The worker's executable: the outbox dispatcher host.</summary>
+/// <summary>
+/// The worker's executable: <c>run</c> (the default) hosts the outbox dispatcher; every other verb is an
+/// operator command (see <see cref="OperatorCli"/>).
+/// </summary>
 public static class Program
 {
-    public static async Task<int> Main(string[] args)
-    {
-        var builder = WebApplication.CreateBuilder(args);
-        builder.AddHermesPersistence("hermes-worker");
-        await using var app = builder.Build();
-        await app.RunAsync();
-        return 0;
-    }
+    public static Task<int> Main(string[] args) =>
+        args.Length == 0 || args[0] == "run" || args[0].StartsWith('-')
+            ? WorkerHost.RunAsync(args.Length > 0 && args[0] == "run" ? args[1..] : args)
+            : OperatorCli.RunAsync(args);
 }

@@ -1,0 +1,21 @@
+using Hermes.Persistence;
+
+namespace Hermes.Outbox.Worker;
+
+/// <summary>The long-running worker host: dispatcher, wake-up listener, retention and the health endpoint.</summary>
+public static class WorkerHost
+{
+    public static WebApplicationBuilder CreateBuilder(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddHermesPersistence("hermes-worker");
+        return builder;
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        await using var app = CreateBuilder(args).Build();
+        await app.RunAsync();
+        return 0;
+    }
+}
