@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Hermes.Persistence.Operations;
+
+namespace Hermes.Outbox.Worker.Cli;
+
+/// <summary><c>seed --count N</c>: realistic fake leads for staging and benchmarks (see <see cref="LeadSeeder"/>); refused in Production.</summary>
+internal static class SeedVerb
+{
+    public static Command Create(CliContext context)
+    {
+        var count = new Option<int>("--count")
+        {
+            Description = $"How many leads to write (1 to {LeadSeeder.MaxCount}).",
+            HelpName = "N",
+            Required = true,
+        };
+        count.Validators.Add(static result =>
+        {
+            var value = result.GetValueOrDefault<int>();
+            if (value is < 1 or > LeadSeeder.MaxCount)
+            {
+                result.AddError($"--count must be from 1 to {LeadSeeder.MaxCount}.");
+            }
+        });
+        var json = CliOptions.Json();
+        var command = new Command(
+            "seed",
+            "Write realistic fake leads, each with a pending outbox row, the way the API writes them (source hermes-seed, example.com addresses). " +
+            "Refused in Production: set DOTNET_ENVIRONMENT to Development or Staging.")
+        {
+            count, json,
+        };
+        command.SetAction((parse, cancellationToken) => context.RunAsync(async ct =>
+        {
+            var environment = context.EnvironmentName;
+            if (!LeadSeeder.IsAllowedIn(environment))
+            {
+                await context.Error.WriteLineAsync(
+                    $"Refused: the environment is {environment}, and seed never writes fake leads there. " +
+                    "Set DOTNET_ENVIRONMENT (or ASPNETCORE_ENVIRONMENT) to Development or Staging on a database meant for it.");
+                return ExitCodes.Problem;
+            }
+
+            await using var dataSource = context.CreateDataSource();
+            var result = await new LeadSeeder(dataSource).SeedAsync(parse.GetValue(count), ct);
+            if (parse.GetValue(json))
+            {
+                context.WriteJson(result, OperationsJsonContext.Default.SeedResult);
+            }
+            else
+            {
+                await context.Output.WriteLineAsync(
+                    $"Seeded {result.Leads} leads (backup ids {result.FirstBackupId}–{result.LastBackupId}), each with a pending outbox row, in {result.Seconds:0.0} s ({environment}).");
+            }
+
+            return ExitCodes.Ok;
+        }, cancellationToken));
+        return command;
+    }
+}
