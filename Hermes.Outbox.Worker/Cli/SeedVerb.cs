@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.CommandLine;
 using Hermes.Persistence.Operations;
 
@@ -13,15 +14,18 @@ internal static class SeedVerb
             Description = $"How many leads to write (1 to {LeadSeeder.MaxCount}).",
             HelpName = "N",
             Required = true,
-        };
-        count.Validators.Add(static result =>
-        {
-            var value = result.GetValueOrDefault<int>();
-            if (value is < 1 or > LeadSeeder.MaxCount)
+            CustomParser = static result =>
             {
-                result.AddError($"--count must be from 1 to {LeadSeeder.MaxCount}.");
-            }
-        });
+                var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value is >= 1 and <= LeadSeeder.MaxCount)
+                {
+                    return value;
+                }
+
+                result.AddError($"--count must be a whole number from 1 to {LeadSeeder.MaxCount}, not '{text}'.");
+                return 0;
+            },
+        };
         var json = CliOptions.Json();
         var command = new Command(
             "seed",
