@@ -23,9 +23,9 @@ public sealed class RetentionOptions : IValidatableObject
             yield return new ValidationResult($"{Section}:Period must be a positive duration like 7.00:00:00, not {Period}.", [nameof(Period)]);
         }
 
-        if (Interval < TimeSpan.FromSeconds(1))
+        if (Interval <= TimeSpan.Zero)
         {
-            yield return new ValidationResult($"{Section}:Interval must be at least 00:00:01, not {Interval}.", [nameof(Interval)]);
+            yield return new ValidationResult($"{Section}:Interval must be a positive duration like 01:00:00, not {Interval}.", [nameof(Interval)]);
         }
     }
 }
