@@ -11,7 +11,7 @@ internal static class CliOptions
 
     public static Option<TimeSpan> Duration(string name, TimeSpan defaultValue, string description) => new(name)
     {
-        Description = $"{description} ({OperatorTime.DurationHelp}; default {OperatorTime.Format(defaultValue)}).",
+        Description = $"{description}: {OperatorTime.DurationHelp}.",
         HelpName = "duration",
         DefaultValueFactory = _ => defaultValue,
         CustomParser = result =>

@@ -10,7 +10,7 @@ internal static class ReplayVerb
     {
         var status = new Option<string>("--status")
         {
-            Description = "Replay rows in this status (default failed).",
+            Description = "Replay rows in this status.",
             DefaultValueFactory = static _ => "failed",
         };
         status.AcceptOnlyFromAmong([.. ReplayRequest.ReplayableStatuses]);

@@ -75,10 +75,11 @@ public static class OperatorTime
             duration = TimeSpan.Zero;
         }
 
+        static string Two(long big, string bigUnit, int small, string smallUnit) => small == 0 ? $"{big}{bigUnit}" : $"{big}{bigUnit} {small}{smallUnit}";
         return duration.TotalSeconds < 60 ? $"{(int)duration.TotalSeconds}s"
-            : duration.TotalMinutes < 60 ? $"{duration.Minutes}m {duration.Seconds}s"
-            : duration.TotalHours < 24 ? $"{(int)duration.TotalHours}h {duration.Minutes}m"
-            : $"{(int)duration.TotalDays}d {duration.Hours}h";
+            : duration.TotalMinutes < 60 ? Two((long)duration.TotalMinutes, "m", duration.Seconds, "s")
+            : duration.TotalHours < 24 ? Two((long)duration.TotalHours, "h", duration.Minutes, "m")
+            : Two((long)duration.TotalDays, "d", duration.Hours, "h");
     }
 
     public const string DurationHelp = "a duration like 90s, 30m, 12h, 7d or 2w";

@@ -51,6 +51,9 @@ public sealed class OperatorTimeTests
     [TestCase(725, "12m 5s")]
     [TestCase(12_000, "3h 20m")]
     [TestCase(187_200, "2d 4h")]
+    [TestCase(604_800, "7d")]
+    [TestCase(3600, "1h")]
+    [TestCase(300, "5m")]
     public void Durations_print_short(int seconds, string expected) =>
         Assert.That(OperatorTime.Format(TimeSpan.FromSeconds(seconds)), Is.EqualTo(expected));
 }
