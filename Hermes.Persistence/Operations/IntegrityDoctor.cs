@@ -227,30 +227,22 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
         node.TryGetProperty("Index Name", out var name) && name.GetString() == index
         || node.TryGetProperty("Plans", out var children) && children.EnumerateArray().Any(child => UsesIndex(child, index));
 
-    /// <summary>The plan's nodes, outermost first: <c>Update on hermes_outbox ← Limit ← Index Scan using idx_… on hermes_outbox</c>.</summary>
-    private static string Describe(JsonElement plan)
+    /// <summary>The plan's nodes, children in brackets: <c>ModifyTable on hermes_outbox [Limit [LockRows [Index Scan using idx_… on hermes_outbox]], …]</c>.</summary>
+    private static string Describe(JsonElement node)
     {
-        var parts = new List<string>();
-        void Walk(JsonElement node)
+        var text = node.GetProperty("Node Type").GetString()!;
+        if (node.TryGetProperty("Index Name", out var index))
         {
-            var type = node.GetProperty("Node Type").GetString();
-            var text = node.TryGetProperty("Index Name", out var index) ? $"{type} using {index.GetString()}" : type;
-            if (node.TryGetProperty("Relation Name", out var relation))
-            {
-                text += $" on {relation.GetString()}";
-            }
-
-            parts.Add(text!);
-            if (node.TryGetProperty("Plans", out var children))
-            {
-                foreach (var child in children.EnumerateArray())
-                {
-                    Walk(child);
-                }
-            }
+            text += $" using {index.GetString()}";
         }
 
-        Walk(plan);
-        return string.Join(" ← ", parts);
+        if (node.TryGetProperty("Relation Name", out var relation))
+        {
+            text += $" on {relation.GetString()}";
+        }
+
+        return node.TryGetProperty("Plans", out var children)
+            ? $"{text} [{string.Join(", ", children.EnumerateArray().Select(Describe))}]"
+            : text;
     }
 }

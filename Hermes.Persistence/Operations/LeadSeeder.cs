@@ -20,7 +20,7 @@ public sealed class LeadSeeder(NpgsqlDataSource dataSource)
 {
     public const string Source = "hermes-seed";
     public const int MaxCount = 1_000_000;
-    private const int BatchSize = 500;
+    private const int BatchSize = 2000;
 
     /// <summary>
     /// Seeding is refused in Production; like every .NET host, an environment that is not set is Production, so
@@ -40,6 +40,7 @@ public sealed class LeadSeeder(NpgsqlDataSource dataSource)
         {
             var leads = Enumerable.Range(0, Math.Min(BatchSize, count - done)).Select(_ => FakeLead(random)).ToList();
             await using var context = PersistenceExtensions.CreateContext(dataSource);
+            context.ChangeTracker.AutoDetectChangesEnabled = false;
             await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken);
             context.Leads.AddRange(leads);
             await context.SaveChangesAsync(cancellationToken);
