@@ -18,6 +18,7 @@ public abstract class OperationsTest : DatabaseTest
         var now = DateTimeOffset.UtcNow;
         var created = createdAt ?? now;
         await using var context = CreateContext();
+        await using var transaction = await context.Database.BeginTransactionAsync();
         var lead = Lead.FromSubmission(TestData.ValidSubmission(email), LeadIdentifier.New());
         lead.CreatedAt = created;
         lead.Status = status switch
@@ -68,6 +69,7 @@ public abstract class OperationsTest : DatabaseTest
             await context.SaveChangesAsync();
         }
 
+        await transaction.CommitAsync();
         return new StoredLead(lead.Id, lead.LeadId, message.Id);
     }
 
