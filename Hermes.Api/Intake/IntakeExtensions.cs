@@ -63,15 +63,19 @@ public static class IntakeExtensions
             string.IsNullOrWhiteSpace(value) ? null : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
-    /// <summary>Only <c>X-Forwarded-For</c>, and only from the configured proxies: the defaults (loopback) are cleared.</summary>
+    /// <summary>
+    /// Only <c>X-Forwarded-For</c>, and only from the configured proxies: the defaults (loopback) are cleared. With
+    /// no proxy configured the middleware is switched off, because empty lists would make it trust everyone.
+    /// </summary>
     private static void ConfigureForwardedHeaders(ForwardedHeadersOptions forwarded, IOptions<IntakeOptions> intake)
     {
-        forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
+        var trusted = intake.Value.TrustedProxies ?? [];
+        forwarded.ForwardedHeaders = trusted.Length > 0 ? ForwardedHeaders.XForwardedFor : ForwardedHeaders.None;
         forwarded.KnownProxies.Clear();
         forwarded.KnownIPNetworks.Clear();
         // Walk back through every trusted hop; the first address that is not a trusted proxy is the client.
         forwarded.ForwardLimit = null;
-        foreach (var proxy in intake.Value.TrustedProxies ?? [])
+        foreach (var proxy in trusted)
         {
             if (IPAddress.TryParse(proxy, out var address))
             {
