@@ -1,11 +1,21 @@
 using Hermes.Api.Admin;
+using Hermes.Api.Intake;
+using Hermes.Api.OpenApi;
+using Hermes.Api.Problems;
 using Hermes.Persistence;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddHermesPersistence("hermes-api");
+builder.AddHermesProblemDetails();
+builder.AddHermesIntake();
+builder.AddHermesOpenApi();
 builder.AddHermesAdmin();
 
 var app = builder.Build();
+app.UseHermesProblemDetails();
+app.UseHermesIntake();
+app.MapOpenApi();
+app.MapHermesIntake();
 app.MapHermesAdmin();
 app.Run();
 

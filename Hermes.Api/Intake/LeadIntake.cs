@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Hermes.Domain;
+using Hermes.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Hermes.Api.Intake;
+
+/// <summary>What became of a submission.</summary>
+internal abstract record IntakeOutcome
+{
+    /// <summary>Stored now, or earlier under the same Idempotency-Key and body (<paramref name="Replayed"/>).</summary>
+    public sealed record Stored(LeadReceipt Receipt, bool Replayed) : IntakeOutcome;
+
+    /// <summary>Invalid; nothing was stored. Errors are keyed by field name.</summary>
+    public sealed record Rejected(IReadOnlyDictionary<string, string[]> Errors) : IntakeOutcome;
+
+    /// <summary>The Idempotency-Key belongs to a different submission; nothing was stored.</summary>
+    public sealed record KeyReused : IntakeOutcome;
+
+    /// <summary>The captcha could not be checked; nothing was stored.</summary>
+    public sealed record CaptchaUnavailable : IntakeOutcome;
+}
+
+/// <summary>
+/// Takes a submission from form to stored lead: validates it, honours the Idempotency-Key, checks the captcha
+/// when that is switched on, and writes the <c>hermes_leads</c> row and its <c>hermes_outbox</c> row in one
+/// transaction. Database failures are not caught here: they surface as 503 (see <c>DatabaseUnavailableHandler</c>),
+/// and since both rows are in one transaction, nothing is ever half-written.
+/// </summary>
+internal sealed class LeadIntake(
+    HermesDbContext db,
+    CaptchaVerifier captcha,
+    LeadValidationOptions rules,
+    IOptions<IntakeOptions> options,
+    ILogger<LeadIntake> logger)
+{
+    private const string IdempotencyIndex = "idx_hermes_leads_idempotency_key";
+
+    /// <param name="form">The form as the client sent it.</param>
+    /// <param name="metadata">What the request itself says about the client.</param>
+    /// <param name="idempotencyKey">The already checked <c>Idempotency-Key</c>, or null.</param>
+    /// <param name="fieldPrefix">Where the form sits in the body (<c>formData.</c> for the seed's shape), for error keys.</param>
+    public async Task<IntakeOutcome> SubmitAsync(
+        LeadForm form, SubmissionMetadata metadata, string? idempotencyKey, string fieldPrefix, CancellationToken cancellationToken)
+    {
+        var validation = LeadSubmissionValidator.Validate(form, metadata, rules);
+        var errors = validation.Errors.ToDictionary(e => fieldPrefix + e.Key, static e => e.Value, StringComparer.Ordinal);
+        if (options.Value.Captcha.Enabled && string.IsNullOrWhiteSpace(form.CaptchaToken) && !errors.ContainsKey(fieldPrefix + "captchaToken"))
+        {
+            errors[fieldPrefix + "captchaToken"] = ["This field is required."];
+        }
+
+        if (errors.Count > 0 || validation.Submission is not { } submission)
+        {
+            IntakeLog.SubmissionRejected(logger, string.Join(", ", errors.Keys));
+            return new IntakeOutcome.Rejected(errors);
+        }
+
+        var requestHash = idempotencyKey is null ? null : RequestHash(form);
+        if (idempotencyKey is not null && await FindByKeyAsync(idempotencyKey, cancellationToken) is { } earlier)
+        {
+            // A replay answers from the stored lead: the captcha token was checked (and spent) the first time.
+            return Replay(earlier, requestHash);
+        }
+
+        if (options.Value.Captcha.Enabled)
+        {
+            switch (await captcha.VerifyAsync(submission.CaptchaToken!, submission.IpAddress, cancellationToken))
+            {
+                case CaptchaVerdict.Failed:
+                    return new IntakeOutcome.Rejected(new Dictionary<string, string[]>(StringComparer.Ordinal)
+                    {
+                        [fieldPrefix + "captchaToken"] = ["The captcha check failed; please solve it again."],
+                    });
+                case CaptchaVerdict.Unavailable:
+                    return new IntakeOutcome.CaptchaUnavailable();
+            }
+        }
+
+        try
+        {
+            var receipt = await StoreAsync(submission, idempotencyKey, requestHash);
+            IntakeLog.LeadQueued(logger, receipt.LeadId, receipt.BackupId);
+            return new IntakeOutcome.Stored(receipt, Replayed: false);
+        }
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: IdempotencyIndex })
+        {
+            // A concurrent request with the same key committed first; the unique index made this one wait for it.
+            db.ChangeTracker.Clear();
+            var winner = await FindByKeyAsync(idempotencyKey!, CancellationToken.None)
+                ?? throw new InvalidOperationException("The Idempotency-Key clashed, but no lead holds it.", e);
+            return Replay(winner, requestHash);
+        }
+    }
+
+    /// <summary>
+    /// The lead, then (with its database-assigned id and time) the outbox row carrying the frozen webhook payload,
+    /// then the commit: one transaction. Deliberately not cancelled when the client goes away: a lead already on
+    /// its way into the database is worth keeping.
+    /// </summary>
+    private async Task<LeadReceipt> StoreAsync(LeadSubmission submission, string? idempotencyKey, string? requestHash)
+    {
+        var cancellationToken = CancellationToken.None;
+        var lead = Lead.FromSubmission(submission, LeadIdentifier.New());
+        lead.IdempotencyKey = idempotencyKey;
+        lead.RequestHash = requestHash;
+
+        // Savepoints would only let the transaction go on after a failed SaveChanges, which it never does here; and
+        // the context only adds new entities, so there are no changes to detect. Both are per-request costs saved.
+        db.Database.AutoSavepointsEnabled = false;
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        db.Leads.Add(lead);
+        await db.SaveChangesAsync(cancellationToken);
+
+        db.Outbox.Add(new OutboxMessage
+        {
+            LeadId = lead.Id,
+            Payload = WebhookPayload.For(lead).ToJson(),
+            Traceparent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null,
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new LeadReceipt(lead.LeadId, lead.Id, lead.CreatedAt!.Value);
+    }
+
+    private IntakeOutcome Replay(EarlierLead earlier, string? requestHash)
+    {
+        if (!string.Equals(earlier.RequestHash, requestHash, StringComparison.Ordinal))
+        {
+            IntakeLog.IdempotencyKeyReused(logger, earlier.LeadId);
+            return new IntakeOutcome.KeyReused();
+        }
+
+        IntakeLog.IdempotentReplay(logger, earlier.LeadId);
+        return new IntakeOutcome.Stored(new LeadReceipt(earlier.LeadId, earlier.Id, earlier.CreatedAt!.Value), Replayed: true);
+    }
+
+    private Task<EarlierLead?> FindByKeyAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+        db.Leads.AsNoTracking()
+            .Where(l => l.IdempotencyKey == idempotencyKey)
+            .Select(static l => new EarlierLead(l.LeadId, l.Id, l.CreatedAt, l.RequestHash))
+            .FirstOrDefaultAsync(cancellationToken);
+
+    /// <summary>
+    /// SHA-256 (hex) of the canonical body: the form's fields in a fixed order, as parsed, so formatting, field
+    /// order and unknown fields make no difference. The captcha token is left out: it is proof of a human, not
+    /// part of the lead, and a browser retrying after a refreshed captcha sends the same lead with a new one.
+    /// </summary>
+    internal static string RequestHash(LeadForm form)
+    {
+        var canonical = JsonSerializer.SerializeToUtf8Bytes(form with { CaptchaToken = null }, IntakeJsonContext.Default.LeadForm);
+        return Convert.ToHexStringLower(SHA256.HashData(canonical));
+    }
+
+    private sealed record EarlierLead(string LeadId, long Id, DateTimeOffset? CreatedAt, string? RequestHash);
+}

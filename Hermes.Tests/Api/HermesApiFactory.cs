@@ -1,0 +1,66 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Hermes.Tests.Api;
+
+/// <summary>
+/// The API host on real Kestrel (127.0.0.1, a free port) over the given database. Settings are added on top of
+/// every other configuration source, and <c>DATABASE_URL</c> is blanked so a developer's environment cannot
+/// redirect the tests to another database.
+/// </summary>
+public sealed class HermesApiFactory : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+
+    public HermesApiFactory(string connectionString, IDictionary<string, string?>? settings = null)
+    {
+        _settings = new(StringComparer.OrdinalIgnoreCase)
+        {
+            ["DATABASE_URL"] = "",
+            ["ConnectionStrings:Hermes"] = connectionString,
+            // Every test talks from 127.0.0.1: a generous limit unless a test is about the limit.
+            ["Intake:RateLimit:PermitLimit"] = "100000",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            _settings[key] = value;
+        }
+
+        UseKestrel(static kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+    }
+
+    /// <summary>What the host logged at Warning or above.</summary>
+    public CapturedLogs Logs { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
+        builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(_settings));
+    }
+
+    /// <summary>Where Kestrel listens (starting the server when it is not running yet).</summary>
+    public Uri ServerAddress
+    {
+        get
+        {
+            StartServer();
+            var addresses = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
+            return new Uri(addresses.Single());
+        }
+    }
+
+    /// <summary>A client for the running server; it follows no redirects and keeps no cookies.</summary>
+    public HttpClient CreateApiClient()
+    {
+        return CreateClient(new WebApplicationFactoryClientOptions { BaseAddress = ServerAddress, AllowAutoRedirect = false, HandleCookies = false });
+    }
+}

@@ -1,0 +1,303 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Hermes.Persistence;
+using Hermes.Persistence.Local;
+using Npgsql;
+
+namespace Hermes.Bench.Api;
+
+/// <summary>
+/// Submissions per second through the API against pgbench running the same two-row insert transaction, side by
+/// side in one run, on one durable (fsync on) local PostgreSQL: start the cluster, migrate, start the API (Release),
+/// then alternate pgbench and wrk at the same concurrency, and print a Markdown table.
+/// Usage: IntakeBench --repo DIR [--concurrency 16] [--duration 20] [--warmup 5] [--rounds 2]
+/// </summary>
+public static partial class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var options = BenchOptions.Parse(args);
+        var inv = CultureInfo.InvariantCulture;
+        var work = Path.Combine(options.Repo, "bench", "out", "api");
+        Directory.CreateDirectory(work);
+
+        await using var cluster = await LocalPostgresCluster.StartAsync(
+            new LocalPostgresOptions { Durable = true, StopWithProcessId = Environment.ProcessId, MaxConnections = 200 },
+            CancellationToken.None);
+        await cluster.CreateDatabaseAsync("hermes");
+        var connectionString = cluster.ConnectionString("hermes");
+        var apiConnectionString = string.IsNullOrWhiteSpace(options.NpgsqlOptions) ? connectionString : connectionString + ";" + options.NpgsqlOptions;
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await using (var context = PersistenceExtensions.CreateContext(dataSource))
+        {
+            await new HermesMigrator(context).MigrateAsync(null, CancellationToken.None);
+        }
+
+        var settings = await ScalarAsync<string>(dataSource, "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'shared_buffers', 'server_version')");
+        Console.WriteLine($"PostgreSQL on 127.0.0.1:{cluster.Port}: {settings}");
+        Console.WriteLine($"Load average at the start: {File.ReadAllText("/proc/loadavg").Trim()}");
+
+        var port = FreePort();
+        using var api = StartApi(options, apiConnectionString, port, work);
+        try
+        {
+            await WaitForApiAsync(port, api);
+            var results = new List<PhaseResult>();
+            Console.WriteLine($"Warm-up: {options.Warmup} s each");
+            await RunWrkAsync(options, port, options.Warmup);
+            await RunPgbenchAsync(options, cluster, work, options.Warmup);
+
+            for (var round = 1; round <= options.Rounds; round++)
+            {
+                // Alternate the order, so neither side always runs on the larger tables.
+                var apiFirst = round % 2 == 0;
+                for (var i = 0; i < 2; i++)
+                {
+                    await ExecuteAsync(dataSource, "CHECKPOINT");
+                    var before = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_outbox");
+                    var cpuBefore = CpuSample.Take(api.Id, cluster.DataDirectory);
+                    var result = (i == 0) == apiFirst
+                        ? await RunWrkAsync(options, port, options.Duration)
+                        : await RunPgbenchAsync(options, cluster, work, options.Duration);
+                    var cpu = CpuSample.Take(api.Id, cluster.DataDirectory) - cpuBefore;
+                    // Requests wrk left in flight finish after it stops: let them land before counting.
+                    await Task.Delay(500);
+                    var stored = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_outbox") - before;
+                    result = result with { Round = round, RowsStored = stored, Cpu = cpu };
+                    results.Add(result);
+                    Console.WriteLine(result);
+                }
+            }
+
+            var leads = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_leads");
+            var outbox = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_outbox");
+            var orphans = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_leads l WHERE NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.lead_id = l.id)");
+            Console.WriteLine();
+            Console.WriteLine($"Concurrency {options.Concurrency}, {options.Duration} s per phase, {options.Rounds} rounds, API log level {options.LogLevel}, " +
+                $"API connection options '{options.NpgsqlOptions}', pgbench -M {options.PgbenchMode}; " +
+                $"{leads} leads and {outbox} outbox rows in the database at the end, {orphans} leads without an outbox row. " +
+                $"Load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}.");
+            Console.WriteLine();
+            Console.WriteLine("| round | client | transactions/s | p50 ms | p99 ms | transactions | errors | outbox rows stored | CPU ms per transaction: API / PostgreSQL / load generator |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+            foreach (var r in results)
+            {
+                double PerTx(double seconds) => 1000 * seconds / Math.Max(1, r.RowsStored);
+                Console.WriteLine(string.Create(inv, $"| {r.Round} | {r.Name} | {r.PerSecond:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.Count} | {r.Errors} | {r.RowsStored} | {PerTx(r.Cpu.Api):F2} / {PerTx(r.Cpu.Postgres):F2} / {PerTx(r.Cpu.Clients):F2} |"));
+            }
+
+            var apiRate = results.Where(static r => r.Name.StartsWith("API", StringComparison.Ordinal)).Average(static r => r.PerSecond);
+            var pgRate = results.Where(static r => r.Name.StartsWith("pgbench", StringComparison.Ordinal)).Average(static r => r.PerSecond);
+            Console.WriteLine();
+            Console.WriteLine(string.Create(inv, $"API / pgbench: {apiRate:F0} / {pgRate:F0} = {100 * apiRate / pgRate:F0}% (target: at least 60%)"));
+            return results.Any(static r => r.Errors > 0) ? 1 : 0;
+        }
+        finally
+        {
+            if (!api.HasExited)
+            {
+                api.Kill(entireProcessTree: true);
+                await api.WaitForExitAsync();
+            }
+        }
+    }
+
+    private static Process StartApi(BenchOptions options, string connectionString, int port, string work)
+    {
+        var dll = Path.Combine(options.Repo, "Hermes.Api", "bin", "Release", "net10.0", "Hermes.Api.dll");
+        if (!File.Exists(dll))
+        {
+            throw new InvalidOperationException($"{dll} is missing: run `dotnet build Hermes.Api -c Release` first (bench/api/run.sh does).");
+        }
+
+        var start = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["DATABASE_URL"] = "";
+        start.Environment["ConnectionStrings__Hermes"] = connectionString;
+        // One client address sends everything here: lift the per-address limit (the limiter still runs).
+        start.Environment["Intake__RateLimit__PermitLimit"] = "1000000000";
+        // Production's own choice would be Information; a line per lead on the console is part of what is measured
+        // unless the run says otherwise.
+        start.Environment["Logging__LogLevel__Default"] = options.LogLevel;
+        start.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the API.");
+        var log = new StreamWriter(Path.Combine(work, "api.log")) { AutoFlush = true };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task WaitForApiAsync(int port, Process api)
+    {
+        using var client = new HttpClient();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (api.HasExited)
+            {
+                throw new InvalidOperationException($"The API exited with code {api.ExitCode}; see bench/out/api/api.log.");
+            }
+
+            try
+            {
+                using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/openapi/v1.json"));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException("The API did not start within 60 s.");
+    }
+
+    private static async Task<PhaseResult> RunWrkAsync(BenchOptions options, int port, int seconds)
+    {
+        var script = Path.Combine(options.Repo, "bench", "api", "lead.lua");
+        var output = await RunAsync("wrk", ["-t", "2", "-c", Str(options.Concurrency), "-d", $"{seconds}s", "--latency", "--timeout", "10s", "-s", script, $"http://127.0.0.1:{port}/api/leads"]);
+        var count = long.Parse(WrkRequests().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var rate = double.Parse(WrkRate().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var errors = WrkNon2xx().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+        errors += WrkSocketErrors().Matches(output).Sum(static e => long.Parse(e.Groups[1].Value, CultureInfo.InvariantCulture));
+        return new PhaseResult($"API (wrk, POST /api/leads)", rate, WrkPercentile(output, "50"), WrkPercentile(output, "99"), count, errors);
+    }
+
+    private static double WrkPercentile(string output, string percentile)
+    {
+        var match = Regex.Match(output, $@"^\s*{percentile}%\s+([\d.]+)(us|ms|s)\s*$", RegexOptions.Multiline);
+        var value = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        return match.Groups[2].Value switch { "us" => value / 1000, "s" => value * 1000, _ => value };
+    }
+
+    private static async Task<PhaseResult> RunPgbenchAsync(BenchOptions options, LocalPostgresCluster cluster, string work, int seconds)
+    {
+        var logs = Path.Combine(work, "pgbench-logs");
+        if (Directory.Exists(logs))
+        {
+            Directory.Delete(logs, recursive: true);
+        }
+
+        Directory.CreateDirectory(logs);
+        var pgbench = Path.Combine(LocalPostgresCluster.FindBinDirectory()!, "pgbench");
+        var script = Path.Combine(options.Repo, "bench", "api", "two-row-insert.sql");
+        var output = await RunAsync(pgbench,
+            ["-h", "127.0.0.1", "-p", Str(cluster.Port), "-U", LocalPostgresCluster.Superuser, "-n", "-M", options.PgbenchMode,
+             "-c", Str(options.Concurrency), "-j", "2", "-T", Str(seconds), "-f", script, "-l", "--log-prefix", Path.Combine(logs, "tx"), "hermes"],
+            workingDirectory: logs);
+        var rate = double.Parse(PgbenchTps().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var failed = PgbenchFailed().Match(output) is { Success: true } f ? long.Parse(f.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+
+        // Per-transaction log lines: client_id transaction_no latency_us script_no epoch_s epoch_us.
+        var latencies = Directory.GetFiles(logs)
+            .SelectMany(File.ReadLines)
+            .Select(static line => line.Split(' '))
+            .Where(static fields => fields.Length >= 3)
+            .Select(static fields => double.Parse(fields[2], CultureInfo.InvariantCulture) / 1000)
+            .Order()
+            .ToArray();
+        return new PhaseResult("pgbench (same transaction)", rate, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Length, failed);
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static async Task<string> RunAsync(string file, IReadOnlyList<string> args, string? workingDirectory = null)
+    {
+        var start = new ProcessStartInfo(file, args)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var output = await stdout + await stderr;
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} failed ({process.ExitCode}):\n{output}");
+        }
+
+        return output;
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"(\d+) requests in")]
+    private static partial Regex WrkRequests();
+
+    [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
+    private static partial Regex WrkRate();
+
+    [GeneratedRegex(@"Non-2xx or 3xx responses: (\d+)")]
+    private static partial Regex WrkNon2xx();
+
+    [GeneratedRegex(@"(?:connect|read|write|timeout) (\d+)")]
+    private static partial Regex WrkSocketErrors();
+
+    [GeneratedRegex(@"tps = ([\d.]+) \(without initial connection time\)")]
+    private static partial Regex PgbenchTps();
+
+    [GeneratedRegex(@"number of failed transactions: (\d+)")]
+    private static partial Regex PgbenchFailed();
+}
+
+/// <summary>One measured phase.</summary>
+internal sealed record PhaseResult(string Name, double PerSecond, double P50Ms, double P99Ms, long Count, long Errors)
+{
+    public int Round { get; init; }
+
+    public long RowsStored { get; init; }
+
+    public CpuSample Cpu { get; init; } = new(0, 0, 0);
+}
+
+internal sealed record BenchOptions(string Repo, int Concurrency, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, string PgbenchMode)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        int Number(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        var repo = Value("--repo") ?? throw new ArgumentException("--repo DIR is required.");
+        return new BenchOptions(Path.GetFullPath(repo), Number("--concurrency", 16), Number("--duration", 20), Number("--warmup", 5), Number("--rounds", 2),
+            Value("--log-level") ?? "Information", Value("--npgsql") ?? "", Value("--pgbench-mode") ?? "extended");
+    }
+}

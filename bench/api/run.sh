@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Submission throughput: the API (POST /api/leads through wrk) against pgbench running the same two-row insert
+# transaction, alternating in one run on one durable (fsync on) local PostgreSQL. About 2–3 minutes.
+# Usage: bench/api/run.sh [--concurrency 16] [--duration 20] [--warmup 5] [--rounds 2] [--log-level Information]
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$repo"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk; then
+  echo "bench: installing wrk from Debian"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi
+fi
+if ! ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1; then
+  echo "bench: installing PostgreSQL (server binaries and pgbench) from Debian"
+  if [ "$(id -u)" -eq 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
+fi
+
+dotnet build Hermes.Api -c Release -nologo -v q
+dotnet build bench/api/IntakeBench -c Release -nologo -v q
+
+mkdir -p bench/out/api
+{
+  echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr)"
+  echo "tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $(ls /usr/lib/postgresql/*/bin/pgbench | tail -1 | xargs -I{} sh -c '{} --version'), dotnet $(dotnet --version)"
+  echo "command: bench/api/run.sh $*"
+  dotnet bench/api/IntakeBench/bin/Release/net10.0/IntakeBench.dll --repo "$repo" "$@"
+} | tee bench/out/api/last-run.txt
