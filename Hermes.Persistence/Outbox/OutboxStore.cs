@@ -144,7 +144,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         """;
 
     private const string NextDueSql = """
-        SELECT greatest(min(available_at) - now(), interval '0')
+        SELECT min(available_at) - now()
         FROM hermes_outbox
         WHERE status = 'pending'
         """;
@@ -229,7 +229,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand(NextDueSql);
         var value = await command.ExecuteScalarAsync(cancellationToken);
-        return value is TimeSpan due ? due : null;
+        return value is TimeSpan due ? (due < TimeSpan.Zero ? TimeSpan.Zero : due) : null;
     }
 
     private static NpgsqlBatchCommand CompleteCommand(IReadOnlyList<AttemptOutcome> outcomes, string workerId)
