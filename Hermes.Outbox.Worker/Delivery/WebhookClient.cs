@@ -217,7 +217,9 @@ public sealed class WebhookClient : IDisposable
     private static async Task<(byte[] Body, bool Truncated)> ReadBodyAsync(HttpContent content, int limit, CancellationToken cancellationToken)
     {
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new byte[Math.Min(limit + 1, 16 * 1024)];
+        // Sized from Content-Length when the receiver gives it (n8n's answers are small), so a short answer costs one small array.
+        var expected = content.Headers.ContentLength is { } contentLength and >= 0 ? (int)Math.Min(contentLength + 1, limit + 1) : 4096;
+        var buffer = new byte[Math.Clamp(expected, 1, limit + 1)];
         var length = 0;
         while (true)
         {
