@@ -34,7 +34,7 @@ public sealed class OutboxDispatcher : BackgroundService
     private readonly TimeSpan _shutdownTimeout;
     private readonly ILogger<OutboxDispatcher> _logger;
     private readonly SemaphoreSlim _slots;
-    private readonly Channel<object> _completed = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Completion> _completed = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _abort = new();
     private int _inFlight;
 
@@ -231,13 +231,21 @@ public sealed class OutboxDispatcher : BackgroundService
             {
                 // Cut off by the host's shutdown timeout: n8n may or may not have it. Counted, and due again at once.
                 var now = _time.GetUtcNow();
-                result = new WebhookResult(WebhookResultKind.ConnectionFailed, now, now, Error: "Cut off by the worker's shutdown.");
                 WorkerLog.DeliveriesAbandoned(_logger, 1);
-                await _completed.Writer.WriteAsync(Failure(message, result, TimeSpan.Zero), CancellationToken.None);
+                await _completed.Writer.WriteAsync(new(Failure(message, new WebhookResult(WebhookResultKind.ConnectionFailed, now, now, Error: "Cut off by the worker's shutdown."), TimeSpan.Zero)), CancellationToken.None);
                 return;
             }
 
             await _completed.Writer.WriteAsync(Decide(message, result), CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A defect, not a network condition: logged as such, and recorded so the row is retried rather than
+            // left leased without a trace.
+            WorkerLog.DeliveryCrashed(_logger, e, message.LeadId, message.Id);
+            var now = _time.GetUtcNow();
+            var crashed = new WebhookResult(WebhookResultKind.ConnectionFailed, now, now, Error: "Worker error: " + e.Message);
+            await _completed.Writer.WriteAsync(new(Failure(message, crashed, _schedule.IsExhausted(message.Attempt) ? null : _schedule.NextDelay(message.Attempt, null, Random.Shared))), CancellationToken.None);
         }
         finally
         {
@@ -246,12 +254,12 @@ public sealed class OutboxDispatcher : BackgroundService
         }
     }
 
-    private object Decide(ClaimedMessage message, WebhookResult result)
+    private Completion Decide(ClaimedMessage message, WebhookResult result)
     {
         if (result.Kind == WebhookResultKind.CircuitOpen)
         {
             _telemetry.Released.Add(1);
-            return new ReleasedClaim(message.Id, message.Attempt);
+            return new(Released: new ReleasedClaim(message.Id, message.Attempt));
         }
 
         var duration = (result.FinishedAt - result.StartedAt).TotalSeconds;
@@ -281,14 +289,14 @@ public sealed class OutboxDispatcher : BackgroundService
                 BrevoContactId = answer.BrevoContactId,
             };
             WorkerLog.Delivered(_logger, message.LeadId, message.Id, message.Attempt, result.StatusCode, outcome.DurationMs);
-            return outcome;
+            return new(outcome);
         }
 
         _state.RecordFailure();
         _telemetry.DeliveryDuration.Record(duration, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Retry));
         // 410 Gone: the receiver says this webhook is gone for good; retrying cannot help.
         var final = result.StatusCode == 410 || _schedule.IsExhausted(message.Attempt);
-        return Failure(message, result, final ? null : _schedule.NextDelay(message.Attempt, result.RetryAfter, Random.Shared));
+        return new(Failure(message, result, final ? null : _schedule.NextDelay(message.Attempt, result.RetryAfter, Random.Shared)));
     }
 
     /// <summary>A failed attempt: a retry after <paramref name="delay"/>, or the final failure when <paramref name="delay"/> is null.</summary>
@@ -330,13 +338,14 @@ public sealed class OutboxDispatcher : BackgroundService
         {
             while (outcomes.Count + released.Count < MaxWriteBatch && reader.TryRead(out var item))
             {
-                if (item is AttemptOutcome outcome)
+                if (item.Outcome is { } outcome)
                 {
                     outcomes.Add(outcome);
                 }
-                else
+
+                if (item.Released is { } claim)
                 {
-                    released.Add((ReleasedClaim)item);
+                    released.Add(claim);
                 }
             }
 
@@ -406,3 +415,6 @@ public sealed class OutboxDispatcher : BackgroundService
         }
     }
 }
+
+/// <summary>What a finished delivery hands to the writer: an attempt's outcome, or a claim to undo.</summary>
+internal readonly record struct Completion(AttemptOutcome? Outcome = null, ReleasedClaim? Released = null);

@@ -18,6 +18,9 @@ internal static partial class WorkerLog
     [LoggerMessage(4004, LogLevel.Warning, "Lead {LeadId} was delivered but n8n's answer carried no Brevo contact id (brevoContactId, brevo_contact_id, contactId or id); check the n8n workflow's execution log")]
     public static partial void MissingContactId(ILogger logger, string leadId);
 
+    [LoggerMessage(4005, LogLevel.Error, "Delivering lead {LeadId} (outbox {OutboxId}) failed in the worker itself; the attempt is recorded and retried")]
+    public static partial void DeliveryCrashed(ILogger logger, Exception exception, string leadId, long outboxId);
+
     [LoggerMessage(4010, LogLevel.Warning, "The webhook looks down: circuit opened for {BreakDuration}; no rows are claimed until a probe succeeds")]
     public static partial void CircuitOpened(ILogger logger, TimeSpan breakDuration);
 
