@@ -1,3 +1,4 @@
+using Hermes.Outbox.Worker.Delivery;
 using Hermes.Persistence;
 
 namespace Hermes.Outbox.Worker;
@@ -9,6 +10,7 @@ public static class WorkerHost
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddHermesPersistence("hermes-worker");
+        builder.AddOutboxDelivery();
         return builder;
     }
 
