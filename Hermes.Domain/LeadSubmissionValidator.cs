@@ -150,15 +150,16 @@ public static class LeadSubmissionValidator
             return null;
         }
 
-        if (!text.IsNormalized(NormalizationForm.FormC))
-        {
-            text = text.Normalize(NormalizationForm.FormC);
-        }
-
+        // Checked before normalising: normalisation throws on an unpaired surrogate.
         if (HasForbiddenCharacters(text, multiline))
         {
             fail(field, multiline ? "Contains control characters." : "Contains line breaks or control characters.");
             return null;
+        }
+
+        if (!text.IsNormalized(NormalizationForm.FormC))
+        {
+            text = text.Normalize(NormalizationForm.FormC);
         }
 
         if (multiline)

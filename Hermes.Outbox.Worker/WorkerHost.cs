@@ -1,3 +1,5 @@
+using Hermes.Outbox.Worker.Delivery;
+using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
 
 namespace Hermes.Outbox.Worker;
@@ -9,6 +11,8 @@ public static class WorkerHost
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddHermesPersistence("hermes-worker");
+        builder.AddOutboxDelivery();
+        builder.AddHermesRetention();
         return builder;
     }
 

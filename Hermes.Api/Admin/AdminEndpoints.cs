@@ -1,9 +1,175 @@
+using System.Net.Mime;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Hermes.Domain;
+using Hermes.Persistence.Operations;
+using Microsoft.AspNetCore.Http.HttpResults;
+
 namespace Hermes.Api.Admin;
 
-/// <summary>The admin HTTP API (lead look-up, outbox list, stats, replay, erase), behind <c>HERMES_ADMIN_API_KEY</c>.</summary>
-public static class AdminEndpoints
+/// <summary>
+/// The admin HTTP API, behind <c>HERMES_ADMIN_API_KEY</c> (see <see cref="AdminApiKeys"/>): a lead with its delivery
+/// history, the outbox page by page, outbox statistics, replay and GDPR erasure. It calls the same operations as the
+/// worker's CLI verbs. Without a configured key the routes are not mapped, so they answer 404 like any unknown path.
+/// Errors are RFC 9457 problem details.
+/// </summary>
+public static partial class AdminEndpoints
 {
-    public static WebApplicationBuilder AddHermesAdmin(this WebApplicationBuilder builder) => builder;
+    public static WebApplicationBuilder AddHermesAdmin(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHermesOperations();
+        builder.Services.AddSingleton(static sp => AdminApiKeys.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        builder.Services.AddSingleton<AdminKeyFilter>();
+        return builder;
+    }
 
-    public static WebApplication MapHermesAdmin(this WebApplication app) => app;
+    public static WebApplication MapHermesAdmin(this WebApplication app)
+    {
+        // Resolving the keys here checks the setting when the host is built: a weak key stops the API, naming the setting.
+        var keys = app.Services.GetRequiredService<AdminApiKeys>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminEndpoints).FullName!);
+        if (!keys.IsEnabled)
+        {
+            LogDisabled(logger);
+            return app;
+        }
+
+        var api = app.MapGroup("/api").AddEndpointFilter<AdminKeyFilter>().WithTags("Admin");
+        api.MapGet("/leads/{leadId}", GetLeadAsync).WithName("GetLead");
+        api.MapGet("/admin/outbox", ListOutboxAsync).WithName("ListOutbox");
+        api.MapGet("/admin/outbox/stats", GetStatsAsync).WithName("GetOutboxStats");
+        api.MapPost("/admin/outbox/replay", ReplayAsync).WithName("ReplayOutbox");
+        api.MapPost("/admin/leads/erase", EraseAsync).WithName("EraseLead");
+        LogEnabled(logger, keys.Count);
+        return app;
+    }
+
+    private static async Task<Results<JsonHttpResult<LeadDetails>, ProblemHttpResult>> GetLeadAsync(
+        string leadId, LeadHistory history, CancellationToken cancellationToken)
+    {
+        var lead = await history.FindAsync(leadId, cancellationToken);
+        return lead is null
+            ? TypedResults.Problem(title: "Lead not found", detail: $"There is no lead {leadId}.", statusCode: StatusCodes.Status404NotFound)
+            : TypedResults.Json(lead, OperationsJsonContext.Default.LeadDetails);
+    }
+
+    private static async Task<Results<JsonHttpResult<OutboxPage>, ValidationProblem>> ListOutboxAsync(
+        HttpRequest request, LeadHistory history, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        OutboxStatus? status = null;
+        if (request.Query.TryGetValue("status", out var statusText) && !string.IsNullOrEmpty(statusText))
+        {
+            if (OutboxStatusNames.TryParse(statusText.ToString(), out var parsed))
+            {
+                status = parsed;
+            }
+            else
+            {
+                errors["status"] = ["Must be one of: pending, delivered, failed, cancelled."];
+            }
+        }
+
+        long? cursor = null;
+        if (request.Query.TryGetValue("cursor", out var cursorText) && !string.IsNullOrEmpty(cursorText))
+        {
+            if (long.TryParse(cursorText, out var parsed) && parsed > 0)
+            {
+                cursor = parsed;
+            }
+            else
+            {
+                errors["cursor"] = ["Must be the nextCursor of the previous page."];
+            }
+        }
+
+        var limit = LeadHistory.DefaultPageSize;
+        if (request.Query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
+            && (!int.TryParse(limitText, out limit) || limit is < 1 or > LeadHistory.MaxPageSize))
+        {
+            errors["limit"] = [$"Must be a whole number from 1 to {LeadHistory.MaxPageSize}."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        return TypedResults.Json(await history.ListOutboxAsync(status, cursor, limit, cancellationToken), OperationsJsonContext.Default.OutboxPage);
+    }
+
+    private static async Task<JsonHttpResult<OutboxStats>> GetStatsAsync(OutboxStatistics statistics, CancellationToken cancellationToken) =>
+        TypedResults.Json(await statistics.ReadAsync(cancellationToken), OperationsJsonContext.Default.OutboxStats);
+
+    private static async Task<IResult> ReplayAsync(HttpRequest request, OutboxReplay replay, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadBodyAsync(request, OperationsJsonContext.Default.ReplayRequest, cancellationToken);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        body = body with { LeadIds = body.LeadIds ?? [], Status = body.Status ?? "failed" };
+        var errors = body.Validate();
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        return TypedResults.Json(await replay.ReplayAsync(body, cancellationToken), OperationsJsonContext.Default.ReplayResult);
+    }
+
+    private static async Task<IResult> EraseAsync(HttpRequest request, LeadErasure erasure, CancellationToken cancellationToken)
+    {
+        var (body, problem) = await ReadBodyAsync(request, OperationsJsonContext.Default.ErasureRequest, cancellationToken);
+        if (body is null)
+        {
+            return problem!;
+        }
+
+        if (body.Validate().Count > 0)
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["email"] = ["Give exactly one of email or leadId."], ["leadId"] = ["Give exactly one of email or leadId."] });
+        }
+
+        var result = await erasure.EraseAsync(body, cancellationToken);
+        return result.Found
+            ? TypedResults.Json(result, OperationsJsonContext.Default.ErasureResult)
+            : TypedResults.Problem(
+                title: "Lead not found",
+                detail: body.Email is not null ? "No lead has this email address. Nothing was erased." : $"There is no lead {body.LeadId}. Nothing was erased.",
+                statusCode: StatusCodes.Status404NotFound);
+    }
+
+    /// <summary>Reads a JSON body with the operations' own contract, answering 415 or 400 problem details when it is not one.</summary>
+    private static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpRequest request, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (!request.HasJsonContentType())
+        {
+            return (null, TypedResults.Problem(
+                title: "Unsupported media type", detail: $"Send a JSON body with Content-Type: {MediaTypeNames.Application.Json}.",
+                statusCode: StatusCodes.Status415UnsupportedMediaType));
+        }
+
+        try
+        {
+            var body = await request.ReadFromJsonAsync(type, cancellationToken);
+            return body is null
+                ? (null, TypedResults.Problem(title: "Bad request", detail: "The body must be a JSON object.", statusCode: StatusCodes.Status400BadRequest))
+                : (body, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, TypedResults.Problem(title: "Bad request", detail: $"The body is not valid JSON for this request: {e.Message}", statusCode: StatusCodes.Status400BadRequest));
+        }
+    }
+
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Information, Message = "Admin API is off: HERMES_ADMIN_API_KEY is not set, so its routes are not mapped")]
+    private static partial void LogDisabled(ILogger logger);
+
+    [LoggerMessage(EventId = 5103, Level = LogLevel.Information, Message = "Admin API is on with {KeyCount} key(s)")]
+    private static partial void LogEnabled(ILogger logger, int keyCount);
 }

@@ -1,0 +1,92 @@
+using Polly.CircuitBreaker;
+
+namespace Hermes.Outbox.Worker.Delivery;
+
+/// <summary>
+/// What this worker knows about its deliveries right now, for health checks and operators: the last success,
+/// the failures since, the circuit breaker's state, and whether the wake-up listener is connected.
+/// Thread-safe; written by the dispatcher, the webhook client and the listener.
+/// </summary>
+public sealed class DeliveryState(TimeProvider time)
+{
+    private readonly Lock _gate = new();
+    private DateTimeOffset? _lastSuccessAt;
+    private DateTimeOffset? _lastFailureAt;
+    private int _consecutiveFailures;
+    private CircuitState _circuit = CircuitState.Closed;
+    private DateTimeOffset? _circuitOpenUntil;
+    private long _delivered;
+    private long _withoutContactId;
+    private volatile bool _listening;
+
+    public DateTimeOffset? LastSuccessAt { get { lock (_gate) { return _lastSuccessAt; } } }
+
+    public DateTimeOffset? LastFailureAt { get { lock (_gate) { return _lastFailureAt; } } }
+
+    /// <summary>Failed attempts since the last delivery.</summary>
+    public int ConsecutiveFailures { get { lock (_gate) { return _consecutiveFailures; } } }
+
+    public CircuitState Circuit { get { lock (_gate) { return _circuit; } } }
+
+    /// <summary>While the circuit is open: when the next probe may go.</summary>
+    public DateTimeOffset? CircuitOpenUntil { get { lock (_gate) { return _circuitOpenUntil; } } }
+
+    /// <summary>Deliveries (2xx) since the worker started.</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Deliveries whose answer carried no Brevo contact id (n8n answers an empty 200 when its workflow fails late).</summary>
+    public long DeliveredWithoutContactId => Interlocked.Read(ref _withoutContactId);
+
+    /// <summary>True while the wake-up listener holds its LISTEN connection.</summary>
+    public bool Listening { get => _listening; internal set => _listening = value; }
+
+    internal void RecordSuccess(bool hasContactId)
+    {
+        Interlocked.Increment(ref _delivered);
+        if (!hasContactId)
+        {
+            Interlocked.Increment(ref _withoutContactId);
+        }
+
+        lock (_gate)
+        {
+            _lastSuccessAt = time.GetUtcNow();
+            _consecutiveFailures = 0;
+        }
+    }
+
+    internal void RecordFailure()
+    {
+        lock (_gate)
+        {
+            _lastFailureAt = time.GetUtcNow();
+            _consecutiveFailures++;
+        }
+    }
+
+    internal void CircuitOpened(TimeSpan breakDuration)
+    {
+        lock (_gate)
+        {
+            _circuit = CircuitState.Open;
+            _circuitOpenUntil = time.GetUtcNow() + breakDuration;
+        }
+    }
+
+    internal void CircuitHalfOpened()
+    {
+        lock (_gate)
+        {
+            _circuit = CircuitState.HalfOpen;
+        }
+    }
+
+    internal void CircuitClosed()
+    {
+        lock (_gate)
+        {
+            _circuit = CircuitState.Closed;
+            _circuitOpenUntil = null;
+        }
+    }
+}

@@ -1,0 +1,248 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Hermes.Persistence.Operations;
+
+/// <summary>The doctor's thresholds.</summary>
+public sealed record DoctorSettings
+{
+    /// <summary>A pending row older than this means deliveries are not happening.</summary>
+    public TimeSpan PendingOlderThan { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>A lease that ended longer ago than this and was not taken over means no worker is claiming.</summary>
+    public TimeSpan LeaseGrace { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>One check: <c>ok</c> or <c>problem</c>, how many rows are concerned, and a few examples (lead ids, plan nodes).</summary>
+public sealed record DoctorFinding(string Check, string Severity, long Count, string Summary, IReadOnlyList<string> Examples)
+{
+    public const string Ok = "ok";
+    public const string Problem = "problem";
+
+    public bool IsProblem => Severity == Problem;
+}
+
+public sealed record DoctorReport(bool Healthy, IReadOnlyList<DoctorFinding> Findings);
+
+/// <summary>
+/// Integrity and health checks over the three tables: the seed's checks (duplicate lead ids, missing required
+/// fields) and the outbox's (leads without an outbox row, rows without a lead, stale pending rows, failed rows,
+/// expired leases), pending migrations, and the plans of the hot queries. Reads only; changes nothing.
+/// </summary>
+public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
+{
+    private const int Examples = 5;
+
+    /// <summary>
+    /// The claim, as the dispatcher runs it (ARCHITECTURE.md, "Claim"), with fixed values so it can be explained.
+    /// EXPLAIN without ANALYZE plans the statement and does not run it.
+    /// </summary>
+    private const string ExplainClaimSql = """
+        EXPLAIN (FORMAT JSON)
+        WITH c AS (
+            SELECT id FROM hermes_outbox
+            WHERE status = 'pending' AND available_at <= now()
+            ORDER BY available_at, id
+            LIMIT 32
+            FOR UPDATE SKIP LOCKED)
+        UPDATE hermes_outbox o SET available_at = now() + interval '30 seconds', attempts = attempts + 1, locked_by = 'hermes-doctor'
+        FROM c WHERE o.id = c.id
+        RETURNING o.*
+        """;
+
+    private const string ExplainLeadLookupSql = """
+        EXPLAIN (FORMAT JSON)
+        SELECT * FROM hermes_leads WHERE lead_id = 'lead_0000000000000000000000000'
+        """;
+
+    public async Task<DoctorReport> ExamineAsync(DoctorSettings settings, CancellationToken cancellationToken)
+    {
+        var findings = new List<DoctorFinding>();
+        var pending = await PendingMigrationsAsync(cancellationToken);
+        findings.Add(pending.Count == 0
+            ? new DoctorFinding("migrations", DoctorFinding.Ok, 0, "The schema is up to date.", [])
+            : new DoctorFinding("migrations", DoctorFinding.Problem, pending.Count, "Migrations are pending: run 'migrate'. Other checks were skipped.", [.. pending]));
+        if (pending.Count > 0)
+        {
+            return new DoctorReport(false, findings);
+        }
+
+        findings.Add(await CountAsync(
+            "leads_without_outbox",
+            """
+            SELECT count(*), (array_agg(l.lead_id ORDER BY l.id))[1:5] FROM hermes_leads l
+            WHERE l.erased_at IS NULL AND l.n8n_success IS NOT TRUE
+              AND NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.lead_id = l.id)
+            """,
+            "Every undelivered lead has an outbox row.",
+            "undelivered leads have no outbox row, so nothing will ever deliver them",
+            cancellationToken));
+        findings.Add(await CountAsync(
+            "outbox_without_lead",
+            """
+            SELECT count(*), (array_agg(o.id::text ORDER BY o.id))[1:5] FROM hermes_outbox o
+            WHERE NOT EXISTS (SELECT 1 FROM hermes_leads l WHERE l.id = o.lead_id)
+            """,
+            "Every outbox row belongs to a lead.",
+            "outbox rows (ids shown) point to no lead",
+            cancellationToken));
+        findings.Add(await CountAsync(
+            "attempts_without_outbox",
+            """
+            SELECT count(*), (array_agg(a.id::text ORDER BY a.id))[1:5] FROM hermes_delivery_attempts a
+            WHERE NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.id = a.outbox_id)
+               OR NOT EXISTS (SELECT 1 FROM hermes_leads l WHERE l.id = a.lead_id)
+            """,
+            "Every attempt log row belongs to an outbox row and a lead.",
+            "attempt log rows (ids shown) point to no outbox row or no lead",
+            cancellationToken));
+        findings.Add(await CountAsync(
+            "duplicate_lead_ids",
+            """
+            SELECT count(*), (array_agg(d.lead_id ORDER BY d.lead_id))[1:5]
+            FROM (SELECT lead_id FROM hermes_leads GROUP BY lead_id HAVING count(*) > 1) d
+            """,
+            "Lead ids are unique.",
+            "lead ids are used by more than one lead",
+            cancellationToken));
+        findings.Add(await CountAsync(
+            "missing_required_fields",
+            """
+            SELECT count(*), (array_agg(coalesce(nullif(l.lead_id, ''), '#' || l.id) ORDER BY l.id))[1:5] FROM hermes_leads l
+            WHERE l.erased_at IS NULL AND (
+                l.created_at IS NULL OR btrim(l.lead_id) = '' OR btrim(l.first_name) = '' OR btrim(l.last_name) = ''
+                OR btrim(l.email) = '' OR btrim(l.country) = '' OR btrim(l.phone_number) = ''
+                OR btrim(l.problem_description) = '' OR btrim(l.source) = '')
+            """,
+            "Every lead has its required fields.",
+            "leads lack a required field (lead id, name, email, country, phone, problem description, source or creation time)",
+            cancellationToken));
+        findings.Add(await CountAsync(
+            "stale_pending",
+            """
+            SELECT count(*), (array_agg(l.lead_id ORDER BY o.created_at))[1:5]
+            FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id
+            WHERE o.status = 'pending' AND o.created_at < now() - @pending_older_than
+            """,
+            $"No pending row is older than {OperatorTime.Format(settings.PendingOlderThan)}.",
+            $"pending rows are older than {OperatorTime.Format(settings.PendingOlderThan)}: is n8n down or is no worker running?",
+            cancellationToken,
+            ("pending_older_than", settings.PendingOlderThan)));
+        findings.Add(await CountAsync(
+            "failed_deliveries",
+            """
+            SELECT count(*), (array_agg(l.lead_id ORDER BY o.id))[1:5]
+            FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id
+            WHERE o.status = 'failed'
+            """,
+            "No delivery has given up.",
+            "deliveries gave up: read their attempt logs, then 'replay --status failed'",
+            cancellationToken));
+        findings.Add(await CountAsync(
+            "expired_leases",
+            """
+            SELECT count(*), (array_agg(l.lead_id ORDER BY o.available_at))[1:5]
+            FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id
+            WHERE o.status = 'pending' AND o.locked_by IS NOT NULL AND o.available_at < now() - @lease_grace
+            """,
+            "No lease has expired without being taken over.",
+            $"claimed rows' leases ended over {OperatorTime.Format(settings.LeaseGrace)} ago and no worker took them over: is any worker running?",
+            cancellationToken,
+            ("lease_grace", settings.LeaseGrace)));
+        findings.Add(await PlanAsync("claim_query_plan", ExplainClaimSql, "idx_hermes_outbox_pending", "hermes_outbox", cancellationToken));
+        findings.Add(await PlanAsync("lead_lookup_plan", ExplainLeadLookupSql, "idx_hermes_leads_lead_id", "hermes_leads", cancellationToken));
+        return new DoctorReport(findings.TrueForAll(static f => !f.IsProblem), findings);
+    }
+
+    private async Task<IReadOnlyList<string>> PendingMigrationsAsync(CancellationToken cancellationToken)
+    {
+        await using var context = PersistenceExtensions.CreateContext(dataSource);
+        return await new HermesMigrator(context).PendingAsync(cancellationToken);
+    }
+
+    private async Task<DoctorFinding> CountAsync(
+        string check, string sql, string okSummary, string problemSummary, CancellationToken cancellationToken, params (string Name, TimeSpan Value)[] parameters)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter(name, NpgsqlDbType.Interval) { Value = value });
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var count = reader.GetInt64(0);
+        var examples = reader.IsDBNull(1) ? [] : reader.GetFieldValue<string[]>(1);
+        return count == 0
+            ? new DoctorFinding(check, DoctorFinding.Ok, 0, okSummary, [])
+            : new DoctorFinding(check, DoctorFinding.Problem, count, $"{count} {problemSummary}.", examples);
+    }
+
+    /// <summary>
+    /// Checks that the planner uses <paramref name="index"/> for the statement. On a small table a sequential scan
+    /// is cheaper and the planner rightly prefers it; then the plan is taken again with sequential scans
+    /// discouraged, to prove the index exists and fits the query.
+    /// </summary>
+    private async Task<DoctorFinding> PlanAsync(string check, string explainSql, string index, string table, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var plan = await ExplainAsync(connection, explainSql, cancellationToken);
+        if (UsesIndex(plan, index))
+        {
+            return new DoctorFinding(check, DoctorFinding.Ok, 0, $"The plan uses {index}.", [Describe(plan)]);
+        }
+
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using (var off = new NpgsqlCommand("SET LOCAL enable_seqscan = off", connection, transaction))
+            {
+                await off.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            var forced = await ExplainAsync(connection, explainSql, cancellationToken, transaction);
+            await transaction.RollbackAsync(cancellationToken);
+            if (UsesIndex(forced, index))
+            {
+                return new DoctorFinding(check, DoctorFinding.Ok, 0,
+                    $"{table} is small enough that the planner prefers a sequential scan now; the plan uses {index} once it grows.", [Describe(plan), Describe(forced)]);
+            }
+
+            return new DoctorFinding(check, DoctorFinding.Problem, 1,
+                $"The plan does not use {index}: is the index missing or invalid? Run 'migrate'.", [Describe(plan)]);
+        }
+    }
+
+    [SuppressMessage("Security", "CA2100:Review SQL queries for security vulnerabilities", Justification = "Only this class's constant EXPLAIN statements are passed.")]
+    private static async Task<JsonElement> ExplainAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        var json = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement[0].GetProperty("Plan").Clone();
+    }
+
+    private static bool UsesIndex(JsonElement node, string index) =>
+        node.TryGetProperty("Index Name", out var name) && name.GetString() == index
+        || node.TryGetProperty("Plans", out var children) && children.EnumerateArray().Any(child => UsesIndex(child, index));
+
+    /// <summary>The plan's nodes, children in brackets: <c>ModifyTable on hermes_outbox [Limit [LockRows [Index Scan using idx_… on hermes_outbox]], …]</c>.</summary>
+    private static string Describe(JsonElement node)
+    {
+        var text = node.GetProperty("Node Type").GetString()!;
+        if (node.TryGetProperty("Index Name", out var index))
+        {
+            text += $" using {index.GetString()}";
+        }
+
+        if (node.TryGetProperty("Relation Name", out var relation))
+        {
+            text += $" on {relation.GetString()}";
+        }
+
+        return node.TryGetProperty("Plans", out var children)
+            ? $"{text} [{string.Join(", ", children.EnumerateArray().Select(Describe))}]"
+            : text;
+    }
+}

@@ -1,0 +1,155 @@
+using System.Diagnostics.CodeAnalysis;
+using Hermes.Domain;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Hermes.Persistence.Operations;
+
+/// <summary>Whose data to erase: exactly one of an email address (every lead with it, ignoring case) or a public lead id.</summary>
+public sealed record ErasureRequest(string? Email, string? LeadId)
+{
+    public IReadOnlyDictionary<string, string[]> Validate() =>
+        string.IsNullOrWhiteSpace(Email) == string.IsNullOrWhiteSpace(LeadId)
+            ? new Dictionary<string, string[]>(StringComparer.Ordinal) { [""] = ["Give exactly one of an email address or a lead id."] }
+            : new Dictionary<string, string[]>(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// One erased lead. <see cref="BrevoContactId"/> is kept (it is an id, not personal data) so the contact can be
+/// deleted in Brevo too, which Hermes does not do itself.
+/// </summary>
+public sealed record ErasedLead(long BackupId, string LeadId, string? BrevoContactId, bool AlreadyErased, int CancelledDeliveries, DateTimeOffset ErasedAt);
+
+/// <summary>The leads found; none means the request matched no lead, which is refused.</summary>
+public sealed record ErasureResult(IReadOnlyList<ErasedLead> Leads)
+{
+    public bool Found => Leads.Count > 0;
+}
+
+/// <summary>
+/// GDPR erasure. Anonymises a lead's personal data — names, email, phone, problem description, company, user agent,
+/// IP address, captcha token, n8n's answer, notes, AI analysis, the request hash — in <c>hermes_leads</c>, in its
+/// frozen outbox payloads and in its attempt logs (errors and response excerpts may echo the data); cancels its
+/// pending deliveries; keeps the rows and their ids for integrity; sets <c>status = 'erased'</c> and
+/// <c>erased_at</c>. Non-identifying fields (country, role, company size, urgency, consents, timestamps) stay for
+/// statistics. One transaction: either everything about the lead is erased or nothing is.
+/// </summary>
+public sealed class LeadErasure(NpgsqlDataSource dataSource)
+{
+    public const string ErasedText = "[erased]";
+    public const string ErasedEmail = "erased@erased.invalid";
+
+    private const string FindByLeadIdSql = """
+        SELECT id, lead_id, brevo_contact_id, erased_at FROM hermes_leads WHERE lead_id = @value ORDER BY id FOR UPDATE
+        """;
+
+    private const string FindByEmailSql = """
+        SELECT id, lead_id, brevo_contact_id, erased_at FROM hermes_leads WHERE lower(email) = lower(@value) ORDER BY id FOR UPDATE
+        """;
+
+    private const string CancelSql = """
+        UPDATE hermes_outbox SET status = 'cancelled', locked_by = NULL
+        WHERE lead_id = ANY(@ids) AND status = 'pending'
+        RETURNING lead_id
+        """;
+
+    private const string AnonymiseOutboxSql = $$"""
+        UPDATE hermes_outbox SET
+            last_error = NULL,
+            payload = jsonb_set(
+                jsonb_set(payload, '{lead}', coalesce(payload->'lead', '{}'::jsonb) || jsonb_build_object(
+                    'firstName', '{{ErasedText}}', 'lastName', '{{ErasedText}}', 'email', '{{ErasedEmail}}',
+                    'phoneNumber', '{{ErasedText}}', 'problemDescription', '{{ErasedText}}', 'companyName', NULL)),
+                '{metadata}', coalesce(payload->'metadata', '{}'::jsonb) || jsonb_build_object('userAgent', NULL, 'ipAddress', NULL))
+        WHERE lead_id = ANY(@ids)
+        """;
+
+    private const string AnonymiseAttemptsSql = """
+        UPDATE hermes_delivery_attempts SET error = NULL, response_excerpt = NULL WHERE lead_id = ANY(@ids)
+        """;
+
+    private const string AnonymiseLeadSql = $"""
+        UPDATE hermes_leads SET
+            first_name = '{ErasedText}', last_name = '{ErasedText}', email = '{ErasedEmail}',
+            phone_number = '{ErasedText}', problem_description = '{ErasedText}', company_name = NULL,
+            user_agent = NULL, ip_address = NULL, captcha_token = NULL, n8n_response_data = NULL,
+            n8n_error_message = NULL, notes = NULL, ai_analysis = NULL, request_hash = NULL,
+            status = '{LeadStatus.Erased}', erased_at = now()
+        WHERE id = ANY(@ids)
+        RETURNING id, erased_at
+        """;
+
+    public async Task<ErasureResult> EraseAsync(ErasureRequest request, CancellationToken cancellationToken)
+    {
+        var errors = request.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(errors.First().Value[0], nameof(request));
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        var byEmail = !string.IsNullOrWhiteSpace(request.Email);
+        var found = new List<(long Id, string LeadId, string? BrevoContactId, DateTimeOffset? ErasedAt)>();
+        await using (var find = Command(byEmail ? FindByEmailSql : FindByLeadIdSql, connection, transaction))
+        {
+            find.Parameters.Add(new NpgsqlParameter("value", NpgsqlDbType.Varchar) { Value = (byEmail ? request.Email : request.LeadId)!.Trim() });
+            await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                found.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3)));
+            }
+        }
+
+        var ids = found.Where(static f => f.ErasedAt is null).Select(static f => f.Id).ToArray();
+        var cancelled = new Dictionary<long, int>();
+        var erasedAt = new Dictionary<long, DateTimeOffset>();
+        if (ids.Length > 0)
+        {
+            await using (var cancel = Command(CancelSql, connection, transaction, ids))
+            await using (var reader = await cancel.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var leadId = reader.GetInt64(0);
+                    cancelled[leadId] = cancelled.GetValueOrDefault(leadId) + 1;
+                }
+            }
+
+            await using (var payloads = Command(AnonymiseOutboxSql, connection, transaction, ids))
+            {
+                await payloads.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using (var attempts = Command(AnonymiseAttemptsSql, connection, transaction, ids))
+            {
+                await attempts.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using (var leads = Command(AnonymiseLeadSql, connection, transaction, ids))
+            await using (var reader = await leads.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    erasedAt[reader.GetInt64(0)] = reader.GetFieldValue<DateTimeOffset>(1);
+                }
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new ErasureResult([.. found.Select(f => new ErasedLead(
+            f.Id, f.LeadId, f.BrevoContactId, f.ErasedAt is not null, cancelled.GetValueOrDefault(f.Id), f.ErasedAt ?? erasedAt[f.Id]))]);
+    }
+
+    private static NpgsqlCommand Command(string sql, NpgsqlConnection connection, NpgsqlTransaction transaction, long[] ids)
+    {
+        var command = Command(sql, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = ids });
+        return command;
+    }
+
+    [SuppressMessage("Security", "CA2100:Review SQL queries for security vulnerabilities", Justification = "Only this class's constant statements are passed; values travel as parameters.")]
+    private static NpgsqlCommand Command(string sql, NpgsqlConnection connection, NpgsqlTransaction transaction) => new(sql, connection, transaction);
+}

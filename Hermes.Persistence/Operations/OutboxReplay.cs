@@ -1,0 +1,125 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Hermes.Persistence.Operations;
+
+/// <summary>Which outbox rows to put back to pending. Times compare with the row's <c>created_at</c> (when the lead was submitted).</summary>
+public sealed record ReplayRequest
+{
+    /// <summary>The statuses a replay may start from.</summary>
+    public static readonly IReadOnlyList<string> ReplayableStatuses = ["failed", "delivered", "cancelled"];
+
+    public string Status { get; init; } = "failed";
+
+    /// <summary>Public lead ids (<c>lead_…</c>); empty means every lead.</summary>
+    public IReadOnlyList<string> LeadIds { get; init; } = [];
+
+    /// <summary>Rows created at or after this time.</summary>
+    public DateTimeOffset? Since { get; init; }
+
+    /// <summary>Rows created before this time.</summary>
+    public DateTimeOffset? Until { get; init; }
+
+    /// <summary>Count and list the rows, change nothing.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>What is wrong with the request, per field; empty when it can run.</summary>
+    public IReadOnlyDictionary<string, string[]> Validate()
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (!ReplayableStatuses.Contains(Status, StringComparer.Ordinal))
+        {
+            errors["status"] = [$"Must be one of: {string.Join(", ", ReplayableStatuses)}."];
+        }
+
+        if (LeadIds.Any(string.IsNullOrWhiteSpace))
+        {
+            errors["leadIds"] = ["Lead ids must not be empty."];
+        }
+
+        if (Since is { } since && Until is { } until && since >= until)
+        {
+            errors["until"] = ["Must be later than 'since'."];
+        }
+
+        return errors;
+    }
+}
+
+/// <summary>What a replay did (or, for a dry run, would do). <see cref="LeadIds"/> lists at most <see cref="OutboxReplay.MaxListed"/> leads.</summary>
+public sealed record ReplayResult(bool DryRun, string Status, long Count, IReadOnlyList<string> LeadIds);
+
+/// <summary>
+/// Puts chosen outbox rows back to <c>pending</c> with their attempts zeroed and <c>replay_count</c> raised, and their
+/// leads back to <c>queued</c>: one SQL statement, the one the README prints for operators who prefer psql. The
+/// wake-up trigger (<c>hermes_outbox_notify_requeue</c>) sends <c>NOTIFY hermes_outbox</c> on commit, so running
+/// workers claim the rows at once. Leads that were erased are never replayed: their payload is anonymised.
+/// </summary>
+public sealed class OutboxReplay(NpgsqlDataSource dataSource)
+{
+    public const int MaxListed = 100;
+
+    // The rows a replay chooses; shared by the replay and its dry run so both always agree.
+    private const string Selection = """
+        o.status = @status
+        AND o.lead_id IN (
+            SELECT l.id FROM hermes_leads l
+            WHERE l.erased_at IS NULL AND (cardinality(@lead_ids) = 0 OR l.lead_id = ANY(@lead_ids)))
+        AND (@since IS NULL OR o.created_at >= @since)
+        AND (@until IS NULL OR o.created_at < @until)
+        """;
+
+    /// <summary>The replay: reset the rows, requeue their leads, list the first leads and count them all.</summary>
+    public const string ReplaySql = $"""
+        WITH replayed AS (
+            UPDATE hermes_outbox o
+            SET status = 'pending', attempts = 0, available_at = now(), locked_by = NULL,
+                replay_count = o.replay_count + 1, last_error = NULL
+            WHERE {Selection}
+            RETURNING o.id, o.lead_id
+        ), requeued AS (
+            UPDATE hermes_leads l SET status = 'queued'
+            WHERE l.id IN (SELECT lead_id FROM replayed)
+        )
+        SELECT l.lead_id, count(*) OVER ()
+        FROM replayed r JOIN hermes_leads l ON l.id = r.lead_id
+        ORDER BY r.id
+        LIMIT {MaxListedText}
+        """;
+
+    public const string DryRunSql = $"""
+        SELECT l.lead_id, count(*) OVER ()
+        FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id
+        WHERE {Selection}
+        ORDER BY o.id
+        LIMIT {MaxListedText}
+        """;
+
+    private const string MaxListedText = "100";
+
+    public async Task<ReplayResult> ReplayAsync(ReplayRequest request, CancellationToken cancellationToken)
+    {
+        var errors = request.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors.Select(static e => $"{e.Key}: {string.Join(" ", e.Value)}")), nameof(request));
+        }
+
+        await using var command = dataSource.CreateCommand(request.DryRun ? DryRunSql : ReplaySql);
+        command.Parameters.Add(new NpgsqlParameter("status", NpgsqlDbType.Varchar) { Value = request.Status });
+        command.Parameters.Add(new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { Value = request.LeadIds.Distinct(StringComparer.Ordinal).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.TimestampTz) { Value = (object?)request.Since?.ToUniversalTime() ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("until", NpgsqlDbType.TimestampTz) { Value = (object?)request.Until?.ToUniversalTime() ?? DBNull.Value });
+
+        var leads = new List<string>();
+        long count = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            leads.Add(reader.GetString(0));
+            count = reader.GetInt64(1);
+        }
+
+        return new ReplayResult(request.DryRun, request.Status, count, leads);
+    }
+}

@@ -1,0 +1,300 @@
+using Hermes.Domain;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Hermes.Persistence.Outbox;
+
+/// <summary>A row the worker has claimed: everything needed to POST it and to write its outcome back.</summary>
+/// <param name="Id">The outbox row's id.</param>
+/// <param name="LeadRowId">The lead's incremental id (<c>hermes_leads.id</c>, the backupId).</param>
+/// <param name="LeadId">The lead's public id, for logs.</param>
+/// <param name="MessageId">The frozen payload's <c>id</c> (<c>msg_&lt;leadId&gt;</c>).</param>
+/// <param name="Payload">The frozen webhook body, exactly as it is sent and signed.</param>
+/// <param name="Attempt">This attempt's number within the replay generation (1 for the first).</param>
+/// <param name="ReplayCount">How many times an operator put the row back to pending.</param>
+/// <param name="Traceparent">The submission's W3C trace context, when it was recorded.</param>
+public sealed record ClaimedMessage(
+    long Id,
+    long LeadRowId,
+    string LeadId,
+    string MessageId,
+    string Payload,
+    int Attempt,
+    int ReplayCount,
+    string? Traceparent);
+
+/// <summary>The outcome of one attempt, as it is written back (see <see cref="DeliveryOutcomes"/>).</summary>
+public sealed record AttemptOutcome
+{
+    public required long OutboxId { get; init; }
+    public required long LeadRowId { get; init; }
+    public required int Attempt { get; init; }
+
+    /// <summary><see cref="DeliveryOutcomes.Delivered"/>, <see cref="DeliveryOutcomes.Retry"/> or <see cref="DeliveryOutcomes.Failed"/>.</summary>
+    public required string Outcome { get; init; }
+
+    public required DateTimeOffset StartedAt { get; init; }
+    public required DateTimeOffset FinishedAt { get; init; }
+    public int? StatusCode { get; init; }
+    public string? Error { get; init; }
+    public string? ResponseExcerpt { get; init; }
+
+    /// <summary>For a retry: how long until the row may be claimed again.</summary>
+    public TimeSpan? RetryDelay { get; init; }
+
+    /// <summary>For a delivery: the answer as JSON text for <c>n8n_response_data</c> (null when the body was empty).</summary>
+    public string? ResponseData { get; init; }
+
+    /// <summary>For a delivery: the Brevo contact id read from the answer, when there was one.</summary>
+    public string? BrevoContactId { get; init; }
+
+    public int DurationMs => (int)Math.Clamp((FinishedAt - StartedAt).TotalMilliseconds, 0, int.MaxValue);
+}
+
+/// <summary>A claimed row handed back untouched: the claim is undone so the row is taken again at once.</summary>
+public sealed record ReleasedClaim(long OutboxId, int Attempt);
+
+/// <summary>
+/// The outbox's SQL, one statement per operation, run on the injected data source. Rows are leased by
+/// visibility timeout: a claim pushes <c>available_at</c> to the end of the lease and counts the attempt, so
+/// nothing stays locked while the worker talks HTTP, and a row whose worker died comes back by itself when
+/// the lease ends. Outcomes and releases of a whole batch are written in one round trip.
+/// </summary>
+public sealed class OutboxStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>The channel of <c>NOTIFY</c> that wakes the workers (see the <c>OutboxWakeUp</c> migration).</summary>
+    public const string NotifyChannel = "hermes_outbox";
+
+    private const string ClaimSql = """
+        WITH c AS (
+            SELECT id
+            FROM hermes_outbox
+            WHERE status = 'pending' AND available_at <= now()
+            ORDER BY available_at, id
+            LIMIT @batch
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE hermes_outbox o
+        SET available_at = now() + @lease, attempts = o.attempts + 1, locked_by = @worker
+        FROM c, hermes_leads l
+        WHERE o.id = c.id AND l.id = o.lead_id
+        RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', 'msg_' || l.lead_id), o.payload::text,
+                  o.attempts, o.replay_count, o.traceparent
+        """;
+
+    // A delivery is recorded even when the lease ran out and another worker took the row meanwhile (the
+    // answer is the truth); a retry or a failure only while this worker still holds that attempt's claim, so
+    // it never moves a lease that someone else holds. Rows cancelled or delivered meanwhile are left alone.
+    // The attempt log gets every attempt either way: it is the history an operator reads.
+    private const string CompleteSql = """
+        WITH r AS (
+            SELECT *
+            FROM unnest(@outbox_ids, @lead_ids, @attempts, @outcomes, @started_at, @finished_at, @durations,
+                        @status_codes, @errors, @excerpts, @retry_delays, @response_data, @brevo_ids)
+                AS r(outbox_id, lead_id, attempt, outcome, started_at, finished_at, duration_ms,
+                     status_code, error, excerpt, retry_delay, response_data, brevo_contact_id)
+        ),
+        o AS (
+            UPDATE hermes_outbox o
+            SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
+                delivered_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE o.delivered_at END,
+                available_at = CASE WHEN r.outcome = 'retry' THEN now() + r.retry_delay ELSE o.available_at END,
+                last_error = r.error,
+                last_status_code = r.status_code
+            FROM r
+            WHERE o.id = r.outbox_id AND o.status = 'pending'
+              AND (r.outcome = 'delivered' OR (o.attempts = r.attempt AND o.locked_by = @worker))
+            RETURNING o.id
+        ),
+        l AS (
+            UPDATE hermes_leads l
+            SET n8n_webhook_sent_at = CASE WHEN r.outcome = 'delivered' THEN r.started_at ELSE l.n8n_webhook_sent_at END,
+                n8n_response_received_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.n8n_response_received_at END,
+                n8n_response_data = CASE WHEN r.outcome = 'delivered' THEN r.response_data ELSE l.n8n_response_data END,
+                n8n_success = r.outcome = 'delivered',
+                n8n_error_message = CASE WHEN r.outcome = 'delivered' THEN NULL ELSE r.error END,
+                brevo_contact_id = CASE WHEN r.outcome = 'delivered' THEN coalesce(r.brevo_contact_id, l.brevo_contact_id) ELSE l.brevo_contact_id END,
+                status = CASE r.outcome WHEN 'delivered' THEN 'forwarded' WHEN 'failed' THEN 'delivery_failed' ELSE l.status END,
+                processed_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.processed_at END
+            FROM r JOIN o ON o.id = r.outbox_id
+            WHERE l.id = r.lead_id
+        ),
+        a AS (
+            INSERT INTO hermes_delivery_attempts
+                (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt, worker_id)
+            SELECT r.outbox_id, r.lead_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome, r.error, r.excerpt, @worker
+            FROM r
+        )
+        SELECT count(*) FROM o
+        """;
+
+    // Undoes a claim that was never acted on, and wakes the other workers, whose next look at the table
+    // would otherwise wait for the lease end they saw.
+    private const string ReleaseSql = """
+        WITH u AS (
+            UPDATE hermes_outbox o
+            SET available_at = now(), attempts = o.attempts - 1, locked_by = NULL
+            FROM unnest(@outbox_ids, @attempts) AS r(outbox_id, attempt)
+            WHERE o.id = r.outbox_id AND o.status = 'pending' AND o.attempts = r.attempt AND o.locked_by = @worker
+            RETURNING o.id
+        ),
+        n AS (SELECT count(*) AS released FROM u)
+        SELECT n.released, CASE WHEN n.released > 0 THEN pg_notify('hermes_outbox', '') END
+        FROM n
+        """;
+
+    private const string NextDueSql = """
+        SELECT min(available_at) - now()
+        FROM hermes_outbox
+        WHERE status = 'pending'
+        """;
+
+    /// <summary>
+    /// Claims up to <paramref name="batchSize"/> due rows in one statement: each becomes invisible until
+    /// <paramref name="lease"/> from now and counts one more attempt. Rows other workers are claiming are skipped.
+    /// </summary>
+    public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(int batchSize, TimeSpan lease, string workerId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ClaimSql);
+        command.Parameters.Add(new NpgsqlParameter<int>("batch", batchSize));
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
+        command.Parameters.Add(new NpgsqlParameter<string>("worker", workerId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var claimed = new List<ClaimedMessage>(batchSize);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            claimed.Add(new ClaimedMessage(
+                reader.GetInt64(0),
+                reader.GetInt64(1),
+                reader.GetString(2),
+                reader.GetString(3),
+                reader.GetString(4),
+                reader.GetInt32(5),
+                reader.GetInt32(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7)));
+        }
+
+        // Oldest first, as claimed: RETURNING does not keep the CTE's order.
+        claimed.Sort(static (a, b) => a.Id.CompareTo(b.Id));
+        return claimed;
+    }
+
+    /// <summary>
+    /// Writes the outcomes of a batch of attempts and undoes the claims in <paramref name="released"/>, in one
+    /// round trip. Returns how many outbox rows the outcomes changed.
+    /// </summary>
+    public async Task<int> CompleteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, string workerId, CancellationToken cancellationToken)
+    {
+        if (outcomes.Count == 0 && released.Count == 0)
+        {
+            return 0;
+        }
+
+        await using var batch = dataSource.CreateBatch();
+        if (outcomes.Count > 0)
+        {
+            batch.BatchCommands.Add(CompleteCommand(outcomes, workerId));
+        }
+
+        if (released.Count > 0)
+        {
+            batch.BatchCommands.Add(ReleaseCommand(released, workerId));
+        }
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var changed = 0;
+        if (outcomes.Count > 0 && await reader.ReadAsync(cancellationToken))
+        {
+            changed = (int)reader.GetInt64(0);
+        }
+
+        return changed;
+    }
+
+    /// <summary>Undoes claims that were never acted on (see <see cref="ReleasedClaim"/>); returns how many rows were released.</summary>
+    public async Task<int> ReleaseAsync(IReadOnlyList<ReleasedClaim> released, string workerId, CancellationToken cancellationToken)
+    {
+        if (released.Count == 0)
+        {
+            return 0;
+        }
+
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(ReleaseCommand(released, workerId));
+        return Convert.ToInt32(await batch.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>How long until the next pending row becomes due (zero when one is due now), or null when none is pending.</summary>
+    public async Task<TimeSpan?> NextDueAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(NextDueSql);
+        var value = await command.ExecuteScalarAsync(cancellationToken);
+        return value is TimeSpan due ? (due < TimeSpan.Zero ? TimeSpan.Zero : due) : null;
+    }
+
+    private static NpgsqlBatchCommand CompleteCommand(IReadOnlyList<AttemptOutcome> outcomes, string workerId)
+    {
+        var n = outcomes.Count;
+        var outboxIds = new long[n];
+        var leadIds = new long[n];
+        var attempts = new int[n];
+        var kinds = new string[n];
+        var started = new DateTimeOffset[n];
+        var finished = new DateTimeOffset[n];
+        var durations = new int[n];
+        var statusCodes = new int?[n];
+        var errors = new string?[n];
+        var excerpts = new string?[n];
+        var delays = new TimeSpan?[n];
+        var data = new string?[n];
+        var brevoIds = new string?[n];
+        for (var i = 0; i < n; i++)
+        {
+            var o = outcomes[i];
+            outboxIds[i] = o.OutboxId;
+            leadIds[i] = o.LeadRowId;
+            attempts[i] = o.Attempt;
+            kinds[i] = o.Outcome;
+            started[i] = o.StartedAt;
+            finished[i] = o.FinishedAt;
+            durations[i] = o.DurationMs;
+            statusCodes[i] = o.StatusCode;
+            errors[i] = o.Error;
+            excerpts[i] = o.ResponseExcerpt;
+            delays[i] = o.RetryDelay;
+            data[i] = o.ResponseData;
+            brevoIds[i] = o.BrevoContactId;
+        }
+
+        return new NpgsqlBatchCommand(CompleteSql)
+        {
+            Parameters =
+            {
+                new NpgsqlParameter("outbox_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = outboxIds },
+                new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leadIds },
+                new NpgsqlParameter("attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = attempts },
+                new NpgsqlParameter("outcomes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = kinds },
+                new NpgsqlParameter("started_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = started },
+                new NpgsqlParameter("finished_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = finished },
+                new NpgsqlParameter("durations", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = durations },
+                new NpgsqlParameter("status_codes", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = statusCodes },
+                new NpgsqlParameter("errors", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = errors },
+                new NpgsqlParameter("excerpts", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = excerpts },
+                new NpgsqlParameter("retry_delays", NpgsqlDbType.Array | NpgsqlDbType.Interval) { Value = delays },
+                new NpgsqlParameter("response_data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = data },
+                new NpgsqlParameter("brevo_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = brevoIds },
+                new NpgsqlParameter("worker", NpgsqlDbType.Text) { Value = workerId },
+            },
+        };
+    }
+
+    private static NpgsqlBatchCommand ReleaseCommand(IReadOnlyList<ReleasedClaim> released, string workerId) => new(ReleaseSql)
+    {
+        Parameters =
+        {
+            new NpgsqlParameter("outbox_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = released.Select(static r => r.OutboxId).ToArray() },
+            new NpgsqlParameter("attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = released.Select(static r => r.Attempt).ToArray() },
+            new NpgsqlParameter("worker", NpgsqlDbType.Text) { Value = workerId },
+        },
+    };
+}

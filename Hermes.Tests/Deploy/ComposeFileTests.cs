@@ -1,0 +1,327 @@
+using System.Text.Json.Nodes;
+
+namespace Hermes.Tests.Deploy;
+
+/// <summary>
+/// docker-compose.yml, .env.example, deploy/generate-env.sh and the Dockerfiles. No Docker engine runs
+/// here: the compose file is checked with `docker-compose config` (which validates it against the Compose
+/// schema and resolves every variable) and the resolved services are asserted on.
+/// </summary>
+public sealed class ComposeFileTests
+{
+    private const string InstallAdvice =
+        "docker-compose is not installed, so the compose file was not validated. Install it with " +
+        "`apt-get install -y docker-compose` (Debian package docker-compose, v1).";
+
+    private static string DockerCompose => ExternalTool.Find("docker-compose") ?? throw new IgnoreException(InstallAdvice);
+
+    /// <summary>`docker-compose config` of the repository's file with <paramref name="envFile"/>, as JSON.</summary>
+    private static async Task<(ToolResult Result, JsonObject? Config)> ConfigAsync(string envFile)
+    {
+        var compose = DockerCompose;
+        var result = await ExternalTool.RunAsync(compose, ["-f", RepositoryFiles.PathOf("docker-compose.yml"), "--env-file", envFile, "config"]);
+        if (result.ExitCode != 0)
+        {
+            return (result, null);
+        }
+
+        // docker-compose v1 prints YAML only; its own Python has PyYAML (a dependency of the package).
+        var firstLine = File.ReadLines(compose).FirstOrDefault() ?? "";
+        var python = firstLine.StartsWith("#!", StringComparison.Ordinal) && firstLine.Contains("python", StringComparison.Ordinal)
+            ? firstLine[2..].Trim().Split(' ')[0]
+            : ExternalTool.Require("python3", "python3 with PyYAML reads docker-compose's output.");
+        var json = await ExternalTool.RunAsync(python, ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"], result.StandardOutput);
+        Assert.That(json.ExitCode, Is.Zero, json.Describe());
+        return (result, JsonNode.Parse(json.StandardOutput)!.AsObject());
+    }
+
+    // One `docker-compose config` run (about a second) serves every test that reads the example's services.
+    private static readonly Lazy<Task<JsonObject>> ExampleServices = new(LoadExampleServicesAsync);
+
+    private static async Task<JsonObject> ExampleServicesAsync() => JsonNode.Parse((await ExampleServices.Value).ToJsonString())!.AsObject();
+
+    private static async Task<JsonObject> LoadExampleServicesAsync()
+    {
+        var (result, config) = await ConfigAsync(RepositoryFiles.PathOf(".env.example"));
+        Assert.That(result.ExitCode, Is.Zero, result.Describe());
+        Assert.That(result.StandardError, Does.Not.Contain("is not set"), "every variable the compose file uses is in .env.example");
+        return config!["services"]!.AsObject();
+    }
+
+    private static string Env(JsonObject services, string service, string key) =>
+        services[service]!["environment"]![key]?.GetValue<string>() ?? throw new AssertionException($"{service} has no {key}.");
+
+    private static IEnumerable<string> DependsOn(JsonObject services, string service, string condition) =>
+        services[service]!["depends_on"]!.AsObject().Where(p => p.Value!["condition"]!.GetValue<string>() == condition).Select(static p => p.Key);
+
+    [Test]
+    public async Task The_compose_file_validates_with_the_example_env_and_has_every_service()
+    {
+        var services = await ExampleServicesAsync();
+
+        Assert.That(services.Select(static s => s.Key), Is.EquivalentTo(new[]
+        {
+            "postgres", "migrate", "db-tune", "api", "worker", "n8n", "n8n-runners", "otel-collector", "jaeger", "backup",
+        }));
+    }
+
+    [Test]
+    public async Task PostgreSQL_is_pinned_healthchecked_persistent_and_configured_from_deploy_postgres()
+    {
+        var services = await ExampleServicesAsync();
+        var postgres = services["postgres"]!;
+
+        Assert.That(postgres["image"]!.GetValue<string>(), Is.EqualTo("postgres:15"));
+        Assert.That(postgres["healthcheck"]!["test"]!.ToJsonString(), Does.Contain("pg_isready"));
+        Assert.That(postgres["command"]!.AsArray().Select(static c => c!.GetValue<string>()), Does.Contain("config_file=/etc/postgresql/postgresql.conf"));
+        var volumes = postgres["volumes"]!.AsArray().Select(static v => v!.GetValue<string>()).ToList();
+        Assert.That(volumes, Does.Contain("postgres-data:/var/lib/postgresql/data:rw"));
+        Assert.That(volumes, Does.Contain(RepositoryFiles.PathOf("deploy", "postgres", "postgresql.conf") + ":/etc/postgresql/postgresql.conf:ro"));
+    }
+
+    [Test]
+    public async Task The_api_and_the_workers_start_only_after_the_one_shot_migration()
+    {
+        var services = await ExampleServicesAsync();
+
+        Assert.That(services["migrate"]!["command"]!.AsArray().Select(static c => c!.GetValue<string>()), Is.EqualTo(new[] { "migrate" }));
+        Assert.That(services["migrate"]!["image"]!.GetValue<string>(), Is.EqualTo(services["worker"]!["image"]!.GetValue<string>()), "migrate runs the worker image");
+        Assert.That(services["migrate"]!["build"]!["dockerfile"]!.GetValue<string>(), Is.EqualTo("deploy/Dockerfile.worker"));
+        Assert.That(services["migrate"]!["restart"]!.GetValue<string>(), Is.EqualTo("no"));
+        Assert.That(DependsOn(services, "migrate", "service_healthy"), Does.Contain("postgres"));
+        foreach (var service in new[] { "api", "worker", "db-tune" })
+        {
+            Assert.That(DependsOn(services, service, "service_completed_successfully"), Does.Contain("migrate"), service);
+        }
+    }
+
+    [Test]
+    public async Task Two_workers_run_without_host_ports()
+    {
+        var services = await ExampleServicesAsync();
+
+        Assert.That(services["worker"]!["deploy"]!["replicas"]!.GetValue<int>(), Is.EqualTo(2));
+        Assert.That(services["worker"]!.AsObject().ContainsKey("ports"), Is.False, "replicas would fight over a host port");
+        Assert.That(Env(services, "worker", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8081"));
+        Assert.That(Env(services, "api", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8080"));
+    }
+
+    [Test]
+    public async Task The_workers_deliver_to_the_imported_n8n_workflow_with_the_secrets_n8n_checks()
+    {
+        var services = await ExampleServicesAsync();
+        var workflow = JsonNode.Parse(RepositoryFiles.Read("deploy", "n8n", "hermes-workflow.json"))!;
+        var path = workflow["nodes"]!.AsArray().Single(static n => n!["type"]!.GetValue<string>() == "n8n-nodes-base.webhook")!["parameters"]!["path"]!.GetValue<string>();
+
+        Assert.That(Env(services, "worker", "N8N_WEBHOOK_URL"), Is.EqualTo($"http://n8n:5678/webhook/{path}"));
+        Assert.That(Env(services, "worker", "HERMES_WEBHOOK_SECRET"), Is.EqualTo(Env(services, "n8n", "HERMES_WEBHOOK_SECRET")));
+        Assert.That(Env(services, "worker", "Webhook__AuthHeaderName"), Is.EqualTo(Env(services, "n8n", "HERMES_N8N_AUTH_HEADER_NAME")));
+        Assert.That(Env(services, "worker", "Webhook__AuthHeaderValue"), Is.EqualTo(Env(services, "n8n", "HERMES_N8N_AUTH_HEADER_VALUE")));
+        Assert.That(Env(services, "n8n", "N8N_BLOCK_ENV_ACCESS_IN_NODE"), Is.EqualTo("false"), "the Code node reads the secret via $env");
+        Assert.That(Env(services, "n8n", "NODE_FUNCTION_ALLOW_BUILTIN"), Does.Contain("crypto"));
+        Assert.That(Env(services, "n8n", "N8N_RUNNERS_AUTH_TOKEN"), Is.EqualTo(Env(services, "n8n-runners", "N8N_RUNNERS_AUTH_TOKEN")));
+        Assert.That(services["n8n"]!["entrypoint"]!.AsArray().Select(static e => e!.GetValue<string>()), Is.EqualTo(new[] { "/bin/sh", "/hermes/entrypoint.sh" }));
+        var mounts = services["n8n"]!["volumes"]!.AsArray().Select(static v => v!.GetValue<string>()).ToList();
+        Assert.That(mounts, Does.Contain(RepositoryFiles.PathOf("deploy", "n8n", "entrypoint.sh") + ":/hermes/entrypoint.sh:ro"));
+        Assert.That(mounts, Does.Contain(RepositoryFiles.PathOf("deploy", "n8n", "hermes-workflow.json") + ":/hermes/workflows/hermes-workflow.json:ro"));
+    }
+
+    [Test]
+    public async Task Images_are_pinned_and_n8n_and_its_runners_share_a_version()
+    {
+        var services = await ExampleServicesAsync();
+
+        foreach (var (name, service) in services)
+        {
+            var image = service!["image"]!.GetValue<string>();
+            Assert.That(image, Does.Contain(':'), $"{name} pins a tag");
+            Assert.That(image, Does.Not.EndWith(":latest"), name);
+        }
+
+        var n8n = services["n8n"]!["image"]!.GetValue<string>();
+        var runners = services["n8n-runners"]!["image"]!.GetValue<string>();
+        Assert.That(n8n, Does.StartWith("n8nio/n8n:"));
+        Assert.That(runners, Is.EqualTo("n8nio/runners:" + n8n.Split(':')[1]));
+    }
+
+    [Test]
+    public async Task Every_dotnet_service_exports_telemetry_to_the_collector_under_its_own_name()
+    {
+        var services = await ExampleServicesAsync();
+        var collector = RepositoryFiles.Read("deploy", "otel", "collector.yaml");
+
+        var names = new List<string>();
+        foreach (var service in new[] { "api", "worker", "migrate" })
+        {
+            Assert.That(Env(services, service, "OTEL_EXPORTER_OTLP_ENDPOINT"), Is.EqualTo("http://otel-collector:4317"), service);
+            Assert.That(Env(services, service, "OTEL_RESOURCE_ATTRIBUTES"), Does.Contain("deployment.environment="), service);
+            names.Add(Env(services, service, "OTEL_SERVICE_NAME"));
+        }
+
+        Assert.That(names, Is.Unique);
+        Assert.That(collector, Does.Contain("endpoint: 0.0.0.0:4317"));
+        Assert.That(collector, Does.Contain("endpoint: jaeger:4317"));
+        Assert.That(services["otel-collector"]!["volumes"]!.AsArray().Select(static v => v!.GetValue<string>()),
+            Does.Contain(RepositoryFiles.PathOf("deploy", "otel", "collector.yaml") + ":/etc/otelcol/collector.yaml:ro"));
+    }
+
+    [Test]
+    public async Task The_database_url_carries_the_postgres_password_from_env()
+    {
+        var services = await ExampleServicesAsync();
+        var password = Env(services, "postgres", "POSTGRES_PASSWORD");
+
+        foreach (var service in new[] { "api", "worker", "migrate" })
+        {
+            Assert.That(Env(services, service, "DATABASE_URL"), Is.EqualTo($"postgres://hermes:{password}@postgres:5432/hermes?sslmode=disable"), service);
+            Assert.That(Env(services, service, "DATABASE_DIRECT_URL"), Is.EqualTo(Env(services, service, "DATABASE_URL")), service);
+        }
+    }
+
+    [Test]
+    public async Task Every_file_the_compose_file_mounts_or_builds_from_is_in_the_repository()
+    {
+        var services = await ExampleServicesAsync();
+
+        foreach (var (name, service) in services)
+        {
+            foreach (var volume in service!["volumes"]?.AsArray() ?? [])
+            {
+                var source = volume!.GetValue<string>().Split(':')[0];
+                if (source.StartsWith('/') && source != RepositoryFiles.PathOf("backups"))
+                {
+                    Assert.That(File.Exists(source) || Directory.Exists(source), Is.True, $"{name} mounts {source}");
+                }
+            }
+
+            if (service["build"] is { } build)
+            {
+                Assert.That(File.Exists(RepositoryFiles.PathOf(build["dockerfile"]!.GetValue<string>())), Is.True, name);
+            }
+        }
+    }
+
+    [Test]
+    public async Task A_missing_secret_stops_compose_with_its_name()
+    {
+        var envFile = Path.GetTempFileName();
+        try
+        {
+            var lines = File.ReadAllLines(RepositoryFiles.PathOf(".env.example")).Where(static l => !l.StartsWith("HERMES_WEBHOOK_SECRET=", StringComparison.Ordinal));
+            await File.WriteAllLinesAsync(envFile, lines);
+
+            var (result, _) = await ConfigAsync(envFile);
+
+            Assert.That(result.ExitCode, Is.Not.Zero);
+            Assert.That(result.StandardError, Does.Contain("HERMES_WEBHOOK_SECRET"));
+        }
+        finally
+        {
+            File.Delete(envFile);
+        }
+    }
+
+    [Test]
+    public void The_example_env_holds_placeholders_not_secrets()
+    {
+        var secrets = new[] { "POSTGRES_PASSWORD", "HERMES_ADMIN_API_KEY", "HERMES_WEBHOOK_SECRET", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY" };
+        var values = File.ReadAllLines(RepositoryFiles.PathOf(".env.example"))
+            .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
+            .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+
+        foreach (var secret in secrets)
+        {
+            Assert.That(values[secret], Does.StartWith("CHANGE_ME_"), secret);
+        }
+    }
+
+    [Test]
+    public async Task Generate_env_fills_every_generatable_secret_with_fresh_random_values()
+    {
+        var bash = ExternalTool.Require("bash", "bash runs deploy/generate-env.sh.");
+        var folder = Directory.CreateTempSubdirectory("hermes-env-");
+        try
+        {
+            var first = Path.Combine(folder.FullName, "first.env");
+            var second = Path.Combine(folder.FullName, "second.env");
+
+            var run = await ExternalTool.RunAsync(bash, [RepositoryFiles.PathOf("deploy", "generate-env.sh"), first]);
+            await ExternalTool.RunAsync(bash, [RepositoryFiles.PathOf("deploy", "generate-env.sh"), second]);
+            var again = await ExternalTool.RunAsync(bash, [RepositoryFiles.PathOf("deploy", "generate-env.sh"), first]);
+
+            Assert.That(run.ExitCode, Is.Zero, run.Describe());
+            Assert.That(again.ExitCode, Is.Not.Zero, "an existing file is never overwritten");
+            var values = ReadEnv(first);
+            var others = ReadEnv(second);
+            Assert.That(values["POSTGRES_PASSWORD"], Does.Match("^[0-9a-f]{32}$"));
+            foreach (var key in new[] { "HERMES_ADMIN_API_KEY", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN" })
+            {
+                Assert.That(values[key], Does.Match("^[0-9a-f]{64}$"), key);
+                Assert.That(values[key], Is.Not.EqualTo(others[key]), key + " is random");
+            }
+
+            Assert.That(values["HERMES_WEBHOOK_SECRET"], Does.StartWith("whsec_"));
+            Assert.That(Convert.FromBase64String(values["HERMES_WEBHOOK_SECRET"]["whsec_".Length..]), Has.Length.EqualTo(32));
+            Assert.That(values.Where(static v => v.Value.StartsWith("CHANGE_ME_", StringComparison.Ordinal)).Select(static v => v.Key), Is.EqualTo(new[] { "BREVO_API_KEY" }));
+            Assert.That(run.StandardError, Does.Contain("BREVO_API_KEY"), "the script says what is left to fill in");
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.That(File.GetUnixFileMode(first), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+            }
+
+            if (ExternalTool.Find("docker-compose") is not null)
+            {
+                var (result, _) = await ConfigAsync(first);
+                Assert.That(result.ExitCode, Is.Zero, result.Describe());
+            }
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    private static Dictionary<string, string> ReadEnv(string path) =>
+        File.ReadAllLines(path)
+            .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
+            .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+
+    [TestCase("Dockerfile.api", "Hermes.Api", "8080")]
+    [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081")]
+    public void Dockerfiles_build_with_the_sdk_and_run_small_non_root_and_health_checked(string file, string project, string port)
+    {
+        var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", file)).Select(static l => l.Trim()).ToList();
+        var froms = lines.Where(static l => l.StartsWith("FROM ", StringComparison.Ordinal)).ToList();
+        var runtime = lines.Skip(lines.LastIndexOf(froms[^1])).ToList();
+
+        Assert.That(froms, Has.Count.EqualTo(2), "multi-stage");
+        Assert.That(froms[0], Does.StartWith("FROM mcr.microsoft.com/dotnet/sdk:").And.EndWith(" AS build"));
+        Assert.That(froms[1], Does.StartWith("FROM mcr.microsoft.com/dotnet/aspnet:").And.Contain("-alpine"));
+        Assert.That(lines, Has.Some.Contains($"dotnet publish {project}/{project}.csproj"));
+        Assert.That(File.Exists(RepositoryFiles.PathOf(project, project + ".csproj")), Is.True);
+        Assert.That(runtime, Has.Some.EqualTo("USER $APP_UID"), "runs as the image's non-root app user");
+        Assert.That(runtime.IndexOf("USER $APP_UID"), Is.LessThan(runtime.FindIndex(static l => l.StartsWith("ENTRYPOINT", StringComparison.Ordinal))));
+        Assert.That(string.Join('\n', runtime), Does.Contain($"http://127.0.0.1:{port}/health/ready"));
+        Assert.That(runtime, Has.Some.StartsWith("HEALTHCHECK "));
+        Assert.That(runtime, Has.Some.Contains($"ASPNETCORE_URLS=http://+:{port}"));
+        Assert.That(runtime, Has.Some.EqualTo($"ENTRYPOINT [\"dotnet\", \"{project}.dll\"]"));
+    }
+
+    [Test]
+    public void The_worker_image_runs_the_dispatcher_by_default_and_takes_operator_verbs()
+    {
+        var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", "Dockerfile.worker"));
+
+        Assert.That(lines[^1], Is.EqualTo("CMD [\"run\"]"), "arguments such as `migrate` replace the default verb");
+    }
+
+    [Test]
+    public void The_docker_build_context_leaves_out_secrets_and_build_output()
+    {
+        var ignored = File.ReadAllLines(RepositoryFiles.PathOf(".dockerignore")).Where(static l => l.Length > 0 && !l.StartsWith('#')).ToList();
+
+        Assert.That(ignored, Is.SupersetOf(new[] { ".env", "**/bin/", "**/obj/", ".git", ".hermes/" }));
+        Assert.That(ignored, Has.None.StartsWith("Hermes.Api").And.None.StartsWith("Hermes.Domain").And.None.StartsWith("Hermes.Persistence").And.None.StartsWith("Hermes.Outbox"));
+        Assert.That(ignored, Has.None.EqualTo("global.json").And.None.EqualTo("Directory.Build.props").And.None.EqualTo(".editorconfig"));
+    }
+}

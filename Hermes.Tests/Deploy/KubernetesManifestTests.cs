@@ -1,0 +1,209 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Hermes.Tests.Deploy;
+
+/// <summary>
+/// deploy/k8s: every YAML document is parsed by kubectl itself (offline: `kubectl annotate --local` reads and
+/// re-emits the objects without a cluster) and the objects are asserted on.
+/// </summary>
+public sealed partial class KubernetesManifestTests
+{
+    private static readonly Lazy<Task<List<JsonObject>>> AllObjects = new(() => LoadAsync(recursive: true));
+
+    /// <summary>The objects under deploy/k8s (or only its top folder), as kubectl parsed them.</summary>
+    private static async Task<List<JsonObject>> LoadAsync(bool recursive)
+    {
+        var kubectl = ExternalTool.Require("kubectl", "kubectl (client only) parses the manifests: https://kubernetes.io/docs/tasks/tools/");
+        List<string> arguments = ["annotate", "--local", "-f", RepositoryFiles.PathOf("deploy", "k8s"), "-o", "json", "hermes.test/parsed=yes"];
+        if (recursive)
+        {
+            arguments.Insert(2, "--recursive");
+        }
+
+        var result = await ExternalTool.RunAsync(kubectl, arguments);
+        Assert.That(result.ExitCode, Is.Zero, result.Describe());
+
+        // kubectl prints one JSON object per document, one after the other.
+        var objects = new List<JsonObject>();
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(result.StandardOutput), new JsonReaderOptions { AllowMultipleValues = true });
+        while (reader.Read())
+        {
+            objects.Add(JsonNode.Parse(ref reader)!.AsObject());
+        }
+
+        return objects;
+    }
+
+    private static async Task<List<JsonObject>> ObjectsAsync() => await AllObjects.Value;
+
+    private static JsonObject Single(List<JsonObject> objects, string kind, string name) =>
+        objects.SingleOrDefault(o => o["kind"]!.GetValue<string>() == kind && o["metadata"]!["name"]!.GetValue<string>() == name)
+        ?? throw new AssertionException($"No {kind} {name} in deploy/k8s.");
+
+    private static JsonObject Container(JsonObject workload) =>
+        workload["spec"]!["template"]!["spec"]!["containers"]!.AsArray().Single()!.AsObject();
+
+    private static int ContainerPort(JsonObject container, JsonNode port) =>
+        port.GetValueKind() == JsonValueKind.Number
+            ? port.GetValue<int>()
+            : container["ports"]!.AsArray().Single(p => p!["name"]!.GetValue<string>() == port.GetValue<string>())!["containerPort"]!.GetValue<int>();
+
+    private static (string Path, int Port) Probe(JsonObject container, string probe)
+    {
+        var get = container[probe]?["httpGet"] ?? throw new AssertionException($"{container["name"]} has no {probe} httpGet.");
+        return (get["path"]!.GetValue<string>(), ContainerPort(container, get["port"]!));
+    }
+
+    [Test]
+    public async Task Every_document_parses_into_the_expected_objects()
+    {
+        var objects = await ObjectsAsync();
+
+        Assert.That(objects.Select(static o => $"{o["kind"]}/{o["metadata"]!["name"]}"), Is.EquivalentTo(new[]
+        {
+            "Namespace/hermes", "ConfigMap/hermes-config", "Secret/hermes-secrets",
+            "Deployment/hermes-api", "Service/hermes-api", "PodDisruptionBudget/hermes-api",
+            "Deployment/hermes-worker", "PodDisruptionBudget/hermes-worker", "Job/hermes-migrate",
+        }));
+        Assert.That(objects.Where(static o => o["kind"]!.GetValue<string>() != "Namespace").Select(static o => o["metadata"]!["namespace"]?.GetValue<string>()), Has.All.EqualTo("hermes"));
+    }
+
+    [Test]
+    public async Task Applying_the_top_folder_never_applies_the_secret_template_or_the_one_shot_job()
+    {
+        var topLevel = await LoadAsync(recursive: false);
+
+        Assert.That(topLevel.Select(static o => o["kind"]!.GetValue<string>()), Has.None.EqualTo("Secret").And.None.EqualTo("Job"));
+        Assert.That(topLevel.Select(static o => o["kind"]!.GetValue<string>()), Does.Contain("Deployment"));
+    }
+
+    [Test]
+    public async Task The_api_is_probed_on_its_health_endpoints_and_reached_through_its_service()
+    {
+        var objects = await ObjectsAsync();
+        var api = Single(objects, "Deployment", "hermes-api");
+        var container = Container(api);
+
+        Assert.That(Probe(container, "readinessProbe"), Is.EqualTo(("/health/ready", 8080)));
+        Assert.That(Probe(container, "livenessProbe"), Is.EqualTo(("/health/live", 8080)));
+        Assert.That(Probe(container, "startupProbe"), Is.EqualTo(("/health/live", 8080)));
+        Assert.That(api["spec"]!["replicas"]!.GetValue<int>(), Is.GreaterThanOrEqualTo(2));
+
+        var service = Single(objects, "Service", "hermes-api");
+        var podLabels = api["spec"]!["template"]!["metadata"]!["labels"]!.AsObject();
+        foreach (var (key, value) in service["spec"]!["selector"]!.AsObject())
+        {
+            Assert.That(podLabels[key]?.GetValue<string>(), Is.EqualTo(value!.GetValue<string>()), "the Service selects the API pods");
+        }
+
+        Assert.That(ContainerPort(container, service["spec"]!["ports"]![0]!["targetPort"]!), Is.EqualTo(8080));
+    }
+
+    [Test]
+    public async Task The_workers_are_replicated_probed_on_8081_and_given_time_to_finish_deliveries()
+    {
+        var objects = await ObjectsAsync();
+        var worker = Single(objects, "Deployment", "hermes-worker");
+        var container = Container(worker);
+
+        Assert.That(worker["spec"]!["replicas"]!.GetValue<int>(), Is.EqualTo(2));
+        Assert.That(Probe(container, "readinessProbe"), Is.EqualTo(("/health/ready", 8081)));
+        Assert.That(Probe(container, "livenessProbe"), Is.EqualTo(("/health/live", 8081)), "never /health/n8n: n8n being down must not restart workers");
+        Assert.That(worker["spec"]!["template"]!["spec"]!["terminationGracePeriodSeconds"]!.GetValue<int>(), Is.GreaterThanOrEqualTo(60));
+        Assert.That(container["args"]!.AsArray().Select(static a => a!.GetValue<string>()), Is.EqualTo(new[] { "run" }));
+    }
+
+    [Test]
+    public async Task The_migrate_job_runs_the_worker_image_once_over_the_direct_connection()
+    {
+        var objects = await ObjectsAsync();
+        var job = Single(objects, "Job", "hermes-migrate");
+        var container = Container(job);
+
+        Assert.That(container["args"]!.AsArray().Select(static a => a!.GetValue<string>()), Is.EqualTo(new[] { "migrate" }));
+        Assert.That(container["image"]!.GetValue<string>(), Is.EqualTo(Container(Single(objects, "Deployment", "hermes-worker"))["image"]!.GetValue<string>()));
+        Assert.That(job["spec"]!["template"]!["spec"]!["restartPolicy"]!.GetValue<string>(), Is.EqualTo("Never"));
+        Assert.That(job["spec"]!["backoffLimit"]!.GetValue<int>(), Is.GreaterThan(0));
+        var databaseUrl = container["env"]!.AsArray().Single(static e => e!["name"]!.GetValue<string>() == "DATABASE_URL")!;
+        Assert.That(databaseUrl["valueFrom"]!["secretKeyRef"]!["key"]!.GetValue<string>(), Is.EqualTo("DATABASE_DIRECT_URL"));
+    }
+
+    [Test]
+    public async Task Every_container_has_memory_requests_and_limits_and_runs_locked_down_as_non_root()
+    {
+        var objects = await ObjectsAsync();
+
+        foreach (var workload in objects.Where(static o => o["kind"]!.GetValue<string>() is "Deployment" or "Job"))
+        {
+            var name = workload["metadata"]!["name"]!.GetValue<string>();
+            var pod = workload["spec"]!["template"]!["spec"]!;
+            var container = Container(workload);
+            Assert.That(container["resources"]!["requests"]!["memory"], Is.Not.Null, name);
+            Assert.That(container["resources"]!["requests"]!["cpu"], Is.Not.Null, name);
+            Assert.That(container["resources"]!["limits"]!["memory"], Is.Not.Null, name);
+            Assert.That(pod["securityContext"]!["runAsNonRoot"]!.GetValue<bool>(), Is.True, name);
+            Assert.That(pod["securityContext"]!["seccompProfile"]!["type"]!.GetValue<string>(), Is.EqualTo("RuntimeDefault"), name);
+            Assert.That(container["securityContext"]!["allowPrivilegeEscalation"]!.GetValue<bool>(), Is.False, name);
+            Assert.That(container["securityContext"]!["capabilities"]!["drop"]!.AsArray().Select(static c => c!.GetValue<string>()), Does.Contain("ALL"), name);
+            Assert.That(container["image"]!.GetValue<string>(), Does.Not.EndWith(":latest"), name);
+        }
+    }
+
+    [Test]
+    public async Task Each_disruption_budget_covers_its_deployments_pods()
+    {
+        var objects = await ObjectsAsync();
+
+        foreach (var name in new[] { "hermes-api", "hermes-worker" })
+        {
+            var budget = Single(objects, "PodDisruptionBudget", name);
+            var podLabels = Single(objects, "Deployment", name)["spec"]!["template"]!["metadata"]!["labels"]!.AsObject();
+            foreach (var (key, value) in budget["spec"]!["selector"]!["matchLabels"]!.AsObject())
+            {
+                Assert.That(podLabels[key]?.GetValue<string>(), Is.EqualTo(value!.GetValue<string>()), name);
+            }
+        }
+    }
+
+    [Test]
+    public async Task Every_secret_the_workloads_read_is_in_the_template_and_the_template_holds_only_placeholders()
+    {
+        var objects = await ObjectsAsync();
+        var template = Single(objects, "Secret", "hermes-secrets")["stringData"]!.AsObject();
+
+        var referenced = objects
+            .Where(static o => o["kind"]!.GetValue<string>() is "Deployment" or "Job")
+            .SelectMany(static o => Container(o)["env"]?.AsArray() ?? [])
+            .Select(static e => e!["valueFrom"]?["secretKeyRef"])
+            .Where(static r => r is not null)
+            .Select(static r => r!["key"]!.GetValue<string>())
+            .Distinct()
+            .ToList();
+        Assert.That(referenced, Is.SubsetOf(template.Select(static p => p.Key)));
+
+        foreach (var (key, value) in template)
+        {
+            var text = value!.GetValue<string>();
+            Assert.That(text, Does.Contain("REPLACE_ME"), key);
+            Assert.That(RandomLooking().IsMatch(text), Is.False, $"{key} looks like a real secret: {text}");
+        }
+    }
+
+    [Test]
+    public async Task The_config_map_points_the_workers_at_the_hermes_workflow_webhook()
+    {
+        var objects = await ObjectsAsync();
+        var config = Single(objects, "ConfigMap", "hermes-config")["data"]!;
+
+        Assert.That(config["N8N_WEBHOOK_URL"]!.GetValue<string>(), Does.EndWith("/webhook/hermes-lead"));
+        Assert.That(config["ASPNETCORE_ENVIRONMENT"]!.GetValue<string>(), Is.EqualTo("Production"));
+        Assert.That(config["OTEL_EXPORTER_OTLP_ENDPOINT"], Is.Not.Null);
+    }
+
+    // 24+ characters of hex or base64 in a row: a key, a token or a password, not a placeholder.
+    [GeneratedRegex("[A-Za-z0-9+/=_-]{24,}")]
+    private static partial Regex RandomLooking();
+}

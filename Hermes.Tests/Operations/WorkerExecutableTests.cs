@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Hermes.Domain;
+using Hermes.Tests.Infrastructure;
+
+namespace Hermes.Tests.Operations;
+
+/// <summary>The verbs through the real executable, as an operator runs them: arguments, environment, exit code.</summary>
+public sealed class WorkerExecutableTests : OperationsTest
+{
+    [Test]
+    public async Task The_executable_runs_a_verb_with_the_database_from_the_environment()
+    {
+        var lead = await AddLeadAsync(OutboxStatus.Failed);
+
+        var stats = await RunAsync(new() { ["DATABASE_URL"] = TestPostgres.UrlFor(ConnectionString) }, "stats", "--json");
+        var replay = await RunAsync(new() { ["ConnectionStrings__Hermes"] = ConnectionString }, "replay", "--lead", lead.LeadId);
+
+        Assert.That(stats.ExitCode, Is.Zero, stats.ToString());
+        Assert.That(JsonDocument.Parse(stats.Output).RootElement.GetProperty("counts").GetProperty("failed").GetInt64(), Is.EqualTo(1));
+        Assert.That(replay.ExitCode, Is.Zero, replay.ToString());
+        Assert.That(await OutboxStatusAsync(lead.OutboxId), Is.EqualTo("pending"));
+    }
+
+    [Test]
+    public async Task The_executable_exits_one_on_a_refusal_and_two_without_a_database()
+    {
+        var refused = await RunAsync(new() { ["ConnectionStrings__Hermes"] = ConnectionString }, "erase", "--lead", "lead_nobody");
+        var unconfigured = await RunAsync([], "doctor");
+
+        Assert.That(refused.ExitCode, Is.EqualTo(1), refused.ToString());
+        Assert.That(refused.Error, Does.Contain("Refused"));
+        Assert.That(unconfigured.ExitCode, Is.EqualTo(2), unconfigured.ToString());
+        Assert.That(unconfigured.Error, Does.Contain("DATABASE_URL"));
+    }
+
+    private static async Task<CliRun> RunAsync(Dictionary<string, string> environment, params string[] args)
+    {
+        var worker = Path.Combine(AppContext.BaseDirectory, "Hermes.Outbox.Worker.dll");
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(worker);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var key in new[] { "DATABASE_URL", "ConnectionStrings__Hermes", "DATABASE_DIRECT_URL", "POSTGRES_URL_NON_POOLING" })
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return new CliRun(process.ExitCode, await output, await error);
+    }
+}

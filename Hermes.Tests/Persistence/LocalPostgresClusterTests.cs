@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Hermes.Persistence.Local;
+using Npgsql;
+
+namespace Hermes.Tests.Persistence;
+
+public sealed class LocalPostgresClusterTests
+{
+    [Test]
+    public async Task The_watchdog_stops_the_server_and_removes_it_when_its_owner_is_killed()
+    {
+        using var owner = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
+        var cluster = await LocalPostgresCluster.StartAsync(
+            new LocalPostgresOptions { Durable = false, StopWithProcessId = owner.Id }, CancellationToken.None);
+        try
+        {
+            await using (var connection = new NpgsqlConnection(cluster.ConnectionString()))
+            {
+                await connection.OpenAsync();
+                Assert.That(connection.State, Is.EqualTo(System.Data.ConnectionState.Open));
+            }
+
+            owner.Kill();
+            var stopped = false;
+            for (var i = 0; i < 100 && !stopped; i++)
+            {
+                await Task.Delay(100);
+                stopped = !File.Exists(Path.Combine(cluster.DataDirectory, "postmaster.pid"));
+            }
+
+            Assert.That(stopped, Is.True, "the server should stop within seconds of its owner's death");
+            NpgsqlConnection.ClearAllPools();
+            await using var refused = new NpgsqlConnection(cluster.ConnectionString() + ";Timeout=2");
+            Assert.ThrowsAsync<NpgsqlException>(() => refused.OpenAsync());
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public void Missing_binaries_are_explained_both_ways()
+    {
+        var previous = Environment.GetEnvironmentVariable(LocalPostgresCluster.BinEnvironmentVariable);
+        Environment.SetEnvironmentVariable(LocalPostgresCluster.BinEnvironmentVariable, "/nonexistent/bin");
+        try
+        {
+            Assert.That(LocalPostgresCluster.FindBinDirectory(), Is.Null);
+            var error = Assert.ThrowsAsync<InvalidOperationException>(() => LocalPostgresCluster.StartAsync(new LocalPostgresOptions(), CancellationToken.None));
+            Assert.That(error!.Message, Does.Contain("apt-get install -y postgresql").And.Contain("DATABASE_URL"));
+            Assert.That(LocalPostgresCluster.MissingBinariesAdvice("HERMES_TEST_DATABASE_URL"), Does.Contain("HERMES_TEST_DATABASE_URL"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(LocalPostgresCluster.BinEnvironmentVariable, previous);
+        }
+    }
+}

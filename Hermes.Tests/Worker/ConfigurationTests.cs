@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Options;
+
+namespace Hermes.Tests.Worker;
+
+/// <summary>A bad setting stops the worker at start with a message naming the key.</summary>
+public sealed class ConfigurationTests : WorkerTest
+{
+    [TestCase("N8N_WEBHOOK_URL", "", "N8N_WEBHOOK_URL is not set")]
+    [TestCase("N8N_WEBHOOK_URL", "ftp://n8n.example.com/webhook", "N8N_WEBHOOK_URL must be an absolute http")]
+    [TestCase("N8N_WEBHOOK_URL", "/webhook/relative", "N8N_WEBHOOK_URL must be an absolute http")]
+    [TestCase("HERMES_WEBHOOK_SECRET", "not-a-secret", "HERMES_WEBHOOK_SECRET (secret 1)")]
+    [TestCase("HERMES_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_???", "HERMES_WEBHOOK_SECRET (secret 2)")]
+    [TestCase("Outbox:Lease", "00:00:03", "Outbox:Lease")]
+    [TestCase("Outbox:BatchSize", "0", "Outbox:BatchSize")]
+    [TestCase("Outbox:Concurrency", "100000", "Outbox:Concurrency")]
+    [TestCase("Outbox:MaxAttempts", "0", "Outbox:MaxAttempts")]
+    [TestCase("Outbox:MaxDelay", "00:00:00.001", "Outbox:MaxDelay")]
+    [TestCase("Outbox:CircuitBreaker:FailureRatio", "1.5", "Outbox:CircuitBreaker:FailureRatio")]
+    [TestCase("Outbox:CircuitBreaker:MinimumThroughput", "1", "Outbox:CircuitBreaker:MinimumThroughput")]
+    [TestCase("Webhook:AuthHeaderName", "X-Key", "Webhook:AuthHeaderValue must be set together")]
+    public void Bad_setting_stops_the_worker_naming_the_key(string key, string value, string expected)
+    {
+        var error = Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?> { [key] = value }));
+
+        Assert.That(error!.Message, Does.Contain(expected));
+        Assert.That(Receiver.Count, Is.Zero);
+    }
+
+    [Test]
+    public void Lease_rule_counts_the_waves_of_a_batch()
+    {
+        // 2 s timeout, 10 rows, 4 at a time: ⌈10 ÷ 4⌉ + 1 = 4 waves, so the lease must exceed 8 s.
+        var error = Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?>
+        {
+            ["Outbox:BatchSize"] = "10",
+            ["Outbox:Concurrency"] = "4",
+            ["Outbox:Lease"] = "00:00:08",
+        }));
+
+        Assert.That(error!.Message, Does.Contain("Outbox:Lease").And.Contain("00:00:08"));
+    }
+}

@@ -1,0 +1,365 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Hermes.Domain;
+using Hermes.Persistence.Local;
+using Npgsql;
+
+namespace Hermes.Bench.Worker;
+
+public static partial class Scenarios
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    /// <summary>Deliveries per second from one worker to a receiver that answers 200 at once.</summary>
+    public static async Task ThroughputAsync(BenchEnvironment bench)
+    {
+        const int rows = 30_000;
+        const int warmUp = 10_000;
+        Console.WriteLine();
+        Console.WriteLine($"## Throughput: {rows} rows committed in one transaction while one idle, warmed-up ({warmUp} deliveries) worker listens; time from commit until all are delivered");
+        Console.WriteLine("| BatchSize | Concurrency | deliveries/s (commit → all delivered in DB) | receiver: first → last | duplicates | CPU ms per 1000 deliveries: worker / PostgreSQL / receiver |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        var configurations = new[] { (100, 32), (200, 64), (32, 16) };
+        foreach (var (batch, concurrency) in Enumerable.Range(0, 3).SelectMany(_ => configurations))
+        {
+            await bench.ResetAsync();
+            await using (var worker = await bench.StartWorkerAsync(new Dictionary<string, string>
+            {
+                ["BatchSize"] = batch.ToString(Invariant),
+                ["Concurrency"] = concurrency.ToString(Invariant),
+                ["Lease"] = "00:10:00",
+            }))
+            {
+                // Warm-up: the first thousands of deliveries of a fresh process are mostly JIT work (perf showed over
+                // half the worker's CPU in the JIT), which a long-running worker does not pay.
+                await PrefillAsync(bench, warmUp);
+                await WaitForDeliveriesAsync(bench, warmUp);
+                await bench.ResetAsync();
+
+                var committed = await PrefillAsync(bench, rows);
+                var (workerCpu, postgresCpu, receiverCpu) = (worker.CpuTime, bench.PostgresCpuTime(), BenchEnvironment.OwnCpuTime());
+                await WaitForDeliveriesAsync(bench, rows);
+
+                var done = Stopwatch.GetTimestamp();
+                var perThousand = 1000.0 / rows;
+                var cpu = string.Create(Invariant, $"{(worker.CpuTime - workerCpu).TotalMilliseconds * perThousand:0} / {(bench.PostgresCpuTime() - postgresCpu).TotalMilliseconds * perThousand:0} / {(BenchEnvironment.OwnCpuTime() - receiverCpu).TotalMilliseconds * perThousand:0}");
+                var first = bench.Received.Values.Min();
+                var last = bench.Received.Values.Max();
+                var rate = rows / Stopwatch.GetElapsedTime(committed, done).TotalSeconds;
+                var receiverRate = rows / Stopwatch.GetElapsedTime(first, last).TotalSeconds;
+                Console.WriteLine(string.Create(Invariant, $"| {batch} | {concurrency} | **{rate:0}** ({Stopwatch.GetElapsedTime(committed, done).TotalSeconds:0.00} s) | {receiverRate:0}/s | {bench.Duplicates} | {cpu} |"));
+            }
+        }
+    }
+
+    private static async Task WaitForDeliveriesAsync(BenchEnvironment bench, int rows)
+    {
+        // The receiver's count first (free), then the database's (a scan), so measuring costs the database little.
+        while (bench.Received.Count < rows)
+        {
+            await Task.Delay(5);
+        }
+
+        while (await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'") < rows)
+        {
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Commit-to-receipt latency at 100 leads/s, each lead and its outbox row in its own transaction.</summary>
+    public static async Task LatencyAsync(BenchEnvironment bench)
+    {
+        const int perSecond = 100;
+        const int warmUpSeconds = 5;
+        const int measuredSeconds = 30;
+        Console.WriteLine();
+        Console.WriteLine($"## Latency from commit to receipt at {perSecond} leads/s ({measuredSeconds} s measured after {warmUpSeconds} s warm-up; each lead + outbox row one transaction)");
+        Console.WriteLine("| wake-up | p50 ms | p90 ms | p99 ms | max ms | commit p50 ms | delivered |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        var runs = new (string Label, Dictionary<string, string> Settings)[]
+        {
+            ("NOTIFY (LISTEN), poll 5 s", new() { ["Listen"] = "true", ["PollInterval"] = "00:00:05" }),
+            ("no NOTIFY, poll 1 s", new() { ["Listen"] = "false", ["PollInterval"] = "00:00:01" }),
+            ("no NOTIFY, poll 100 ms", new() { ["Listen"] = "false", ["PollInterval"] = "00:00:00.100" }),
+        };
+        foreach (var (label, settings) in runs)
+        {
+            await bench.ResetAsync();
+            await using (await bench.StartWorkerAsync(settings))
+            {
+                // Warm the worker's JIT first (see ThroughputAsync); the paced warm-up below then settles the rest.
+                await PrefillAsync(bench, 5_000);
+                await WaitForDeliveriesAsync(bench, 5_000);
+                await bench.ResetAsync();
+
+                var commits = new ConcurrentDictionary<string, (long Committed, long Took)>(StringComparer.Ordinal);
+                var total = perSecond * (warmUpSeconds + measuredSeconds);
+                var period = TimeSpan.FromSeconds(1.0 / perSecond);
+                var clock = Stopwatch.StartNew();
+                var inserts = new List<Task>(total);
+                for (var i = 0; i < total; i++)
+                {
+                    var due = period * i;
+                    if (due > clock.Elapsed)
+                    {
+                        await Task.Delay(due - clock.Elapsed);
+                    }
+
+                    inserts.Add(Task.Run(async () =>
+                    {
+                        var started = Stopwatch.GetTimestamp();
+                        var id = await InsertLeadAsync(bench.DataSource);
+                        var committed = Stopwatch.GetTimestamp();
+                        commits[id] = (committed, committed - started);
+                    }));
+                }
+
+                await Task.WhenAll(inserts);
+                var wait = Stopwatch.StartNew();
+                while (bench.Received.Count < total && wait.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    await Task.Delay(50);
+                }
+
+                var measured = commits.OrderBy(static c => c.Value.Committed).Skip(perSecond * warmUpSeconds).ToList();
+                var latencies = measured
+                    .Where(c => bench.Received.ContainsKey(c.Key))
+                    .Select(c => Stopwatch.GetElapsedTime(c.Value.Committed, bench.Received[c.Key]).TotalMilliseconds)
+                    .Order().ToArray();
+                var commitTimes = measured.Select(static c => TimeSpan.FromTicks(c.Value.Took * TimeSpan.TicksPerSecond / Stopwatch.Frequency).TotalMilliseconds).Order().ToArray();
+                Console.WriteLine(string.Create(Invariant,
+                    $"| {label} | **{Percentile(latencies, 0.50):0.0}** | {Percentile(latencies, 0.90):0.0} | {Percentile(latencies, 0.99):0.0} | {latencies[^1]:0.0} | {Percentile(commitTimes, 0.5):0.0} | {latencies.Length}/{measured.Count} |"));
+            }
+        }
+    }
+
+    /// <summary>
+    /// What the NOTIFY trigger costs the submission rate: pgbench of the two-row insert with the trigger, without
+    /// any NOTIFY, and with the NOTIFY sent after the commit in its own transaction with synchronous_commit off.
+    /// </summary>
+    public static async Task NotifyCostAsync(BenchEnvironment bench)
+    {
+        const int seconds = 10;
+        Console.WriteLine();
+        Console.WriteLine($"## NOTIFY cost: pgbench, one transaction = lead insert + outbox insert, {seconds} s per run, a LISTEN connection consuming; runs interleaved, two rounds");
+        Console.WriteLine("| clients | tps, NOTIFY trigger (as migrated) | tps, no NOTIFY | change | tps, NOTIFY after commit, own tx, synchronous_commit off | change |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        var modes = new (string Name, bool Trigger, string Script)[]
+        {
+            ("trigger", true, PgbenchScript(notifyAfter: false)),
+            ("none", false, PgbenchScript(notifyAfter: false)),
+            ("after", false, PgbenchScript(notifyAfter: true)),
+        };
+        var scripts = modes.Select(static m => Path.Combine(Path.GetTempPath(), $"hermes-insert-{m.Name}-{Environment.ProcessId}.sql")).ToArray();
+        for (var i = 0; i < modes.Length; i++)
+        {
+            await File.WriteAllTextAsync(scripts[i], modes[i].Script);
+        }
+
+        using var stop = new CancellationTokenSource();
+        var listener = ListenAsync(bench, stop.Token);
+        try
+        {
+            foreach (var clients in new[] { 1, 8, 32 })
+            {
+                var tps = modes.Select(static _ => new List<double>()).ToArray();
+                for (var round = 0; round < 2; round++)
+                {
+                    var order = round == 0 ? new[] { 0, 1, 2 } : [2, 1, 0];
+                    foreach (var m in order)
+                    {
+                        await bench.ResetAsync();
+                        await using (var toggle = bench.DataSource.CreateCommand($"ALTER TABLE hermes_outbox {(modes[m].Trigger ? "ENABLE" : "DISABLE")} TRIGGER hermes_outbox_notify_insert"))
+                        {
+                            await toggle.ExecuteNonQueryAsync();
+                        }
+
+                        tps[m].Add(await PgbenchAsync(bench, scripts[m], clients, seconds));
+                    }
+                }
+
+                string Cell(int m) => string.Create(Invariant, $"{tps[m].Average():0} ({string.Join(", ", tps[m].Select(static t => t.ToString("0", Invariant)))})");
+                string Change(int m) => string.Create(Invariant, $"{(tps[m].Average() - tps[1].Average()) / tps[1].Average() * 100:+0;-0}%");
+                Console.WriteLine($"| {clients} | {Cell(0)} | {Cell(1)} | {Change(0)} | {Cell(2)} | {Change(2)} |");
+            }
+        }
+        finally
+        {
+            await using (var restore = bench.DataSource.CreateCommand("ALTER TABLE hermes_outbox ENABLE TRIGGER hermes_outbox_notify_insert"))
+            {
+                await restore.ExecuteNonQueryAsync();
+            }
+
+            await stop.CancelAsync();
+            try
+            {
+                await listener;
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped.
+            }
+
+            foreach (var script in scripts)
+            {
+                File.Delete(script);
+            }
+        }
+    }
+
+    private static async Task ListenAsync(BenchEnvironment bench, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(bench.Cluster.ConnectionString(BenchEnvironment.DatabaseName) + ";Pooling=false");
+        await connection.OpenAsync(cancellationToken);
+        await using (var listen = new NpgsqlCommand("LISTEN hermes_outbox", connection))
+        {
+            await listen.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        while (true)
+        {
+            await connection.WaitAsync(cancellationToken);
+        }
+    }
+
+    private static async Task<double> PgbenchAsync(BenchEnvironment bench, string script, int clients, int seconds)
+    {
+        var pgbench = Path.Combine(LocalPostgresCluster.FindBinDirectory()!, "pgbench");
+        var start = new ProcessStartInfo(pgbench,
+        [
+            "-n", "-c", clients.ToString(Invariant), "-j", Math.Min(clients, 2).ToString(Invariant), "-T", seconds.ToString(Invariant),
+            "-f", script, "-h", "127.0.0.1", "-p", bench.Cluster.Port.ToString(Invariant), "-U", LocalPostgresCluster.Superuser, BenchEnvironment.DatabaseName,
+        ])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var match = TpsPattern().Match(output);
+        if (process.ExitCode != 0 || !match.Success)
+        {
+            throw new InvalidOperationException($"pgbench failed ({process.ExitCode}): {output}\n{errors}");
+        }
+
+        return double.Parse(match.Groups[1].Value, Invariant);
+    }
+
+    [GeneratedRegex(@"tps = ([0-9.]+) \(without initial connection time\)")]
+    private static partial Regex TpsPattern();
+
+    /// <summary>The API's write: the lead, then its outbox row with the frozen payload, one transaction.</summary>
+    private static string PgbenchScript(bool notifyAfter)
+    {
+        var payload = WebhookPayload.For(SampleLead(1, "lead_00000000000000000000000000")).ToJson().Replace("'", "''", StringComparison.Ordinal);
+        return $"""
+            BEGIN;
+            INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, user_role, problem_description, company_name, company_size, service_urgency, agree_to_terms, privacy_consent, marketing_consent, captcha_token, user_agent, ip_address, source, status, n8n_success, lead_score, priority) VALUES ('lead_' || md5(random()::text || clock_timestamp()::text), 'Ada', 'Lovelace', 'ada@example.com', 'United Kingdom', '+44 20 7946 0958', 'CISO', 'Our web shop was defaced last night. We need an incident response.', 'Analytical Engines Ltd', '11-50', 'urgent', true, true, false, 'token-123', 'Mozilla/5.0 (X11; Linux x86_64)', '203.0.113.7', 'hermes-website', 'queued', false, 0, 'high');
+            INSERT INTO hermes_outbox (lead_id, payload) VALUES (currval(pg_get_serial_sequence('hermes_leads', 'id')), '{payload}');
+            END;
+            {(notifyAfter ? "BEGIN;\nSET LOCAL synchronous_commit TO off;\nSELECT pg_notify('hermes_outbox', '');\nEND;\n" : "")}
+            """;
+    }
+
+    private static Lead SampleLead(long id, string leadId) => new()
+    {
+        Id = id,
+        LeadId = leadId,
+        FirstName = "Ada",
+        LastName = "Lovelace",
+        Email = "ada@example.com",
+        Country = "United Kingdom",
+        PhoneNumber = "+44 20 7946 0958",
+        UserRole = "CISO",
+        ProblemDescription = "Our web shop was defaced last night. We need an incident response.",
+        CompanyName = "Analytical Engines Ltd",
+        CompanySize = "11-50",
+        ServiceUrgency = "urgent",
+        AgreeToTerms = true,
+        PrivacyConsent = true,
+        MarketingConsent = false,
+        CaptchaToken = "token-123",
+        UserAgent = "Mozilla/5.0 (X11; Linux x86_64)",
+        IpAddress = IPAddress.Parse("203.0.113.7"),
+        Source = "hermes-website",
+        Status = LeadStatus.Queued,
+        N8nSuccess = false,
+        LeadScore = 0,
+        Priority = "high",
+        CreatedAt = DateTimeOffset.UtcNow,
+    };
+
+    /// <summary>Stores <paramref name="rows"/> leads and outbox rows in one transaction; returns the commit's Stopwatch timestamp.</summary>
+    private static async Task<long> PrefillAsync(BenchEnvironment bench, int rows)
+    {
+        var template = WebhookPayload.For(SampleLead(0, "lead_template")).ToJson();
+        await using var connection = await bench.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var leads = new NpgsqlCommand("""
+            INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, user_role, problem_description,
+                company_name, company_size, service_urgency, agree_to_terms, privacy_consent, marketing_consent, source, status, priority)
+            SELECT 'lead_bench' || lpad(g::text, 21, '0'), 'Ada', 'Lovelace', 'ada' || g || '@example.com', 'United Kingdom', '+44 20 7946 0958',
+                'CISO', 'Our web shop was defaced last night. We need an incident response.', 'Analytical Engines Ltd', '11-50', 'urgent',
+                true, true, false, 'hermes-website', 'queued', 'high'
+            FROM generate_series(1, $1) g
+            """, connection, transaction) { Parameters = { new() { Value = rows } } })
+        {
+            await leads.ExecuteNonQueryAsync();
+        }
+
+        await using (var outbox = new NpgsqlCommand("""
+            INSERT INTO hermes_outbox (lead_id, payload)
+            SELECT id, jsonb_set(jsonb_set(jsonb_set($1::jsonb, '{id}', to_jsonb('msg_' || lead_id)), '{leadId}', to_jsonb(lead_id)), '{backupId}', to_jsonb(id))
+            FROM hermes_leads ORDER BY id
+            """, connection, transaction) { Parameters = { new() { Value = template } } })
+        {
+            await outbox.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+        return Stopwatch.GetTimestamp();
+    }
+
+    private static async Task<string> InsertLeadAsync(NpgsqlDataSource dataSource)
+    {
+        var lead = SampleLead(0, LeadIdentifier.New());
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, user_role, problem_description,
+                company_name, company_size, service_urgency, agree_to_terms, privacy_consent, marketing_consent, captcha_token, user_agent,
+                ip_address, source, status, n8n_success, lead_score, priority)
+            VALUES ($1, 'Ada', 'Lovelace', 'ada@example.com', 'United Kingdom', '+44 20 7946 0958', 'CISO',
+                'Our web shop was defaced last night. We need an incident response.', 'Analytical Engines Ltd', '11-50', 'urgent',
+                true, true, false, 'token-123', 'Mozilla/5.0 (X11; Linux x86_64)', '203.0.113.7', 'hermes-website', 'queued', false, 0, 'high')
+            RETURNING id, created_at
+            """, connection, transaction) { Parameters = { new() { Value = lead.LeadId } } })
+        await using (var reader = await insert.ExecuteReaderAsync())
+        {
+            await reader.ReadAsync();
+            lead.Id = reader.GetInt64(0);
+            lead.CreatedAt = reader.GetFieldValue<DateTimeOffset>(1);
+        }
+
+        var payload = WebhookPayload.For(lead);
+        await using (var outbox = new NpgsqlCommand("INSERT INTO hermes_outbox (lead_id, payload) VALUES ($1, $2::jsonb)", connection, transaction)
+        {
+            Parameters = { new() { Value = lead.Id }, new() { Value = payload.ToJson() } },
+        })
+        {
+            await outbox.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+        return payload.Id;
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+}

@@ -1,0 +1,89 @@
+// Code node "Verify signature" of the Hermes lead intake workflow (hermes-workflow.json embeds this file
+// verbatim; run `node deploy/n8n/build-workflow.js` after editing it).
+//
+// Checks the Standard Webhooks signature Hermes puts on every delivery (https://www.standardwebhooks.com):
+//   webhook-signature = "v1,<base64 HMAC-SHA256 of '{webhook-id}.{webhook-timestamp}.{raw body}'>"
+// keyed with the base64-decoded part of HERMES_WEBHOOK_SECRET after "whsec_". Several space-separated
+// signatures may arrive while a secret is being rotated: one match is enough. A timestamp more than five
+// minutes from n8n's clock is refused, so a captured request cannot be replayed later.
+//
+// The HMAC covers the bytes Hermes sent, not a re-serialised copy, so the Webhook node must have its
+// "Raw Body" option on: the body then arrives as the binary property "data" as well.
+// n8n settings this node needs: NODE_FUNCTION_ALLOW_BUILTIN=crypto (require) and
+// N8N_BLOCK_ENV_ACCESS_IN_NODE=false (to read the secret through $env).
+//
+// Output, one item: { verified: true, webhookId, timestamp, payload } or
+// { verified: false, status, error, signatureValid } — the workflow answers `status` to Hermes, which
+// retries on anything but 2xx.
+const crypto = require('crypto');
+
+const TOLERANCE_SECONDS = 5 * 60;
+
+const reject = (status, error, signatureValid = false) => [
+  { json: { verified: false, status, error, signatureValid } },
+];
+
+const secret = String($env.HERMES_WEBHOOK_SECRET || '');
+if (!secret.startsWith('whsec_')) {
+  return reject(500, "n8n's HERMES_WEBHOOK_SECRET is not set to the whsec_ secret Hermes signs with");
+}
+const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+if (key.length < 16) {
+  return reject(500, "n8n's HERMES_WEBHOOK_SECRET does not hold at least 16 base64-encoded bytes after whsec_");
+}
+
+const headers = $input.first().json.headers || {};
+const id = headers['webhook-id'];
+const timestamp = headers['webhook-timestamp'];
+const signatures = headers['webhook-signature'];
+if (!id || !timestamp || !signatures) {
+  return reject(401, 'missing webhook-id, webhook-timestamp or webhook-signature header');
+}
+if (!/^[0-9]{1,12}$/.test(timestamp)) {
+  return reject(401, 'webhook-timestamp is not a unix time in seconds');
+}
+const skew = Math.floor(Date.now() / 1000) - Number(timestamp);
+if (Math.abs(skew) > TOLERANCE_SECONDS) {
+  return reject(401, `webhook-timestamp is ${skew} seconds away from now (at most ${TOLERANCE_SECONDS} allowed)`);
+}
+
+let rawBody;
+try {
+  rawBody = await this.helpers.getBinaryDataBuffer(0, 'data');
+} catch (error) {
+  return reject(500, 'the raw body is missing: turn on the Webhook node option "Raw Body"');
+}
+
+const expected = crypto
+  .createHmac('sha256', key)
+  .update(`${id}.${timestamp}.`)
+  .update(rawBody)
+  .digest();
+const signatureValid = String(signatures)
+  .split(' ')
+  .some((entry) => {
+    const comma = entry.indexOf(',');
+    if (comma < 0 || entry.slice(0, comma) !== 'v1') {
+      return false;
+    }
+    const given = Buffer.from(entry.slice(comma + 1), 'base64');
+    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  });
+if (!signatureValid) {
+  return reject(401, 'no webhook-signature matches the body (wrong secret, or the body was changed)');
+}
+
+let payload;
+try {
+  payload = JSON.parse(rawBody.toString('utf8'));
+} catch (error) {
+  return reject(400, 'the body is not JSON', true);
+}
+if (!payload || payload.type !== 'lead.submitted' || payload.version !== 1) {
+  return reject(400, 'this workflow handles lead.submitted version 1 only', true);
+}
+if (payload.id !== id || !payload.lead || typeof payload.lead.email !== 'string' || payload.lead.email === '') {
+  return reject(400, 'the payload has no lead email, or its id differs from webhook-id', true);
+}
+
+return [{ json: { verified: true, webhookId: id, timestamp: Number(timestamp), payload } }];
