@@ -355,6 +355,12 @@ public sealed class OutboxDispatcher : BackgroundService
                 WorkerLog.Released(_logger, released.Count, "circuit open");
             }
 
+            if (outcomes.Exists(static o => o.Outcome == DeliveryOutcomes.Retry))
+            {
+                // The dispatcher may be idle, waiting for a poll that comes later than this retry is due: let it look again.
+                _wakeUp.Signal();
+            }
+
             outcomes.Clear();
             released.Clear();
         }
