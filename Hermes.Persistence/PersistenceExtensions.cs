@@ -46,11 +46,12 @@ public static class PersistenceExtensions
         new(Configure(new DbContextOptionsBuilder<HermesDbContext>(), dataSource).Options as DbContextOptions<HermesDbContext>
             ?? throw new InvalidOperationException("Unexpected options type."));
 
-    /// <summary>Resolves the database settings when the host starts, so bad settings fail fast with their key named.</summary>
+    /// <summary>Resolves the database settings when the host starts (and applies the Production guard), so bad settings fail fast with their key named.</summary>
     private sealed class DatabaseSettingsCheck(IServiceProvider services) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
+            Environments.ProductionGuard.Enforce(services.GetRequiredService<IConfiguration>(), services.GetRequiredService<IHostEnvironment>());
             _ = services.GetRequiredService<HermesDatabase>();
             return Task.CompletedTask;
         }

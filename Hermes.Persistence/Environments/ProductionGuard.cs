@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+
+namespace Hermes.Persistence.Environments;
+
+/// <summary>
+/// Refuses to start a Production host that still carries development defaults: placeholder values from
+/// <c>.env.example</c> or the Kubernetes secret template (<c>CHANGE_ME…</c>), the webhook pointed at the
+/// development receiver, or a database on the local development cluster (<c>.hermes/</c>). Every other
+/// requirement (a webhook URL, a well-formed secret, long admin keys) is checked in every environment by
+/// the host's own option validation. Staging and Development start as configured.
+/// </summary>
+public static class ProductionGuard
+{
+    public const string PlaceholderPrefix = "CHANGE_ME";
+
+    /// <summary>The problems found, each naming its key; empty outside Production.</summary>
+    public static IReadOnlyList<string> Check(IConfiguration configuration, IHostEnvironment environment)
+    {
+        if (!environment.IsProduction())
+        {
+            return [];
+        }
+
+        var problems = new List<string>();
+        foreach (var (key, value) in configuration.AsEnumerable())
+        {
+            if (value is not null && value.StartsWith(PlaceholderPrefix, StringComparison.Ordinal))
+            {
+                problems.Add($"{key} still holds the placeholder '{PlaceholderPrefix}…': set the real value.");
+            }
+        }
+
+        var webhook = configuration["N8N_WEBHOOK_URL"] ?? configuration["Webhook:Url"];
+        if (webhook is not null && webhook.TrimEnd('/').EndsWith("/dev/n8n", StringComparison.OrdinalIgnoreCase))
+        {
+            problems.Add("N8N_WEBHOOK_URL points at the development receiver (/dev/n8n), which does not exist in Production: give the n8n webhook's URL.");
+        }
+
+        foreach (var key in new[] { HermesDatabase.UrlKey, HermesDatabase.ConnectionStringKey })
+        {
+            if (configuration[key] is { } database && database.Contains(".hermes", StringComparison.Ordinal))
+            {
+                problems.Add($"{key} points at the local development cluster (.hermes/): give the production database.");
+            }
+        }
+
+        problems.Sort(StringComparer.Ordinal);
+        return problems;
+    }
+
+    /// <summary>Throws with every problem listed when <see cref="Check"/> finds any.</summary>
+    public static void Enforce(IConfiguration configuration, IHostEnvironment environment)
+    {
+        var problems = Check(configuration, environment);
+        if (problems.Count > 0)
+        {
+            throw new HermesConfigurationException(
+                $"Refusing to start in {environment.EnvironmentName} with development defaults:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems));
+        }
+    }
+}
