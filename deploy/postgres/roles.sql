@@ -60,7 +60,8 @@ GRANT SELECT (id, created_at, available_at) ON hermes_outbox TO hermes_api;
 
 -- hermes_worker: OutboxStore (claim, complete, release, next due) and OutboxPurge (retention).
 GRANT SELECT, UPDATE, DELETE ON hermes_outbox TO hermes_worker;
-GRANT SELECT, INSERT, DELETE ON hermes_delivery_attempts TO hermes_worker;
+-- UPDATE on the attempt log only because the purge locks rows with FOR UPDATE SKIP LOCKED, which requires it.
+GRANT SELECT, INSERT, UPDATE, DELETE ON hermes_delivery_attempts TO hermes_worker;
 GRANT SELECT (id, lead_id, n8n_webhook_sent_at, n8n_response_received_at, n8n_response_data, n8n_success,
               n8n_error_message, brevo_contact_id, status, processed_at)
     ON hermes_leads TO hermes_worker;
