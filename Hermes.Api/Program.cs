@@ -2,16 +2,19 @@ using Hermes.Api.Admin;
 using Hermes.Api.Intake;
 using Hermes.Api.OpenApi;
 using Hermes.Api.Problems;
+using Hermes.Api.Security;
 using Hermes.Persistence;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddHermesPersistence("hermes-api");
+builder.AddHermesSecurity();
 builder.AddHermesProblemDetails();
 builder.AddHermesIntake();
 builder.AddHermesOpenApi();
 builder.AddHermesAdmin();
 
 var app = builder.Build();
+app.UseHermesSecurity();
 app.UseHermesProblemDetails();
 app.UseHermesIntake();
 app.MapOpenApi();

@@ -1,10 +1,11 @@
 using System.CommandLine;
 using Hermes.Persistence;
+using Hermes.Persistence.Roles;
 using Npgsql;
 
 namespace Hermes.Outbox.Worker.Cli;
 
-/// <summary><c>migrate [--to &lt;migration&gt;] [--script]</c>: apply pending migrations, move to a named one, or print the SQL for a DBA.</summary>
+/// <summary><c>migrate [--to &lt;migration&gt;] [--script] [--roles]</c>: apply pending migrations, move to a named one, or print the SQL for a DBA.</summary>
 internal static class MigrateVerb
 {
     public static Command Create(CliContext context)
@@ -15,8 +16,12 @@ internal static class MigrateVerb
             HelpName = "migration",
         };
         var script = new Option<bool>("--script") { Description = "Print the idempotent SQL script (from nothing to --to or the latest) instead of running it; needs no database." };
+        var roles = new Option<bool>("--roles")
+        {
+            Description = "After migrating, create the group roles hermes_api, hermes_worker, hermes_admin (NOLOGIN) and set their least-privilege grants (deploy/postgres/roles.sql); needs CREATEROLE.",
+        };
         var json = CliOptions.Json();
-        var command = new Command("migrate", "Apply the database migrations, roll back to a named one, or print them as SQL.") { to, script, json };
+        var command = new Command("migrate", "Apply the database migrations, roll back to a named one, or print them as SQL.") { to, script, roles, json };
         command.SetAction((parse, cancellationToken) => context.RunAsync(async ct =>
         {
             var target = parse.GetValue(to);
@@ -32,6 +37,15 @@ internal static class MigrateVerb
             var before = await migrator.AppliedAsync(ct);
             await migrator.MigrateAsync(resolved, ct);
             var after = await migrator.AppliedAsync(ct);
+            if (parse.GetValue(roles))
+            {
+                await DatabaseRoles.ApplyAsync(dataSource, ct);
+                if (!parse.GetValue(json))
+                {
+                    await context.Output.WriteLineAsync($"Roles       {DatabaseRoles.Api}, {DatabaseRoles.Worker}, {DatabaseRoles.Admin} granted (deploy/postgres/roles.sql).");
+                }
+            }
+
             var report = new MigrationReport(
                 resolved, [.. after.Except(before, StringComparer.Ordinal)], [.. before.Except(after, StringComparer.Ordinal).Reverse()], after, migrator.Latest);
             if (parse.GetValue(json))

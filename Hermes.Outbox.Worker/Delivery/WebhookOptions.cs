@@ -26,6 +26,12 @@ public sealed class WebhookOptions
     /// <summary>How much of n8n's answer is read and kept in <c>n8n_response_data</c>.</summary>
     public int MaxResponseBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// <c>Webhook:AllowInsecureHttp</c>: lets an http:// <c>N8N_WEBHOOK_URL</c> through in Production (e.g. n8n on the same
+    /// private network). Off by default: leads are personal data and must not cross a network in clear text.
+    /// </summary>
+    public bool AllowInsecureHttp { get; set; }
+
     public Uri WebhookUri => new(Url!, UriKind.Absolute);
 
     /// <summary>The signing keys, decoded (empty when no secret is configured).</summary>
@@ -35,9 +41,14 @@ public sealed class WebhookOptions
             : [.. Secret.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(static s => WebhookSigner.TryDecodeSecret(s, out var key) ? key : throw new FormatException($"{SecretKey} is malformed."))];
 }
 
-/// <summary>Checks <see cref="WebhookOptions"/> at start; every message names its key.</summary>
-public sealed class WebhookOptionsValidator : IValidateOptions<WebhookOptions>
+/// <summary>
+/// Checks <see cref="WebhookOptions"/> at start; every message names its key. In Production the URL must be https,
+/// unless <c>Webhook:AllowInsecureHttp</c> is true or the host is loopback (the request never leaves the machine).
+/// </summary>
+public sealed class WebhookOptionsValidator(IHostEnvironment? environment = null) : IValidateOptions<WebhookOptions>
 {
+    public const string AllowInsecureHttpKey = WebhookOptions.Section + ":AllowInsecureHttp";
+
     public ValidateOptionsResult Validate(string? name, WebhookOptions options)
     {
         var errors = new List<string>();
@@ -52,6 +63,11 @@ public sealed class WebhookOptionsValidator : IValidateOptions<WebhookOptions>
         else if (!string.IsNullOrEmpty(uri.UserInfo))
         {
             errors.Add($"{WebhookOptions.UrlKey} must not carry credentials; use Webhook:AuthHeaderName and Webhook:AuthHeaderValue.");
+        }
+        else if (uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback && !options.AllowInsecureHttp && environment?.IsProduction() == true)
+        {
+            errors.Add($"{WebhookOptions.UrlKey} must be an https:// URL in Production: leads would cross the network unencrypted. " +
+                $"Use https, or set {AllowInsecureHttpKey}=true (environment variable Webhook__AllowInsecureHttp) when n8n is reached over a private network.");
         }
 
         if (!string.IsNullOrWhiteSpace(options.Secret))

@@ -1,0 +1,210 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Hermes.Persistence.Roles;
+using Hermes.Tests.Api;
+using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Worker;
+using Npgsql;
+
+namespace Hermes.Tests.Security;
+
+/// <summary>The least-privilege roles of <c>deploy/postgres/roles.sql</c>, used by the real hosts against the real database.</summary>
+public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
+{
+    private readonly DatabaseLogins _logins = new();
+    private string _api = "";
+    private string _worker = "";
+    private string _admin = "";
+    private string _nobody = "";
+
+    [OneTimeSetUp]
+    public async Task ApplyRolesAndCreateLoginsAsync()
+    {
+        await DatabaseRoles.ApplyAsync(DataSource, CancellationToken.None);
+        _api = await _logins.CreateAsync(ConnectionString, DatabaseRoles.Api);
+        _worker = await _logins.CreateAsync(ConnectionString, DatabaseRoles.Worker);
+        _admin = await _logins.CreateAsync(ConnectionString, DatabaseRoles.Admin);
+        _nobody = await _logins.CreateAsync(ConnectionString, group: null);
+    }
+
+    [OneTimeTearDown]
+    public async Task DropLoginsAsync() => await _logins.DisposeAsync();
+
+    public async ValueTask DisposeAsync() => await _logins.DisposeAsync();
+
+    [Test]
+    public async Task Api_role_submits_a_lead_and_replays_it_through_the_real_api()
+    {
+        await using var factory = new HermesApiFactory(_api);
+        using var client = factory.CreateApiClient();
+        var body = JsonSerializer.SerializeToNode(TestData.ValidForm(), JsonSerializerOptions.Web)!;
+
+        using var first = await PostAsync(client, body, "role-test-key-1");
+        using var replay = await PostAsync(client, body, "role-test-key-1");
+
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Created), await first.Content.ReadAsStringAsync());
+        Assert.That(replay.StatusCode, Is.EqualTo(HttpStatusCode.Created), await replay.Content.ReadAsStringAsync());
+        Assert.That(replay.Headers.Contains("Idempotent-Replayed"), Is.True);
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(1));
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox"), Is.EqualTo(1));
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads"), Is.EqualTo(TestData.ValidForm().Email));
+    }
+
+    [TestCase("SELECT email FROM hermes_leads")]
+    [TestCase("SELECT * FROM hermes_leads")]
+    [TestCase("SELECT payload FROM hermes_outbox")]
+    [TestCase("SELECT error FROM hermes_delivery_attempts")]
+    [TestCase("UPDATE hermes_leads SET status = 'x'")]
+    [TestCase("DELETE FROM hermes_leads")]
+    [TestCase("TRUNCATE hermes_leads CASCADE")]
+    [TestCase("CREATE TABLE stolen (x int)")]
+    public async Task Api_role_cannot_read_or_change_stored_leads(string sql)
+    {
+        await InsertLeadAsync();
+
+        await AssertDeniedAsync(_api, sql);
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE status = 'x'"), Is.Zero);
+    }
+
+    [Test]
+    public async Task Worker_role_delivers_and_purges_with_its_grants_alone()
+    {
+        var (lead, message) = await InsertLeadAsync();
+        await using var worker = await WorkerUnderTest.StartAsync(_worker, Receiver.Url, new Dictionary<string, string?>
+        {
+            ["Retention:Interval"] = "00:00:00.100",
+            ["Retention:Period"] = "00:00:00.001",
+        });
+
+        await WaitForOutboxStatusAsync(message.Id, "delivered");
+        // The retention purge, run by the same role, deletes the delivered row and its attempt log.
+        await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox") == 0, "the delivered row is purged");
+
+        Assert.That(Receiver.Count, Is.EqualTo(1));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("forwarded"));
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("4711"));
+        Assert.That(await ScalarAsync<bool>("SELECT n8n_success FROM hermes_leads WHERE id = $1", lead.Id), Is.True);
+        Assert.That(worker.Log.Where(static e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).Select(static e => e.Message), Is.Empty);
+    }
+
+    [TestCase("UPDATE hermes_leads SET email = 'attacker@example.com'")]
+    [TestCase("UPDATE hermes_leads SET first_name = 'Mallory'")]
+    [TestCase("UPDATE hermes_leads SET problem_description = 'changed'")]
+    [TestCase("UPDATE hermes_leads SET privacy_consent = false")]
+    [TestCase("SELECT email FROM hermes_leads")]
+    [TestCase("DELETE FROM hermes_leads")]
+    [TestCase("INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, problem_description) VALUES ('x', 'a', 'b', 'c', 'd', 'e', 'f')")]
+    public async Task Worker_role_cannot_change_or_read_form_fields(string sql)
+    {
+        var (lead, _) = await InsertLeadAsync();
+
+        await AssertDeniedAsync(_worker, sql);
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(lead.Email));
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Worker_role_may_write_the_tracking_columns()
+    {
+        var (lead, _) = await InsertLeadAsync();
+
+        var changed = await ExecuteAsAsync(_worker, "UPDATE hermes_leads SET status = 'forwarded', brevo_contact_id = '9', n8n_success = true, processed_at = now() WHERE id = " + lead.Id);
+
+        Assert.That(changed, Is.EqualTo(1));
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("9"));
+    }
+
+    [Test]
+    public async Task Admin_role_runs_the_operator_cli()
+    {
+        var (lead, _) = await InsertLeadAsync();
+        var settings = new Dictionary<string, string?> { ["DATABASE_URL"] = "", ["ConnectionStrings:Hermes"] = _admin };
+
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var erase = await Hermes.Outbox.Worker.Cli.OperatorCli.RunAsync(["erase", "--lead", lead.LeadId], output, error, settings, CancellationToken.None);
+        var doctor = await Hermes.Outbox.Worker.Cli.OperatorCli.RunAsync(["stats"], output, error, settings, CancellationToken.None);
+
+        Assert.That(erase, Is.Zero, $"{output}\n{error}");
+        Assert.That(doctor, Is.Zero, $"{output}\n{error}");
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.Id), Is.Not.EqualTo(lead.Email));
+        await AssertDeniedAsync(_admin, "DROP TABLE hermes_delivery_attempts");
+        await AssertDeniedAsync(_admin, "TRUNCATE hermes_outbox CASCADE");
+    }
+
+    [TestCase("SELECT id FROM hermes_leads")]
+    [TestCase("INSERT INTO hermes_outbox (lead_id, payload) VALUES (1, '{}')")]
+    public async Task A_login_outside_the_groups_gets_nothing(string sql) => await AssertDeniedAsync(_nobody, sql);
+
+    [Test]
+    public async Task Script_is_idempotent_and_leaves_exactly_its_grants()
+    {
+        await DatabaseRoles.ApplyAsync(DataSource, CancellationToken.None);
+        await ExecuteAsync("GRANT SELECT ON hermes_leads TO hermes_api"); // a stray grant an earlier version or a DBA left
+        await DatabaseRoles.ApplyAsync(DataSource, CancellationToken.None);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await ColumnPrivilegeAsync("hermes_api", "email", "SELECT"), Is.False);
+            Assert.That(await ColumnPrivilegeAsync("hermes_api", "request_hash", "SELECT"), Is.True);
+            Assert.That(await ColumnPrivilegeAsync("hermes_worker", "email", "UPDATE"), Is.False);
+            Assert.That(await ColumnPrivilegeAsync("hermes_worker", "n8n_response_data", "UPDATE"), Is.True);
+            Assert.That(await ColumnPrivilegeAsync("hermes_admin", "email", "UPDATE"), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task Migrate_with_roles_applies_the_script()
+    {
+        await ExecuteAsync("REVOKE ALL ON hermes_leads, hermes_outbox FROM hermes_api");
+        var settings = new Dictionary<string, string?> { ["DATABASE_URL"] = "", ["ConnectionStrings:Hermes"] = ConnectionString };
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var exit = await Hermes.Outbox.Worker.Cli.OperatorCli.RunAsync(["migrate", "--roles"], output, error, settings, CancellationToken.None);
+
+        Assert.That(exit, Is.Zero, $"{output}\n{error}");
+        Assert.That(output.ToString(), Does.Contain("hermes_api, hermes_worker, hermes_admin"));
+        Assert.That(await ScalarAsync<bool>("SELECT has_table_privilege('hermes_api', 'hermes_leads', 'INSERT')"), Is.True);
+    }
+
+    [Test]
+    public void Embedded_script_is_the_deployed_file()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "deploy", "postgres", "roles.sql")))
+        {
+            directory = directory.Parent;
+        }
+
+        Assert.That(directory, Is.Not.Null, "deploy/postgres/roles.sql not found above the test directory");
+        Assert.That(DatabaseRoles.Script, Is.EqualTo(File.ReadAllText(Path.Combine(directory!.FullName, "deploy", "postgres", "roles.sql"))));
+        var statements = string.Join('\n', DatabaseRoles.Script.Split('\n').Where(static l => !l.TrimStart().StartsWith("--", StringComparison.Ordinal)));
+        Assert.That(statements, Does.Not.Contain("ALTER SYSTEM").And.Not.Contain("SUPERUSER").And.Not.Contain("PASSWORD"), "runnable on managed PostgreSQL, no credentials");
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient client, System.Text.Json.Nodes.JsonNode body, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/leads") { Content = JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", key);
+        return client.SendAsync(request);
+    }
+
+    private Task<bool> ColumnPrivilegeAsync(string role, string column, string privilege) =>
+        ScalarAsync<bool>("SELECT has_column_privilege($1, 'hermes_leads', $2, $3)", role, column, privilege);
+
+    private static async Task<int> ExecuteAsAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task AssertDeniedAsync(string connectionString, string sql)
+    {
+        var denied = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsAsync(connectionString, sql), sql);
+        Assert.That(denied!.SqlState, Is.EqualTo(PostgresErrorCodes.InsufficientPrivilege), $"{sql}: {denied.MessageText}");
+    }
+}

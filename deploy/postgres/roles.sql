@@ -1,0 +1,96 @@
+-- Hermes least-privilege roles. Idempotent: run it after every migration (`hermes-worker migrate --roles` does),
+-- or by hand as the login that owns the Hermes tables (the one that runs `migrate`):
+--
+--     psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f deploy/postgres/roles.sql
+--
+-- It needs no superuser and no ALTER SYSTEM, so it runs on managed PostgreSQL (Neon, Supabase, RDS, Cloud SQL):
+-- the owner needs CREATEROLE (Neon's and Supabase's default owner logins have it) for the three group roles, or a
+-- DBA creates them once beforehand. The groups are NOLOGIN and hold the privileges; the logins the hosts use are
+-- created OUTSIDE this script, with passwords that never enter the repository, and are made members:
+--
+--     CREATE ROLE hermes_api_login    LOGIN PASSWORD '...' IN ROLE hermes_api;     -- the API's DATABASE_URL
+--     CREATE ROLE hermes_worker_login LOGIN PASSWORD '...' IN ROLE hermes_worker;  -- the worker's DATABASE_URL
+--     CREATE ROLE hermes_admin_login  LOGIN PASSWORD '...' IN ROLE hermes_admin;   -- the CLI / admin API's DATABASE_URL
+--
+-- Roles:
+--   owner          the login that runs migrations; owns the tables (not created here: it is whoever runs `migrate`).
+--   hermes_api     INSERT leads and outbox rows; SELECT only the columns read back (RETURNING id/created_at and the
+--                  Idempotency-Key look-up: lead_id, idempotency_key, request_hash). It cannot read anyone's
+--                  name, email, phone or message, nor any outbox payload.
+--   hermes_worker  claims and updates outbox rows, writes the attempt log, purges old rows (retention), and
+--                  UPDATEs only the tracking columns of hermes_leads (n8n_*, brevo_contact_id, status,
+--                  processed_at): it cannot change what a person submitted. It reads payloads, which it delivers.
+--   hermes_admin   the admin API and the operator CLI (history, replay, erase, purge, stats, doctor, seed).
+--
+-- Every run revokes what the groups held on the Hermes tables and grants the list below afresh, so the result is
+-- exactly this file whatever an earlier version granted.
+
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['hermes_api', 'hermes_worker', 'hermes_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL; -- created meanwhile by a concurrent run: roles are cluster-wide
+            END;
+        END IF;
+    END LOOP;
+END
+$roles$;
+
+-- The tables live in the schema migrations created them in (public unless DATABASE_URL's ?schema= says otherwise).
+DO $schema$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO hermes_api, hermes_worker, hermes_admin',
+        (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = 'hermes_leads'::regclass));
+END
+$schema$;
+
+REVOKE ALL ON hermes_leads, hermes_outbox, hermes_delivery_attempts FROM PUBLIC;
+REVOKE ALL ON hermes_leads, hermes_outbox, hermes_delivery_attempts FROM hermes_api, hermes_worker, hermes_admin;
+
+-- hermes_api: the two-row submission transaction (LeadIntake.StoreAsync) and the idempotency look-up (FindByKeyAsync).
+GRANT INSERT ON hermes_leads, hermes_outbox TO hermes_api;
+GRANT SELECT (id, lead_id, created_at, idempotency_key, request_hash) ON hermes_leads TO hermes_api;
+GRANT SELECT (id, created_at, available_at) ON hermes_outbox TO hermes_api;
+
+-- hermes_worker: OutboxStore (claim, complete, release, next due) and OutboxPurge (retention).
+GRANT SELECT, UPDATE, DELETE ON hermes_outbox TO hermes_worker;
+-- UPDATE on the attempt log only because the purge locks rows with FOR UPDATE SKIP LOCKED, which requires it.
+GRANT SELECT, INSERT, UPDATE, DELETE ON hermes_delivery_attempts TO hermes_worker;
+GRANT SELECT (id, lead_id, n8n_webhook_sent_at, n8n_response_received_at, n8n_response_data, n8n_success,
+              n8n_error_message, brevo_contact_id, status, processed_at)
+    ON hermes_leads TO hermes_worker;
+GRANT UPDATE (n8n_webhook_sent_at, n8n_response_received_at, n8n_response_data, n8n_success,
+              n8n_error_message, brevo_contact_id, status, processed_at)
+    ON hermes_leads TO hermes_worker;
+
+-- hermes_admin: every operator action; still no DDL and no TRUNCATE.
+GRANT SELECT, INSERT, UPDATE, DELETE ON hermes_leads, hermes_outbox, hermes_delivery_attempts TO hermes_admin;
+
+-- The identity sequences (identity columns do not check them on INSERT, but explicit grants keep tools honest).
+DO $sequences$
+DECLARE
+    s text;
+BEGIN
+    FOREACH s IN ARRAY ARRAY[
+        pg_get_serial_sequence('hermes_leads', 'id'),
+        pg_get_serial_sequence('hermes_outbox', 'id'),
+        pg_get_serial_sequence('hermes_delivery_attempts', 'id')] LOOP
+        EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM PUBLIC, hermes_api, hermes_worker, hermes_admin', s);
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hermes_admin', s);
+    END LOOP;
+    EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO hermes_api',
+        pg_get_serial_sequence('hermes_leads', 'id'), pg_get_serial_sequence('hermes_outbox', 'id'));
+    EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hermes_worker', pg_get_serial_sequence('hermes_delivery_attempts', 'id'));
+    -- The doctor verb compares applied migrations with the code.
+    IF to_regclass('"__EFMigrationsHistory"') IS NOT NULL THEN
+        REVOKE ALL ON "__EFMigrationsHistory" FROM PUBLIC;
+        GRANT SELECT ON "__EFMigrationsHistory" TO hermes_admin;
+    END IF;
+END
+$sequences$;
