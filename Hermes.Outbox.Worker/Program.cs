@@ -8,8 +8,16 @@ namespace Hermes.Outbox.Worker;
 /// </summary>
 public static class Program
 {
-    public static Task<int> Main(string[] args) =>
-        args.Length == 0 || args[0] == "run" || args[0].StartsWith('-')
+    public static Task<int> Main(string[] args)
+    {
+        if (args.Any(static a => a is "--help" or "-h" or "-?"))
+        {
+            // Help is the CLI's, also for 'run --help' and '--urls … --help': never start the worker for it.
+            return OperatorCli.RunAsync(args.Length > 0 && (args[0] == "run" || args[0].StartsWith('-')) ? ["--help"] : args);
+        }
+
+        return args.Length == 0 || args[0] == "run" || args[0].StartsWith('-')
             ? WorkerHost.RunAsync(args.Length > 0 && args[0] == "run" ? args[1..] : args)
             : OperatorCli.RunAsync(args);
+    }
 }
