@@ -20,7 +20,10 @@ public sealed class RunScriptTests
     public async Task Run_script_starts_hermes_delivers_a_lead_and_stops_on_ctrl_c()
     {
         var root = RepositoryRoot();
-        var localDir = Path.Combine(Path.GetTempPath(), "hermes-run-" + Guid.NewGuid().ToString("N")[..8]);
+        // CI keeps this run's database (HERMES_RUN_TEST_DIR) and checks it with `doctor` afterwards: the
+        // integrity gate runs against data real processes wrote, not against a fixture.
+        var keptDir = Environment.GetEnvironmentVariable("HERMES_RUN_TEST_DIR");
+        var localDir = string.IsNullOrWhiteSpace(keptDir) ? Path.Combine(Path.GetTempPath(), "hermes-run-" + Guid.NewGuid().ToString("N")[..8]) : keptDir;
         var apiUrl = $"http://127.0.0.1:{FreePort()}";
         var workerUrl = $"http://127.0.0.1:{FreePort()}";
         var lines = new ConcurrentQueue<string>();
@@ -93,7 +96,10 @@ public sealed class RunScriptTests
             }
 
             await Hermes.Persistence.Local.LocalPostgresCluster.StopKeptAsync(Path.Combine(localDir, "pg"));
-            Directory.Delete(localDir, recursive: true);
+            if (string.IsNullOrWhiteSpace(keptDir))
+            {
+                Directory.Delete(localDir, recursive: true);
+            }
         }
     }
 
