@@ -35,12 +35,27 @@ public static partial class AdminEndpoints
             return app;
         }
 
-        var api = app.MapGroup("/api").AddEndpointFilter<AdminKeyFilter>().WithTags("Admin");
-        api.MapGet("/leads/{leadId}", GetLeadAsync).WithName("GetLead");
-        api.MapGet("/admin/outbox", ListOutboxAsync).WithName("ListOutbox");
-        api.MapGet("/admin/outbox/stats", GetStatsAsync).WithName("GetOutboxStats");
-        api.MapPost("/admin/outbox/replay", ReplayAsync).WithName("ReplayOutbox");
-        api.MapPost("/admin/leads/erase", EraseAsync).WithName("EraseLead");
+        var api = app.MapGroup("/api").AddEndpointFilter<AdminKeyFilter>().WithTags("Admin")
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        api.MapGet("/leads/{leadId}", GetLeadAsync).WithName("GetLead")
+            .WithSummary("A lead with its outbox rows and delivery history");
+        api.MapGet("/admin/outbox", ListOutboxAsync).WithName("ListOutbox")
+            .WithSummary("Outbox rows, newest first: ?status=failed&limit=50&cursor=<nextCursor>");
+        api.MapGet("/admin/outbox/stats", GetStatsAsync).WithName("GetOutboxStats")
+            .WithSummary("Rows per status, oldest pending row, last hour's deliveries and failures");
+        api.MapPost("/admin/outbox/replay", ReplayAsync).WithName("ReplayOutbox")
+            .WithSummary("Put failed, delivered or cancelled rows back to pending and wake the workers")
+            .Accepts<ReplayRequest>(MediaTypeNames.Application.Json)
+            .Produces<ReplayResult>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        api.MapPost("/admin/leads/erase", EraseAsync).WithName("EraseLead")
+            .WithSummary("GDPR erasure of a lead (by leadId) or of every lead of an address (by email)")
+            .Accepts<ErasureRequest>(MediaTypeNames.Application.Json)
+            .Produces<ErasureResult>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         LogEnabled(logger, keys.Count);
         return app;
     }

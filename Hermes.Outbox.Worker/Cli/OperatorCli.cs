@@ -28,6 +28,7 @@ public static class OperatorCli
             EraseVerb.Create(context),
             SeedVerb.Create(context),
             StatsVerb.Create(context),
+            LocalPostgresVerb.Create(context),
         };
 
         var parse = root.Parse(args is ["help", .. var rest] ? [.. rest, "--help"] : args);

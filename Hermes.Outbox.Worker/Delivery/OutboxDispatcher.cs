@@ -293,9 +293,9 @@ public sealed class OutboxDispatcher : BackgroundService
         }
 
         _state.RecordFailure();
-        _telemetry.DeliveryDuration.Record(duration, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Retry));
         // 410 Gone: the receiver says this webhook is gone for good; retrying cannot help.
         var final = result.StatusCode == 410 || _schedule.IsExhausted(message.Attempt);
+        _telemetry.DeliveryDuration.Record(duration, new KeyValuePair<string, object?>("outcome", final ? DeliveryOutcomes.Failed : DeliveryOutcomes.Retry));
         return new(Failure(message, result, final ? null : _schedule.NextDelay(message.Attempt, result.RetryAfter, Random.Shared)));
     }
 
@@ -353,6 +353,12 @@ public sealed class OutboxDispatcher : BackgroundService
             if (released.Count > 0)
             {
                 WorkerLog.Released(_logger, released.Count, "circuit open");
+            }
+
+            if (outcomes.Exists(static o => o.Outcome == DeliveryOutcomes.Retry))
+            {
+                // The dispatcher may be idle, waiting for a poll that comes later than this retry is due: let it look again.
+                _wakeUp.Signal();
             }
 
             outcomes.Clear();

@@ -122,11 +122,24 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         var throwaway = options.Directory is null;
         var root = options.Directory is { } dir ? Path.GetFullPath(dir) : Path.Combine(Path.GetTempPath(), "hermes-pg-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(root);
-        var cluster = new LocalPostgresCluster(root, throwaway, bin, options.Port == 0 ? FreePort() : options.Port, options);
+        // A kept cluster keeps its port between runs, so a URL printed once stays valid.
+        var portFile = Path.Combine(root, "port");
+        var port = options.Port != 0 ? options.Port
+            : !throwaway && File.Exists(portFile) && int.TryParse(await File.ReadAllTextAsync(portFile, cancellationToken), NumberStyles.None, CultureInfo.InvariantCulture, out var kept) ? kept
+            : FreePort();
+        var cluster = new LocalPostgresCluster(root, throwaway, bin, port, options);
         try
         {
             await cluster.InitialiseAsync(cancellationToken);
-            await cluster.StartServerAsync(cancellationToken);
+            if (!await cluster.IsRunningAsync(cancellationToken))
+            {
+                await cluster.StartServerAsync(cancellationToken);
+            }
+
+            if (!throwaway)
+            {
+                await File.WriteAllTextAsync(portFile, cluster.Port.ToString(CultureInfo.InvariantCulture), cancellationToken);
+            }
             if (options.StopWithProcessId is { } pid)
             {
                 cluster.StartWatchdog(pid);
@@ -196,6 +209,11 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
 
     private string PgCtl => Path.Combine(_binDirectory, "pg_ctl");
 
+    /// <summary>True when the server of this folder is running (for a kept cluster, perhaps from an earlier run).</summary>
+    public async Task<bool> IsRunningAsync(CancellationToken cancellationToken = default) =>
+        File.Exists(Path.Combine(DataDirectory, "postmaster.pid"))
+        && await RunAsync(PgCtl, ["-D", DataDirectory, "status"], asPostgres: true, cancellationToken, throwOnFailure: false) == 0;
+
     /// <summary>Stops the server: <c>immediate</c> is a crash (no checkpoint), otherwise a fast, clean shutdown.</summary>
     public async Task StopAsync(bool immediate = false, CancellationToken cancellationToken = default)
     {
@@ -203,6 +221,20 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         {
             await RunAsync(PgCtl, ["-D", DataDirectory, "-m", immediate ? "immediate" : "fast", "-w", "stop"], asPostgres: true, cancellationToken);
         }
+    }
+
+    /// <summary>Stops the kept cluster in <paramref name="directory"/> when it runs; false when it was not running.</summary>
+    public static async Task<bool> StopKeptAsync(string directory, CancellationToken cancellationToken = default)
+    {
+        var bin = FindBinDirectory() ?? throw new InvalidOperationException(MissingBinariesAdvice("DATABASE_URL"));
+        var cluster = new LocalPostgresCluster(Path.GetFullPath(directory), throwaway: false, bin, port: 0, new LocalPostgresOptions { Directory = directory });
+        if (!await cluster.IsRunningAsync(cancellationToken))
+        {
+            return false;
+        }
+
+        await cluster.StopAsync(immediate: false, cancellationToken);
+        return true;
     }
 
     /// <summary>Starts the server again on the same port after <see cref="StopAsync"/>.</summary>
@@ -290,7 +322,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         _watchdog = Process.Start(start);
     }
 
-    private static async Task RunAsync(string file, IReadOnlyList<string> args, bool asPostgres, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string file, IReadOnlyList<string> args, bool asPostgres, CancellationToken cancellationToken, bool throwOnFailure = true)
     {
         var start = asPostgres && IsRoot
             ? new ProcessStartInfo("runuser", ["-u", Superuser, "--", file, .. args])
@@ -303,10 +335,12 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
+        if (process.ExitCode != 0 && throwOnFailure)
         {
             throw new InvalidOperationException($"{Path.GetFileName(file)} {string.Join(' ', args)} failed with exit code {process.ExitCode}: {await stderr}{await stdout}");
         }
+
+        return process.ExitCode;
     }
 
     private static int FreePort()

@@ -222,6 +222,21 @@ public sealed class ValidationTests : ApiTest
     }
 
     [Test]
+    public async Task Very_long_string_within_the_body_limit_is_a_field_error_not_a_crash()
+    {
+        var body = ValidBody();
+        body["firstName"] = new string('A', 40_000);
+        body["problemDescription"] = string.Concat(Enumerable.Repeat("🚀", 1_000));
+
+        using var response = await PostJsonAsync("/api/leads", body);
+
+        var problem = await ReadProblemAsync(response, 400);
+        Assert.That(problem["errors"]!.AsObject().Select(static e => e.Key), Is.EquivalentTo(new[] { "firstName" }));
+        Assert.That(problem.ToJsonString(), Does.Not.Contain("AAAA"), "the value is not echoed");
+        await AssertNothingStoredAsync();
+    }
+
+    [Test]
     public async Task Longest_allowed_values_are_stored_whole()
     {
         var body = ValidBody();

@@ -89,6 +89,20 @@ public sealed class AdminApiTests : OperationsTest
     }
 
     [Test]
+    public async Task The_openapi_document_describes_the_admin_endpoints()
+    {
+        using var anonymous = _factory.CreateClient();
+        var document = await anonymous.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var paths = document.GetProperty("paths");
+        foreach (var path in new[] { "/api/leads/{leadId}", "/api/admin/outbox", "/api/admin/outbox/stats", "/api/admin/outbox/replay", "/api/admin/leads/erase" })
+        {
+            Assert.That(paths.TryGetProperty(path, out _), Is.True, path);
+        }
+
+        Assert.That(paths.GetProperty("/api/admin/outbox/replay").GetProperty("post").GetProperty("responses").TryGetProperty("401", out _), Is.True);
+    }
+
+    [Test]
     public async Task A_lead_comes_with_its_form_its_outbox_rows_and_its_delivery_history()
     {
         var lead = await AddLeadAsync(OutboxStatus.Failed, email: "ada@example.com");

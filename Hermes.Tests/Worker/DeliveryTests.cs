@@ -154,6 +154,19 @@ public sealed class DeliveryTests : WorkerTest
     }
 
     [Test]
+    public async Task Retry_is_sent_when_its_backoff_ends_not_at_the_next_poll()
+    {
+        Receiver.AnswerInTurn(WebhookReceiver.Json(502, null), WebhookReceiver.Json(200, """{"id": 1}"""));
+        var (_, message) = await InsertLeadAsync();
+        await using var worker = await StartWorkerAsync(new Dictionary<string, string?> { ["Outbox:PollInterval"] = "00:01:00" });
+
+        await WaitForOutboxStatusAsync(message.Id, "delivered", TimeSpan.FromSeconds(10));
+
+        var requests = Receiver.Requests;
+        Assert.That(requests[1].ReceivedAt - requests[0].ReceivedAt, Is.LessThan(TimeSpan.FromSeconds(10)), "the 100 ms backoff, not the one-minute poll");
+    }
+
+    [Test]
     public async Task Failed_attempt_records_the_error_on_the_lead_and_schedules_the_next_by_the_retry_schedule()
     {
         Receiver.Behaviour = static (_, context) => WebhookReceiver.Json(503, "n8n is restarting", "text/plain")(context);

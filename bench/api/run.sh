@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Submission throughput: the API (POST /api/leads through wrk) against pgbench running the same two-row insert
-# transaction, alternating in one run on one durable (fsync on) local PostgreSQL. About 2–3 minutes.
-# Usage: bench/api/run.sh [--concurrency 16] [--duration 20] [--warmup 5] [--rounds 2] [--log-level Information]
+# transaction, alternating in one run on one durable (fsync on) local PostgreSQL. About 3 minutes.
+# Usage: bench/api/run.sh [--concurrency 16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
+#                         [--pgbench-mode extended|prepared] [--npgsql "Max Auto Prepare=20;No Reset On Close=true"]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"

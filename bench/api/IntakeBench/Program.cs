@@ -13,7 +13,8 @@ namespace Hermes.Bench.Api;
 /// Submissions per second through the API against pgbench running the same two-row insert transaction, side by
 /// side in one run, on one durable (fsync on) local PostgreSQL: start the cluster, migrate, start the API (Release),
 /// then alternate pgbench and wrk at the same concurrency, and print a Markdown table.
-/// Usage: IntakeBench --repo DIR [--concurrency 16] [--duration 20] [--warmup 5] [--rounds 2]
+/// Usage: IntakeBench --repo DIR [--concurrency 16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
+/// [--pgbench-mode extended|prepared] [--npgsql "extra connection-string options for the API"]
 /// </summary>
 public static partial class Program
 {
@@ -297,7 +298,7 @@ internal sealed record BenchOptions(string Repo, int Concurrency, int Duration, 
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Number(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         var repo = Value("--repo") ?? throw new ArgumentException("--repo DIR is required.");
-        return new BenchOptions(Path.GetFullPath(repo), Number("--concurrency", 16), Number("--duration", 20), Number("--warmup", 5), Number("--rounds", 2),
+        return new BenchOptions(Path.GetFullPath(repo), Number("--concurrency", 16), Number("--duration", 20), Number("--warmup", 20), Number("--rounds", 2),
             Value("--log-level") ?? "Information", Value("--npgsql") ?? "", Value("--pgbench-mode") ?? "extended");
     }
 }

@@ -1,0 +1,150 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Hermes.Tests.Infrastructure;
+using Npgsql;
+
+namespace Hermes.Tests.LocalRun;
+
+/// <summary>
+/// The README's run command, end to end: <c>./run.sh</c> provisions its own PostgreSQL, starts the API and the
+/// worker, a submitted lead reaches the development receiver, and Ctrl-C stops everything.
+/// </summary>
+[NonParallelizable]
+public sealed class RunScriptTests
+{
+    [Test]
+    public async Task Run_script_starts_hermes_delivers_a_lead_and_stops_on_ctrl_c()
+    {
+        var root = RepositoryRoot();
+        var localDir = Path.Combine(Path.GetTempPath(), "hermes-run-" + Guid.NewGuid().ToString("N")[..8]);
+        var apiUrl = $"http://127.0.0.1:{FreePort()}";
+        var workerUrl = $"http://127.0.0.1:{FreePort()}";
+        var lines = new ConcurrentQueue<string>();
+        var start = new ProcessStartInfo("setsid", ["bash", Path.Combine(root, "run.sh")])
+        {
+            WorkingDirectory = root,
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        foreach (var key in new[] { "DATABASE_URL", "ConnectionStrings__Hermes", "N8N_WEBHOOK_URL", "HERMES_WEBHOOK_SECRET", "ASPNETCORE_URLS", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT" })
+        {
+            start.Environment.Remove(key);
+        }
+
+        start.Environment["HERMES_LOCAL_DIR"] = localDir;
+        start.Environment["HERMES_API_URL"] = apiUrl;
+        start.Environment["HERMES_WORKER_URL"] = workerUrl;
+        start.Environment["HERMES_SKIP_BUILD"] = "1"; // the test project has built both hosts already
+
+        using var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            Assert.That(await WaitForAsync(() => lines.Any(static l => l.StartsWith("Hermes is running", StringComparison.Ordinal)), TimeSpan.FromSeconds(120)),
+                Is.True, "never ready:\n" + string.Join('\n', lines.TakeLast(40)));
+            Assert.That(lines, Has.Some.Contains("development receiver"), "the banner names the development receiver");
+            Assert.That(lines, Has.Some.Contains($"curl -i -X POST {apiUrl}/api/leads"), "the banner has a ready-to-paste curl");
+
+            using var http = new HttpClient { BaseAddress = new Uri(apiUrl) };
+            using var response = await http.PostAsJsonAsync("/api/leads", TestData.ValidForm());
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
+            using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var leadId = body.RootElement.GetProperty("leadId").GetString()!;
+
+            Assert.That(await WaitForAsync(() => lines.Any(l => l.Contains($"DEVELOPMENT RECEIVER (not n8n): lead {leadId}", StringComparison.Ordinal) && l.Contains("signature verified", StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
+                Is.True, "the development receiver never logged the delivery:\n" + string.Join('\n', lines.TakeLast(40)));
+
+            var port = File.ReadAllText(Path.Combine(localDir, "pg", "port")).Trim();
+            await using (var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={port};Username=postgres;Database=hermes;Pooling=false"))
+            {
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand("SELECT status || ' ' || brevo_contact_id FROM hermes_leads WHERE lead_id = $1", connection) { Parameters = { new() { Value = leadId } } };
+                Assert.That(await WaitForAsync(async () => (await command.ExecuteScalarAsync()) as string == "forwarded dev-1", TimeSpan.FromSeconds(10)), Is.True);
+            }
+
+            // Ctrl-C: SIGINT to the whole process group, as a terminal sends it.
+            using (var kill = Process.Start("kill", ["-INT", "--", "-" + process.Id]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(45));
+            await process.WaitForExitAsync(exited.Token);
+            Assert.That(lines, Has.Some.EqualTo("hermes: stopped"));
+            Assert.That(IsListening(apiUrl) || IsListening(workerUrl), Is.False, "API and worker are gone");
+            Assert.That(File.Exists(Path.Combine(localDir, "pg", "data", "postmaster.pid")), Is.False, "the local PostgreSQL is stopped");
+            Assert.That(File.Exists(Path.Combine(localDir, "pg", "data", "PG_VERSION")), Is.True, "its data is kept for the next run");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                using var kill = Process.Start("kill", ["-KILL", "--", "-" + process.Id]);
+                await kill!.WaitForExitAsync();
+            }
+
+            await Hermes.Persistence.Local.LocalPostgresCluster.StopKeptAsync(Path.Combine(localDir, "pg"));
+            Directory.Delete(localDir, recursive: true);
+        }
+    }
+
+    private static async Task<bool> WaitForAsync(Func<bool> condition, TimeSpan timeout) => await WaitForAsync(() => Task.FromResult(condition()), timeout);
+
+    private static async Task<bool> WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(200);
+        }
+
+        return await condition();
+    }
+
+    private static bool IsListening(string url)
+    {
+        var uri = new Uri(url);
+        using var client = new TcpClient();
+        try
+        {
+            client.Connect(uri.Host, uri.Port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Hermes.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("Hermes.sln not found above the test directory.");
+    }
+}
