@@ -85,6 +85,13 @@ public sealed class FaultRig : IAsyncDisposable
     public static async Task<FaultRig> StartAsync(LocalPostgresCluster cluster, string template, string database)
     {
         await cluster.CreateDatabaseAsync(database, template);
+        await using (var admin = new NpgsqlConnection(cluster.ConnectionString()))
+        {
+            await admin.OpenAsync();
+            await using var command = new NpgsqlCommand($"ALTER DATABASE {LocalPostgresCluster.Quote(database)} SET synchronous_commit = on", admin);
+            await command.ExecuteNonQueryAsync();
+        }
+
         var receiver = await WebhookReceiver.StartAsync();
         var rig = new FaultRig(cluster, database, receiver);
         receiver.Behaviour = rig.AnswerAsync;
@@ -148,7 +155,7 @@ public sealed class FaultRig : IAsyncDisposable
         var result = new LoadResult();
         var next = -1;
         var deadline = Stopwatch.StartNew();
-        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(20) };
         var run = Guid.NewGuid().ToString("N")[..8];
 
         async Task LaneAsync()
