@@ -120,6 +120,7 @@ public sealed class FaultInjectionTests
             await _cluster.StopAsync(immediate: true);
             await Task.Delay(TimeSpan.FromSeconds(2));
             await _cluster.StartAgainAsync();
+            Npgsql.NpgsqlConnection.ClearAllPools(); // the test's own pooled connections died with the server
             await Task.Delay(TimeSpan.FromSeconds(2));
         }
 
@@ -144,16 +145,11 @@ public sealed class FaultInjectionTests
         await rig.StartWorkerAsync();
         await rig.StartWorkerAsync();
 
-        var load = rig.SubmitAsync(Leads, lanes: 2, SubmitLimit);
-        var window = TimeSpan.FromSeconds(FaultRig.Full ? 5 : 1.5);
-        await Task.Delay(window);
-        foreach (var mode in new[] { ReceiverMode.Fail500, ReceiverMode.Hang, ReceiverMode.Drop })
-        {
-            rig.Mode = mode;
-            await Task.Delay(window);
-        }
-
-        rig.Mode = ReceiverMode.Ok;
+        // The receiver's windows follow the stream: healthy, 500s, hangs past the timeout, dropped connections,
+        // healthy again, each for about a sixth of the leads (paced so the windows last long enough to be seen).
+        var modes = new[] { ReceiverMode.Ok, ReceiverMode.Fail500, ReceiverMode.Hang, ReceiverMode.Drop, ReceiverMode.Ok, ReceiverMode.Ok };
+        var load = rig.SubmitAsync(Leads, lanes: 2, SubmitLimit, acknowledged => rig.Mode = modes[Math.Min(modes.Length - 1, acknowledged * modes.Length / Leads)],
+            pace: TimeSpan.FromMilliseconds(FaultRig.Full ? 20 : 60));
         var result = await load;
         await rig.WaitForQuiescenceAsync(DrainLimit);
 

@@ -150,7 +150,7 @@ public sealed class FaultRig : IAsyncDisposable
     /// lead with the same Idempotency-Key (as the website does) after a 503 or a broken connection, until it is
     /// acknowledged or <paramref name="limit"/> passes.
     /// </summary>
-    public async Task<LoadResult> SubmitAsync(int count, int lanes, TimeSpan limit, Action<int>? onAcknowledged = null)
+    public async Task<LoadResult> SubmitAsync(int count, int lanes, TimeSpan limit, Action<int>? onAcknowledged = null, TimeSpan? pace = null)
     {
         var result = new LoadResult();
         var next = -1;
@@ -195,7 +195,7 @@ public sealed class FaultRig : IAsyncDisposable
                     await Task.Delay(100);
                 }
 
-                await Task.Delay(10);
+                await Task.Delay(pace ?? TimeSpan.FromMilliseconds(10));
             }
         }
 

@@ -210,7 +210,7 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
     /// <summary>Milliseconds from process start until <paramref name="probe"/> succeeds.</summary>
     public async Task<double> WaitReadyAsync(Func<HttpClient, Uri, Task<bool>> probe)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         while (clock.Elapsed < TimeSpan.FromMinutes(2))
         {
             if (process.HasExited)
@@ -225,7 +225,7 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
                     return clock.Elapsed.TotalMilliseconds;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
                 // Not listening yet.
             }
