@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Hermes.Tests.Faults;
+
+/// <summary>
+/// A built Hermes host (<c>dotnet X.dll …</c>) running as its own process, with its output kept for diagnostics.
+/// Every process started here is killed in teardown and, should the test run itself end abruptly, by the
+/// <see cref="AppDomain.ProcessExit"/> hook: none outlives the run.
+/// </summary>
+public sealed partial class ChildProcess : IAsyncDisposable
+{
+    private static readonly ConcurrentDictionary<int, Process> Running = new();
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    static ChildProcess()
+    {
+        AppDomain.CurrentDomain.ProcessExit += static (_, _) =>
+        {
+            foreach (var process in Running.Values)
+            {
+                TryKill(process);
+            }
+        };
+    }
+
+    private ChildProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+    }
+
+    public string Name { get; }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Where Kestrel listens, once it said so.</summary>
+    public Uri? Address => _listening.Task.IsCompletedSuccessfully ? _listening.Task.Result : null;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>The repository root: the first folder above the test assembly that holds Hermes.sln.</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Hermes.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Hermes.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>The built host assembly of <paramref name="project"/>, e.g. Hermes.Api, next to its own dependencies.</summary>
+    public static string HostAssembly(string project)
+    {
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+        var path = Path.Combine(RepositoryRoot(), project, "bin", configuration, "net10.0", project + ".dll");
+        return File.Exists(path) ? path : throw new InvalidOperationException($"{path} is not built: run dotnet build first.");
+    }
+
+    /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c> listening on 127.0.0.1, a free port.</summary>
+    public static ChildProcess Start(string name, string assembly, IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(assembly)!,
+        };
+        start.ArgumentList.Add(assembly);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add("http://127.0.0.1:0");
+        foreach (var key in new[] { "DATABASE_URL", "ConnectionStrings__Hermes", "DATABASE_DIRECT_URL", "POSTGRES_URL_NON_POOLING", "ASPNETCORE_URLS", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT" })
+        {
+            start.Environment.Remove(key);
+        }
+
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var child = new ChildProcess(name, process);
+        process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => child.OnLine(e.Data);
+        process.Exited += (_, _) => child._listening.TrySetException(new InvalidOperationException($"{name} exited before it listened:\n{child.Output}"));
+        process.Start();
+        Running[process.Id] = process;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    /// <summary>Waits until Kestrel says where it listens.</summary>
+    public async Task<Uri> WaitListeningAsync(TimeSpan timeout)
+    {
+        try
+        {
+            return await _listening.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{Name} did not listen within {timeout}:\n{Output}");
+        }
+    }
+
+    /// <summary>kill -9: no shutdown, no hand-back, nothing flushed.</summary>
+    public async Task KillAsync()
+    {
+        TryKill(_process);
+        await _process.WaitForExitAsync();
+        Running.TryRemove(_process.Id, out _);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await KillAsync();
+        }
+
+        Running.TryRemove(_process.Id, out _);
+        _process.Dispose();
+    }
+
+    private static void TryKill(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            if (_output.Length < 200_000)
+            {
+                _output.AppendLine(line);
+            }
+        }
+
+        if (ListeningPattern().Match(line) is { Success: true } match)
+        {
+            _listening.TrySetResult(new Uri(match.Groups[1].Value));
+        }
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex ListeningPattern();
+}

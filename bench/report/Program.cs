@@ -1,0 +1,287 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using Hermes.Bench.Worker;
+
+// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20]
+var options = Args.Parse(args);
+var apiDll = Path.GetFullPath(options.Get("api", ""));
+var workerDll = Path.GetFullPath(options.Get("worker", ""));
+if (!File.Exists(apiDll) || !File.Exists(workerDll))
+{
+    Console.Error.WriteLine("Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog N] [--concurrency N] [--batch N] [--starts N] [--load-seconds N]");
+    return 2;
+}
+
+var backlog = int.Parse(options.Get("backlog", "100000"), CultureInfo.InvariantCulture);
+var concurrency = options.Get("concurrency", "16");
+var batch = options.Get("batch", "32");
+var starts = int.Parse(options.Get("starts", "5"), CultureInfo.InvariantCulture);
+var loadSeconds = int.Parse(options.Get("load-seconds", "20"), CultureInfo.InvariantCulture);
+
+await using var bench = await BenchEnvironment.StartAsync(workerDll);
+Console.WriteLine(bench.Describe());
+var connectionString = bench.Cluster.ConnectionString(BenchEnvironment.DatabaseName);
+
+// 1. Start-up: process start to ready, on an idle database. API: first 201 to POST /api/leads (it has no health
+//    endpoint). Worker: first HTTP answer on its port (its host is up: dispatcher and listener are started with it).
+var apiStarts = new List<double>();
+var workerStarts = new List<double>();
+for (var i = 0; i < starts; i++)
+{
+    await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionString)))
+    {
+        apiStarts.Add(await api.WaitReadyAsync(static (http, uri) => Host.SubmitAsync(http, uri, 0)));
+    }
+
+    await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
+    {
+        workerStarts.Add(await worker.WaitReadyAsync(static async (http, uri) => { using var r = await http.GetAsync(uri); return true; }));
+    }
+}
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"start-up to ready ({starts} starts each, median / max): API {Median(apiStarts):F0} / {apiStarts.Max():F0} ms (first 201 to POST /api/leads); worker {Median(workerStarts):F0} / {workerStarts.Max():F0} ms (first HTTP answer on its port)"));
+await bench.ResetAsync();
+
+// 2. API memory at steady load: 8 clients submitting for the given time.
+await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionString)))
+{
+    await api.WaitReadyAsync(static (http, uri) => Host.SubmitAsync(http, uri, 0));
+    var idle = api.Memory();
+    using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(loadSeconds));
+    var submitted = 0;
+    var peakRss = 0L;
+    var clients = Enumerable.Range(0, 8).Select(async lane =>
+    {
+        using var http = new HttpClient();
+        var n = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            await Host.SubmitAsync(http, api.Address!, lane * 10_000_000 + ++n);
+            Interlocked.Increment(ref submitted);
+        }
+    }).ToList();
+    while (!stop.IsCancellationRequested)
+    {
+        await Task.Delay(500);
+        peakRss = Math.Max(peakRss, api.Memory().Rss);
+    }
+
+    await Task.WhenAll(clients);
+    var end = api.Memory();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"API memory: idle VmRSS {idle.Rss / 1024} MiB; under 8 clients for {loadSeconds} s ({submitted / (double)loadSeconds:F0} submissions/s) VmRSS peak sample {peakRss / 1024} MiB, VmHWM {end.Hwm / 1024} MiB"));
+}
+
+await bench.ResetAsync();
+
+// 3. Backlog drain: the rows an n8n outage leaves behind, seeded as the API writes them, then one worker.
+var seed = Stopwatch.StartNew();
+await Host.RunAsync(workerDll, ["seed", "--count", backlog.ToString(CultureInfo.InvariantCulture)], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch));
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {backlog} pending rows in {seed.Elapsed.TotalSeconds:F1} s"));
+await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
+{
+    var clock = Stopwatch.StartNew();
+    var idle = 0L;
+    var peakRss = 0L;
+    var firstAt = 0.0;
+    long delivered = 0;
+    var samples = new List<(double T, long N)>();
+    while (clock.Elapsed < TimeSpan.FromMinutes(30))
+    {
+        await Task.Delay(250);
+        var memory = worker.Memory();
+        idle = idle == 0 ? memory.Rss : idle;
+        peakRss = Math.Max(peakRss, memory.Rss);
+        delivered = bench.Received.Count;
+        if (delivered > 0 && firstAt == 0)
+        {
+            firstAt = clock.Elapsed.TotalSeconds;
+        }
+
+        samples.Add((clock.Elapsed.TotalSeconds, delivered));
+        if (await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'pending'") == 0)
+        {
+            break;
+        }
+    }
+
+    var total = clock.Elapsed.TotalSeconds;
+    var end = worker.Memory();
+    var steady = samples.Where(s => s.N >= delivered * 0.1 && s.N <= delivered * 0.9).ToList();
+    var steadyRate = steady.Count >= 2 ? (steady[^1].N - steady[0].N) / (steady[^1].T - steady[0].T) : double.NaN;
+    var stored = await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'");
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"backlog drain: {stored} of {backlog} rows delivered by one worker (Outbox:Concurrency {concurrency}, Outbox:BatchSize {batch}) in {total:F1} s from process start = {stored / total:F0} rows/s overall, {steadyRate:F0} rows/s between 10 % and 90 %; first delivery {firstAt:F1} s after start; duplicates at the receiver {bench.Duplicates}"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"worker memory: VmRSS {idle / 1024} MiB at the first sample, peak sample {peakRss / 1024} MiB while draining, VmHWM {end.Hwm / 1024} MiB"));
+}
+
+return 0;
+
+static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+/// <summary>--name value pairs.</summary>
+internal sealed class Args(Dictionary<string, string> values)
+{
+    public static Args Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        return new Args(values);
+    }
+
+    public string Get(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
+}
+
+/// <summary>A Hermes host as a child process on a port chosen here, killed on dispose.</summary>
+internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsyncDisposable
+{
+    public Uri? Address => address;
+
+    public static Dictionary<string, string> ApiEnvironment(string connectionString) => new()
+    {
+        ["ConnectionStrings__Hermes"] = connectionString,
+        ["Intake__RateLimit__PermitLimit"] = "100000000",
+        ["Logging__LogLevel__Default"] = "Warning",
+    };
+
+    public static Dictionary<string, string> WorkerEnvironment(string connectionString, Uri receiver, string concurrency, string batch) => new()
+    {
+        ["ConnectionStrings__Hermes"] = connectionString,
+        ["N8N_WEBHOOK_URL"] = receiver.ToString(),
+        ["HERMES_WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ["Outbox__Concurrency"] = concurrency,
+        ["Outbox__BatchSize"] = batch,
+        ["Logging__LogLevel__Default"] = "Warning",
+        ["DOTNET_ENVIRONMENT"] = "Staging",
+        ["ASPNETCORE_ENVIRONMENT"] = "Staging",
+    };
+
+    public static Host Start(string dll, string[] args, Dictionary<string, string> environment)
+    {
+        var port = FreePort();
+        var address = new Uri($"http://127.0.0.1:{port}");
+        var start = Info(dll, [.. args, "--urls", address.ToString()], environment);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        var clock = Stopwatch.StartNew();
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += static (_, _) => { };
+        process.ErrorDataReceived += static (_, e) => { if (e.Data is not null) Console.Error.WriteLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new Host(process, address, clock);
+    }
+
+    public static async Task RunAsync(string dll, string[] args, Dictionary<string, string> environment)
+    {
+        using var process = Process.Start(Info(dll, args, environment))!;
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{Path.GetFileName(dll)} {string.Join(' ', args)} exited {process.ExitCode}");
+        }
+    }
+
+    public static async Task<bool> SubmitAsync(HttpClient http, Uri api, int n)
+    {
+        using var response = await http.PostAsJsonAsync(new Uri(api, "/api/leads"), new
+        {
+            firstName = "Ada",
+            lastName = "Lovelace",
+            email = $"bench{n}.{Guid.NewGuid():N}@example.com",
+            country = "United Kingdom",
+            phoneNumber = "+44 20 7946 0958",
+            problemDescription = "Our web shop was defaced last night.",
+            agreeToTerms = true,
+            privacyConsent = true,
+        });
+        return response.StatusCode == HttpStatusCode.Created;
+    }
+
+    /// <summary>Milliseconds from process start until <paramref name="probe"/> succeeds.</summary>
+    public async Task<double> WaitReadyAsync(Func<HttpClient, Uri, Task<bool>> probe)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        while (clock.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException("The host exited with " + process.ExitCode);
+            }
+
+            try
+            {
+                if (await probe(http, address))
+                {
+                    return clock.Elapsed.TotalMilliseconds;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException("The host was not ready within 2 minutes.");
+    }
+
+    /// <summary>VmRSS and VmHWM in KiB, from /proc/pid/status.</summary>
+    public (long Rss, long Hwm) Memory()
+    {
+        long Read(string key) => File.ReadLines($"/proc/{process.Id}/status")
+            .Where(l => l.StartsWith(key + ":", StringComparison.Ordinal))
+            .Select(static l => long.Parse(l.Split(':', 2)[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture)).FirstOrDefault();
+        return (Read("VmRSS"), Read("VmHWM"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        process.Dispose();
+    }
+
+    private static ProcessStartInfo Info(string dll, string[] args, Dictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(dll)! };
+        start.ArgumentList.Add(dll);
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        foreach (var key in new[] { "DATABASE_URL", "ASPNETCORE_URLS" })
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        return start;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The figures bench/api and bench/worker do not give: how fast a backlog of pending rows drains after an outage,
+# resident memory (VmRSS, VmHWM) of the API and of the worker at steady load, and time from process start to ready.
+# Starts its own durable PostgreSQL cluster (fsync on) and a loopback receiver answering 200; Release builds.
+#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+dotnet build -c Release -v q -nologo Hermes.Api/Hermes.Api.csproj >/dev/null
+dotnet build -c Release -v q -nologo Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj >/dev/null
+dotnet build -c Release -v q -nologo bench/report/Hermes.Bench.Report.csproj >/dev/null
+mkdir -p bench/out/report
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr); dotnet $(dotnet --version)"
+  echo "command: bench/report/run.sh $*"
+  dotnet bench/report/bin/Release/net10.0/Hermes.Bench.Report.dll \
+    --api Hermes.Api/bin/Release/net10.0/Hermes.Api.dll \
+    --worker Hermes.Outbox.Worker/bin/Release/net10.0/Hermes.Outbox.Worker.dll "$@"
+} | tee bench/out/report/last-run.txt
