@@ -1,11 +1,15 @@
 using Hermes.Api.Admin;
+using Hermes.Api.Health;
 using Hermes.Api.Intake;
 using Hermes.Api.OpenApi;
 using Hermes.Api.Problems;
+using Hermes.Api.Telemetry;
 using Hermes.Persistence;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddHermesPersistence("hermes-api");
+builder.AddHermesApiTelemetry();
+builder.AddHermesHealth();
 builder.AddHermesProblemDetails();
 builder.AddHermesIntake();
 builder.AddHermesOpenApi();
@@ -17,6 +21,7 @@ app.UseHermesIntake();
 app.MapOpenApi();
 app.MapHermesIntake();
 app.MapHermesAdmin();
+app.MapHermesHealth();
 app.Run();
 
 /// <summary>The API host's entry point, public for WebApplicationFactory.</summary>
