@@ -1,4 +1,5 @@
 using Hermes.Outbox.Worker.Delivery;
+using Hermes.Outbox.Worker.Health;
 using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
 
@@ -13,12 +14,14 @@ public static class WorkerHost
         builder.AddHermesPersistence("hermes-worker");
         builder.AddOutboxDelivery();
         builder.AddHermesRetention();
+        builder.AddWorkerHealth();
         return builder;
     }
 
     public static async Task<int> RunAsync(string[] args)
     {
         await using var app = CreateBuilder(args).Build();
+        app.MapWorkerHealth();
         await app.RunAsync();
         return 0;
     }
