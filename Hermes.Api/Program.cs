@@ -17,6 +17,7 @@ builder.AddHermesAdmin();
 
 var app = builder.Build();
 app.UseHermesProblemDetails();
+app.UseHermesApiTelemetry();
 app.UseHermesIntake();
 app.MapOpenApi();
 app.MapHermesIntake();

@@ -46,4 +46,22 @@ public static class ApiTelemetryExtensions
         builder.AddHermesTelemetry("hermes-api");
         return builder;
     }
+
+    /// <summary>
+    /// Counts the 415 that routing answers by itself (a submission whose Content-Type the endpoint does not accept
+    /// never reaches it), as <c>unsupported_media_type</c>.
+    /// </summary>
+    public static WebApplication UseHermesApiTelemetry(this WebApplication app)
+    {
+        app.Use(static async (context, next) =>
+        {
+            await next(context);
+            if (context.Response.StatusCode == StatusCodes.Status415UnsupportedMediaType
+                && context.GetEndpoint() is { DisplayName: "415 HTTP Unsupported Media Type" })
+            {
+                context.RequestServices.GetRequiredService<ApiTelemetry>().Reject(RejectionReasons.UnsupportedMediaType);
+            }
+        });
+        return app;
+    }
 }
