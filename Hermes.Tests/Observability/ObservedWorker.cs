@@ -82,6 +82,7 @@ public sealed class ObservedWorker : IAsyncDisposable
         var values = WorkerUnderTest.DefaultSettings(connectionString, webhook, "observed-" + Guid.NewGuid().ToString("N")[..8]);
         values["Health:PendingCacheDuration"] = "00:00:00";
         values["OTEL_EXPORTER_OTLP_ENDPOINT"] = "";
+        values["Logging:LogLevel:Default"] = "Debug";
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             values[key] = value;

@@ -10,7 +10,6 @@ using Hermes.Outbox.Worker.Health;
 using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;
 using Hermes.Tests.Worker;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -216,8 +215,8 @@ public sealed class TraceMetricsAndLogsTests : WorkerTest
     {
         var apiLogs = new ScopeCapturingLogs();
         await using var api = new HermesApiFactory(ConnectionString, new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Debug" });
-        await using var logged = api.WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddProvider(apiLogs)));
-        using var client = logged.CreateClient();
+        using var client = api.CreateApiClient();
+        api.Services.GetRequiredService<ILoggerFactory>().AddProvider(apiLogs);
         var form = TestData.ValidForm();
         using (var response = await client.PostAsJsonAsync("/api/leads", form, JsonSerializerOptions.Web))
         {
