@@ -1,13 +1,17 @@
 using Hermes.Api.Admin;
+using Hermes.Api.Health;
 using Hermes.Api.Intake;
 using Hermes.Api.OpenApi;
 using Hermes.Api.Problems;
 using Hermes.Api.Security;
+using Hermes.Api.Telemetry;
 using Hermes.Persistence;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddHermesPersistence("hermes-api");
 builder.AddHermesSecurity();
+builder.AddHermesApiTelemetry();
+builder.AddHermesHealth();
 builder.AddHermesProblemDetails();
 builder.AddHermesIntake();
 builder.AddHermesOpenApi();
@@ -16,10 +20,12 @@ builder.AddHermesAdmin();
 var app = builder.Build();
 app.UseHermesSecurity();
 app.UseHermesProblemDetails();
+app.UseHermesApiTelemetry();
 app.UseHermesIntake();
 app.MapOpenApi();
 app.MapHermesIntake();
 app.MapHermesAdmin();
+app.MapHermesHealth();
 app.Run();
 
 /// <summary>The API host's entry point, public for WebApplicationFactory.</summary>

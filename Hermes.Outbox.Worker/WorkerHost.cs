@@ -1,5 +1,6 @@
 using Hermes.Outbox.Worker.Delivery;
 using Hermes.Outbox.Worker.Development;
+using Hermes.Outbox.Worker.Health;
 using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
 
@@ -15,6 +16,7 @@ public static class WorkerHost
         builder.AddOutboxDelivery();
         builder.AddHermesRetention();
         builder.AddDevelopmentReceiver();
+        builder.AddWorkerHealth();
         return builder;
     }
 
@@ -22,6 +24,7 @@ public static class WorkerHost
     {
         await using var app = CreateBuilder(args).Build();
         app.MapDevelopmentReceiver();
+        app.MapWorkerHealth();
         await app.RunAsync();
         return 0;
     }

@@ -121,6 +121,7 @@ public static class IntakeExtensions
             var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
             http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
             http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            http.RequestServices.GetRequiredService<Telemetry.ApiTelemetry>().Reject(Telemetry.RejectionReasons.RateLimited);
             IntakeLog.RateLimited(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(IntakeExtensions)), http.Request.Path);
             await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Hermes.Api.Telemetry;
 using Hermes.Domain;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -18,6 +19,7 @@ internal static class LeadEndpoints
         var api = app.MapGroup("/api")
             .RequireCors(IntakeExtensions.CorsPolicy)
             .RequireRateLimiting(IntakeExtensions.RateLimitPolicy)
+            .AddEndpointFilter<DatabaseUnavailableMetric>()
             .WithTags("Leads");
 
         api.MapPost("/leads", SubmitLeadAsync)
@@ -60,6 +62,7 @@ internal static class LeadEndpoints
     {
         if (CheckIdempotencyKey(idempotencyKey) is { } badKey)
         {
+            http.RequestServices.GetRequiredService<ApiTelemetry>().Reject(RejectionReasons.Validation);
             return badKey;
         }
 
@@ -83,6 +86,7 @@ internal static class LeadEndpoints
     {
         if (CheckIdempotencyKey(idempotencyKey) is { } badKey)
         {
+            http.RequestServices.GetRequiredService<ApiTelemetry>().Reject(RejectionReasons.Validation);
             return badKey;
         }
 
@@ -94,6 +98,7 @@ internal static class LeadEndpoints
 
         if (request.FormData is not { } formData)
         {
+            http.RequestServices.GetRequiredService<ApiTelemetry>().Reject(RejectionReasons.Validation);
             return Invalid(new Dictionary<string, string[]>(StringComparer.Ordinal) { ["formData"] = ["This field is required."] });
         }
 
@@ -138,6 +143,12 @@ internal static class LeadEndpoints
     private static IResult BodyProblemResult(HttpContext http, BodyProblem problem, string? detail, IReadOnlyDictionary<string, string[]>? errors)
     {
         IntakeLog.BodyRefused(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LeadEndpoints)), problem);
+        http.RequestServices.GetRequiredService<ApiTelemetry>().Reject(problem switch
+        {
+            BodyProblem.TooLarge => RejectionReasons.TooLarge,
+            BodyProblem.UnsupportedMediaType => RejectionReasons.UnsupportedMediaType,
+            _ => RejectionReasons.Validation,
+        });
         return problem switch
         {
             BodyProblem.UnsupportedMediaType => TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type", detail: detail),

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Hermes.Api.Telemetry;
 using Hermes.Domain;
 using Hermes.Persistence;
 using Microsoft.EntityFrameworkCore;
@@ -36,6 +37,7 @@ internal sealed class LeadIntake(
     CaptchaVerifier captcha,
     LeadValidationOptions rules,
     IOptions<IntakeOptions> options,
+    ApiTelemetry telemetry,
     ILogger<LeadIntake> logger)
 {
     private const string IdempotencyIndex = "idx_hermes_leads_idempotency_key";
@@ -57,6 +59,7 @@ internal sealed class LeadIntake(
         if (errors.Count > 0 || validation.Submission is not { } submission)
         {
             IntakeLog.SubmissionRejected(logger, string.Join(", ", errors.Keys));
+            telemetry.Reject(RejectionReasons.Validation);
             return new IntakeOutcome.Rejected(errors);
         }
 
@@ -72,11 +75,13 @@ internal sealed class LeadIntake(
             switch (await captcha.VerifyAsync(submission.CaptchaToken!, submission.IpAddress, cancellationToken))
             {
                 case CaptchaVerdict.Failed:
+                    telemetry.Reject(RejectionReasons.Captcha);
                     return new IntakeOutcome.Rejected(new Dictionary<string, string[]>(StringComparer.Ordinal)
                     {
                         [fieldPrefix + "captchaToken"] = ["The captcha check failed; please solve it again."],
                     });
                 case CaptchaVerdict.Unavailable:
+                    telemetry.Reject(RejectionReasons.Captcha);
                     return new IntakeOutcome.CaptchaUnavailable();
             }
         }
@@ -85,6 +90,7 @@ internal sealed class LeadIntake(
         {
             var receipt = await StoreAsync(submission, idempotencyKey, requestHash);
             IntakeLog.LeadQueued(logger, receipt.LeadId, receipt.BackupId);
+            telemetry.Accepted.Add(1);
             return new IntakeOutcome.Stored(receipt, Replayed: false);
         }
         catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: IdempotencyIndex })
@@ -133,6 +139,7 @@ internal sealed class LeadIntake(
         if (!string.Equals(earlier.RequestHash, requestHash, StringComparison.Ordinal))
         {
             IntakeLog.IdempotencyKeyReused(logger, earlier.LeadId);
+            telemetry.Reject(RejectionReasons.IdempotencyConflict);
             return new IntakeOutcome.KeyReused();
         }
 

@@ -219,6 +219,7 @@ public sealed class OutboxDispatcher : BackgroundService
 
     private async Task DeliverAsync(ClaimedMessage message)
     {
+        using var scope = WorkerLog.DeliveryScope(_logger, message.LeadId, message.Id);
         try
         {
             var webhookId = message.ReplayCount > 0 ? $"{message.MessageId}_r{message.ReplayCount}" : message.MessageId;
@@ -269,6 +270,7 @@ public sealed class OutboxDispatcher : BackgroundService
             _state.RecordSuccess(answer.BrevoContactId is not null);
             _telemetry.Deliveries.Add(1, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Delivered));
             _telemetry.DeliveryDuration.Record(duration, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Delivered));
+            _telemetry.Attempts.Record(message.Attempt, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Delivered));
             if (answer.BrevoContactId is null)
             {
                 _telemetry.MissingContactId.Add(1);
@@ -310,6 +312,7 @@ public sealed class OutboxDispatcher : BackgroundService
         }
         else
         {
+            _telemetry.Attempts.Record(message.Attempt, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Failed));
             WorkerLog.DeliveryFailed(_logger, message.LeadId, message.Id, message.Attempt, result.Error);
         }
 

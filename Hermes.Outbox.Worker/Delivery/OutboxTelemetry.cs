@@ -17,6 +17,7 @@ public sealed class OutboxTelemetry
         Deliveries = meter.CreateCounter<long>("hermes.outbox.deliveries", "{attempt}", "Delivery attempts by outcome (delivered, retry, failed).");
         DeliveryDuration = meter.CreateHistogram<double>("hermes.outbox.delivery.duration", "s", "Duration of one POST to the webhook.");
         MissingContactId = meter.CreateCounter<long>("hermes.outbox.missing_contact_id", "{delivery}", "Deliveries whose answer carried no Brevo contact id.");
+        Attempts = meter.CreateHistogram<int>("hermes.outbox.delivery.attempts", "{attempt}", "Attempts a message took until it was delivered or given up (tag outcome).");
         Claimed = meter.CreateCounter<long>("hermes.outbox.claimed", "{message}", "Rows claimed.");
         Released = meter.CreateCounter<long>("hermes.outbox.released", "{message}", "Claims undone without an attempt (shutdown, open circuit).");
     }
@@ -26,6 +27,8 @@ public sealed class OutboxTelemetry
     public Histogram<double> DeliveryDuration { get; }
 
     public Counter<long> MissingContactId { get; }
+
+    public Histogram<int> Attempts { get; }
 
     public Counter<long> Claimed { get; }
 

@@ -3,6 +3,10 @@ namespace Hermes.Outbox.Worker.Delivery;
 /// <summary>The worker's log messages (event ids 4000–4099).</summary>
 internal static partial class WorkerLog
 {
+    /// <summary>Every line written while a message is delivered carries its lead id and outbox id.</summary>
+    public static readonly Func<ILogger, string, long, IDisposable?> DeliveryScope =
+        LoggerMessage.DefineScope<string, long>("Lead {LeadId}, outbox {OutboxId}");
+
     [LoggerMessage(4000, LogLevel.Information, "Outbox dispatcher {WorkerId} started: batch {BatchSize}, concurrency {Concurrency}, lease {Lease}, poll every {PollInterval}, request timeout {RequestTimeout}, {MaxAttempts} attempts")]
     public static partial void DispatcherStarted(ILogger logger, string workerId, int batchSize, int concurrency, TimeSpan lease, TimeSpan pollInterval, TimeSpan requestTimeout, int maxAttempts);
 

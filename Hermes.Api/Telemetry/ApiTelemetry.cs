@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Hermes.Persistence.Hosting;
+
+namespace Hermes.Api.Telemetry;
+
+/// <summary>The API's ActivitySource and Meter, both named <c>Hermes.Api</c>.</summary>
+public sealed class ApiTelemetry
+{
+    public const string Name = "Hermes.Api";
+
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    public ApiTelemetry(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(Name);
+        Accepted = meter.CreateCounter<long>("hermes.leads.accepted", "{lead}", "Leads stored and queued for delivery (idempotent replays are not counted again).");
+        Rejected = meter.CreateCounter<long>("hermes.leads.rejected", "{submission}", "Submissions refused, by reason; nothing was stored for them.");
+    }
+
+    public Counter<long> Accepted { get; }
+
+    public Counter<long> Rejected { get; }
+
+    public void Reject(string reason) => Rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
+}
+
+/// <summary>The values of the <c>reason</c> tag of <c>hermes.leads.rejected</c>.</summary>
+public static class RejectionReasons
+{
+    public const string Validation = "validation";
+    public const string TooLarge = "too_large";
+    public const string UnsupportedMediaType = "unsupported_media_type";
+    public const string RateLimited = "rate_limited";
+    public const string IdempotencyConflict = "idempotency_conflict";
+    public const string Captcha = "captcha";
+    public const string DatabaseUnavailable = "database_unavailable";
+}
+
+public static class ApiTelemetryExtensions
+{
+    /// <summary>The meter and source, plus OpenTelemetry export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.</summary>
+    public static WebApplicationBuilder AddHermesApiTelemetry(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ApiTelemetry>();
+        builder.AddHermesTelemetry("hermes-api");
+        return builder;
+    }
+
+    /// <summary>
+    /// Counts the 415 that routing answers by itself (a submission whose Content-Type the endpoint does not accept
+    /// never reaches it), as <c>unsupported_media_type</c>.
+    /// </summary>
+    public static WebApplication UseHermesApiTelemetry(this WebApplication app)
+    {
+        app.Use(static async (context, next) =>
+        {
+            await next(context);
+            if (context.Response.StatusCode == StatusCodes.Status415UnsupportedMediaType
+                && context.GetEndpoint() is { DisplayName: "415 HTTP Unsupported Media Type" })
+            {
+                context.RequestServices.GetRequiredService<ApiTelemetry>().Reject(RejectionReasons.UnsupportedMediaType);
+            }
+        });
+        return app;
+    }
+}
