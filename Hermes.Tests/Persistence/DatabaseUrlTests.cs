@@ -157,6 +157,59 @@ public sealed class DatabaseUrlTests
         Assert.That(new NpgsqlConnectionStringBuilder(withDirect.DirectConnectionString).Host, Is.EqualTo("direct"));
     }
 
+    [TestCase("DATABASE_URL", "postgres://u:p@direct:5432/db", TestName = "A_direct_url_prepares_statements_and_skips_the_reset")]
+    [TestCase("ConnectionStrings:Hermes", "Host=direct;Database=db;Username=u", TestName = "A_direct_connection_string_prepares_statements_and_skips_the_reset")]
+    public void A_direct_connection_prepares_statements_and_skips_the_reset(string key, string value)
+    {
+        var database = HermesDatabase.FromConfiguration(Config((key, value)));
+        var b = new NpgsqlConnectionStringBuilder(database.ConnectionString);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(b.MaxAutoPrepare, Is.EqualTo(HermesDatabase.DirectMaxAutoPrepare));
+            Assert.That(b.NoResetOnClose, Is.True);
+            Assert.That(database.IsTransactionPooled, Is.False);
+            Assert.That(database.DirectConnectionString, Is.EqualTo(database.ConnectionString), "a direct connection can LISTEN");
+        });
+    }
+
+    [TestCase("DATABASE_URL", "postgres://u:p@direct:5432/db?Max%20Auto%20Prepare=0&No%20Reset%20On%20Close=false", TestName = "Preparation_and_reset_given_in_the_url_win")]
+    [TestCase("ConnectionStrings:Hermes", "Host=direct;Database=db;Max Auto Prepare=0;No Reset On Close=false", TestName = "Preparation_and_reset_given_in_the_connection_string_win")]
+    [TestCase("ConnectionStrings:Hermes", "Host=direct;Database=db;MaxAutoPrepare=0;NoResetOnClose=false", TestName = "Preparation_and_reset_given_as_synonyms_win")]
+    public void Preparation_and_reset_given_explicitly_win(string key, string value)
+    {
+        var database = HermesDatabase.FromConfiguration(Config((key, value)));
+        var b = new NpgsqlConnectionStringBuilder(database.ConnectionString);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(b.MaxAutoPrepare, Is.Zero);
+            Assert.That(b.NoResetOnClose, Is.False);
+            Assert.That(database.IsTransactionPooled, Is.False);
+        });
+    }
+
+    [Test]
+    public void Turning_preparation_off_on_a_direct_connection_does_not_make_it_look_pooled()
+    {
+        var database = HermesDatabase.FromConfiguration(Config(("ConnectionStrings:Hermes", "Host=direct;Database=db;Max Auto Prepare=0")));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(database.IsTransactionPooled, Is.False);
+            Assert.That(database.DirectConnectionString, Is.Not.Null, "it can still LISTEN");
+            Assert.That(new NpgsqlConnectionStringBuilder(database.ConnectionString).MaxAutoPrepare, Is.Zero);
+        });
+    }
+
+    [Test]
+    public void A_pooled_url_gets_no_prepared_statements()
+    {
+        var database = HermesDatabase.FromConfiguration(Config(("DATABASE_URL", "postgres://u:p@pooler:6543/db?pgbouncer=true")));
+
+        Assert.That(new NpgsqlConnectionStringBuilder(database.ConnectionString).MaxAutoPrepare, Is.Zero);
+    }
+
     [Test]
     public void A_bad_connection_string_is_refused_with_its_key_named()
     {
