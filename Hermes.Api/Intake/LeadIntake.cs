@@ -93,10 +93,9 @@ internal sealed class LeadIntake(
             telemetry.Accepted.Add(1);
             return new IntakeOutcome.Stored(receipt, Replayed: false);
         }
-        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: IdempotencyIndex })
+        catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: IdempotencyIndex })
         {
             // A concurrent request with the same key committed first; the unique index made this one wait for it.
-            db.ChangeTracker.Clear();
             var winner = await FindByKeyAsync(idempotencyKey!, CancellationToken.None)
                 ?? throw new InvalidOperationException("The Idempotency-Key clashed, but no lead holds it.", e);
             return Replay(winner, requestHash);
@@ -115,21 +114,16 @@ internal sealed class LeadIntake(
         lead.IdempotencyKey = idempotencyKey;
         lead.RequestHash = requestHash;
 
-        // Savepoints would only let the transaction go on after a failed SaveChanges, which it never does here; and
-        // the context only adds new entities, so there are no changes to detect. Both are per-request costs saved.
-        db.Database.AutoSavepointsEnabled = false;
-        db.ChangeTracker.AutoDetectChangesEnabled = false;
+        // Two new rows and nothing else: the model's own INSERTs without the change tracker (SubmissionRows), in one
+        // EF Core transaction.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        db.Leads.Add(lead);
-        await db.SaveChangesAsync(cancellationToken);
-
-        db.Outbox.Add(new OutboxMessage
+        await SubmissionRows.InsertLeadAsync(db, lead, cancellationToken);
+        await SubmissionRows.InsertOutboxAsync(db, new OutboxMessage
         {
             LeadId = lead.Id,
             Payload = WebhookPayload.For(lead).ToJson(),
             Traceparent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null,
-        });
-        await db.SaveChangesAsync(cancellationToken);
+        }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new LeadReceipt(lead.LeadId, lead.Id, lead.CreatedAt!.Value);
     }
