@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Submission throughput: the API (POST /api/leads through wrk) against pgbench running the same two-row insert
-# transaction, alternating in one run on one durable (fsync on) local PostgreSQL. About 3 minutes.
+# transaction (in pgbench's extended and prepared protocols), taking turns in one run on one durable (fsync on) local
+# PostgreSQL. About 4 minutes.
 # Usage: bench/api/run.sh [--concurrency 16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
-#                         [--pgbench-mode extended|prepared] [--npgsql "Max Auto Prepare=20;No Reset On Close=true"]
+#                         [--pgbench-mode extended,prepared] [--npgsql "Max Auto Prepare=0;No Reset On Close=false"]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"

@@ -1,5 +1,6 @@
--- The API's write, as pgbench runs it: one transaction with the lead (every column EF Core sends, RETURNING the
--- database-assigned id and time) and its outbox row (the frozen webhook payload, ~1 KB of JSON, and a traceparent).
+-- The API's write, as pgbench runs it: one transaction with the lead (every column the API sends: the EF Core model's
+-- non-generated columns, RETURNING the database-assigned id and time) and its outbox row (the frozen webhook payload,
+-- ~1 KB of JSON, and a traceparent; nothing returned, as the API reads nothing back from it).
 -- Same columns, same kind of values, same round trips; the outbox insert fires the same NOTIFY trigger.
 -- (pgbench reads ":name" anywhere as a variable, even inside a string: hence ": true" with a space in the JSON.)
 BEGIN;
@@ -23,6 +24,5 @@ VALUES (0, NULL, NULL, NULL, :id, NULL,
      || 'defaced last night.\nWe need an incident response.","companyName":"Analytical Engines Ltd","companySize":"11-50",'
      || '"serviceUrgency":"urgent","priority":"high","agreeToTerms": true,"privacyConsent": true,"marketingConsent": false},'
      || '"metadata":{"userAgent":"Mozilla/5.0 (X11; Linux x86_64) HermesBench/1.0","ipAddress":"127.0.0.1","source":"hermes-website"}}')::jsonb,
-    0, 'pending', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'lead.submitted')
-RETURNING id, available_at, created_at;
+    0, 'pending', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'lead.submitted');
 COMMIT;

@@ -49,20 +49,24 @@ public static partial class Program
             var results = new List<PhaseResult>();
             Console.WriteLine($"Warm-up: {options.Warmup} s each");
             await RunWrkAsync(options, port, options.Warmup);
-            await RunPgbenchAsync(options, cluster, work, options.Warmup);
+            foreach (var mode in options.PgbenchModes)
+            {
+                await RunPgbenchAsync(options, mode, cluster, work, options.Warmup);
+            }
 
             for (var round = 1; round <= options.Rounds; round++)
             {
-                // Alternate the order, so neither side always runs on the larger tables.
-                var apiFirst = round % 2 == 0;
-                for (var i = 0; i < 2; i++)
+                // Rotate the order, so no client always runs on the larger tables.
+                string?[] clients = [null, .. options.PgbenchModes];
+                var order = clients.Skip((round - 1) % clients.Length).Concat(clients.Take((round - 1) % clients.Length)).ToList();
+                foreach (var client in order)
                 {
                     await ExecuteAsync(dataSource, "CHECKPOINT");
                     var before = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_outbox");
                     var cpuBefore = CpuSample.Take(api.Id, cluster.DataDirectory);
-                    var result = (i == 0) == apiFirst
+                    var result = client is null
                         ? await RunWrkAsync(options, port, options.Duration)
-                        : await RunPgbenchAsync(options, cluster, work, options.Duration);
+                        : await RunPgbenchAsync(options, client, cluster, work, options.Duration);
                     var cpu = CpuSample.Take(api.Id, cluster.DataDirectory) - cpuBefore;
                     // Requests wrk left in flight finish after it stops: let them land before counting.
                     await Task.Delay(500);
@@ -78,7 +82,7 @@ public static partial class Program
             var orphans = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_leads l WHERE NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.lead_id = l.id)");
             Console.WriteLine();
             Console.WriteLine($"Concurrency {options.Concurrency}, {options.Duration} s per phase, {options.Rounds} rounds, API log level {options.LogLevel}, " +
-                $"API connection options '{options.NpgsqlOptions}', pgbench -M {options.PgbenchMode}; " +
+                $"API connection options '{options.NpgsqlOptions}' (on top of Hermes' defaults), pgbench -M {string.Join(" and -M ", options.PgbenchModes)}; " +
                 $"{leads} leads and {outbox} outbox rows in the database at the end, {orphans} leads without an outbox row. " +
                 $"Load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}.");
             Console.WriteLine();
@@ -91,9 +95,12 @@ public static partial class Program
             }
 
             var apiRate = results.Where(static r => r.Name.StartsWith("API", StringComparison.Ordinal)).Average(static r => r.PerSecond);
-            var pgRate = results.Where(static r => r.Name.StartsWith("pgbench", StringComparison.Ordinal)).Average(static r => r.PerSecond);
             Console.WriteLine();
-            Console.WriteLine(string.Create(inv, $"API / pgbench: {apiRate:F0} / {pgRate:F0} = {100 * apiRate / pgRate:F0}% (target: at least 60%)"));
+            foreach (var mode in options.PgbenchModes)
+            {
+                var pgRate = results.Where(r => r.Name == PgbenchName(mode)).Average(static r => r.PerSecond);
+                Console.WriteLine(string.Create(inv, $"API / pgbench -M {mode}: {apiRate:F0} / {pgRate:F0} = {100 * apiRate / pgRate:F0}% (target: at least 60%)"));
+            }
             return results.Any(static r => r.Errors > 0) ? 1 : 0;
         }
         finally
@@ -187,7 +194,9 @@ public static partial class Program
         return match.Groups[2].Value switch { "us" => value / 1000, "s" => value * 1000, _ => value };
     }
 
-    private static async Task<PhaseResult> RunPgbenchAsync(BenchOptions options, LocalPostgresCluster cluster, string work, int seconds)
+    private static string PgbenchName(string mode) => $"pgbench -M {mode} (same transaction)";
+
+    private static async Task<PhaseResult> RunPgbenchAsync(BenchOptions options, string mode, LocalPostgresCluster cluster, string work, int seconds)
     {
         var logs = Path.Combine(work, "pgbench-logs");
         if (Directory.Exists(logs))
@@ -199,7 +208,7 @@ public static partial class Program
         var pgbench = Path.Combine(LocalPostgresCluster.FindBinDirectory()!, "pgbench");
         var script = Path.Combine(options.Repo, "bench", "api", "two-row-insert.sql");
         var output = await RunAsync(pgbench,
-            ["-h", "127.0.0.1", "-p", Str(cluster.Port), "-U", LocalPostgresCluster.Superuser, "-n", "-M", options.PgbenchMode,
+            ["-h", "127.0.0.1", "-p", Str(cluster.Port), "-U", LocalPostgresCluster.Superuser, "-n", "-M", mode,
              "-c", Str(options.Concurrency), "-j", "2", "-T", Str(seconds), "-f", script, "-l", "--log-prefix", Path.Combine(logs, "tx"), "hermes"],
             workingDirectory: logs);
         var rate = double.Parse(PgbenchTps().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
@@ -213,7 +222,7 @@ public static partial class Program
             .Select(static fields => double.Parse(fields[2], CultureInfo.InvariantCulture) / 1000)
             .Order()
             .ToArray();
-        return new PhaseResult("pgbench (same transaction)", rate, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Length, failed);
+        return new PhaseResult(PgbenchName(mode), rate, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Length, failed);
     }
 
     private static double Percentile(double[] sorted, double p) =>
@@ -291,7 +300,7 @@ internal sealed record PhaseResult(string Name, double PerSecond, double P50Ms, 
     public CpuSample Cpu { get; init; } = new(0, 0, 0);
 }
 
-internal sealed record BenchOptions(string Repo, int Concurrency, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, string PgbenchMode)
+internal sealed record BenchOptions(string Repo, int Concurrency, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, IReadOnlyList<string> PgbenchModes)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -299,6 +308,7 @@ internal sealed record BenchOptions(string Repo, int Concurrency, int Duration, 
         int Number(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         var repo = Value("--repo") ?? throw new ArgumentException("--repo DIR is required.");
         return new BenchOptions(Path.GetFullPath(repo), Number("--concurrency", 16), Number("--duration", 20), Number("--warmup", 20), Number("--rounds", 2),
-            Value("--log-level") ?? "Information", Value("--npgsql") ?? "", Value("--pgbench-mode") ?? "extended");
+            Value("--log-level") ?? "Information", Value("--npgsql") ?? "",
+            (Value("--pgbench-mode") ?? "extended,prepared").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 }
