@@ -65,7 +65,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// <summary>The channel of <c>NOTIFY</c> that wakes the workers (see the <c>OutboxWakeUp</c> migration).</summary>
     public const string NotifyChannel = "hermes_outbox";
 
-    private const string ClaimSql = """
+    /// <summary>The claim (parameters <c>@batch</c>, <c>@lease</c>, <c>@worker</c>); <c>doctor</c> explains this very statement.</summary>
+    internal const string ClaimSql = """
         WITH c AS (
             SELECT id
             FROM hermes_outbox
@@ -85,7 +86,9 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     // A delivery is recorded even when the lease ran out and another worker took the row meanwhile (the
     // answer is the truth); a retry or a failure only while this worker still holds that attempt's claim, so
     // it never moves a lease that someone else holds. Rows cancelled or delivered meanwhile are left alone.
-    // The attempt log gets every attempt either way: it is the history an operator reads.
+    // The attempt log gets every attempt either way: it is the history an operator reads. For a lead erased while
+    // its delivery was in flight, the attempt is logged without its error and response excerpt, as erasure leaves
+    // the attempts it found.
     private const string CompleteSql = """
         WITH r AS (
             SELECT *
@@ -122,8 +125,9 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         a AS (
             INSERT INTO hermes_delivery_attempts
                 (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt, worker_id)
-            SELECT r.outbox_id, r.lead_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome, r.error, r.excerpt, @worker
-            FROM r
+            SELECT r.outbox_id, r.lead_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome,
+                   CASE WHEN e.erased_at IS NULL THEN r.error END, CASE WHEN e.erased_at IS NULL THEN r.excerpt END, @worker
+            FROM r LEFT JOIN hermes_leads e ON e.id = r.lead_id
         )
         SELECT count(*) FROM o
         """;

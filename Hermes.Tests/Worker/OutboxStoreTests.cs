@@ -89,6 +89,41 @@ public sealed class OutboxStoreTests : WorkerTest
     }
 
     [Test]
+    public async Task Late_outcome_for_an_erased_lead_is_logged_without_its_error_or_response()
+    {
+        var (lead, message) = await InsertLeadAsync();
+        var (other, _) = await InsertLeadAsync();
+        var store = new OutboxStore(DataSource);
+        var claimed = await store.ClaimAsync(2, TimeSpan.FromMinutes(5), "w", CancellationToken.None);
+        // What erasure does to a lead whose delivery is in flight (LeadErasure): cancel the row, mark the lead.
+        await ExecuteAsync("UPDATE hermes_outbox SET status = 'cancelled', locked_by = NULL WHERE id = $1", message.Id);
+        await ExecuteAsync("UPDATE hermes_leads SET email = 'erased', erased_at = now() WHERE id = $1", lead.Id);
+        var now = DateTimeOffset.UtcNow;
+        AttemptOutcome Failed(ClaimedMessage claim) => new()
+        {
+            OutboxId = claim.Id,
+            LeadRowId = claim.LeadRowId,
+            Attempt = 1,
+            Outcome = DeliveryOutcomes.Retry,
+            StartedAt = now,
+            FinishedAt = now,
+            StatusCode = 500,
+            Error = "HTTP 500",
+            ResponseExcerpt = "{\"echo\": \"ada@example.com\"}",
+            RetryDelay = TimeSpan.FromMinutes(1),
+        };
+
+        await store.CompleteAsync([.. claimed.Select(Failed)], [], "w", CancellationToken.None);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await ScalarAsync<string>("SELECT coalesce(error, '-') || '|' || coalesce(response_excerpt, '-') || '|' || status_code FROM hermes_delivery_attempts WHERE lead_id = $1", lead.Id), Is.EqualTo("-|-|500"), "the attempt is in the history, its content is not");
+            Assert.That(await ScalarAsync<string>("SELECT error || '|' || response_excerpt FROM hermes_delivery_attempts WHERE lead_id = $1", other.Id), Is.EqualTo("HTTP 500|{\"echo\": \"ada@example.com\"}"), "a lead not erased keeps both");
+            Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo("cancelled"));
+        });
+    }
+
+    [Test]
     public async Task Next_due_is_the_wait_until_the_earliest_pending_row()
     {
         var store = new OutboxStore(DataSource);
