@@ -36,21 +36,17 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
     private const int Examples = 5;
 
     /// <summary>
-    /// The claim, as the dispatcher runs it (ARCHITECTURE.md, "Claim"), with fixed values so it can be explained.
-    /// EXPLAIN without ANALYZE plans the statement and does not run it.
+    /// The dispatcher's own claim statement (<see cref="Outbox.OutboxStore.ClaimSql"/>) with sample values. EXPLAIN
+    /// without ANALYZE plans the statement and does not run it.
     /// </summary>
-    private const string ExplainClaimSql = """
-        EXPLAIN (FORMAT JSON)
-        WITH c AS (
-            SELECT id FROM hermes_outbox
-            WHERE status = 'pending' AND available_at <= now()
-            ORDER BY available_at, id
-            LIMIT 32
-            FOR UPDATE SKIP LOCKED)
-        UPDATE hermes_outbox o SET available_at = now() + interval '30 seconds', attempts = attempts + 1, locked_by = 'hermes-doctor'
-        FROM c WHERE o.id = c.id
-        RETURNING o.*
-        """;
+    private const string ExplainClaimSql = "EXPLAIN (FORMAT JSON) " + Outbox.OutboxStore.ClaimSql;
+
+    private static readonly Action<NpgsqlParameterCollection> ClaimSample = static parameters =>
+    {
+        parameters.Add(new NpgsqlParameter<int>("batch", 32));
+        parameters.Add(new NpgsqlParameter<TimeSpan>("lease", TimeSpan.FromSeconds(30)));
+        parameters.Add(new NpgsqlParameter<string>("worker", "hermes-doctor"));
+    };
 
     private const string ExplainLeadLookupSql = """
         EXPLAIN (FORMAT JSON)
@@ -151,7 +147,7 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
             $"claimed rows' leases ended over {OperatorTime.Format(settings.LeaseGrace)} ago and no worker took them over: is any worker running?",
             cancellationToken,
             ("lease_grace", settings.LeaseGrace)));
-        findings.Add(await PlanAsync("claim_query_plan", ExplainClaimSql, "idx_hermes_outbox_pending", "hermes_outbox", cancellationToken));
+        findings.Add(await PlanAsync("claim_query_plan", ExplainClaimSql, "idx_hermes_outbox_pending", "hermes_outbox", cancellationToken, ClaimSample));
         findings.Add(await PlanAsync("lead_lookup_plan", ExplainLeadLookupSql, "idx_hermes_leads_lead_id", "hermes_leads", cancellationToken));
         return new DoctorReport(findings.TrueForAll(static f => !f.IsProblem), findings);
     }
@@ -185,10 +181,10 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
     /// is cheaper and the planner rightly prefers it; then the plan is taken again with sequential scans
     /// discouraged, to prove the index exists and fits the query.
     /// </summary>
-    private async Task<DoctorFinding> PlanAsync(string check, string explainSql, string index, string table, CancellationToken cancellationToken)
+    private async Task<DoctorFinding> PlanAsync(string check, string explainSql, string index, string table, CancellationToken cancellationToken, Action<NpgsqlParameterCollection>? bind = null)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var plan = await ExplainAsync(connection, explainSql, cancellationToken);
+        var plan = await ExplainAsync(connection, explainSql, bind, cancellationToken);
         if (UsesIndex(plan, index))
         {
             return new DoctorFinding(check, DoctorFinding.Ok, 0, $"The plan uses {index}.", [Describe(plan)]);
@@ -201,7 +197,7 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
                 await off.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            var forced = await ExplainAsync(connection, explainSql, cancellationToken, transaction);
+            var forced = await ExplainAsync(connection, explainSql, bind, cancellationToken, transaction);
             await transaction.RollbackAsync(cancellationToken);
             if (UsesIndex(forced, index))
             {
@@ -215,9 +211,10 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
     }
 
     [SuppressMessage("Security", "CA2100:Review SQL queries for security vulnerabilities", Justification = "Only this class's constant EXPLAIN statements are passed.")]
-    private static async Task<JsonElement> ExplainAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
+    private static async Task<JsonElement> ExplainAsync(NpgsqlConnection connection, string sql, Action<NpgsqlParameterCollection>? bind, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
+        bind?.Invoke(command.Parameters);
         var json = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
         using var document = JsonDocument.Parse(json);
         return document.RootElement[0].GetProperty("Plan").Clone();
