@@ -16,57 +16,19 @@ namespace Hermes.Tests.Api;
 public sealed class CaptchaTests : ApiTest
 {
     private const string Secret = "test-captcha-secret";
-    private readonly ConcurrentQueue<IReadOnlyDictionary<string, string>> _verifications = new();
-    private WebApplication? _verifier;
-    private string _verifyUrl = "";
+    private FakeCaptchaVerifier? _verifier;
+
+    private ConcurrentQueue<IReadOnlyDictionary<string, string>> Verifications => _verifier!.Verifications;
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Intake:Captcha:Enabled"] = "true",
-        ["Intake:Captcha:VerifyUrl"] = _verifyUrl,
+        ["Intake:Captcha:VerifyUrl"] = _verifier!.VerifyUrl,
         ["Intake:Captcha:Secret"] = Secret,
         ["Intake:Captcha:Timeout"] = "00:00:02",
     };
 
-    protected override async Task BeforeApiStartsAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(static k => k.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        _verifier = builder.Build();
-        _verifier.MapPost("/siteverify", async (HttpRequest request) =>
-        {
-            var form = await request.ReadFormAsync();
-            var fields = form.ToDictionary(static f => f.Key, static f => f.Value.ToString());
-            _verifications.Enqueue(fields);
-            return fields.GetValueOrDefault("response") switch
-            {
-                "good-token" => Results.Json(new JsonObject { ["success"] = true, ["hostname"] = "www.hermessecurity.io" }),
-                "broken-verifier" => Results.StatusCode(500),
-                "slow-verifier" => await SlowAsync(request.HttpContext.RequestAborted),
-                "garbage-answer" => Results.Text("<html>oops</html>", "text/html"),
-                _ => Results.Json(new JsonObject { ["success"] = false, ["error-codes"] = new JsonArray("invalid-input-response") }),
-            };
-        });
-        await _verifier.StartAsync();
-        var address = _verifier.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        _verifyUrl = address + "/siteverify";
-
-        // Answers only after the API gave up waiting (and closed the connection), or after 30 s.
-        static async Task<IResult> SlowAsync(CancellationToken aborted)
-        {
-            try
-            {
-                await Task.Delay(TimeSpan.FromSeconds(30), aborted);
-            }
-            catch (OperationCanceledException)
-            {
-                // The API hung up, as it should.
-            }
-
-            return Results.Json(new JsonObject { ["success"] = true });
-        }
-    }
+    protected override async Task BeforeApiStartsAsync() => _verifier = await FakeCaptchaVerifier.StartAsync();
 
     [OneTimeTearDown]
     public async Task StopVerifierAsync()
@@ -78,7 +40,7 @@ public sealed class CaptchaTests : ApiTest
     }
 
     [SetUp]
-    public void ForgetVerifications() => _verifications.Clear();
+    public void ForgetVerifications() => Verifications.Clear();
 
     [Test]
     public async Task Good_token_is_verified_with_secret_and_client_address_then_stored()
@@ -89,8 +51,8 @@ public sealed class CaptchaTests : ApiTest
         using var response = await PostJsonAsync("/api/leads", body);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
-        Assert.That(_verifications, Has.Count.EqualTo(1));
-        var seen = _verifications.Single();
+        Assert.That(Verifications, Has.Count.EqualTo(1));
+        var seen = Verifications.Single();
         Assert.Multiple(async () =>
         {
             Assert.That(seen["secret"], Is.EqualTo(Secret));
@@ -111,7 +73,7 @@ public sealed class CaptchaTests : ApiTest
 
         var problem = await ReadProblemAsync(response, 400);
         Assert.That(problem["errors"]?["captchaToken"]?[0]?.ToString(), Does.Contain("captcha"));
-        Assert.That(_verifications.Single()["response"], Is.EqualTo("forged-token"));
+        Assert.That(Verifications.Single()["response"], Is.EqualTo("forged-token"));
         await AssertNothingStoredAsync();
     }
 
@@ -125,7 +87,7 @@ public sealed class CaptchaTests : ApiTest
 
         var problem = await ReadProblemAsync(response, 400);
         Assert.That(problem["errors"]?["captchaToken"]?[0]?.ToString(), Does.Contain("required"));
-        Assert.That(_verifications, Is.Empty);
+        Assert.That(Verifications, Is.Empty);
         await AssertNothingStoredAsync();
     }
 
@@ -156,7 +118,7 @@ public sealed class CaptchaTests : ApiTest
 
         Assert.That(replay.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         Assert.That(replay.Headers.Contains("Idempotent-Replayed"), Is.True);
-        Assert.That(_verifications, Has.Count.EqualTo(1));
+        Assert.That(Verifications, Has.Count.EqualTo(1));
     }
 
     [Test]
@@ -169,6 +131,6 @@ public sealed class CaptchaTests : ApiTest
         using var response = await PostJsonAsync("/api/backup-lead", request);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
-        Assert.That(_verifications.Single()["response"], Is.EqualTo("good-token"));
+        Assert.That(Verifications.Single()["response"], Is.EqualTo("good-token"));
     }
 }

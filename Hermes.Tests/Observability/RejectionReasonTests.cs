@@ -24,9 +24,7 @@ namespace Hermes.Tests.Observability;
 public sealed class RejectionReasonTests : ApiTest
 {
     private const int BodyLimit = 4096;
-    private readonly ConcurrentQueue<string> _verified = new();
-    private WebApplication? _verifier;
-    private string _verifyUrl = "";
+    private FakeCaptchaVerifier? _verifier;
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
@@ -35,31 +33,14 @@ public sealed class RejectionReasonTests : ApiTest
         ["Intake:RateLimit:Window"] = "00:01:00",
         ["Intake:TrustedProxies:0"] = "127.0.0.1",
         ["Intake:Captcha:Enabled"] = "true",
-        ["Intake:Captcha:VerifyUrl"] = _verifyUrl,
+        ["Intake:Captcha:VerifyUrl"] = _verifier!.VerifyUrl,
         ["Intake:Captcha:Secret"] = "rejection-test-secret",
         ["Intake:Captcha:Timeout"] = "00:00:02",
     };
 
-    protected override async Task BeforeApiStartsAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(static k => k.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        _verifier = builder.Build();
-        _verifier.MapPost("/siteverify", async (HttpRequest request) =>
-        {
-            var token = (await request.ReadFormAsync())["response"].ToString();
-            _verified.Enqueue(token);
-            return token switch
-            {
-                "good-token" => Results.Json(new JsonObject { ["success"] = true }),
-                "broken-verifier" => Results.StatusCode(StatusCodes.Status500InternalServerError),
-                _ => Results.Json(new JsonObject { ["success"] = false, ["error-codes"] = new JsonArray("invalid-input-response") }),
-            };
-        });
-        await _verifier.StartAsync();
-        _verifyUrl = _verifier.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single() + "/siteverify";
-    }
+    private IEnumerable<string> Verified => _verifier!.Verifications.Select(static v => v["response"]);
+
+    protected override async Task BeforeApiStartsAsync() => _verifier = await FakeCaptchaVerifier.StartAsync();
 
     [OneTimeTearDown]
     public async Task StopVerifierAsync()
@@ -71,7 +52,7 @@ public sealed class RejectionReasonTests : ApiTest
     }
 
     [SetUp]
-    public void ForgetVerifications() => _verified.Clear();
+    public void ForgetVerifications() => _verifier!.Verifications.Clear();
 
     [Test]
     public async Task Body_over_the_limit_counts_as_too_large()
@@ -85,7 +66,7 @@ public sealed class RejectionReasonTests : ApiTest
 
         await ReadProblemAsync(response, 413);
         AssertCounted(counts, RejectionReasons.TooLarge);
-        Assert.That(_verified, Is.Empty, "a body too large is refused before the captcha is checked");
+        Assert.That(Verified, Is.Empty, "a body too large is refused before the captcha is checked");
         await AssertNothingStoredAsync();
     }
 
@@ -103,7 +84,7 @@ public sealed class RejectionReasonTests : ApiTest
 
         Assert.That(statuses, Is.EqualTo(new[] { HttpStatusCode.Created, HttpStatusCode.Created, HttpStatusCode.TooManyRequests }));
         AssertCounted(counts, RejectionReasons.RateLimited, accepted: 2);
-        Assert.That(_verified, Has.Count.EqualTo(2), "the limited submission never reached the verifier");
+        Assert.That(Verified.Count(), Is.EqualTo(2), "the limited submission never reached the verifier");
         Assert.That(await LeadCountAsync(), Is.EqualTo(2));
     }
 
@@ -116,7 +97,7 @@ public sealed class RejectionReasonTests : ApiTest
 
         await ReadProblemAsync(response, 400);
         AssertCounted(counts, RejectionReasons.Captcha);
-        Assert.That(_verified, Is.EqualTo(new[] { "forged-token" }));
+        Assert.That(Verified, Is.EqualTo(new[] { "forged-token" }));
         await AssertNothingStoredAsync();
     }
 
