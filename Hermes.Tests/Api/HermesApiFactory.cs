@@ -11,16 +11,18 @@ using Microsoft.Extensions.Logging;
 namespace Hermes.Tests.Api;
 
 /// <summary>
-/// The API host on real Kestrel (127.0.0.1, a free port) over the given database. Settings are added on top of
-/// every other configuration source, and <c>DATABASE_URL</c> is blanked so a developer's environment cannot
-/// redirect the tests to another database.
+/// The API host on real Kestrel (127.0.0.1, a free port) over the given database, in the given environment
+/// (Production unless said otherwise). Settings are added on top of every other configuration source, and
+/// <c>DATABASE_URL</c> is blanked so a developer's environment cannot redirect the tests to another database.
 /// </summary>
 public sealed class HermesApiFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
+    private readonly string _environment;
 
-    public HermesApiFactory(string connectionString, IDictionary<string, string?>? settings = null)
+    public HermesApiFactory(string connectionString, IDictionary<string, string?>? settings = null, string environment = "Production")
     {
+        _environment = environment;
         _settings = new(StringComparer.OrdinalIgnoreCase)
         {
             ["DATABASE_URL"] = "",
@@ -42,7 +44,7 @@ public sealed class HermesApiFactory : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Production");
+        builder.UseEnvironment(_environment);
         builder.ConfigureLogging(logging => logging.AddProvider(Logs));
         builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(_settings));
     }

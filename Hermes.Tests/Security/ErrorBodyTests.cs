@@ -16,16 +16,16 @@ public sealed class ErrorBodyTests(string environment) : DatabaseTest, IAsyncDis
     private static readonly string[] Internals = ["at Hermes.", "   at ", "Npgsql", "Exception", "SELECT", "INSERT", "UPDATE ", "hermes_leads", "hermes_outbox", "42501", "permission denied", "StackTrace"];
 
     private readonly DatabaseLogins _logins = new();
-    private SecurityApiFactory? _api;
-    private SecurityApiFactory? _broken;
+    private Api.HermesApiFactory? _api;
+    private Api.HermesApiFactory? _broken;
 
     [OneTimeSetUp]
     public async Task StartHostsAsync()
     {
         var settings = new Dictionary<string, string?> { ["HERMES_ADMIN_API_KEY"] = AdminKey, ["Intake:MaxBodyBytes"] = "8192" };
-        _api = new SecurityApiFactory(ConnectionString, environment, settings);
+        _api = new Api.HermesApiFactory(ConnectionString, settings, environment);
         // A login with no grants at all: every statement fails inside the server, a genuine 500.
-        _broken = new SecurityApiFactory(await _logins.CreateAsync(ConnectionString, group: null), environment, settings);
+        _broken = new Api.HermesApiFactory(await _logins.CreateAsync(ConnectionString, group: null), settings, environment);
     }
 
     [OneTimeTearDown]
