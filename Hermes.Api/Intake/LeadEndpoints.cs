@@ -53,6 +53,24 @@ internal static class LeadEndpoints
         .ProducesProblem(StatusCodes.Status429TooManyRequests)
         .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
+    /// <summary>
+    /// What both submission endpoints check before the intake: the Idempotency-Key's form, then the body (size,
+    /// media type, JSON). Either the parsed body or the answer that refuses it (counted as a rejection).
+    /// </summary>
+    private static async Task<(T? Value, IResult? Refusal)> ReadSubmissionAsync<T>(
+        HttpContext http, string? idempotencyKey, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, IntakeOptions options, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (CheckIdempotencyKey(idempotencyKey) is { } badKey)
+        {
+            http.RequestServices.GetRequiredService<ApiTelemetry>().Reject(RejectionReasons.Validation);
+            return (null, badKey);
+        }
+
+        var body = await JsonRequestBody.ReadAsync(http.Request, type, options.MaxBodyBytes, cancellationToken);
+        return body.Value is { } value ? (value, null) : (null, BodyProblemResult(http, body.Problem, body.Detail, body.Errors));
+    }
+
     private static async Task<IResult> SubmitLeadAsync(
         HttpContext http,
         LeadIntake intake,
@@ -60,16 +78,10 @@ internal static class LeadEndpoints
         [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
         CancellationToken cancellationToken)
     {
-        if (CheckIdempotencyKey(idempotencyKey) is { } badKey)
+        var (form, refusal) = await ReadSubmissionAsync(http, idempotencyKey, IntakeJsonContext.Default.LeadForm, options.Value, cancellationToken);
+        if (form is null)
         {
-            http.RequestServices.GetRequiredService<ApiTelemetry>().Reject(RejectionReasons.Validation);
-            return badKey;
-        }
-
-        var body = await JsonRequestBody.ReadAsync(http.Request, IntakeJsonContext.Default.LeadForm, options.Value.MaxBodyBytes, cancellationToken);
-        if (body.Value is not { } form)
-        {
-            return BodyProblemResult(http, body.Problem, body.Detail, body.Errors);
+            return refusal!;
         }
 
         var metadata = new SubmissionMetadata(UserAgentOf(http.Request), http.Connection.RemoteIpAddress);
@@ -84,16 +96,10 @@ internal static class LeadEndpoints
         [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
         CancellationToken cancellationToken)
     {
-        if (CheckIdempotencyKey(idempotencyKey) is { } badKey)
+        var (request, refusal) = await ReadSubmissionAsync(http, idempotencyKey, IntakeJsonContext.Default.BackupLeadRequest, options.Value, cancellationToken);
+        if (request is null)
         {
-            http.RequestServices.GetRequiredService<ApiTelemetry>().Reject(RejectionReasons.Validation);
-            return badKey;
-        }
-
-        var body = await JsonRequestBody.ReadAsync(http.Request, IntakeJsonContext.Default.BackupLeadRequest, options.Value.MaxBodyBytes, cancellationToken);
-        if (body.Value is not { } request)
-        {
-            return BodyProblemResult(http, body.Problem, body.Detail, body.Errors);
+            return refusal!;
         }
 
         if (request.FormData is not { } formData)

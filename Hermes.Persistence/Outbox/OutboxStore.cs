@@ -87,8 +87,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     // answer is the truth); a retry or a failure only while this worker still holds that attempt's claim, so
     // it never moves a lease that someone else holds. Rows cancelled or delivered meanwhile are left alone.
     // The attempt log gets every attempt either way: it is the history an operator reads. For a lead erased while
-    // its delivery was in flight, the attempt is logged without its error and response excerpt, as erasure leaves
-    // the attempts it found.
+    // its delivery was in flight (status 'erased', a column the worker role may read), the attempt is logged without
+    // its error and response excerpt, as erasure leaves the attempts it found.
     private const string CompleteSql = """
         WITH r AS (
             SELECT *
@@ -126,7 +126,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             INSERT INTO hermes_delivery_attempts
                 (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt, worker_id)
             SELECT r.outbox_id, r.lead_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome,
-                   CASE WHEN e.erased_at IS NULL THEN r.error END, CASE WHEN e.erased_at IS NULL THEN r.excerpt END, @worker
+                   CASE WHEN e.status IS DISTINCT FROM 'erased' THEN r.error END,
+                   CASE WHEN e.status IS DISTINCT FROM 'erased' THEN r.excerpt END, @worker
             FROM r LEFT JOIN hermes_leads e ON e.id = r.lead_id
         )
         SELECT count(*) FROM o

@@ -97,7 +97,7 @@ public sealed class OutboxStoreTests : WorkerTest
         var claimed = await store.ClaimAsync(2, TimeSpan.FromMinutes(5), "w", CancellationToken.None);
         // What erasure does to a lead whose delivery is in flight (LeadErasure): cancel the row, mark the lead.
         await ExecuteAsync("UPDATE hermes_outbox SET status = 'cancelled', locked_by = NULL WHERE id = $1", message.Id);
-        await ExecuteAsync("UPDATE hermes_leads SET email = 'erased', erased_at = now() WHERE id = $1", lead.Id);
+        await ExecuteAsync("UPDATE hermes_leads SET email = 'erased', status = 'erased', erased_at = now() WHERE id = $1", lead.Id);
         var now = DateTimeOffset.UtcNow;
         AttemptOutcome Failed(ClaimedMessage claim) => new()
         {
