@@ -5,7 +5,7 @@ using Npgsql;
 namespace Hermes.Tests.Deploy;
 
 /// <summary>
-/// deploy/postgres/backup.sh, restore.sh and tune-outbox.sql against a migrated Hermes database holding
+/// deploy/postgres/backup.sh and restore.sh against a migrated Hermes database holding
 /// leads, outbox rows and delivery attempts.
 /// </summary>
 public sealed class BackupRestoreTests : DatabaseTest
@@ -224,21 +224,5 @@ public sealed class BackupRestoreTests : DatabaseTest
         Assert.That(result.ExitCode, Is.EqualTo(1));
         Assert.That(result.StandardError, Does.Contain("cannot connect"));
         Assert.That(Directory.GetFiles(folder), Is.Empty);
-    }
-
-    [Test]
-    public async Task Tune_outbox_sets_the_queue_tables_autovacuum_options_and_can_run_twice()
-    {
-        var psql = Path.Combine(LocalPostgresCluster.FindBinDirectory()!, "psql");
-        string[] arguments = [TestPostgres.UrlFor(ConnectionString), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", RepositoryFiles.PathOf("deploy", "postgres", "tune-outbox.sql")];
-
-        var first = await ExternalTool.RunAsync(psql, arguments);
-        var second = await ExternalTool.RunAsync(psql, arguments);
-
-        Assert.That(first.ExitCode, Is.Zero, first.Describe());
-        Assert.That(second.ExitCode, Is.Zero, second.Describe());
-        var options = await ScalarAsync<string>("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'hermes_outbox'");
-        Assert.That(options.Split(','), Is.SupersetOf(new[] { "autovacuum_vacuum_scale_factor=0.01", "autovacuum_vacuum_threshold=500", "autovacuum_vacuum_cost_delay=0", "fillfactor=90" }));
-        Assert.That(await ScalarAsync<string>("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'hermes_delivery_attempts'"), Does.Contain("autovacuum_vacuum_insert_scale_factor=0.05"));
     }
 }

@@ -61,7 +61,7 @@ public sealed class ComposeFileTests
 
         Assert.That(services.Select(static s => s.Key), Is.EquivalentTo(new[]
         {
-            "postgres", "migrate", "db-tune", "api", "worker", "n8n", "n8n-runners", "otel-collector", "jaeger", "backup",
+            "postgres", "migrate", "api", "worker", "n8n", "n8n-runners", "otel-collector", "jaeger", "backup",
         }));
     }
 
@@ -89,7 +89,7 @@ public sealed class ComposeFileTests
         Assert.That(services["migrate"]!["build"]!["dockerfile"]!.GetValue<string>(), Is.EqualTo("deploy/Dockerfile.worker"));
         Assert.That(services["migrate"]!["restart"]!.GetValue<string>(), Is.EqualTo("no"));
         Assert.That(DependsOn(services, "migrate", "service_healthy"), Does.Contain("postgres"));
-        foreach (var service in new[] { "api", "worker", "db-tune" })
+        foreach (var service in new[] { "api", "worker" })
         {
             Assert.That(DependsOn(services, service, "service_completed_successfully"), Does.Contain("migrate"), service);
         }

@@ -76,6 +76,31 @@ public sealed class MigrationTests
     }
 
     [Test]
+    public async Task Queue_storage_tuning_sets_the_tables_autovacuum_options_and_its_down_resets_them()
+    {
+        await using var context = PersistenceExtensions.CreateContext(_dataSource);
+        var migrator = new HermesMigrator(context);
+        const string Options = "SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = $1";
+
+        await migrator.MigrateAsync("QueueStorageTuning", CancellationToken.None);
+        var outbox = (await ScalarAsync<string>(Options, "hermes_outbox")).Split(',');
+        var attempts = await ScalarAsync<string>(Options, "hermes_delivery_attempts");
+        var leads = await ScalarAsync<string>(Options, "hermes_leads");
+        await migrator.MigrateAsync("OutboxWakeUp", CancellationToken.None);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(outbox, Is.SupersetOf(new[] { "autovacuum_vacuum_scale_factor=0.01", "autovacuum_vacuum_threshold=500", "autovacuum_vacuum_cost_delay=0", "fillfactor=90" }));
+            Assert.That(attempts, Does.Contain("autovacuum_vacuum_insert_scale_factor=0.05"));
+            Assert.That(leads, Is.EqualTo("autovacuum_analyze_scale_factor=0.05"));
+            foreach (var table in new[] { "hermes_outbox", "hermes_delivery_attempts", "hermes_leads" })
+            {
+                Assert.That(await ScalarAsync<string>(Options, table), Is.Empty, $"{table} after Down");
+            }
+        });
+    }
+
+    [Test]
     public async Task Migrating_to_an_unknown_migration_names_the_known_ones()
     {
         await using var context = PersistenceExtensions.CreateContext(_dataSource);
@@ -287,9 +312,14 @@ public sealed class MigrationTests
         return set;
     }
 
-    private async Task<T> ScalarAsync<T>(string sql)
+    private async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
     {
         await using var command = _dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
         return (T)Convert.ChangeType((await command.ExecuteScalarAsync())!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
