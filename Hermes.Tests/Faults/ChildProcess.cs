@@ -77,7 +77,15 @@ public sealed partial class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c> listening on 127.0.0.1, a free port.</summary>
-    public static ChildProcess Start(string name, string assembly, IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static ChildProcess Start(string name, string assembly, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartOwnedBy(Environment.ProcessId, name, assembly, environment, args);
+
+    /// <summary>
+    /// As <see cref="Start"/>, the child being killed when process <paramref name="ownerProcessId"/> ends, however it
+    /// ends: a watchdog (<c>setsid sh</c>, outside this process group) polls both every second, so a test run that is
+    /// itself killed (SIGKILL, a CI timeout) leaves no API or worker behind.
+    /// </summary>
+    public static ChildProcess StartOwnedBy(int ownerProcessId, string name, string assembly, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -115,6 +123,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         process.Exited += (_, _) => child._listening.TrySetException(new InvalidOperationException($"{name} exited before it listened:\n{child.Output}"));
         process.Start();
         Running[process.Id] = process;
+        Watch(ownerProcessId, process.Id);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
@@ -150,6 +159,18 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
         Running.TryRemove(_process.Id, out _);
         _process.Dispose();
+    }
+
+    private static void Watch(int ownerProcessId, int childProcessId)
+    {
+        var script = $"exec </dev/null >/dev/null 2>&1; while kill -0 {childProcessId}; do kill -0 {ownerProcessId} || {{ kill -9 {childProcessId}; exit 0; }}; sleep 1; done";
+        using var watchdog = Process.Start(new ProcessStartInfo("setsid", ["sh", "-c", script])
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        });
     }
 
     private static void TryKill(Process process)
