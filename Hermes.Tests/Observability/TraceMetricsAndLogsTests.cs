@@ -72,6 +72,7 @@ public sealed class TraceMetricsAndLogsTests : WorkerTest
     {
         var values = new ConcurrentDictionary<string, double>();
         var attempts = new ConcurrentQueue<(int Attempt, string Outcome)>();
+        var durations = new ConcurrentQueue<(double Seconds, string Outcome)>();
         await using var api = new HermesApiFactory(ConnectionString);
         using var client = api.CreateApiClient();
         var apiMeter = api.Services.GetRequiredService<IMeterFactory>().Create(ApiTelemetry.Name);
@@ -95,6 +96,11 @@ public sealed class TraceMetricsAndLogsTests : WorkerTest
 
             var key = instrument.Name + string.Concat(tags.ToArray().Select(static t => $"|{t.Key}={t.Value}"));
             var number = Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture);
+            if (instrument.Name == "hermes.outbox.delivery.duration")
+            {
+                durations.Enqueue((number, tags.ToArray().Single(static t => t.Key == "outcome").Value!.ToString()!));
+            }
+
             if (instrument.Name == "hermes.outbox.delivery.attempts")
             {
                 attempts.Enqueue(((int)number, tags.ToArray().Single(static t => t.Key == "outcome").Value!.ToString()!));
@@ -173,6 +179,8 @@ public sealed class TraceMetricsAndLogsTests : WorkerTest
             Assert.That(values.GetValueOrDefault("hermes.outbox.deliveries|outcome=retry"), Is.EqualTo(1));
             Assert.That(values.GetValueOrDefault("hermes.outbox.deliveries|outcome=failed"), Is.EqualTo(1));
             Assert.That(attempts.OrderBy(static a => a.Outcome).ThenBy(static a => a.Attempt), Is.EqualTo(new[] { (1, "delivered"), (2, "delivered"), (1, "failed") }));
+            Assert.That(durations.Select(static d => d.Outcome).Order(), Is.EqualTo(new[] { "delivered", "delivered", "failed", "retry" }), "one duration per attempt, by outcome");
+            Assert.That(durations.Select(static d => d.Seconds), Is.All.InRange(0.0, 30.0).And.Some.GreaterThan(0.0), "durations in seconds");
             Assert.That(values.GetValueOrDefault("hermes.outbox.pending"), Is.EqualTo(1));
             Assert.That(values.GetValueOrDefault("hermes.outbox.oldest_pending.age"), Is.InRange(59.0, 90.0));
             Assert.That(values.GetValueOrDefault("hermes.outbox.circuit.state"), Is.EqualTo(OutboxGauges.Closed));
