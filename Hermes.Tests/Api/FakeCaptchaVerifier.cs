@@ -1,14 +1,8 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text.Json.Nodes;
+using Hermes.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Hermes.Tests.Api;
 
@@ -22,25 +16,27 @@ public sealed class FakeCaptchaVerifier : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private FakeCaptchaVerifier(WebApplication app) => _app = app;
+    private FakeCaptchaVerifier(WebApplication app, ConcurrentQueue<IReadOnlyDictionary<string, string>> verifications, string verifyUrl)
+    {
+        _app = app;
+        Verifications = verifications;
+        VerifyUrl = verifyUrl;
+    }
 
     /// <summary>The verify URL, for <c>Intake:Captcha:VerifyUrl</c>.</summary>
-    public string VerifyUrl { get; private set; } = "";
+    public string VerifyUrl { get; }
 
     /// <summary>The form fields (secret, response, remoteip) of each verification, in order.</summary>
-    public ConcurrentQueue<IReadOnlyDictionary<string, string>> Verifications { get; } = new();
+    public ConcurrentQueue<IReadOnlyDictionary<string, string>> Verifications { get; }
 
     public static async Task<FakeCaptchaVerifier> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(static k => k.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        var verifier = new FakeCaptchaVerifier(builder.Build());
-        verifier._app.MapPost("/siteverify", async (HttpRequest request) =>
+        var verifications = new ConcurrentQueue<IReadOnlyDictionary<string, string>>();
+        var (app, address) = await LoopbackServer.StartAsync(app => app.MapPost("/siteverify", async (HttpRequest request) =>
         {
             var form = await request.ReadFormAsync();
             var fields = form.ToDictionary(static f => f.Key, static f => f.Value.ToString());
-            verifier.Verifications.Enqueue(fields);
+            verifications.Enqueue(fields);
             return fields.GetValueOrDefault("response") switch
             {
                 "good-token" => Results.Json(new JsonObject { ["success"] = true, ["hostname"] = "www.hermessecurity.io" }),
@@ -49,11 +45,8 @@ public sealed class FakeCaptchaVerifier : IAsyncDisposable
                 "garbage-answer" => Results.Text("<html>oops</html>", "text/html"),
                 _ => Results.Json(new JsonObject { ["success"] = false, ["error-codes"] = new JsonArray("invalid-input-response") }),
             };
-        });
-        await verifier._app.StartAsync();
-        var address = verifier._app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        verifier.VerifyUrl = address + "/siteverify";
-        return verifier;
+        }));
+        return new FakeCaptchaVerifier(app, verifications, new Uri(address, "/siteverify").ToString());
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();

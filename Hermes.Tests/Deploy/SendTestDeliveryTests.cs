@@ -1,13 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Hermes.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Hermes.Tests.Deploy;
 
@@ -24,19 +20,15 @@ public sealed class SendTestDeliveryTests
         ExternalTool.Require("curl", "curl sends the test delivery (apt-get install -y curl).");
         ExternalTool.Require("openssl", "openssl signs the test delivery (apt-get install -y openssl).");
         var received = new ConcurrentQueue<Received>();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var app = builder.Build();
-        app.MapPost("/webhook/hermes-lead", async (HttpRequest request) =>
+        var (app, baseAddress) = await LoopbackServer.StartAsync(app => app.MapPost("/webhook/hermes-lead", async (HttpRequest request) =>
         {
             using var reader = new StreamReader(request.Body);
             var body = await reader.ReadToEndAsync();
             received.Enqueue(new Received(request.Headers.ToDictionary(static h => h.Key.ToLowerInvariant(), static h => h.Value.ToString()), body));
             return Results.Json(new { brevoContactId = "12345", duplicate = false });
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        }));
+        await using var _ = app;
+        var address = baseAddress.ToString().TrimEnd('/');
 
         var result = await ExternalTool.RunAsync(
             ExternalTool.Require("bash", "bash runs the script."),

@@ -1,13 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Hermes.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Hermes.Tests.Observability;
 
@@ -77,32 +72,31 @@ public sealed record OtlpExport(string Signal, string ContentType, byte[] Body)
 public sealed class OtlpCollector : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly ConcurrentQueue<OtlpExport> _exports = new();
+    private readonly ConcurrentQueue<OtlpExport> _exports;
 
-    private OtlpCollector(WebApplication app) => _app = app;
+    private OtlpCollector(WebApplication app, ConcurrentQueue<OtlpExport> exports, Uri endpoint)
+    {
+        _app = app;
+        _exports = exports;
+        Endpoint = endpoint;
+    }
 
     /// <summary>The base endpoint, as <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> takes it.</summary>
-    public Uri Endpoint { get; private set; } = null!;
+    public Uri Endpoint { get; }
 
     public IReadOnlyList<OtlpExport> Exports => [.. _exports];
 
     public static async Task<OtlpCollector> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var collector = new OtlpCollector(app);
-        app.MapPost("/v1/{signal}", async (string signal, HttpRequest request) =>
+        var exports = new ConcurrentQueue<OtlpExport>();
+        var (app, address) = await LoopbackServer.StartAsync(app => app.MapPost("/v1/{signal}", async (string signal, HttpRequest request) =>
         {
             using var body = new MemoryStream();
             await request.Body.CopyToAsync(body);
-            collector._exports.Enqueue(new OtlpExport(signal, request.ContentType ?? "", body.ToArray()));
+            exports.Enqueue(new OtlpExport(signal, request.ContentType ?? "", body.ToArray()));
             return Results.Bytes([], "application/x-protobuf");
-        });
-        await app.StartAsync();
-        collector.Endpoint = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
-        return collector;
+        }));
+        return new OtlpCollector(app, exports, address);
     }
 
     /// <summary>Waits until some export of <paramref name="signal"/> satisfies <paramref name="match"/>.</summary>

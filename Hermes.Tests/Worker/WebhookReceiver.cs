@@ -1,12 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Hermes.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Hermes.Tests.Worker;
 
@@ -26,11 +22,9 @@ public sealed record ReceivedRequest(int Index, long ReceivedTicks, DateTimeOffs
 /// </summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {
-    private readonly WebApplication _app;
     private readonly ConcurrentQueue<ReceivedRequest> _requests = new();
+    private WebApplication? _app;
     private int _count;
-
-    private WebhookReceiver(WebApplication app) => _app = app;
 
     /// <summary>Decides the answer to a request (by its 0-based index); the default answers 200 with a Brevo contact id.</summary>
     public Func<ReceivedRequest, HttpContext, Task> Behaviour { get; set; } = static (_, context) => Json(200, """{"brevoContactId": 4711}""")(context);
@@ -43,15 +37,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public static async Task<WebhookReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var receiver = new WebhookReceiver(app);
-        app.Run(receiver.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        receiver.Url = new Uri(address + "/webhook/hermes-leads");
+        var receiver = new WebhookReceiver();
+        var (app, address) = await LoopbackServer.StartAsync(app => app.Run(receiver.HandleAsync));
+        receiver._app = app;
+        receiver.Url = new Uri(address, "/webhook/hermes-leads");
         return receiver;
     }
 
@@ -113,8 +102,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
     }
 
     private async Task HandleAsync(HttpContext context)
