@@ -113,7 +113,8 @@ public sealed class OtlpCollector : IAsyncDisposable
             await Task.Delay(100);
         }
 
-        var seen = string.Join(", ", _exports.GroupBy(static e => e.Signal).Select(static g => $"{g.Key}: {g.Count()}"));
+        var seen = string.Join(", ", _exports.GroupBy(static e => e.Signal).Select(static g =>
+            $"{g.Key}: {g.Count()} from {string.Join("/", g.Select(static e => e.ServiceName() ?? "(no service.name)").Distinct())}"));
         throw new AssertionException($"No {signal} export {what} within the time allowed (exports seen: {(seen.Length == 0 ? "none" : seen)}).");
     }
 

@@ -21,6 +21,10 @@ namespace Hermes.Tests.Observability;
 /// </summary>
 public sealed class OtlpExportTests : DatabaseTest
 {
+    /// <summary>Each test reads back the one lead it submitted.</summary>
+    [SetUp]
+    public Task EmptyTablesAsync() => ExecuteAsync("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads RESTART IDENTITY");
+
     [Test]
     public async Task Both_hosts_export_traces_metrics_and_logs_of_one_lead_to_the_configured_endpoint()
     {
@@ -100,6 +104,39 @@ public sealed class OtlpExportTests : DatabaseTest
             Assert.That((string?)deliveryLine["LogLevel"], Is.EqualTo("Debug"));
             Assert.That(deliveryLine["Scopes"]!.ToJsonString(), Does.Contain(leadId).And.Contain("OutboxId"));
         });
+    }
+
+    [Test]
+    public async Task Otel_keys_in_the_host_configuration_reach_the_exporters_not_only_environment_variables()
+    {
+        // The built API with every OTEL_* key on its command line (a configuration source like appsettings), none in
+        // its environment: the switch, the resource and all three exporters must read the same configuration.
+        await using var collector = await OtlpCollector.StartAsync();
+        await using var api = ChildProcess.Start("api", ChildProcess.HostAssembly("Hermes.Api"), new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Hermes"] = ConnectionString,
+            ["Logging__LogLevel__Hermes"] = "Information",
+        },
+        $"--OTEL_EXPORTER_OTLP_ENDPOINT={collector.Endpoint.ToString().TrimEnd('/')}",
+        "--OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+        "--OTEL_BSP_SCHEDULE_DELAY=200",
+        "--OTEL_BLRP_SCHEDULE_DELAY=200",
+        "--OTEL_METRIC_EXPORT_INTERVAL=500",
+        "--OTEL_SERVICE_NAME=api-configured-on-the-command-line");
+        var address = await api.WaitListeningAsync(TimeSpan.FromSeconds(60));
+
+        using (var http = new HttpClient { BaseAddress = address })
+        using (var response = await http.PostAsJsonAsync("/api/leads", TestData.ValidForm(), JsonSerializerOptions.Web))
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        }
+
+        var leadId = await ScalarAsync<string>("SELECT lead_id FROM hermes_leads");
+        Assert.That(ActivityContext.TryParse(await ScalarAsync<string>("SELECT traceparent FROM hermes_outbox"), null, out var submission), Is.True);
+        var traceId = Convert.FromHexString(submission.TraceId.ToHexString());
+        await collector.WaitForAsync("traces", e => e.ServiceName() == "api-configured-on-the-command-line" && e.Contains(traceId), "of the submission, naming the service from the command line");
+        await collector.WaitForAsync("metrics", static e => e.ServiceName() == "api-configured-on-the-command-line" && e.Contains("hermes.leads.accepted"), "with hermes.leads.accepted");
+        await collector.WaitForAsync("logs", e => e.ServiceName() == "api-configured-on-the-command-line" && e.Contains(leadId), "naming the stored lead");
     }
 
     [Test]
