@@ -15,8 +15,9 @@ namespace Hermes.Persistence.Hosting;
 /// OpenTelemetry and console logging for both hosts. OpenTelemetry.Extensions.Hosting is not to be had here, so
 /// the core SDK is built with <see cref="OpenTelemetrySdk.Create"/> and owned by the container (disposed, and so
 /// flushed, with the host). Everything else comes from the standard <c>OTEL_*</c> keys of the host's configuration
-/// (environment variables, appsettings, command line), which the SDK and the OTLP exporter read themselves (<c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>,
-/// <c>OTEL_RESOURCE_ATTRIBUTES</c>, <c>OTEL_SERVICE_NAME</c>, <c>OTEL_TRACES_SAMPLER</c>, …).
+/// (environment variables, appsettings, command line), which the SDK and the OTLP exporter read themselves
+/// (<c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>, <c>OTEL_RESOURCE_ATTRIBUTES</c>,
+/// <c>OTEL_SERVICE_NAME</c>, <c>OTEL_TRACES_SAMPLER</c>, …).
 /// </summary>
 public static class HermesTelemetryExtensions
 {
@@ -57,11 +58,13 @@ public static class HermesTelemetryExtensions
         // The SDK would read only environment variables; give it the host's configuration instead, so an OTEL_* key
         // set anywhere the host reads (environment, appsettings, command line) reaches the exporters too.
         var configuration = builder.Configuration;
-        builder.Services.AddSingleton(_ => OpenTelemetrySdk.Create(otel => otel
-            .ConfigureServices(configuration)
-            .ConfigureResource(Resource)
-            .WithTracing(static tracing => tracing.AddSource(ActivitySources).AddOtlpExporter())
-            .WithMetrics(static metrics => metrics.AddMeter(Meters).AddOtlpExporter())));
+        builder.Services.AddSingleton(_ => OpenTelemetrySdk.Create(otel =>
+        {
+            otel.Services.AddSingleton<IConfiguration>(configuration);
+            otel.ConfigureResource(Resource)
+                .WithTracing(static tracing => tracing.AddSource(ActivitySources).AddOtlpExporter())
+                .WithMetrics(static metrics => metrics.AddMeter(Meters).AddOtlpExporter());
+        }));
         builder.Services.AddHostedService<TelemetryStart>();
 
         builder.Logging.AddOpenTelemetry(logging =>
@@ -106,12 +109,6 @@ public static class HermesTelemetryExtensions
         }
 
         return string.Equals(configuration["DOTNET_RUNNING_IN_CONTAINER"], "true", StringComparison.OrdinalIgnoreCase);
-    }
-
-    private static IOpenTelemetryBuilder ConfigureServices(this IOpenTelemetryBuilder otel, IConfiguration configuration)
-    {
-        otel.Services.AddSingleton(configuration);
-        return otel;
     }
 
     /// <summary>Builds the SDK when the host starts (the container disposes it when the host ends).</summary>
