@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Hermes.Persistence.Local;
@@ -126,7 +124,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         var portFile = Path.Combine(root, "port");
         var port = options.Port != 0 ? options.Port
             : !throwaway && File.Exists(portFile) && int.TryParse(await File.ReadAllTextAsync(portFile, cancellationToken), NumberStyles.None, CultureInfo.InvariantCulture, out var kept) ? kept
-            : FreePort();
+            : LocalProcesses.FreeLoopbackPort();
         var cluster = new LocalPostgresCluster(root, throwaway, bin, port, options);
         try
         {
@@ -201,7 +199,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
             catch (InvalidOperationException) when (attempt < 3 && _options.Port == 0)
             {
                 // Another process took the free port between the check and the start: try another one.
-                Port = FreePort();
+                Port = LocalProcesses.FreeLoopbackPort();
                 settings[0] = $"-p {Port}";
             }
         }
@@ -312,14 +310,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         var stop = IsRoot ? $"runuser -u {Superuser} -- '{PgCtl}'" : $"'{PgCtl}'";
         var cleanup = _throwaway ? $"; rm -rf '{_root}'" : "";
         var script = $"exec </dev/null >/dev/null 2>&1; while kill -0 {processId}; do sleep 1; done; {stop} -D '{DataDirectory}' -m immediate stop{cleanup}";
-        var start = new ProcessStartInfo("setsid", ["sh", "-c", script])
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        _watchdog = Process.Start(start);
+        _watchdog = LocalProcesses.StartDetachedShell(script);
     }
 
     private static async Task<int> RunAsync(string file, IReadOnlyList<string> args, bool asPostgres, CancellationToken cancellationToken, bool throwOnFailure = true)
@@ -341,12 +332,5 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         }
 
         return process.ExitCode;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Hermes.Persistence.Local;
 using Npgsql;
 
@@ -34,7 +32,7 @@ public sealed class PostgresConfigTests
         }
 
         await RunAsync(Path.Combine(_bin, "initdb"), ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], asPostgres: true);
-        _port = FreePort();
+        _port = LocalProcesses.FreeLoopbackPort();
         var settings = $"-c config_file={_root}/postgresql.conf -p {_port} -c listen_addresses=127.0.0.1 -k {_root}";
         await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", DataDirectory, "-l", Path.Combine(_root, "postgres.log"), "-w", "-t", "60", "-o", settings, "start"], asPostgres: true);
         StartWatchdog();
@@ -133,7 +131,7 @@ public sealed class PostgresConfigTests
         var pgCtl = Path.Combine(_bin, "pg_ctl");
         var stop = IsRoot ? $"runuser -u postgres -- '{pgCtl}'" : $"'{pgCtl}'";
         var script = $"exec </dev/null >/dev/null 2>&1; while kill -0 {Environment.ProcessId}; do sleep 1; done; {stop} -D '{DataDirectory}' -m immediate stop; rm -rf '{_root}'";
-        _watchdog = Process.Start(new ProcessStartInfo("setsid", ["sh", "-c", script]) { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true });
+        _watchdog = LocalProcesses.StartDetachedShell(script);
     }
 
     private static async Task RunAsync(string file, IReadOnlyList<string> arguments, bool asPostgres)
@@ -142,12 +140,5 @@ public sealed class PostgresConfigTests
             ? await ExternalTool.RunAsync("runuser", ["-u", "postgres", "--", file, .. arguments], workingDirectory: Path.GetTempPath())
             : await ExternalTool.RunAsync(file, arguments, workingDirectory: Path.GetTempPath());
         Assert.That(result.ExitCode, Is.Zero, $"{file} {string.Join(' ', arguments)}: {result.Describe()}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
+using Hermes.Persistence.Local;
 
 namespace Hermes.Tests.Faults;
 
@@ -164,13 +165,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private static void Watch(int ownerProcessId, int childProcessId)
     {
         var script = $"exec </dev/null >/dev/null 2>&1; while kill -0 {childProcessId}; do kill -0 {ownerProcessId} || {{ kill -9 {childProcessId}; exit 0; }}; sleep 1; done";
-        using var watchdog = Process.Start(new ProcessStartInfo("setsid", ["sh", "-c", script])
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        });
+        using var watchdog = LocalProcesses.StartDetachedShell(script);
     }
 
     private static void TryKill(Process process)

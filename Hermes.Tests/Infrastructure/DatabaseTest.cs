@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Hermes.Persistence;
 using Npgsql;
 
@@ -55,5 +56,21 @@ public abstract class DatabaseTest
         }
 
         return await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Polls <paramref name="condition"/> every 20 ms until it holds; fails after <paramref name="timeout"/> (default 15 s).</summary>
+    protected static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? TimeSpan.FromSeconds(15);
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > limit)
+            {
+                Assert.Fail($"Timed out after {limit} waiting until {what}.");
+            }
+
+            await Task.Delay(20);
+        }
     }
 }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
+using Hermes.Persistence.Local;
 using Hermes.Tests.Infrastructure;
 using Npgsql;
 
@@ -24,8 +25,8 @@ public sealed class RunScriptTests
         // integrity gate runs against data real processes wrote, not against a fixture.
         var keptDir = Environment.GetEnvironmentVariable("HERMES_RUN_TEST_DIR");
         var localDir = string.IsNullOrWhiteSpace(keptDir) ? Path.Combine(Path.GetTempPath(), "hermes-run-" + Guid.NewGuid().ToString("N")[..8]) : keptDir;
-        var apiUrl = $"http://127.0.0.1:{FreePort()}";
-        var workerUrl = $"http://127.0.0.1:{FreePort()}";
+        var apiUrl = $"http://127.0.0.1:{LocalProcesses.FreeLoopbackPort()}";
+        var workerUrl = $"http://127.0.0.1:{LocalProcesses.FreeLoopbackPort()}";
         var lines = new ConcurrentQueue<string>();
         var start = new ProcessStartInfo("setsid", ["bash", Path.Combine(root, "run.sh")])
         {
@@ -134,13 +135,6 @@ public sealed class RunScriptTests
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string RepositoryRoot()

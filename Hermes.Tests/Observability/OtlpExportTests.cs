@@ -93,7 +93,7 @@ public sealed class OtlpExportTests : DatabaseTest
         });
 
         // The worker's console: one JSON object per line, with scopes carrying the lead and outbox ids.
-        await WaitUntilAsync(() => worker.Output.Contains("\"EventId\":4001", StringComparison.Ordinal), "the worker logged the delivery");
+        await WaitUntilAsync(() => Task.FromResult(worker.Output.Contains("\"EventId\":4001", StringComparison.Ordinal)), "the worker logged the delivery", TimeSpan.FromSeconds(30));
         var lines = worker.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var json = lines.Where(static l => l.StartsWith('{')).Select(static l => JsonNode.Parse(l)!.AsObject()).ToList();
         var deliveryLine = json.First(static l => (int?)l["EventId"] == 4001);
@@ -150,19 +150,5 @@ public sealed class OtlpExportTests : DatabaseTest
             Assert.That(api.Services.GetService<OpenTelemetrySdk>(), Is.Null);
             Assert.That(providers, Has.None.Contains("OpenTelemetry"), string.Join(", ", providers));
         });
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(30))
-            {
-                Assert.Fail($"Timed out waiting until {what}.");
-            }
-
-            await Task.Delay(100);
-        }
     }
 }

@@ -1,7 +1,7 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Hermes.Api.Telemetry;
+using Hermes.Persistence.Local;
 using Hermes.Tests.Api;
 
 namespace Hermes.Tests.Observability;
@@ -108,13 +108,7 @@ public sealed class RejectionReasonTests : ApiTest
     public async Task Unreachable_database_counts_as_database_unavailable()
     {
         // An API whose database is a loopback port nobody listens on: the connection is refused at once.
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
+        var port = LocalProcesses.FreeLoopbackPort();
         await using var api = new HermesApiFactory($"Host=127.0.0.1;Port={port};Username=hermes;Database=hermes;Timeout=2", new Dictionary<string, string?>
         {
             ["Intake:Captcha:Enabled"] = "false",

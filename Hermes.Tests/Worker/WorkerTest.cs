@@ -44,22 +44,6 @@ public abstract class WorkerTest : DatabaseTest
     protected async Task<(Lead Lead, OutboxMessage Message)> InsertLeadAsync(string? traceparent = null, int replayCount = 0) =>
         (await InsertLeadsAsync(1, traceparent, replayCount))[0];
 
-    /// <summary>Polls <paramref name="condition"/> every 20 ms until it holds; fails after <paramref name="timeout"/> (default 15 s).</summary>
-    protected static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        var limit = timeout ?? TimeSpan.FromSeconds(15);
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > limit)
-            {
-                Assert.Fail($"Timed out after {limit} waiting until {what}.");
-            }
-
-            await Task.Delay(20);
-        }
-    }
-
     protected Task WaitForOutboxStatusAsync(long outboxId, string status, TimeSpan? timeout = null) =>
         WaitUntilAsync(async () => await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", outboxId) == status, $"outbox row {outboxId} is {status}", timeout);
 
