@@ -326,6 +326,6 @@ public static class LeadSubmissionValidator
         }
 
         var clean = new string([.. userAgent.Trim().Where(static c => !char.IsControl(c))]);
-        return clean.Length > UserAgentMax ? clean[..UserAgentMax] : clean;
+        return SafeText.Clean(clean, UserAgentMax);
     }
 }

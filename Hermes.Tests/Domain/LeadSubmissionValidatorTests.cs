@@ -222,6 +222,27 @@ public sealed class LeadSubmissionValidatorTests
         Assert.That(submission.IpAddress, Is.EqualTo(IPAddress.Parse("192.0.2.1")));
     }
 
+    private static readonly object[] AgentTails =
+    [
+        new object[] { 999, "😀" },
+        new object[] { 998, "e\u0301\u0301" },
+        new object[] { 1000, "😀" },
+        new object[] { 10, "\ud800" },
+        new object[] { 999, "\udc00" },
+    ];
+
+    [TestCaseSource(nameof(AgentTails))]
+    public void A_user_agent_is_cut_between_whole_characters_and_lone_surrogates_are_replaced(int prefix, string tail)
+    {
+        var metadata = new SubmissionMetadata(new string('a', prefix) + tail + new string('b', 50), IPAddress.Parse("192.0.2.1"));
+
+        var agent = LeadSubmissionValidator.Validate(TestData.ValidForm(), metadata, new LeadValidationOptions()).Submission!.UserAgent!;
+
+        Assert.That(agent.Length, Is.LessThanOrEqualTo(LeadSubmissionValidator.UserAgentMax));
+        Assert.That(SafeText.IsStorable(agent), Is.True, "a lone surrogate or NUL would make PostgreSQL refuse the row");
+        Assert.That(() => new System.Text.UTF8Encoding(false, true).GetBytes(agent), Throws.Nothing);
+    }
+
     private static LeadForm With(LeadForm form, string field, string value) => field switch
     {
         "firstName" => form with { FirstName = value },
