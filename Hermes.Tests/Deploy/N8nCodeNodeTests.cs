@@ -178,6 +178,39 @@ public sealed class N8nCodeNodeTests
         Assert.That(output["status"]!.GetValue<int>(), Is.EqualTo(400));
     }
 
+    // The replay contract (README, "Webhook contract"): an operator's N-th replay is signed as
+    // webhook-id msg_<leadId>_r<N> while the body's id stays msg_<leadId>.
+    [TestCase("msg_lead_0001_r1")]
+    [TestCase("msg_lead_0001_r12")]
+    public async Task Verify_accepts_an_operator_replay_of_the_payload(string replayId)
+    {
+        var body = HermesPayload(leadId: "lead_0001");
+
+        var output = await VerifyAsync(SignedDelivery(body, id: replayId));
+
+        Assert.That(output["verified"]!.GetValue<bool>(), Is.True, output.ToJsonString());
+        Assert.That(output["webhookId"]!.GetValue<string>(), Is.EqualTo(replayId), "a replay is a new message for the deduplication");
+        Assert.That(output["payload"]!["id"]!.GetValue<string>(), Is.EqualTo("msg_lead_0001"));
+    }
+
+    [TestCase("msg_lead_0002_r1")]
+    [TestCase("msg_lead_0001_r")]
+    [TestCase("msg_lead_0001_rx")]
+    [TestCase("msg_lead_0001_r1_r2")]
+    [TestCase("msg_lead_0001_r-1")]
+    [TestCase("msg_lead_0001x")]
+    [TestCase("msg_lead_00")]
+    public async Task Verify_rejects_a_webhook_id_that_is_neither_the_payload_id_nor_its_replay(string webhookId)
+    {
+        var body = HermesPayload(leadId: "lead_0001");
+
+        var output = await VerifyAsync(SignedDelivery(body, id: webhookId));
+
+        Assert.That(output["signatureValid"]!.GetValue<bool>(), Is.True);
+        Assert.That(output["verified"]!.GetValue<bool>(), Is.False);
+        Assert.That(output["status"]!.GetValue<int>(), Is.EqualTo(400));
+    }
+
     private static async Task<JsonObject> VerifiedAsync(string body)
     {
         var verified = await VerifyAsync(SignedDelivery(body));
@@ -200,6 +233,38 @@ public sealed class N8nCodeNodeTests
         Assert.That(contact["attributes"]!["FIRSTNAME"]!.GetValue<string>(), Is.EqualTo("Ada"));
         Assert.That(contact["attributes"]!["LASTNAME"]!.GetValue<string>(), Is.EqualTo("Lovelace"));
         Assert.That(contact.ContainsKey("listIds"), Is.False);
+    }
+
+    [TestCase(null, "https://api.brevo.com")]
+    [TestCase("", "https://api.brevo.com")]
+    [TestCase("http://127.0.0.1:5999", "http://127.0.0.1:5999")]
+    [TestCase("https://brevo.staging.example.com/", "https://brevo.staging.example.com")]
+    [TestCase("https://proxy.example.com/brevo//", "https://proxy.example.com/brevo")]
+    public async Task Prepare_takes_Brevos_base_address_from_BREVO_API_URL(string? setting, string expected)
+    {
+        var verified = await VerifiedAsync(HermesPayload());
+        var env = new JsonObject();
+        if (setting is not null)
+        {
+            env["BREVO_API_URL"] = setting;
+        }
+
+        var output = SingleItem(await RunAsync(PrepareContact, Scenario(Now, env, new JsonObject { ["json"] = verified })));
+
+        Assert.That(output["brevoApiUrl"]!.GetValue<string>(), Is.EqualTo(expected));
+    }
+
+    [TestCase("ftp://brevo.example.com")]
+    [TestCase("not a url")]
+    [TestCase("https://user:secret@brevo.example.com")]
+    public async Task Prepare_fails_on_a_BREVO_API_URL_that_is_not_an_http_base_address(string setting)
+    {
+        var verified = await VerifiedAsync(HermesPayload());
+
+        var result = await RunAsync(PrepareContact, Scenario(Now, new JsonObject { ["BREVO_API_URL"] = setting }, new JsonObject { ["json"] = verified }));
+
+        Assert.That(result["ok"]!.GetValue<bool>(), Is.False, "a wrong setting answers 500: Hermes retries until it is fixed");
+        Assert.That(result["error"]!.GetValue<string>(), Does.Contain("BREVO_API_URL"));
     }
 
     [TestCase(true, "7", true)]

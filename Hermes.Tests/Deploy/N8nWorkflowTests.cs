@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Hermes.Outbox.Worker.Delivery;
 
 namespace Hermes.Tests.Deploy;
 
@@ -151,13 +152,16 @@ public sealed partial class N8nWorkflowTests
         var lookUp = Node(workflow, "Brevo: look up contact id")["parameters"]!;
 
         Assert.That(create["method"]!.GetValue<string>(), Is.EqualTo("POST"));
-        Assert.That(create["url"]!.GetValue<string>(), Is.EqualTo("https://api.brevo.com/v3/contacts"));
+        // The base address is the BREVO_API_URL setting, read (and checked) by "Prepare Brevo contact".
+        Assert.That(create["url"]!.GetValue<string>(), Is.EqualTo("={{ $json.brevoApiUrl }}/v3/contacts"));
         Assert.That(create["jsonBody"]!.GetValue<string>(), Does.Contain("$json.contact"));
         Assert.That(lookUp["method"]!.GetValue<string>(), Is.EqualTo("GET"));
-        Assert.That(lookUp["url"]!.GetValue<string>(), Does.StartWith("=https://api.brevo.com/v3/contacts/{{ encodeURIComponent("));
+        Assert.That(lookUp["url"]!.GetValue<string>(), Does.StartWith("={{ $('Prepare Brevo contact').first().json.brevoApiUrl }}/v3/contacts/{{ encodeURIComponent("));
+        Assert.That(RepositoryFiles.Read("deploy", "n8n", "hermes-workflow.json"), Does.Not.Contain("https://api.brevo.com/v3"), "no Brevo address is written into a node");
         foreach (var call in new[] { create, lookUp })
         {
-            Assert.That(call["nodeCredentialType"]!.GetValue<string>(), Is.EqualTo("sendinblueApi"));
+            // n8n's Brevo credential type keeps the old Sendinblue name (BrevoApi.credentials.ts: name = 'sendInBlueApi').
+            Assert.That(call["nodeCredentialType"]!.GetValue<string>(), Is.EqualTo("sendInBlueApi"));
             Assert.That(call["options"]!["response"]!["response"]!["fullResponse"]!.GetValue<bool>(), Is.True, "the status code decides the next step");
         }
 
@@ -165,6 +169,46 @@ public sealed partial class N8nWorkflowTests
         Assert.That(created["leftValue"]!.GetValue<string>(), Is.EqualTo("={{ $json.statusCode }}"));
         Assert.That(created["rightValue"]!.GetValue<int>(), Is.EqualTo(201));
         Assert.That(Outputs(workflow, "Created (201)?"), Is.EqualTo(new[] { new[] { "Remember delivery" }, new[] { "Brevo: look up contact id" } }));
+    }
+
+    [Test]
+    public void The_Brevo_calls_of_one_delivery_take_clearly_less_than_the_workers_request_timeout()
+    {
+        var workflow = Workflow;
+        var workerTimeout = new OutboxOptions().RequestTimeout;
+        var calls = Nodes(workflow).Where(static n => Type(n) == "n8n-nodes-base.httpRequest").ToList();
+        Assert.That(calls, Is.Not.Empty);
+        foreach (var call in calls)
+        {
+            var name = call["name"]!.GetValue<string>();
+            Assert.That(call["parameters"]!["options"]?["timeout"], Is.Not.Null, $"'{name}' needs a timeout of its own");
+            Assert.That(call["retryOnFail"]?.GetValue<bool>() ?? false, Is.False, $"'{name}' must not retry inside n8n: Hermes retries, and in-node retries multiply the budget");
+        }
+
+        // The longest chain of Brevo calls one execution can make, from the webhook to an answer.
+        TimeSpan Longest(string name, HashSet<string> seen)
+        {
+            if (!seen.Add(name))
+            {
+                Assert.Fail($"the workflow has a loop through '{name}'");
+            }
+
+            var node = Node(workflow, name);
+            var own = Type(node) == "n8n-nodes-base.httpRequest"
+                ? TimeSpan.FromMilliseconds(node["parameters"]!["options"]!["timeout"]!.GetValue<int>())
+                : TimeSpan.Zero;
+            var next = Outputs(workflow, name).SelectMany(static o => o).Distinct().Select(n => Longest(n, [.. seen])).DefaultIfEmpty(TimeSpan.Zero).Max();
+            return own + next;
+        }
+
+        var webhook = Nodes(workflow).Single(static n => Type(n) == "n8n-nodes-base.webhook")["name"]!.GetValue<string>();
+        var budget = Longest(webhook, []);
+
+        // n8n answers a hanging Brevo with 502 only after the budget runs out, plus its own work (a few hundred
+        // ms measured in the real-n8n tests): a third of the worker's timeout stays free for that, so the
+        // worker records n8n's answer instead of a timeout of its own.
+        Assert.That(budget, Is.GreaterThan(TimeSpan.Zero));
+        Assert.That(budget, Is.LessThanOrEqualTo(workerTimeout * 2 / 3), $"Brevo budget {budget} against Outbox:RequestTimeout {workerTimeout}");
     }
 
     [Test]

@@ -17,7 +17,13 @@ const code = (file) => fs.readFileSync(path.join(here, file), 'utf8');
 const WORKFLOW_ID = 'HermesLeadIntake';
 const HEADER_AUTH = { id: 'HermesHeaderAuth', name: 'Hermes webhook header' };
 const BREVO = { id: 'HermesBrevoApi', name: 'Brevo API key' };
-const BREVO_TIMEOUT_MS = 8000;
+// n8n's Brevo credential type keeps the old Sendinblue name: BrevoApi.credentials.ts says name = 'sendInBlueApi'.
+// import:credentials accepts any type name, so a wrong one only shows at the first delivery.
+const BREVO_CREDENTIAL_TYPE = 'sendInBlueApi';
+// Each Brevo call gets 5 s; a delivery makes at most two (create, then look-up after a 204), so n8n answers
+// within about 10 s even when Brevo hangs: clearly inside the worker's Outbox:RequestTimeout (15 s by default),
+// so Hermes records n8n's 502 rather than a timeout of its own. A test checks that relation.
+const BREVO_TIMEOUT_MS = 5000;
 
 const condition = (id, leftValue, operator, rightValue = '') => ({
   conditions: {
@@ -54,13 +60,15 @@ const nodes = [
         '## Hermes lead intake\n' +
         'Hermes POSTs each lead here (signed, at least once). Answers: 200 `{ brevoContactId }`; ' +
         '401 bad signature or stale timestamp; 400 not a lead.submitted v1 payload; 502 Brevo failed; ' +
-        '500 workflow error. Any non-2xx makes Hermes retry.\n\n' +
+        '500 workflow error. Any non-2xx makes Hermes retry. The webhook contract (headers, signature, ' +
+        "replays: webhook-id msg_<leadId>_r<N>) is written down in Hermes' README, \"Webhook contract\".\n\n" +
         '**Credentials**: Header Auth "Hermes webhook header" (same name and value as Hermes\' ' +
         'Webhook__AuthHeaderName/Value), Brevo "Brevo API key".\n' +
-        "**n8n environment**: HERMES_WEBHOOK_SECRET (Hermes' whsec_ secret), BREVO_LIST_ID (optional), " +
+        "**n8n environment**: HERMES_WEBHOOK_SECRET (Hermes' whsec_ secret), BREVO_API_URL (optional, default " +
+        'https://api.brevo.com), BREVO_LIST_ID (optional), ' +
         'N8N_BLOCK_ENV_ACCESS_IN_NODE=false, NODE_FUNCTION_ALLOW_BUILTIN=crypto.\n\n' +
         'Edit the Code nodes in deploy/n8n/*.js, not here.',
-      height: 300,
+      height: 340,
       width: 520,
     },
     id: '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0001',
@@ -128,9 +136,9 @@ const nodes = [
   {
     parameters: {
       method: 'POST',
-      url: 'https://api.brevo.com/v3/contacts',
+      url: '={{ $json.brevoApiUrl }}/v3/contacts',
       authentication: 'predefinedCredentialType',
-      nodeCredentialType: 'sendinblueApi',
+      nodeCredentialType: BREVO_CREDENTIAL_TYPE,
       sendHeaders: true,
       headerParameters: { parameters: [{ name: 'accept', value: 'application/json' }] },
       sendBody: true,
@@ -143,7 +151,7 @@ const nodes = [
     type: 'n8n-nodes-base.httpRequest',
     typeVersion: 4.2,
     position: [1100, 0],
-    credentials: { sendinblueApi: BREVO },
+    credentials: { [BREVO_CREDENTIAL_TYPE]: BREVO },
     onError: 'continueErrorOutput',
   },
   {
@@ -162,9 +170,9 @@ const nodes = [
   {
     parameters: {
       method: 'GET',
-      url: "=https://api.brevo.com/v3/contacts/{{ encodeURIComponent($('Prepare Brevo contact').first().json.email) }}",
+      url: "={{ $('Prepare Brevo contact').first().json.brevoApiUrl }}/v3/contacts/{{ encodeURIComponent($('Prepare Brevo contact').first().json.email) }}",
       authentication: 'predefinedCredentialType',
-      nodeCredentialType: 'sendinblueApi',
+      nodeCredentialType: BREVO_CREDENTIAL_TYPE,
       sendHeaders: true,
       headerParameters: { parameters: [{ name: 'accept', value: 'application/json' }] },
       options: { timeout: BREVO_TIMEOUT_MS, response: { response: { fullResponse: true } } },
@@ -174,7 +182,7 @@ const nodes = [
     type: 'n8n-nodes-base.httpRequest',
     typeVersion: 4.2,
     position: [1540, 120],
-    credentials: { sendinblueApi: BREVO },
+    credentials: { [BREVO_CREDENTIAL_TYPE]: BREVO },
     onError: 'continueErrorOutput',
   },
   codeNode('5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0012', 'Remember delivery', [1760, -20], 'remember-delivery.js'),

@@ -23,7 +23,7 @@ const e = process.env;
 process.stdout.write(JSON.stringify([
   { id: "HermesHeaderAuth", name: "Hermes webhook header", type: "httpHeaderAuth",
     data: { name: e.HERMES_N8N_AUTH_HEADER_NAME, value: e.HERMES_N8N_AUTH_HEADER_VALUE } },
-  { id: "HermesBrevoApi", name: "Brevo API key", type: "sendinblueApi",
+  { id: "HermesBrevoApi", name: "Brevo API key", type: "sendInBlueApi",
     data: { apiKey: e.BREVO_API_KEY } },
 ]));
 ' >"$credentials"

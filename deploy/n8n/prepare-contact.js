@@ -11,6 +11,25 @@
 // in Hermes (linked by backupId); to send more, create the attributes in Brevo first (Contacts > Settings >
 // Contact attributes) and add them below — Brevo rejects unknown attributes. With BREVO_LIST_ID set in n8n's
 // environment, contacts who gave marketing consent are added to that list, and nobody else is.
+//
+// Brevo's base address is BREVO_API_URL in n8n's environment (default https://api.brevo.com), so a test or a
+// staging n8n points the two Brevo nodes elsewhere without an edited workflow. It must be an http(s) address
+// without credentials; anything else fails this node (500: Hermes retries until the setting is fixed).
+const DEFAULT_BREVO_API_URL = 'https://api.brevo.com';
+const brevoApiUrl = (() => {
+  const setting = String($env.BREVO_API_URL || '').trim() || DEFAULT_BREVO_API_URL;
+  let url;
+  try {
+    url = new URL(setting);
+  } catch (error) {
+    throw new Error(`BREVO_API_URL is not an absolute URL: ${setting}`);
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
+    throw new Error('BREVO_API_URL must be an http(s) base address without credentials, query or fragment');
+  }
+  return setting.replace(/\/+$/, '');
+})();
+
 const verified = $input.first().json;
 const webhookId = verified.webhookId;
 const lead = verified.payload.lead;
@@ -34,4 +53,4 @@ if (lead.marketingConsent === true && Number.isInteger(listId) && listId > 0) {
   contact.listIds = [listId];
 }
 
-return [{ json: { duplicate: false, webhookId, email: lead.email, contact } }];
+return [{ json: { duplicate: false, webhookId, email: lead.email, brevoApiUrl, contact } }];

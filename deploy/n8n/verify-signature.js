@@ -82,8 +82,20 @@ try {
 if (!payload || payload.type !== 'lead.submitted' || payload.version !== 1) {
   return reject(400, 'this workflow handles lead.submitted version 1 only', true);
 }
-if (payload.id !== id || !payload.lead || typeof payload.lead.email !== 'string' || payload.lead.email === '') {
-  return reject(400, 'the payload has no lead email, or its id differs from webhook-id', true);
+// The replay contract (README, "Webhook contract"): webhook-id is the payload's id on a first delivery and
+// all its retries, and the payload's id plus "_r<N>" on an operator's N-th replay, so that the deduplication
+// below takes a deliberate replay as a new message. Any other webhook-id is a signed id that does not
+// belong to this payload, and is refused.
+const replayOf = (webhookId, payloadId) =>
+  typeof payloadId === 'string' &&
+  payloadId !== '' &&
+  (webhookId === payloadId ||
+    (webhookId.startsWith(`${payloadId}_r`) && /^[1-9][0-9]{0,9}$/.test(webhookId.slice(payloadId.length + 2))));
+if (!replayOf(String(id), payload.id)) {
+  return reject(400, 'webhook-id is neither the payload id nor a replay of it (<payload id>_r<N>)', true);
+}
+if (!payload.lead || typeof payload.lead.email !== 'string' || payload.lead.email === '') {
+  return reject(400, 'the payload has no lead email', true);
 }
 
 return [{ json: { verified: true, webhookId: id, timestamp: Number(timestamp), payload } }];
