@@ -45,8 +45,8 @@ public sealed record WebhookPayload(
             lead.MarketingConsent ?? false),
         new WebhookMetadata(lead.UserAgent, lead.IpAddress?.ToString(), lead.Source));
 
-    /// <summary>The message id (the Standard Webhooks <c>webhook-id</c>), stable across retries.</summary>
-    public static string MessageIdFor(string leadId) => "msg_" + leadId;
+    /// <summary>The message id (see <see cref="WebhookIds"/>).</summary>
+    public static string MessageIdFor(string leadId) => WebhookIds.MessageIdFor(leadId);
 
     public string ToJson() => JsonSerializer.Serialize(this, WebhookPayloadJsonContext.Default.WebhookPayload);
 

@@ -20,12 +20,19 @@ public static class WorkerHost
         return builder;
     }
 
+    /// <summary>The exit code of a worker that stopped because it could not write delivery outcomes (EX_SOFTWARE).</summary>
+    public const int FatalExitCode = 70;
+
     public static async Task<int> RunAsync(string[] args)
     {
         await using var app = CreateBuilder(args).Build();
         app.MapDevelopmentReceiver();
         app.MapWorkerHealth();
         await app.RunAsync();
-        return 0;
+        return ExitCodeOf(app.Services);
     }
+
+    /// <summary>0 after a normal stop; <see cref="FatalExitCode"/> when the worker stopped itself (see <see cref="DeliveryState.FatalError"/>).</summary>
+    public static int ExitCodeOf(IServiceProvider services) =>
+        services.GetRequiredService<DeliveryState>().FatalError is null ? 0 : FatalExitCode;
 }

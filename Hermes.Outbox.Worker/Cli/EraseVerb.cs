@@ -57,6 +57,11 @@ internal static class EraseVerb
                     await context.Output.WriteLineAsync(erased.AlreadyErased
                         ? $"{erased.LeadId} (backup id {erased.BackupId}) was already erased on {erased.ErasedAt:u}."
                         : $"Erased {erased.LeadId} (backup id {erased.BackupId}); {erased.CancelledDeliveries} pending delivery(ies) cancelled.");
+                    if (erased.InFlightDeliveries > 0)
+                    {
+                        await context.Output.WriteLineAsync($"  {erased.InFlightDeliveries} of them were being delivered: n8n may still create the Brevo contact. Its id is recorded on the lead when the delivery ends; read it with GET /api/leads/{erased.LeadId} (admin key).");
+                    }
+
                     if (erased.BrevoContactId is not null)
                     {
                         await context.Output.WriteLineAsync($"  Delete Brevo contact {erased.BrevoContactId} in Brevo too: Hermes does not.");

@@ -18,6 +18,8 @@ public sealed class DeliveryState(TimeProvider time)
     private long _delivered;
     private long _withoutContactId;
     private volatile bool _listening;
+    private DateTimeOffset? _writerFailingSince;
+    private string? _fatalError;
 
     public DateTimeOffset? LastSuccessAt { get { lock (_gate) { return _lastSuccessAt; } } }
 
@@ -39,6 +41,43 @@ public sealed class DeliveryState(TimeProvider time)
 
     /// <summary>True while the wake-up listener holds its LISTEN connection.</summary>
     public bool Listening { get => _listening; internal set => _listening = value; }
+
+    /// <summary>Since when writing outcomes fails (transient errors, retried); null while writes land.</summary>
+    public DateTimeOffset? WriterFailingSince { get { lock (_gate) { return _writerFailingSince; } } }
+
+    /// <summary>Why this worker gave up and is stopping (it exits non-zero); null while it is fine.</summary>
+    public string? FatalError { get { lock (_gate) { return _fatalError; } } }
+
+    internal void WriterSucceeded()
+    {
+        lock (_gate)
+        {
+            _writerFailingSince = null;
+        }
+    }
+
+    internal void WriterFailed()
+    {
+        lock (_gate)
+        {
+            _writerFailingSince ??= time.GetUtcNow();
+        }
+    }
+
+    /// <summary>Records the fatal reason; true the first time.</summary>
+    internal bool Fail(string reason)
+    {
+        lock (_gate)
+        {
+            if (_fatalError is not null)
+            {
+                return false;
+            }
+
+            _fatalError = reason;
+            return true;
+        }
+    }
 
     internal void RecordSuccess(bool hasContactId)
     {

@@ -9,9 +9,11 @@ using Polly.CircuitBreaker;
 namespace Hermes.Outbox.Worker.Delivery;
 
 /// <summary>
-/// Claims due outbox rows in batches (one statement, <c>FOR UPDATE SKIP LOCKED</c>, lease pushed into
-/// <c>available_at</c>), POSTs them with at most <see cref="OutboxOptions.Concurrency"/> in flight, and writes
-/// the outcomes back in batches. A batch is claimed only when a delivery slot is free, and its rows start as
+/// The delivery flow, one step per type: this class claims due outbox rows in batches (one statement,
+/// <c>FOR UPDATE SKIP LOCKED</c>, lease pushed into <c>available_at</c>) and POSTs them through
+/// <see cref="WebhookClient"/> with at most <see cref="OutboxOptions.Concurrency"/> in flight;
+/// <see cref="DeliveryDecision"/> turns each result into an outcome (pure); <see cref="OutcomeCompleter"/> writes the
+/// outcomes back in batches and stops the worker when it cannot. A batch is claimed only when a delivery slot is free, and its rows start as
 /// slots free up, so a claimed row never waits longer than the lease rule allows. No transaction or lock is
 /// held while HTTP runs. While the circuit is open nothing is claimed; once the break ends, one row is
 /// claimed as the probe. On shutdown: no more claims, deliveries in flight finish (until the host's shutdown
@@ -19,12 +21,12 @@ namespace Hermes.Outbox.Worker.Delivery;
 /// </summary>
 public sealed class OutboxDispatcher : BackgroundService
 {
-    private const int MaxWriteBatch = 500;
     private static readonly TimeSpan MinimumIdle = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan CircuitCheck = TimeSpan.FromMilliseconds(50);
 
     private readonly OutboxStore _store;
     private readonly WebhookClient _client;
+    private readonly OutcomeCompleter _completer;
     private readonly OutboxWakeUp _wakeUp;
     private readonly DeliveryState _state;
     private readonly OutboxTelemetry _telemetry;
@@ -34,13 +36,13 @@ public sealed class OutboxDispatcher : BackgroundService
     private readonly TimeSpan _shutdownTimeout;
     private readonly ILogger<OutboxDispatcher> _logger;
     private readonly SemaphoreSlim _slots;
-    private readonly Channel<Completion> _completed = Channel.CreateUnbounded<Completion>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _abort = new();
     private int _inFlight;
 
     public OutboxDispatcher(
         OutboxStore store,
         WebhookClient client,
+        OutcomeCompleter completer,
         OutboxWakeUp wakeUp,
         DeliveryState state,
         OutboxTelemetry telemetry,
@@ -51,6 +53,7 @@ public sealed class OutboxDispatcher : BackgroundService
     {
         _store = store;
         _client = client;
+        _completer = completer;
         _wakeUp = wakeUp;
         _state = state;
         _telemetry = telemetry;
@@ -87,7 +90,7 @@ public sealed class OutboxDispatcher : BackgroundService
             WorkerLog.ShutdownTimeoutShort(_logger, _shutdownTimeout, _options.RequestTimeout);
         }
 
-        var writer = Task.Run(WriteOutcomesAsync, CancellationToken.None);
+        var writer = Task.Run(_completer.RunAsync, CancellationToken.None);
         try
         {
             await ClaimLoopAsync(stoppingToken);
@@ -101,7 +104,7 @@ public sealed class OutboxDispatcher : BackgroundService
                 await _slots.WaitAsync(CancellationToken.None);
             }
 
-            _completed.Writer.TryComplete();
+            _completer.Complete();
             await writer;
         }
     }
@@ -128,13 +131,15 @@ public sealed class OutboxDispatcher : BackgroundService
             }
 
             IReadOnlyList<ClaimedMessage> batch;
+            DateTimeOffset claimedAt;
             try
             {
                 // Not cancelled by shutdown: a claim cut off after the server ran it would leave rows leased for nothing.
+                claimedAt = _time.GetUtcNow();
                 batch = await _store.ClaimAsync(want, _options.Lease, _options.WorkerId, CancellationToken.None);
                 claimBackoff = TimeSpan.FromSeconds(1);
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or SocketException)
+            catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e))
             {
                 _slots.Release();
                 WorkerLog.ClaimFailed(_logger, e, claimBackoff);
@@ -161,7 +166,7 @@ public sealed class OutboxDispatcher : BackgroundService
 
                 Interlocked.Increment(ref _inFlight);
                 var message = batch[i];
-                _ = Task.Run(() => DeliverAsync(message), CancellationToken.None);
+                _ = Task.Run(() => DeliverAsync(message, claimedAt + _options.Lease), CancellationToken.None);
             }
 
             if (batch.Count < want && want > 1)
@@ -205,7 +210,7 @@ public sealed class OutboxDispatcher : BackgroundService
                 wait = due < MinimumIdle ? MinimumIdle : due;
             }
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or SocketException)
+        catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e))
         {
             // The next claim reports the database's trouble; until then, the poll interval.
         }
@@ -217,36 +222,38 @@ public sealed class OutboxDispatcher : BackgroundService
         await WaitQuietlyAsync(_wakeUp.WaitAsync(wait, stoppingToken));
     }
 
-    private async Task DeliverAsync(ClaimedMessage message)
+    private async Task DeliverAsync(ClaimedMessage message, DateTimeOffset leaseEndsAt)
     {
         using var scope = WorkerLog.DeliveryScope(_logger, message.LeadId, message.Id);
         try
         {
-            var webhookId = message.ReplayCount > 0 ? $"{message.MessageId}_r{message.ReplayCount}" : message.MessageId;
-            WebhookResult result;
+            var webhookId = WebhookIds.WebhookIdFor(message.MessageId, message.ReplayCount);
+            Decision decision;
+            WebhookResult? result = null;
             try
             {
                 result = await _client.SendAsync(new WebhookRequest(webhookId, message.Payload, message.Attempt, message.LeadId, message.Traceparent), _abort.Token);
+                decision = DeliveryDecision.Decide(message, result, _schedule, Random.Shared);
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
                 // Cut off by the host's shutdown timeout: n8n may or may not have it. Counted, and due again at once.
                 var now = _time.GetUtcNow();
                 WorkerLog.DeliveriesAbandoned(_logger, 1);
-                await _completed.Writer.WriteAsync(new(Failure(message, new WebhookResult(WebhookResultKind.ConnectionFailed, now, now, Error: "Cut off by the worker's shutdown."), TimeSpan.Zero)), CancellationToken.None);
-                return;
+                result = new WebhookResult(WebhookResultKind.ConnectionFailed, now, now, Error: "Cut off by the worker's shutdown.");
+                decision = DeliveryDecision.Failure(message, result, TimeSpan.Zero);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A defect, not a network condition: logged as such, and recorded so the row is retried rather than
+                // left leased without a trace.
+                WorkerLog.DeliveryCrashed(_logger, e, message.LeadId, message.Id);
+                decision = DeliveryDecision.Crashed(message, _time.GetUtcNow(), e, _schedule, Random.Shared);
+                result = null;
             }
 
-            await _completed.Writer.WriteAsync(Decide(message, result), CancellationToken.None);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // A defect, not a network condition: logged as such, and recorded so the row is retried rather than
-            // left leased without a trace.
-            WorkerLog.DeliveryCrashed(_logger, e, message.LeadId, message.Id);
-            var now = _time.GetUtcNow();
-            var crashed = new WebhookResult(WebhookResultKind.ConnectionFailed, now, now, Error: "Worker error: " + e.Message);
-            await _completed.Writer.WriteAsync(new(Failure(message, crashed, _schedule.IsExhausted(message.Attempt) ? null : _schedule.NextDelay(message.Attempt, null, Random.Shared))), CancellationToken.None);
+            Observe(message, result, decision);
+            await _completer.AddAsync(Completion.Of(decision, leaseEndsAt));
         }
         finally
         {
@@ -255,155 +262,68 @@ public sealed class OutboxDispatcher : BackgroundService
         }
     }
 
-    private Completion Decide(ClaimedMessage message, WebhookResult result)
+    /// <summary>The decision's telemetry, health state and log lines (none of them with n8n's answer).</summary>
+    private void Observe(ClaimedMessage message, WebhookResult? result, Decision decision)
     {
-        if (result.Kind == WebhookResultKind.CircuitOpen)
+        if (decision.Outcome is not { } outcome)
         {
             _telemetry.Released.Add(1);
-            return new(Released: new ReleasedClaim(message.Id, message.Attempt));
+            return;
         }
 
-        var duration = (result.FinishedAt - result.StartedAt).TotalSeconds;
-        if (result.IsSuccess)
+        var duration = (outcome.FinishedAt - outcome.StartedAt).TotalSeconds;
+        var kind = new KeyValuePair<string, object?>("outcome", outcome.Outcome);
+        _telemetry.Deliveries.Add(1, kind);
+        _telemetry.DeliveryDuration.Record(duration, kind);
+        if (outcome.Outcome == DeliveryOutcomes.Delivered)
         {
-            var answer = N8nAnswer.Read(result.Body, result.Truncated);
-            _state.RecordSuccess(answer.BrevoContactId is not null);
-            _telemetry.Deliveries.Add(1, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Delivered));
-            _telemetry.DeliveryDuration.Record(duration, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Delivered));
-            _telemetry.Attempts.Record(message.Attempt, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Delivered));
-            if (answer.BrevoContactId is null)
+            _state.RecordSuccess(outcome.BrevoContactId is not null);
+            _telemetry.Attempts.Record(message.Attempt, kind);
+            if (outcome.BrevoContactId is null)
             {
                 _telemetry.MissingContactId.Add(1);
-                WorkerLog.MissingContactId(_logger, message.LeadId);
+                if (decision.Answer?.ContactIdProblem == ContactIdProblem.NotAnIdentifier)
+                {
+                    WorkerLog.ContactIdDropped(_logger, message.LeadId);
+                }
+                else
+                {
+                    WorkerLog.MissingContactId(_logger, message.LeadId);
+                }
             }
 
-            var outcome = new AttemptOutcome
-            {
-                OutboxId = message.Id,
-                LeadRowId = message.LeadRowId,
-                Attempt = message.Attempt,
-                Outcome = DeliveryOutcomes.Delivered,
-                StartedAt = result.StartedAt,
-                FinishedAt = result.FinishedAt,
-                StatusCode = result.StatusCode,
-                ResponseExcerpt = answer.Excerpt,
-                ResponseData = answer.ResponseData,
-                BrevoContactId = answer.BrevoContactId,
-            };
-            WorkerLog.Delivered(_logger, message.LeadId, message.Id, message.Attempt, result.StatusCode, outcome.DurationMs);
-            return new(outcome);
+            WorkerLog.Delivered(_logger, message.LeadId, message.Id, message.Attempt, outcome.StatusCode, outcome.DurationMs);
+            return;
         }
 
-        _state.RecordFailure();
-        // 410 Gone: the receiver says this webhook is gone for good; retrying cannot help.
-        var final = result.StatusCode == 410 || _schedule.IsExhausted(message.Attempt);
-        _telemetry.DeliveryDuration.Record(duration, new KeyValuePair<string, object?>("outcome", final ? DeliveryOutcomes.Failed : DeliveryOutcomes.Retry));
-        return new(Failure(message, result, final ? null : _schedule.NextDelay(message.Attempt, result.RetryAfter, Random.Shared)));
-    }
-
-    /// <summary>A failed attempt: a retry after <paramref name="delay"/>, or the final failure when <paramref name="delay"/> is null.</summary>
-    private AttemptOutcome Failure(ClaimedMessage message, WebhookResult result, TimeSpan? delay)
-    {
-        var kind = delay is null ? DeliveryOutcomes.Failed : DeliveryOutcomes.Retry;
-        _telemetry.Deliveries.Add(1, new KeyValuePair<string, object?>("outcome", kind));
-        if (delay is { } d)
+        if (result is not null)
         {
-            WorkerLog.RetryScheduled(_logger, message.LeadId, message.Id, message.Attempt, result.Error, d);
+            _state.RecordFailure();
+        }
+
+        var reason = result?.Error ?? "Worker error";
+        var answerBytes = result?.Body?.Length ?? 0;
+        if (outcome.RetryDelay is { } delay)
+        {
+            WorkerLog.RetryScheduled(_logger, message.LeadId, message.Id, message.Attempt, reason, answerBytes, delay);
         }
         else
         {
-            _telemetry.Attempts.Record(message.Attempt, new KeyValuePair<string, object?>("outcome", DeliveryOutcomes.Failed));
-            WorkerLog.DeliveryFailed(_logger, message.LeadId, message.Id, message.Attempt, result.Error);
-        }
-
-        return new AttemptOutcome
-        {
-            OutboxId = message.Id,
-            LeadRowId = message.LeadRowId,
-            Attempt = message.Attempt,
-            Outcome = kind,
-            StartedAt = result.StartedAt,
-            FinishedAt = result.FinishedAt,
-            StatusCode = result.StatusCode,
-            Error = result.Error,
-            ResponseExcerpt = result.Body is { } body ? N8nAnswer.ExcerptOf(body) : null,
-            RetryDelay = delay,
-        };
-    }
-
-    /// <summary>Writes outcomes as they arrive, as many as have queued up in one round trip, until the channel completes.</summary>
-    private async Task WriteOutcomesAsync()
-    {
-        var reader = _completed.Reader;
-        var outcomes = new List<AttemptOutcome>();
-        var released = new List<ReleasedClaim>();
-        while (await reader.WaitToReadAsync(CancellationToken.None))
-        {
-            while (outcomes.Count + released.Count < MaxWriteBatch && reader.TryRead(out var item))
-            {
-                if (item.Outcome is { } outcome)
-                {
-                    outcomes.Add(outcome);
-                }
-
-                if (item.Released is { } claim)
-                {
-                    released.Add(claim);
-                }
-            }
-
-            await WriteAsync(outcomes, released);
-            if (released.Count > 0)
-            {
-                WorkerLog.Released(_logger, released.Count, "circuit open");
-            }
-
-            if (outcomes.Exists(static o => o.Outcome == DeliveryOutcomes.Retry))
-            {
-                // The dispatcher may be idle, waiting for a poll that comes later than this retry is due: let it look again.
-                _wakeUp.Signal();
-            }
-
-            outcomes.Clear();
-            released.Clear();
-        }
-    }
-
-    private async Task WriteAsync(List<AttemptOutcome> outcomes, List<ReleasedClaim> released)
-    {
-        var delay = TimeSpan.FromMilliseconds(250);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await _store.CompleteAsync(outcomes, released, _options.WorkerId, CancellationToken.None);
-                return;
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or SocketException)
-            {
-                if (attempt >= 6 || _abort.IsCancellationRequested)
-                {
-                    WorkerLog.WriteGaveUp(_logger, outcomes.Count + released.Count);
-                    return;
-                }
-
-                WorkerLog.WriteFailed(_logger, e, outcomes.Count + released.Count, attempt);
-                await WaitQuietlyAsync(Task.Delay(delay, _time, _abort.Token));
-                delay *= 2;
-            }
+            _telemetry.Attempts.Record(message.Attempt, kind);
+            WorkerLog.DeliveryFailed(_logger, message.LeadId, message.Id, message.Attempt, reason, answerBytes);
         }
     }
 
     private async Task ReleaseAsync(IEnumerable<ClaimedMessage> messages, string reason)
     {
-        var claims = messages.Select(static m => new ReleasedClaim(m.Id, m.Attempt)).ToList();
+        var claims = messages.Select(static m => new ReleasedClaim(m.Id, m.Attempt, m.ReplayCount)).ToList();
         try
         {
             var count = await _store.ReleaseAsync(claims, _options.WorkerId, CancellationToken.None);
             _telemetry.Released.Add(count);
             WorkerLog.Released(_logger, count, reason);
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException or SocketException)
+        catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e))
         {
             WorkerLog.WriteFailed(_logger, e, claims.Count, 1);
             WorkerLog.WriteGaveUp(_logger, claims.Count);
@@ -424,6 +344,3 @@ public sealed class OutboxDispatcher : BackgroundService
         }
     }
 }
-
-/// <summary>What a finished delivery hands to the writer: an attempt's outcome, or a claim to undo.</summary>
-internal readonly record struct Completion(AttemptOutcome? Outcome = null, ReleasedClaim? Released = null);

@@ -34,6 +34,7 @@ public static class OutboxWorkerExtensions
         services.AddSingleton<OutboxTelemetry>();
         services.AddSingleton<OutboxStore>();
         services.AddSingleton<WebhookClient>();
+        services.AddSingleton<OutcomeCompleter>();
         services.AddHostedService<OutboxListener>();
         services.AddHostedService<OutboxDispatcher>();
         services.AddHostedService<WebhookSigningNotice>();

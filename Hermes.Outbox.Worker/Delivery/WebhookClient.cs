@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using Hermes.Domain;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
@@ -195,18 +196,14 @@ public sealed class WebhookClient : IDisposable
         var (answer, truncated) = await ReadBodyAsync(response.Content, _webhook.MaxResponseBytes, cancellationToken);
         var finished = _time.GetUtcNow();
         var status = (int)response.StatusCode;
+        // The reason only: the answer's excerpt is added where it is stored (DeliveryDecision), never where it is logged.
         string? error = null;
         if (status is < 200 or > 299)
         {
-            var excerpt = N8nAnswer.ExcerptOf(answer);
-            error = string.Create(CultureInfo.InvariantCulture, $"HTTP {status} {response.ReasonPhrase}");
+            error = SafeText.Clean(string.Create(CultureInfo.InvariantCulture, $"HTTP {status} {response.ReasonPhrase}"), 200);
             if (status is >= 300 and <= 399 && response.Headers.Location is { } location)
             {
-                error += $": redirected to {location}; set {WebhookOptions.UrlKey} to the final URL";
-            }
-            else if (!string.IsNullOrWhiteSpace(excerpt))
-            {
-                error += ": " + (excerpt.Length > 300 ? excerpt[..300] : excerpt);
+                error += $": redirected to {SafeText.Clean(location.OriginalString, 300)}; set {WebhookOptions.UrlKey} to the final URL";
             }
         }
 

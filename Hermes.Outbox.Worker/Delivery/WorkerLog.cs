@@ -13,14 +13,19 @@ internal static partial class WorkerLog
     [LoggerMessage(4001, LogLevel.Debug, "Delivered lead {LeadId} (outbox {OutboxId}, attempt {Attempt}) with HTTP {StatusCode} in {DurationMs} ms")]
     public static partial void Delivered(ILogger logger, string leadId, long outboxId, int attempt, int? statusCode, int durationMs);
 
-    [LoggerMessage(4002, LogLevel.Warning, "Delivery of lead {LeadId} (outbox {OutboxId}) failed at attempt {Attempt}: {Error}; next attempt in {Delay}")]
-    public static partial void RetryScheduled(ILogger logger, string leadId, long outboxId, int attempt, string? error, TimeSpan delay);
+    // Failures log the reason, the status and the answer's length, never the answer: it can echo the form. The answer's
+    // excerpt is in the attempt log (hermes_delivery_attempts), where erasure reaches it.
+    [LoggerMessage(4002, LogLevel.Warning, "Delivery of lead {LeadId} (outbox {OutboxId}) failed at attempt {Attempt}: {Reason} (answer of {AnswerBytes} bytes, excerpt in the attempt log); next attempt in {Delay}")]
+    public static partial void RetryScheduled(ILogger logger, string leadId, long outboxId, int attempt, string? reason, int answerBytes, TimeSpan delay);
 
-    [LoggerMessage(4003, LogLevel.Error, "Delivery of lead {LeadId} (outbox {OutboxId}) gave up after attempt {Attempt}: {Error}. Replay it once the cause is fixed")]
-    public static partial void DeliveryFailed(ILogger logger, string leadId, long outboxId, int attempt, string? error);
+    [LoggerMessage(4003, LogLevel.Error, "Delivery of lead {LeadId} (outbox {OutboxId}) gave up after attempt {Attempt}: {Reason} (answer of {AnswerBytes} bytes, excerpt in the attempt log). Replay it once the cause is fixed")]
+    public static partial void DeliveryFailed(ILogger logger, string leadId, long outboxId, int attempt, string? reason, int answerBytes);
 
     [LoggerMessage(4004, LogLevel.Warning, "Lead {LeadId} was delivered but n8n's answer carried no Brevo contact id (brevoContactId, brevo_contact_id, contactId or id); check the n8n workflow's execution log")]
     public static partial void MissingContactId(ILogger logger, string leadId);
+
+    [LoggerMessage(4006, LogLevel.Warning, "Lead {LeadId} was delivered but the contact id in n8n's answer is not an identifier (1-100 letters, digits, '.', '_', ':', '-'); it was dropped")]
+    public static partial void ContactIdDropped(ILogger logger, string leadId);
 
     [LoggerMessage(4005, LogLevel.Error, "Delivering lead {LeadId} (outbox {OutboxId}) failed in the worker itself; the attempt is recorded and retried")]
     public static partial void DeliveryCrashed(ILogger logger, Exception exception, string leadId, long outboxId);
@@ -54,6 +59,18 @@ internal static partial class WorkerLog
 
     [LoggerMessage(4032, LogLevel.Error, "Gave up writing {Count} delivery outcomes; those rows come back when their lease ends and are delivered again (the receiver deduplicates on webhook-id)")]
     public static partial void WriteGaveUp(ILogger logger, int count);
+
+    [LoggerMessage(4033, LogLevel.Error, "PostgreSQL refused a batch of {Count} delivery outcomes ({Reason}); writing them one by one")]
+    public static partial void OutcomesIsolated(ILogger logger, int count, string reason);
+
+    [LoggerMessage(4034, LogLevel.Error, "The outcome of outbox row {OutboxId} (attempt {Attempt}) was refused on its own ({Reason}); it is written without n8n's answer")]
+    public static partial void OutcomeStripped(ILogger logger, long outboxId, int attempt, string reason);
+
+    [LoggerMessage(4035, LogLevel.Critical, "The worker cannot write delivery outcomes: {Reason}. It reports unhealthy and stops with exit code 70 so that it is restarted; the rows it held come back when their lease ends")]
+    public static partial void WriterFatal(ILogger logger, string reason);
+
+    [LoggerMessage(4036, LogLevel.Critical, "The outcome writer failed on a batch of {Count}; those rows come back when their lease ends")]
+    public static partial void WriterCrashed(ILogger logger, Exception exception, int count);
 
     [LoggerMessage(4040, LogLevel.Information, "Released {Count} claimed rows that were not sent ({Reason})")]
     public static partial void Released(ILogger logger, int count, string reason);

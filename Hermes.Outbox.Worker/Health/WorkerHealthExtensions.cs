@@ -37,6 +37,12 @@ public static class WorkerHealthExtensions
                 [HealthEndpoints.ReadyTag],
                 timeout))
             .Add(new HealthCheckRegistration(
+                "outcome-writer",
+                static sp => ActivatorUtilities.CreateInstance<OutcomeWriterHealthCheck>(sp),
+                HealthStatus.Unhealthy,
+                [HealthEndpoints.ReadyTag, HealthEndpoints.LiveTag],
+                timeout))
+            .Add(new HealthCheckRegistration(
                 "n8n",
                 static sp => ActivatorUtilities.CreateInstance<N8nHealthCheck>(sp),
                 HealthStatus.Unhealthy,

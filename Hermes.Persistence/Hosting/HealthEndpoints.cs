@@ -14,10 +14,13 @@ public static class HealthEndpoints
 {
     public const string ReadyTag = "ready";
 
-    /// <summary><c>/health/live</c> (no check: the process answers) and <c>/health/ready</c> (the checks tagged <see cref="ReadyTag"/>).</summary>
+    /// <summary>Checks that say the process itself is broken and should be restarted (none in the API).</summary>
+    public const string LiveTag = "live";
+
+    /// <summary><c>/health/live</c> (the checks tagged <see cref="LiveTag"/>; none: the process answers) and <c>/health/ready</c> (the checks tagged <see cref="ReadyTag"/>).</summary>
     public static IEndpointRouteBuilder MapHermesLiveAndReady(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", Options(static _ => false));
+        app.MapHealthChecks("/health/live", Options(static check => check.Tags.Contains(LiveTag)));
         app.MapHealthChecks("/health/ready", Options(static check => check.Tags.Contains(ReadyTag)));
         return app;
     }

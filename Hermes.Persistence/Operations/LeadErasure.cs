@@ -16,9 +16,11 @@ public sealed record ErasureRequest(string? Email, string? LeadId)
 
 /// <summary>
 /// One erased lead. <see cref="BrevoContactId"/> is kept (it is an id, not personal data) so the contact can be
-/// deleted in Brevo too, which Hermes does not do itself.
+/// deleted in Brevo too, which Hermes does not do itself. <see cref="InFlightDeliveries"/> counts the cancelled
+/// deliveries that a worker had already claimed: their POST may still reach n8n and Brevo; when it succeeds, the
+/// worker records the contact id on the erased lead (read it again with the admin API, <c>GET /api/leads/{leadId}</c>).
 /// </summary>
-public sealed record ErasedLead(long BackupId, string LeadId, string? BrevoContactId, bool AlreadyErased, int CancelledDeliveries, DateTimeOffset ErasedAt);
+public sealed record ErasedLead(long BackupId, string LeadId, string? BrevoContactId, bool AlreadyErased, int CancelledDeliveries, DateTimeOffset ErasedAt, int InFlightDeliveries = 0);
 
 /// <summary>The leads found; none means the request matched no lead, which is refused.</summary>
 public sealed record ErasureResult(IReadOnlyList<ErasedLead> Leads)
@@ -47,10 +49,20 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
         SELECT id, lead_id, brevo_contact_id, erased_at FROM hermes_leads WHERE lower(email) = lower(@value) ORDER BY id FOR UPDATE
         """;
 
+    // A row claimed and not yet answered (a worker's lease still running) is in flight: reported, since its POST may
+    // still reach Brevo. Its outcome statement waits for this transaction (it locks the lead first, as this does).
     private const string CancelSql = """
-        UPDATE hermes_outbox SET status = 'cancelled', locked_by = NULL
-        WHERE lead_id = ANY(@ids) AND status = 'pending'
-        RETURNING lead_id
+        WITH c AS (
+            SELECT id, lead_id, locked_by IS NOT NULL AND available_at > now() AS in_flight
+            FROM hermes_outbox
+            WHERE lead_id = ANY(@ids) AND status = 'pending'
+            ORDER BY id
+            FOR UPDATE
+        )
+        UPDATE hermes_outbox o SET status = 'cancelled', locked_by = NULL
+        FROM c
+        WHERE o.id = c.id
+        RETURNING c.lead_id, c.in_flight
         """;
 
     private const string AnonymiseOutboxSql = $$"""
@@ -105,6 +117,7 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
 
         var ids = found.Where(static f => f.ErasedAt is null).Select(static f => f.Id).ToArray();
         var cancelled = new Dictionary<long, int>();
+        var inFlight = new Dictionary<long, int>();
         var erasedAt = new Dictionary<long, DateTimeOffset>();
         if (ids.Length > 0)
         {
@@ -115,6 +128,10 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
                 {
                     var leadId = reader.GetInt64(0);
                     cancelled[leadId] = cancelled.GetValueOrDefault(leadId) + 1;
+                    if (reader.GetBoolean(1))
+                    {
+                        inFlight[leadId] = inFlight.GetValueOrDefault(leadId) + 1;
+                    }
                 }
             }
 
@@ -140,7 +157,7 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
 
         await transaction.CommitAsync(cancellationToken);
         return new ErasureResult([.. found.Select(f => new ErasedLead(
-            f.Id, f.LeadId, f.BrevoContactId, f.ErasedAt is not null, cancelled.GetValueOrDefault(f.Id), f.ErasedAt ?? erasedAt[f.Id]))]);
+            f.Id, f.LeadId, f.BrevoContactId, f.ErasedAt is not null, cancelled.GetValueOrDefault(f.Id), f.ErasedAt ?? erasedAt[f.Id], inFlight.GetValueOrDefault(f.Id)))]);
     }
 
     private static NpgsqlCommand Command(string sql, NpgsqlConnection connection, NpgsqlTransaction transaction, long[] ids)

@@ -30,6 +30,9 @@ public sealed record AttemptOutcome
     public required long LeadRowId { get; init; }
     public required int Attempt { get; init; }
 
+    /// <summary>The replay generation of the claim (<c>replay_count</c>): with <see cref="Attempt"/> and the worker id, the claim token.</summary>
+    public int ReplayCount { get; init; }
+
     /// <summary><see cref="DeliveryOutcomes.Delivered"/>, <see cref="DeliveryOutcomes.Retry"/> or <see cref="DeliveryOutcomes.Failed"/>.</summary>
     public required string Outcome { get; init; }
 
@@ -52,7 +55,7 @@ public sealed record AttemptOutcome
 }
 
 /// <summary>A claimed row handed back untouched: the claim is undone so the row is taken again at once.</summary>
-public sealed record ReleasedClaim(long OutboxId, int Attempt);
+public sealed record ReleasedClaim(long OutboxId, int Attempt, int ReplayCount = 0);
 
 /// <summary>
 /// The outbox's SQL, one statement per operation, run on the injected data source. Rows are leased by
@@ -66,7 +69,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     public const string NotifyChannel = "hermes_outbox";
 
     /// <summary>The claim (parameters <c>@batch</c>, <c>@lease</c>, <c>@worker</c>); <c>doctor</c> explains this very statement.</summary>
-    internal const string ClaimSql = """
+    internal const string ClaimSql = $"""
         WITH c AS (
             SELECT id
             FROM hermes_outbox
@@ -79,22 +82,30 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         SET available_at = now() + @lease, attempts = o.attempts + 1, locked_by = @worker
         FROM c, hermes_leads l
         WHERE o.id = c.id AND l.id = o.lead_id
-        RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', 'msg_' || l.lead_id), o.payload::text,
+        RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', '{WebhookIds.MessagePrefix}' || l.lead_id), o.payload::text,
                   o.attempts, o.replay_count, o.traceparent
         """;
 
-    // A delivery is recorded even when the lease ran out and another worker took the row meanwhile (the
-    // answer is the truth); a retry or a failure only while this worker still holds that attempt's claim, so
-    // it never moves a lease that someone else holds. Rows cancelled or delivered meanwhile are left alone.
-    // The attempt log gets every attempt either way: it is the history an operator reads. For a lead erased while
-    // its delivery was in flight (status 'erased', a column the worker role may read), the attempt is logged without
-    // its error and response excerpt, as erasure leaves the attempts it found.
+    // Lock order, shared with erasure (LeadErasure): the leads first, in id order, then their outbox rows. An erase
+    // that is open makes this wait here, before the outcome statement takes its snapshot, so that statement sees the
+    // erasure and blanks the attempt; and an erase that comes later waits for the attempt to be logged, and blanks it.
+    private const string LockLeadsSql = """
+        SELECT id FROM hermes_leads WHERE id = ANY(@lead_ids) ORDER BY id FOR UPDATE
+        """;
+
+    // The claim token is (attempts, replay_count, locked_by): a retry or a failure lands only while this worker still
+    // holds that attempt's claim of that replay generation, so it never moves a lease that someone else holds, nor a
+    // newer claim of its own after a replay. A delivery is recorded even when the lease ran out and another worker
+    // took the row meanwhile (the answer is the truth), and also when an erase cancelled the row while it was in
+    // flight: the lead stays erased, but its Brevo contact id is kept so the contact can be deleted in Brevo too.
+    // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead (status
+    // 'erased', a column the worker role may read) it is logged without its error and response excerpt.
     private const string CompleteSql = """
         WITH r AS (
             SELECT *
-            FROM unnest(@outbox_ids, @lead_ids, @attempts, @outcomes, @started_at, @finished_at, @durations,
+            FROM unnest(@outbox_ids, @lead_ids, @attempts, @replays, @outcomes, @started_at, @finished_at, @durations,
                         @status_codes, @errors, @excerpts, @retry_delays, @response_data, @brevo_ids)
-                AS r(outbox_id, lead_id, attempt, outcome, started_at, finished_at, duration_ms,
+                AS r(outbox_id, lead_id, attempt, replay_count, outcome, started_at, finished_at, duration_ms,
                      status_code, error, excerpt, retry_delay, response_data, brevo_contact_id)
         ),
         o AS (
@@ -105,19 +116,21 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 last_error = r.error,
                 last_status_code = r.status_code
             FROM r
-            WHERE o.id = r.outbox_id AND o.status = 'pending'
-              AND (r.outcome = 'delivered' OR (o.attempts = r.attempt AND o.locked_by = @worker))
+            WHERE o.id = r.outbox_id AND o.replay_count = r.replay_count
+              AND ((r.outcome = 'delivered' AND o.status IN ('pending', 'cancelled'))
+                   OR (o.status = 'pending' AND o.attempts = r.attempt AND o.locked_by = @worker))
             RETURNING o.id
         ),
         l AS (
             UPDATE hermes_leads l
             SET n8n_webhook_sent_at = CASE WHEN r.outcome = 'delivered' THEN r.started_at ELSE l.n8n_webhook_sent_at END,
                 n8n_response_received_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.n8n_response_received_at END,
-                n8n_response_data = CASE WHEN r.outcome = 'delivered' THEN r.response_data ELSE l.n8n_response_data END,
+                n8n_response_data = CASE WHEN r.outcome = 'delivered' AND l.status <> 'erased' THEN r.response_data ELSE l.n8n_response_data END,
                 n8n_success = r.outcome = 'delivered',
-                n8n_error_message = CASE WHEN r.outcome = 'delivered' THEN NULL ELSE r.error END,
+                n8n_error_message = CASE WHEN r.outcome = 'delivered' THEN NULL WHEN l.status = 'erased' THEN l.n8n_error_message ELSE r.error END,
                 brevo_contact_id = CASE WHEN r.outcome = 'delivered' THEN coalesce(r.brevo_contact_id, l.brevo_contact_id) ELSE l.brevo_contact_id END,
-                status = CASE r.outcome WHEN 'delivered' THEN 'forwarded' WHEN 'failed' THEN 'delivery_failed' ELSE l.status END,
+                status = CASE WHEN l.status = 'erased' THEN l.status
+                              WHEN r.outcome = 'delivered' THEN 'forwarded' WHEN r.outcome = 'failed' THEN 'delivery_failed' ELSE l.status END,
                 processed_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.processed_at END
             FROM r JOIN o ON o.id = r.outbox_id
             WHERE l.id = r.lead_id
@@ -139,8 +152,9 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         WITH u AS (
             UPDATE hermes_outbox o
             SET available_at = now(), attempts = o.attempts - 1, locked_by = NULL
-            FROM unnest(@outbox_ids, @attempts) AS r(outbox_id, attempt)
-            WHERE o.id = r.outbox_id AND o.status = 'pending' AND o.attempts = r.attempt AND o.locked_by = @worker
+            FROM unnest(@outbox_ids, @attempts, @replays) AS r(outbox_id, attempt, replay_count)
+            WHERE o.id = r.outbox_id AND o.status = 'pending' AND o.attempts = r.attempt AND o.replay_count = r.replay_count
+              AND o.locked_by = @worker
             RETURNING o.id
         ),
         n AS (SELECT count(*) AS released FROM u)
@@ -195,9 +209,15 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             return 0;
         }
 
+        // One round trip, one implicit transaction: the lead locks are held until the outcomes are written.
         await using var batch = dataSource.CreateBatch();
         if (outcomes.Count > 0)
         {
+            var leadIds = outcomes.Select(static o => o.LeadRowId).Distinct().ToArray();
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(LockLeadsSql)
+            {
+                Parameters = { new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leadIds } },
+            });
             batch.BatchCommands.Add(CompleteCommand(outcomes, workerId));
         }
 
@@ -208,9 +228,18 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var changed = 0;
-        if (outcomes.Count > 0 && await reader.ReadAsync(cancellationToken))
+        if (outcomes.Count > 0)
         {
-            changed = (int)reader.GetInt64(0);
+            // The lead locks' rows first, then the outcome statement's count.
+            while (await reader.ReadAsync(cancellationToken))
+            {
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                changed = (int)reader.GetInt64(0);
+            }
         }
 
         return changed;
@@ -243,6 +272,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         var outboxIds = new long[n];
         var leadIds = new long[n];
         var attempts = new int[n];
+        var replays = new int[n];
         var kinds = new string[n];
         var started = new DateTimeOffset[n];
         var finished = new DateTimeOffset[n];
@@ -259,6 +289,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             outboxIds[i] = o.OutboxId;
             leadIds[i] = o.LeadRowId;
             attempts[i] = o.Attempt;
+            replays[i] = o.ReplayCount;
             kinds[i] = o.Outcome;
             started[i] = o.StartedAt;
             finished[i] = o.FinishedAt;
@@ -278,6 +309,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 new NpgsqlParameter("outbox_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = outboxIds },
                 new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leadIds },
                 new NpgsqlParameter("attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = attempts },
+                new NpgsqlParameter("replays", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = replays },
                 new NpgsqlParameter("outcomes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = kinds },
                 new NpgsqlParameter("started_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = started },
                 new NpgsqlParameter("finished_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = finished },
@@ -299,6 +331,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         {
             new NpgsqlParameter("outbox_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = released.Select(static r => r.OutboxId).ToArray() },
             new NpgsqlParameter("attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = released.Select(static r => r.Attempt).ToArray() },
+            new NpgsqlParameter("replays", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = released.Select(static r => r.ReplayCount).ToArray() },
             new NpgsqlParameter("worker", NpgsqlDbType.Text) { Value = workerId },
         },
     };

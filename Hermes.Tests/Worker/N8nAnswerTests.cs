@@ -47,7 +47,7 @@ public sealed class N8nAnswerTests
     {
         var answer = N8nAnswer.Read([], truncated: false);
 
-        Assert.That(answer, Is.EqualTo(new N8nAnswer(null, null, null)));
+        Assert.That(answer, Is.EqualTo(new N8nAnswer(null, null, null, ContactIdProblem.Missing)));
     }
 
     [Test]

@@ -70,22 +70,29 @@ public sealed class OutboxStoreTests : WorkerTest
     }
 
     [Test]
-    public async Task Cancelled_row_is_not_revived_by_a_late_outcome()
+    public async Task Cancelled_row_is_not_revived_by_a_late_retry_but_a_late_delivery_is_the_truth()
     {
         var (lead, message) = await InsertLeadAsync();
+        var (other, otherMessage) = await InsertLeadAsync();
         var store = new OutboxStore(DataSource);
-        var claimed = await store.ClaimAsync(1, TimeSpan.FromMinutes(5), "w", CancellationToken.None);
-        await ExecuteAsync("UPDATE hermes_outbox SET status = 'cancelled' WHERE id = $1", message.Id);
+        var claimed = await store.ClaimAsync(2, TimeSpan.FromMinutes(5), "w", CancellationToken.None);
+        await ExecuteAsync("UPDATE hermes_outbox SET status = 'cancelled' WHERE id = ANY($1)", new[] { message.Id, otherMessage.Id });
         var now = DateTimeOffset.UtcNow;
 
         await store.CompleteAsync(
-            [new AttemptOutcome { OutboxId = claimed[0].Id, LeadRowId = lead.Id, Attempt = 1, Outcome = DeliveryOutcomes.Delivered, StartedAt = now, FinishedAt = now, StatusCode = 200 }],
+            [
+                new AttemptOutcome { OutboxId = claimed[0].Id, LeadRowId = lead.Id, Attempt = 1, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.Zero },
+                new AttemptOutcome { OutboxId = claimed[1].Id, LeadRowId = other.Id, Attempt = 1, Outcome = DeliveryOutcomes.Delivered, StartedAt = now, FinishedAt = now, StatusCode = 200, BrevoContactId = "77" },
+            ],
             [],
             "w",
             CancellationToken.None);
 
         Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo("cancelled"));
         Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Queued));
+        // n8n has the lead: the row says so, and the contact id is kept (erasure relies on it, see the erasure race tests).
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", otherMessage.Id), Is.EqualTo("delivered"));
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", other.Id), Is.EqualTo("77"));
     }
 
     [Test]

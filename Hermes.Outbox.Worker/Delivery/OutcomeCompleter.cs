@@ -1,0 +1,205 @@
+using System.Threading.Channels;
+using Hermes.Domain;
+using Hermes.Persistence.Outbox;
+using Microsoft.Extensions.Options;
+
+namespace Hermes.Outbox.Worker.Delivery;
+
+/// <summary>What a finished delivery hands to the completer, and when its claim's lease ends (this worker's clock).</summary>
+public readonly record struct Completion(AttemptOutcome? Outcome, ReleasedClaim? Released, DateTimeOffset LeaseEndsAt)
+{
+    public static Completion Of(Decision decision, DateTimeOffset leaseEndsAt) => new(decision.Outcome, decision.Release, leaseEndsAt);
+}
+
+/// <summary>
+/// Owns writing outcomes back (the completer of River's design): deliveries hand their outcome to a bounded queue, and
+/// one loop writes whatever has queued up in one round trip. It never dies of an error:
+/// <list type="bullet">
+/// <item>a transient database error retries the same batch with backoff;</item>
+/// <item>any other error (a value PostgreSQL refuses, a text no encoder can write) isolates the rows: they are written
+/// one by one, and a row that fails on its own is written again without what came from n8n (excerpt, answer, contact
+/// id), its error saying why — a delivery stays a delivery, since a retry would send a lead n8n already has;</item>
+/// <item>the queue is bounded: when it is full, finished deliveries wait with their slot, so the dispatcher stops
+/// claiming;</item>
+/// <item>when an outcome cannot be written before its claim's lease ends (less a margin) the worker is done for: it
+/// says so on <c>/health/live</c> and <c>/health/ready</c>, logs a critical line and stops with a non-zero exit code,
+/// so that an orchestrator restarts it — rather than let the row be claimed and sent again while it lives on.</item>
+/// </list>
+/// </summary>
+public sealed class OutcomeCompleter
+{
+    /// <summary>At most this many outcomes per round trip.</summary>
+    public const int MaxWriteBatch = 500;
+
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+
+    private readonly OutboxStore _store;
+    private readonly OutboxWakeUp _wakeUp;
+    private readonly DeliveryState _state;
+    private readonly TimeProvider _time;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<OutcomeCompleter> _logger;
+    private readonly string _workerId;
+    private readonly TimeSpan _margin;
+    private readonly Channel<Completion> _queue;
+
+    public OutcomeCompleter(OutboxStore store, OutboxWakeUp wakeUp, DeliveryState state, IOptions<OutboxOptions> options, TimeProvider time,
+        IHostApplicationLifetime lifetime, ILogger<OutcomeCompleter> logger)
+    {
+        _store = store;
+        _wakeUp = wakeUp;
+        _state = state;
+        _time = time;
+        _lifetime = lifetime;
+        _logger = logger;
+        var o = options.Value;
+        _workerId = o.WorkerId;
+        // Time for the process to stop before another worker may claim the row.
+        _margin = TimeSpan.FromTicks(Math.Min(o.Lease.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
+        Capacity = (2 * o.Concurrency) + o.BatchSize;
+        _queue = Channel.CreateBounded<Completion>(new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    }
+
+    /// <summary>How many outcomes may wait to be written; beyond that, deliveries wait.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Outcomes waiting to be written now.</summary>
+    public int Queued => _queue.Reader.Count;
+
+    /// <summary>Queues an outcome; waits while the queue is full.</summary>
+    public ValueTask AddAsync(Completion completion) => _queue.Writer.WriteAsync(completion, CancellationToken.None);
+
+    /// <summary>No more outcomes will come: <see cref="RunAsync"/> ends once the queue is written.</summary>
+    public void Complete() => _queue.Writer.TryComplete();
+
+    /// <summary>Writes outcomes as they arrive until <see cref="Complete"/> was called and the queue is empty. Never throws.</summary>
+    public async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<Completion>();
+        while (await reader.WaitToReadAsync(CancellationToken.None))
+        {
+            while (batch.Count < MaxWriteBatch && reader.TryRead(out var item))
+            {
+                batch.Add(item);
+            }
+
+            try
+            {
+                await WriteAsync(batch);
+            }
+            catch (Exception e)
+            {
+                // A defect in the writer itself: the batch's rows come back at their lease end; the loop lives on.
+                WorkerLog.WriterCrashed(_logger, e, batch.Count);
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private async Task WriteAsync(List<Completion> batch)
+    {
+        if (_state.FatalError is not null)
+        {
+            // Stopping already: nothing more is trusted to land in time.
+            WorkerLog.WriteGaveUp(_logger, batch.Count);
+            return;
+        }
+
+        var outcomes = batch.Where(static c => c.Outcome is not null).Select(static c => c.Outcome!).ToList();
+        var released = batch.Where(static c => c.Released is not null).Select(static c => c.Released!).ToList();
+        var deadline = batch.Min(static c => c.LeaseEndsAt) - _margin;
+        if (await TryWriteAsync(outcomes, released, deadline) is { } refused)
+        {
+            WorkerLog.OutcomesIsolated(_logger, batch.Count, DatabaseErrors.Describe(refused));
+            foreach (var item in batch)
+            {
+                await WriteAloneAsync(item, item.LeaseEndsAt - _margin);
+            }
+        }
+
+        if (released.Count > 0)
+        {
+            WorkerLog.Released(_logger, released.Count, "circuit open");
+        }
+
+        if (outcomes.Exists(static o => o.Outcome == DeliveryOutcomes.Retry))
+        {
+            // The dispatcher may be idle, waiting for a poll that comes later than this retry is due: let it look again.
+            _wakeUp.Signal();
+        }
+    }
+
+    /// <summary>One row of a batch that was refused: as it is, or else without what came from n8n.</summary>
+    private async Task WriteAloneAsync(Completion item, DateTimeOffset deadline)
+    {
+        IReadOnlyList<AttemptOutcome> outcomes = item.Outcome is { } o ? [o] : [];
+        IReadOnlyList<ReleasedClaim> released = item.Released is { } r ? [r] : [];
+        if (await TryWriteAsync(outcomes, released, deadline) is not { } refused || item.Outcome is not { } outcome)
+        {
+            return;
+        }
+
+        var reason = "The outcome could not be stored as received (" + DatabaseErrors.Describe(refused) + ")";
+        var stripped = outcome with
+        {
+            Error = outcome.Outcome == DeliveryOutcomes.Delivered ? reason + "; n8n's answer is not kept." : $"{reason}; the attempt failed with HTTP {outcome.StatusCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}.",
+            ResponseExcerpt = null,
+            ResponseData = null,
+            BrevoContactId = null,
+        };
+        WorkerLog.OutcomeStripped(_logger, outcome.OutboxId, outcome.Attempt, DatabaseErrors.Describe(refused));
+        if (await TryWriteAsync([stripped], [], deadline) is { } again)
+        {
+            Fatal($"the outcome of outbox row {outcome.OutboxId} cannot be written at all ({DatabaseErrors.Describe(again)})");
+        }
+    }
+
+    /// <summary>Writes, retrying transient errors until <paramref name="deadline"/>. Null when written (or given up as fatal); else the error that is not transient.</summary>
+    private async Task<Exception?> TryWriteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, DateTimeOffset deadline)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            if (_state.FatalError is not null)
+            {
+                return null;
+            }
+
+            try
+            {
+                await _store.CompleteAsync(outcomes, released, _workerId, CancellationToken.None);
+                _state.WriterSucceeded();
+                return null;
+            }
+            catch (Exception e) when (!DatabaseErrors.IsTransient(e))
+            {
+                return e;
+            }
+            catch (Exception e)
+            {
+                _state.WriterFailed();
+                WorkerLog.WriteFailed(_logger, e, outcomes.Count + released.Count, attempt);
+                var left = deadline - _time.GetUtcNow();
+                if (left <= TimeSpan.Zero)
+                {
+                    Fatal($"{outcomes.Count + released.Count} delivery outcomes could not be written before their lease ends");
+                    return null;
+                }
+
+                await Task.Delay(delay < left ? delay : left, _time, CancellationToken.None);
+                delay = delay * 2 < MaxBackoff ? delay * 2 : MaxBackoff;
+            }
+        }
+    }
+
+    private void Fatal(string reason)
+    {
+        if (_state.Fail(reason))
+        {
+            WorkerLog.WriterFatal(_logger, reason);
+            _lifetime.StopApplication();
+        }
+    }
+}
