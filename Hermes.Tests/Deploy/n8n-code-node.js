@@ -1,20 +1,21 @@
-// Runs one n8n Code node script ("Run Once for All Items") the way n8n does: the file's text becomes the
-// body of an async function whose `this` has `helpers`, with $input, $, $env, $getWorkflowStaticData and a
-// require limited to NODE_FUNCTION_ALLOW_BUILTIN=crypto. Used by the Deploy tests.
+// Runs one n8n Code node script ("Run Once for All Items") the way n8n's JavaScript task runner does: the
+// file's text becomes the body of an async function run in a fresh vm context holding only what the runner
+// puts there (n8n 2.41.3, @n8n/task-runner js-task-runner.js: buildContext and getNativeVariables), so code
+// that leans on a Node global the sandbox lacks (URL, fetch, process, ...) fails here as it does in n8n: $input,
+// $, $env, $getWorkflowStaticData, `this.helpers`, and a require limited to NODE_FUNCTION_ALLOW_BUILTIN=crypto.
+// Used by the Deploy tests; the real-n8n tests (Hermes.Tests/N8n) run the same files in n8n itself.
 //   node n8n-code-node.js <code file>   < scenario.json   > result.json
 // scenario: { nowMs?, env?, staticData?, items: [{ json, rawBody? }], nodes?: { "<name>": [{ json }] } }
 // result:   { ok: true, items: [...], staticData } or { ok: false, error, staticData }
 'use strict';
 
 const fs = require('fs');
+const vm = require('vm');
 
 const codeFile = process.argv[2];
 const scenario = JSON.parse(fs.readFileSync(0, 'utf8'));
 const code = fs.readFileSync(codeFile, 'utf8');
 
-if (typeof scenario.nowMs === 'number') {
-  Date.now = () => scenario.nowMs;
-}
 
 const items = (scenario.items || []).map((item) => ({
   json: item.json || {},
@@ -58,11 +59,39 @@ const helpers = {
   },
 };
 
-const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
-const run = new AsyncFunction('$input', '$', '$env', '$getWorkflowStaticData', 'require', code);
+// The runner's native variables; everything else a script sees comes from the data proxy ($input, $, $env)
+// and the RPC object (helpers).
+const context = vm.createContext({
+  require: sandboxRequire,
+  console,
+  $getWorkflowStaticData,
+  Buffer,
+  setTimeout,
+  setInterval,
+  setImmediate,
+  clearTimeout,
+  clearInterval,
+  clearImmediate,
+  btoa,
+  atob,
+  TextDecoder,
+  TextDecoderStream,
+  TextEncoder,
+  TextEncoderStream,
+  FormData,
+  $input,
+  $,
+  $env,
+  helpers,
+});
+// The sandbox has its own Date: the scenario's clock is set there.
+if (typeof scenario.nowMs === 'number') {
+  vm.runInContext(`Date.now = () => ${Number(scenario.nowMs)};`, context);
+}
+const run = () => vm.runInContext(`(async function () {\n${code}\n}).call({ helpers })`, context);
 
-run
-  .call({ helpers }, $input, $, $env, $getWorkflowStaticData, sandboxRequire)
+Promise.resolve()
+  .then(run)
   .then(
     (result) => {
       // n8n accepts an array of { json } items from this mode and fails the node otherwise.

@@ -16,16 +16,13 @@
 // staging n8n points the two Brevo nodes elsewhere without an edited workflow. It must be an http(s) address
 // without credentials; anything else fails this node (500: Hermes retries until the setting is fixed).
 const DEFAULT_BREVO_API_URL = 'https://api.brevo.com';
+// (A pattern, not new URL(): n8n's Code node sandbox has no URL global.)
 const brevoApiUrl = (() => {
   const setting = String($env.BREVO_API_URL || '').trim() || DEFAULT_BREVO_API_URL;
-  let url;
-  try {
-    url = new URL(setting);
-  } catch (error) {
-    throw new Error(`BREVO_API_URL is not an absolute URL: ${setting}`);
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
-    throw new Error('BREVO_API_URL must be an http(s) base address without credentials, query or fragment');
+  if (!/^https?:\/\/[^\s\/?#@]+(\/[^\s?#@]*)?$/.test(setting)) {
+    throw new Error(
+      `BREVO_API_URL must be an http(s) base address without credentials, query or fragment, not "${setting}"`,
+    );
   }
   return setting.replace(/\/+$/, '');
 })();
