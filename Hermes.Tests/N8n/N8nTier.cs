@@ -1,0 +1,69 @@
+using System.Diagnostics;
+
+namespace Hermes.Tests.N8n;
+
+/// <summary>
+/// One n8n and one Brevo stand-in for the whole test run, started by the first test that needs them
+/// (<see cref="StartAsync"/>) and stopped after the last fixture of this namespace: starting n8n costs half a
+/// minute (its migrations and four CLI starts in entrypoint.sh), a test a few seconds.
+/// Tests that share it do not run in parallel (the stand-in's switches are global); each starts from
+/// <see cref="BrevoStandIn.Heal"/> and uses addresses of its own.
+/// </summary>
+[SetUpFixture]
+public sealed class N8nTier
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static (RealN8n N8n, BrevoStandIn Brevo)? _running;
+    private static string? _failure;
+
+    /// <summary>The running n8n and its Brevo, started on first use; skips or fails the caller when n8n is not available.</summary>
+    public static async Task<(RealN8n N8n, BrevoStandIn Brevo)> StartAsync()
+    {
+        var installation = await N8nInstallation.RequireAsync();
+        await Gate.WaitAsync();
+        try
+        {
+            if (_failure is not null)
+            {
+                Assert.Fail("n8n did not start earlier in this run:\n" + _failure);
+            }
+
+            if (_running is null)
+            {
+                var brevo = await BrevoStandIn.StartAsync("xkeysib-stand-in-" + Guid.NewGuid().ToString("N"));
+                try
+                {
+                    var clock = Stopwatch.StartNew();
+                    TestContext.Progress.WriteLine("n8n: starting n8n with the shipped entrypoint.sh and workflow");
+                    var n8n = await RealN8n.StartAsync(installation, brevo);
+                    TestContext.Progress.WriteLine($"n8n: webhook published and answering after {clock.Elapsed.TotalSeconds:F1} s ({n8n.Address})");
+                    _running = (n8n, brevo);
+                }
+                catch (Exception e)
+                {
+                    await brevo.DisposeAsync();
+                    _failure = e.Message;
+                    throw;
+                }
+            }
+
+            _running.Value.Brevo.Heal();
+            return _running.Value;
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        if (_running is { } running)
+        {
+            _running = null;
+            await running.N8n.DisposeAsync();
+            await running.Brevo.DisposeAsync();
+        }
+    }
+}
