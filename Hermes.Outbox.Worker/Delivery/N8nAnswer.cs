@@ -53,14 +53,14 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
         }
 
         var excerpt = SafeText.Cut(text, ExcerptLength);
-        if (!truncated && IsJsonbSafe(body) && TryParse(text, out var node))
+        if (truncated || !TryParse(text, out var node))
         {
-            var (id, problem) = ContactIdOf(node);
-            return new N8nAnswer(text, id, excerpt, problem);
+            return new N8nAnswer(Raw(text, truncated), null, excerpt, ContactIdProblem.Missing);
         }
 
-        var raw = new JsonObject { ["raw"] = text, ["truncated"] = truncated };
-        return new N8nAnswer(raw.ToJsonString(), null, excerpt, ContactIdProblem.Missing);
+        // JSON that jsonb would refuse still names its contact id; only the stored form changes.
+        var (id, problem) = SafeContactIdOf(node);
+        return new N8nAnswer(IsJsonbSafe(body) ? text : Raw(text, truncated), id, excerpt, problem);
     }
 
     /// <summary>A short, storable excerpt of an error answer.</summary>
@@ -130,6 +130,8 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
             && fractionDigits - exponent <= MaxNumberDigits;
     }
 
+    private static string Raw(string text, bool truncated) => new JsonObject { ["raw"] = text, ["truncated"] = truncated }.ToJsonString();
+
     private static bool TryParse(string text, out JsonNode? node)
     {
         try
@@ -141,6 +143,19 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
         {
             node = null;
             return false;
+        }
+    }
+
+    private static (string? Id, ContactIdProblem Problem) SafeContactIdOf(JsonNode? node)
+    {
+        try
+        {
+            return ContactIdOf(node);
+        }
+        catch (InvalidOperationException)
+        {
+            // A property name holding a lone surrogate escape cannot be read: the object has no readable id.
+            return (null, ContactIdProblem.NotAnIdentifier);
         }
     }
 
@@ -164,7 +179,7 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
                 continue;
             }
 
-            if (ValueOf(value) is { } id)
+            if (TryValueOf(value) is { } id)
             {
                 return (id, ContactIdProblem.None);
             }
@@ -173,6 +188,19 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
         }
 
         return (null, problem);
+    }
+
+    private static string? TryValueOf(JsonValue value)
+    {
+        try
+        {
+            return ValueOf(value);
+        }
+        catch (InvalidOperationException)
+        {
+            // A string holding a lone surrogate escape cannot even be read as text.
+            return null;
+        }
     }
 
     private static string? ValueOf(JsonValue value)

@@ -23,6 +23,9 @@ public sealed class WorkerHealthTests : WorkerTest
         {
             Assert.That(liveStatus, Is.EqualTo(HttpStatusCode.OK));
             Assert.That((string?)live["environment"], Is.EqualTo("Staging"));
+            Assert.That((string?)live["checks"]!["outcome-writer"]!["status"], Is.EqualTo("Healthy"), "liveness says whether outcomes can be written");
+            Assert.That((int?)live["checks"]!["outcome-writer"]!["queued"], Is.Zero);
+            Assert.That(ready["checks"]!["outcome-writer"], Is.Not.Null);
             Assert.That(readyStatus, Is.EqualTo(HttpStatusCode.OK), ready.ToJsonString());
             Assert.That((bool?)ready["checks"]!["database"]!["reachable"], Is.True);
             Assert.That(n8nStatus, Is.EqualTo(HttpStatusCode.OK), n8n.ToJsonString());

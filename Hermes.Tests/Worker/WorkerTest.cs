@@ -7,6 +7,8 @@ namespace Hermes.Tests.Worker;
 /// <summary>A worker test: a clean database and a fresh receiver per test, and helpers to arrange and wait.</summary>
 public abstract class WorkerTest : DatabaseTest
 {
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, true);
+
     protected WebhookReceiver Receiver { get; private set; } = null!;
 
     [SetUp]
@@ -49,4 +51,31 @@ public abstract class WorkerTest : DatabaseTest
 
     protected Task WaitForAllDeliveredAsync(int count, TimeSpan? timeout = null) =>
         WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'") >= count, $"{count} rows are delivered", timeout);
+
+    /// <summary>Every text column Hermes writes from an answer reads back, is storable, and its JSON is valid jsonb.</summary>
+    protected async Task AssertAllTextReadsBackAsync()
+    {
+        await using var command = DataSource.CreateCommand("""
+            SELECT n8n_response_data::text, n8n_error_message, brevo_contact_id FROM hermes_leads
+            UNION ALL SELECT last_error, NULL, NULL FROM hermes_outbox
+            UNION ALL SELECT error, response_excerpt, worker_id FROM hermes_delivery_attempts
+            """);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = 0;
+        while (await reader.ReadAsync())
+        {
+            rows++;
+            for (var i = 0; i < reader.FieldCount; i++)
+            {
+                if (!reader.IsDBNull(i))
+                {
+                    var text = reader.GetString(i);
+                    Assert.That(SafeText.IsStorable(text), Is.True);
+                    Assert.That(() => StrictUtf8.GetBytes(text), Throws.Nothing);
+                }
+            }
+        }
+
+        Assert.That(rows, Is.Positive);
+    }
 }

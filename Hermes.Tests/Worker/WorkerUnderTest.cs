@@ -40,6 +40,9 @@ public sealed class WorkerUnderTest : IAsyncDisposable
 
     public DeliveryState State => _app.Services.GetRequiredService<DeliveryState>();
 
+    /// <summary>Cancelled when the host begins to stop (by itself, or by a test).</summary>
+    public CancellationToken Stopping => _app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+
     /// <summary>The settings every test starts from.</summary>
     public static Dictionary<string, string?> DefaultSettings(string connectionString, Uri webhook, string workerId) => new()
     {
