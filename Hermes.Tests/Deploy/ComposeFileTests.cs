@@ -118,12 +118,46 @@ public sealed class ComposeFileTests
         Assert.That(Env(services, "worker", "Webhook__AuthHeaderName"), Is.EqualTo(Env(services, "n8n", "HERMES_N8N_AUTH_HEADER_NAME")));
         Assert.That(Env(services, "worker", "Webhook__AuthHeaderValue"), Is.EqualTo(Env(services, "n8n", "HERMES_N8N_AUTH_HEADER_VALUE")));
         Assert.That(Env(services, "n8n", "N8N_BLOCK_ENV_ACCESS_IN_NODE"), Is.EqualTo("false"), "the Code node reads the secret via $env");
-        Assert.That(Env(services, "n8n", "NODE_FUNCTION_ALLOW_BUILTIN"), Does.Contain("crypto"));
-        Assert.That(Env(services, "n8n", "N8N_RUNNERS_AUTH_TOKEN"), Is.EqualTo(Env(services, "n8n-runners", "N8N_RUNNERS_AUTH_TOKEN")));
+        Assert.That(Env(services, "n8n", "BREVO_API_URL"), Is.EqualTo("https://api.brevo.com"));
         Assert.That(services["n8n"]!["entrypoint"]!.AsArray().Select(static e => e!.GetValue<string>()), Is.EqualTo(new[] { "/bin/sh", "/hermes/entrypoint.sh" }));
         var mounts = services["n8n"]!["volumes"]!.AsArray().Select(static v => v!.GetValue<string>()).ToList();
         Assert.That(mounts, Does.Contain(RepositoryFiles.PathOf("deploy", "n8n", "entrypoint.sh") + ":/hermes/entrypoint.sh:ro"));
         Assert.That(mounts, Does.Contain(RepositoryFiles.PathOf("deploy", "n8n", "hermes-workflow.json") + ":/hermes/workflows/hermes-workflow.json:ro"));
+    }
+
+    [Test]
+    public async Task N8n_and_its_runners_sidecar_carry_the_settings_n8n_documents_for_external_task_runners()
+    {
+        var services = await ExampleServicesAsync();
+        var n8n = services["n8n"]!["environment"]!.AsObject();
+        var runners = services["n8n-runners"]!["environment"]!.AsObject();
+
+        // n8n 2.x, "Set up task runners", external mode: these on n8n...
+        Assert.That(Env(services, "n8n", "N8N_RUNNERS_MODE"), Is.EqualTo("external"));
+        Assert.That(Env(services, "n8n", "N8N_RUNNERS_BROKER_LISTEN_ADDRESS"), Is.EqualTo("0.0.0.0"));
+        Assert.That(Env(services, "n8n", "N8N_RUNNERS_AUTH_TOKEN"), Is.Not.Empty);
+        Assert.That(n8n.ContainsKey("N8N_RUNNERS_ENABLED"), Is.False, "deprecated since n8n 2.0");
+        Assert.That(n8n.ContainsKey("N8N_RUNNERS_TASK_BROKER_URI"), Is.False, "a runner setting");
+        // ...these on the sidecar, with the same token.
+        Assert.That(Env(services, "n8n-runners", "N8N_RUNNERS_TASK_BROKER_URI"), Is.EqualTo("http://n8n:5679"));
+        Assert.That(Env(services, "n8n-runners", "N8N_RUNNERS_AUTH_TOKEN"), Is.EqualTo(Env(services, "n8n", "N8N_RUNNERS_AUTH_TOKEN")));
+        Assert.That(runners.ContainsKey("N8N_RUNNERS_MODE"), Is.False, "an n8n setting");
+        // $env is resolved by n8n, require() allow-lists by the image's launcher config: neither on the sidecar.
+        Assert.That(runners.Select(static p => p.Key), Has.None.StartsWith("HERMES_").And.None.EqualTo("N8N_BLOCK_ENV_ACCESS_IN_NODE").And.None.EqualTo("NODE_FUNCTION_ALLOW_BUILTIN"));
+        Assert.That(n8n.ContainsKey("NODE_FUNCTION_ALLOW_BUILTIN"), Is.False, "ignored in external mode: the runners image allows crypto itself");
+    }
+
+    [Test]
+    public async Task N8ns_editor_is_published_on_the_hosts_loopback_only()
+    {
+        var services = await ExampleServicesAsync();
+
+        var ports = services["n8n"]!["ports"]!.AsArray().Select(static p => p!.ToJsonString()).ToList();
+
+        Assert.That(ports, Has.Count.EqualTo(1));
+        var port = services["n8n"]!["ports"]![0]!;
+        var hostIp = port is JsonObject published ? published["host_ip"]?.GetValue<string>() : port.GetValue<string>().Split(':')[0];
+        Assert.That(hostIp, Is.EqualTo("127.0.0.1"), ports[0]);
     }
 
     [Test]
