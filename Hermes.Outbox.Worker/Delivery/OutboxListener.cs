@@ -56,7 +56,7 @@ public sealed class OutboxListener(
             {
                 return;
             }
-            catch (Exception e) when (e is NpgsqlException or IOException or SocketException or TimeoutException or InvalidOperationException)
+            catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e) || e is InvalidOperationException)
             {
                 state.Listening = false;
                 WorkerLog.ListenerLost(logger, e, delay);

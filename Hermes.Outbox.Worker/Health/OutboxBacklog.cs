@@ -1,3 +1,4 @@
+using Hermes.Outbox.Worker.Delivery;
 using Hermes.Persistence.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -47,7 +48,7 @@ public sealed class OutboxBacklog(NpgsqlDataSource dataSource, IOptions<HealthOp
                 reader.Read();
                 return Store(new BacklogSnapshot(reader.GetInt64(0), reader.GetDouble(1), time.GetUtcNow()));
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+            catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e) || e is InvalidOperationException)
             {
                 return Store(null);
             }
@@ -73,7 +74,7 @@ public sealed class OutboxBacklog(NpgsqlDataSource dataSource, IOptions<HealthOp
             await reader.ReadAsync(cancellationToken);
             snapshot = new BacklogSnapshot(reader.GetInt64(0), reader.GetDouble(1), time.GetUtcNow());
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e) || e is InvalidOperationException)
         {
             snapshot = null;
         }
