@@ -66,7 +66,8 @@ const nodes = [
         'Webhook__AuthHeaderName/Value), Brevo "Brevo API key".\n' +
         "**n8n environment**: HERMES_WEBHOOK_SECRET (Hermes' whsec_ secret), BREVO_API_URL (optional, default " +
         'https://api.brevo.com), BREVO_LIST_ID (optional), ' +
-        'N8N_BLOCK_ENV_ACCESS_IN_NODE=false, NODE_FUNCTION_ALLOW_BUILTIN=crypto.\n\n' +
+        'N8N_BLOCK_ENV_ACCESS_IN_NODE=false; require(\'crypto\') allowed where Code nodes run ' +
+        '(NODE_FUNCTION_ALLOW_BUILTIN=crypto: the n8nio/runners image sets it; internal runners take n8n\'s).\n\n' +
         'Edit the Code nodes in deploy/n8n/*.js, not here.',
       height: 340,
       width: 520,

@@ -9,8 +9,9 @@
 //
 // The HMAC covers the bytes Hermes sent, not a re-serialised copy, so the Webhook node must have its
 // "Raw Body" option on: the body then arrives as the binary property "data" as well.
-// n8n settings this node needs: NODE_FUNCTION_ALLOW_BUILTIN=crypto (require) and
-// N8N_BLOCK_ENV_ACCESS_IN_NODE=false (to read the secret through $env).
+// n8n settings this node needs: require('crypto') allowed where Code nodes run (NODE_FUNCTION_ALLOW_BUILTIN=crypto;
+// the n8nio/runners image's launcher config sets it, internal runners take n8n's), and
+// N8N_BLOCK_ENV_ACCESS_IN_NODE=false on n8n itself (to read the secret through $env).
 //
 // Output, one item: { verified: true, webhookId, timestamp, payload } or
 // { verified: false, status, error, signatureValid } — the workflow answers `status` to Hermes, which
