@@ -20,6 +20,8 @@ public static class DatabaseErrors
     /// </summary>
     public static bool IsTransient(Exception e) => e switch
     {
+        // A serialisation failure or a deadlock is PostgreSQL's own "try again".
+        PostgresException pg => pg.IsTransient || pg.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected,
         NpgsqlException npgsql => npgsql.IsTransient,
         TimeoutException or IOException or SocketException => true,
         _ => false,

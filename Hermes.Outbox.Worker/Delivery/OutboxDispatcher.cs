@@ -112,7 +112,8 @@ public sealed class OutboxDispatcher : BackgroundService
     private async Task ClaimLoopAsync(CancellationToken stoppingToken)
     {
         var claimBackoff = TimeSpan.FromSeconds(1);
-        while (!stoppingToken.IsCancellationRequested)
+        // A worker that gave up (it cannot write outcomes, and is stopping) claims nothing more.
+        while (!stoppingToken.IsCancellationRequested && _state.FatalError is null)
         {
             var want = _options.BatchSize;
             if (_state.Circuit != CircuitState.Closed)
@@ -161,6 +162,13 @@ public sealed class OutboxDispatcher : BackgroundService
                 if (i > 0 && !await WaitQuietlyAsync(_slots.WaitAsync(stoppingToken)))
                 {
                     await ReleaseAsync(batch.Skip(i), "shutdown");
+                    return;
+                }
+
+                if (_state.FatalError is not null)
+                {
+                    _slots.Release();
+                    await ReleaseAsync(batch.Skip(i), "the worker is stopping");
                     return;
                 }
 
