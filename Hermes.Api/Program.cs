@@ -6,8 +6,10 @@ using Hermes.Api.Problems;
 using Hermes.Api.Security;
 using Hermes.Api.Telemetry;
 using Hermes.Persistence;
+using Hermes.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.AddHermesServiceDefaults("hermes-api");
 builder.AddHermesPersistence("hermes-api");
 builder.AddHermesSecurity();
 builder.AddHermesApiTelemetry();

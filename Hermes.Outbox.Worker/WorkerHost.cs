@@ -3,6 +3,7 @@ using Hermes.Outbox.Worker.Development;
 using Hermes.Outbox.Worker.Health;
 using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
+using Hermes.ServiceDefaults;
 
 namespace Hermes.Outbox.Worker;
 
@@ -12,6 +13,7 @@ public static class WorkerHost
     public static WebApplicationBuilder CreateBuilder(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+        builder.AddHermesServiceDefaults("hermes-worker");
         builder.AddHermesPersistence("hermes-worker");
         builder.AddOutboxDelivery();
         builder.AddHermesRetention();

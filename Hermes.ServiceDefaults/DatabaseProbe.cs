@@ -1,10 +1,11 @@
 using System.Diagnostics;
+using Hermes.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
-namespace Hermes.Persistence.Hosting;
+namespace Hermes.ServiceDefaults;
 
 /// <summary>What one look at the database found. Never carries the connection string or a server message.</summary>
 public sealed record DatabaseProbeResult(

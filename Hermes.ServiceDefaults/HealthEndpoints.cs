@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 
-namespace Hermes.Persistence.Hosting;
+namespace Hermes.ServiceDefaults;
 
 /// <summary>Health endpoints shared by both hosts: each answers JSON with the environment's name; 503 when unhealthy.</summary>
 public static class HealthEndpoints

@@ -1,7 +1,8 @@
+using Hermes.Persistence;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace Hermes.Persistence.Hosting;
+namespace Hermes.ServiceDefaults;
 
 /// <summary>Section <c>Health</c>: how health checks run and when the outbox counts as stuck.</summary>
 public sealed class HealthOptions

@@ -3,21 +3,22 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
-namespace Hermes.Persistence.Hosting;
+namespace Hermes.ServiceDefaults;
 
 /// <summary>
-/// OpenTelemetry and console logging for both hosts. OpenTelemetry.Extensions.Hosting is not to be had here, so
-/// the core SDK is built with <see cref="OpenTelemetrySdk.Create"/> and owned by the container (disposed, and so
-/// flushed, with the host). Everything else comes from the standard <c>OTEL_*</c> keys of the host's configuration
-/// (environment variables, appsettings, command line), which the SDK and the OTLP exporter read themselves
-/// (<c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>, <c>OTEL_RESOURCE_ATTRIBUTES</c>,
-/// <c>OTEL_SERVICE_NAME</c>, <c>OTEL_TRACES_SAMPLER</c>, …).
+/// OpenTelemetry and console logging for both hosts, the standard way: <c>AddOpenTelemetry()</c> of
+/// OpenTelemetry.Extensions.Hosting with <c>UseOtlpExporter()</c>, the ASP.NET Core, HttpClient, runtime and Npgsql
+/// instrumentation, and Hermes' own sources and meters. Everything else comes from the standard <c>OTEL_*</c> keys,
+/// which the SDK reads from the host's configuration (environment variables, appsettings, command line):
+/// <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>, <c>OTEL_RESOURCE_ATTRIBUTES</c>,
+/// <c>OTEL_SERVICE_NAME</c>, <c>OTEL_TRACES_SAMPLER</c>, ….
 /// </summary>
 public static class HermesTelemetryExtensions
 {
@@ -25,10 +26,11 @@ public static class HermesTelemetryExtensions
     public const string ServiceNameKey = "OTEL_SERVICE_NAME";
     public const string LogFormatKey = "HERMES_LOG_FORMAT";
 
-    /// <summary>Spans: Hermes' own and what ASP.NET Core, HttpClient and Npgsql emit natively.</summary>
-    public static readonly string[] ActivitySources = ["Hermes.Api", "Hermes.Outbox", "Microsoft.AspNetCore", "System.Net.Http", "Npgsql"];
+    /// <summary>Hermes' own spans; ASP.NET Core, HttpClient and Npgsql spans come from their instrumentation.</summary>
+    public static readonly string[] ActivitySources = ["Hermes.Api", "Hermes.Outbox"];
 
-    public static readonly string[] Meters = ["Hermes.Api", "Hermes.Outbox", "Microsoft.AspNetCore.Hosting", "System.Net.Http", "Npgsql"];
+    /// <summary>Hermes' own meters; the HTTP, runtime and Npgsql meters come from their instrumentation.</summary>
+    public static readonly string[] Meters = ["Hermes.Api", "Hermes.Outbox"];
 
     /// <summary>
     /// Exports traces, metrics and logs over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; otherwise registers
@@ -45,37 +47,36 @@ public static class HermesTelemetryExtensions
 
         var explicitName = builder.Configuration[ServiceNameKey];
         var environment = builder.Environment.EnvironmentName;
-        void Resource(ResourceBuilder resource)
-        {
-            if (string.IsNullOrWhiteSpace(explicitName))
-            {
-                resource.AddService(serviceName);
-            }
-
-            resource.AddAttributes([new("deployment.environment.name", environment)]);
-        }
-
-        // The SDK would read only environment variables; give it the host's configuration instead, so an OTEL_* key
-        // set anywhere the host reads (environment, appsettings, command line) reaches the exporters too.
-        var configuration = builder.Configuration;
-        builder.Services.AddSingleton(_ => OpenTelemetrySdk.Create(otel =>
-        {
-            otel.Services.AddSingleton<IConfiguration>(configuration);
-            otel.ConfigureResource(Resource)
-                .WithTracing(static tracing => tracing.AddSource(ActivitySources).AddOtlpExporter())
-                .WithMetrics(static metrics => metrics.AddMeter(Meters).AddOtlpExporter());
-        }));
-        builder.Services.AddHostedService<TelemetryStart>();
-
-        builder.Logging.AddOpenTelemetry(logging =>
+        builder.Logging.AddOpenTelemetry(static logging =>
         {
             logging.IncludeScopes = true;
             logging.IncludeFormattedMessage = true;
-            var resource = ResourceBuilder.CreateDefault();
-            Resource(resource);
-            logging.SetResourceBuilder(resource);
-            logging.AddOtlpExporter();
         });
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource =>
+            {
+                if (string.IsNullOrWhiteSpace(explicitName))
+                {
+                    resource.AddService(serviceName);
+                }
+
+                resource.AddAttributes([new("deployment.environment.name", environment)]);
+            })
+            .WithTracing(static tracing => tracing
+                .AddSource(ActivitySources)
+                .AddAspNetCoreInstrumentation(static aspnet =>
+                    // Probes and scrapes are not traffic: their spans would drown the traces that matter.
+                    aspnet.Filter = static context => !context.Request.Path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql())
+            .WithMetrics(static metrics => metrics
+                .AddMeter(Meters)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddNpgsqlInstrumentation())
+            .WithLogging()
+            .UseOtlpExporter();
         return builder;
     }
 
@@ -109,17 +110,5 @@ public static class HermesTelemetryExtensions
         }
 
         return string.Equals(configuration["DOTNET_RUNNING_IN_CONTAINER"], "true", StringComparison.OrdinalIgnoreCase);
-    }
-
-    /// <summary>Builds the SDK when the host starts (the container disposes it when the host ends).</summary>
-    private sealed class TelemetryStart(OpenTelemetrySdk sdk) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken)
-        {
-            GC.KeepAlive(sdk);
-            return Task.CompletedTask;
-        }
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

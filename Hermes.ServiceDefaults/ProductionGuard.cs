@@ -1,7 +1,8 @@
+using Hermes.Persistence;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
-namespace Hermes.Persistence.Environments;
+namespace Hermes.ServiceDefaults;
 
 /// <summary>
 /// Refuses to start a Production host that still carries development defaults: placeholder values from

@@ -1,4 +1,4 @@
-using Hermes.Persistence.Hosting;
+using Hermes.ServiceDefaults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 

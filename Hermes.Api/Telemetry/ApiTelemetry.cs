@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Hermes.Persistence.Hosting;
+using Hermes.ServiceDefaults;
 
 namespace Hermes.Api.Telemetry;
 
@@ -43,7 +43,6 @@ public static class ApiTelemetryExtensions
     public static WebApplicationBuilder AddHermesApiTelemetry(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ApiTelemetry>();
-        builder.AddHermesTelemetry("hermes-api");
         return builder;
     }
 

@@ -1,4 +1,4 @@
-using Hermes.Persistence.Hosting;
+using Hermes.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -48,7 +48,6 @@ public static class WorkerHealthExtensions
                 HealthStatus.Unhealthy,
                 [N8nTag],
                 timeout));
-        builder.AddHermesTelemetry("hermes-worker");
         return builder;
     }
 

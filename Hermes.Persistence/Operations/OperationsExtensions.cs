@@ -7,7 +7,7 @@ public static class OperationsExtensions
 {
     /// <summary>
     /// Registers the operator operations (replay, purge, doctor, erase, seed, stats, lead history) over the host's
-    /// <see cref="Npgsql.NpgsqlDataSource"/> (from <see cref="PersistenceExtensions.AddHermesPersistence"/>). The CLI
+    /// <see cref="Npgsql.NpgsqlDataSource"/> (from <c>AddHermesPersistence</c> (Hermes.ServiceDefaults)). The CLI
     /// builds the same classes over its own data source.
     /// </summary>
     public static IServiceCollection AddHermesOperations(this IServiceCollection services)

@@ -1,4 +1,4 @@
-using Hermes.Persistence.Hosting;
+using Hermes.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,6 +1,7 @@
 using Hermes.Domain;
 using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
+using Hermes.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
