@@ -4,6 +4,7 @@ using System.Text.Json;
 using Hermes.Persistence.Roles;
 using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Observability;
 using Hermes.Tests.Worker;
 using Npgsql;
 
@@ -49,6 +50,31 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(1));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox"), Is.EqualTo(1));
         Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads"), Is.EqualTo(TestData.ValidForm().Email));
+    }
+
+    [Test]
+    public async Task Readiness_passes_under_the_api_and_the_worker_role_and_fails_outside_the_groups()
+    {
+        await using var api = new HermesApiFactory(_api);
+        using var apiClient = api.CreateApiClient();
+        await using var worker = await ObservedWorker.StartAsync(_worker, Receiver.Url);
+        await using var outsider = new HermesApiFactory(_nobody);
+        using var outsiderClient = outsider.CreateApiClient();
+
+        var (apiStatus, apiBody) = await GetAsync(apiClient, "/health/ready");
+        var (workerStatus, workerBody) = await GetAsync(worker.Http, "/health/ready");
+        var (outsiderStatus, outsiderBody) = await GetAsync(outsiderClient, "/health/ready");
+
+        var latest = await ScalarAsync<string>("""SELECT max("MigrationId") FROM "__EFMigrationsHistory" """);
+        Assert.Multiple(() =>
+        {
+            Assert.That(apiStatus, Is.EqualTo(HttpStatusCode.OK), apiBody);
+            Assert.That(apiBody, Does.Contain($"\"schemaVersion\":\"{latest}\""));
+            Assert.That(workerStatus, Is.EqualTo(HttpStatusCode.OK), workerBody);
+            Assert.That(workerBody, Does.Contain($"\"schemaVersion\":\"{latest}\""));
+            Assert.That(outsiderStatus, Is.EqualTo(HttpStatusCode.ServiceUnavailable), "a login without a Hermes role is not ready: " + outsiderBody);
+            Assert.That(outsiderBody, Does.Contain("42501"));
+        });
     }
 
     [TestCase("SELECT email FROM hermes_leads")]
@@ -183,6 +209,12 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         Assert.That(DatabaseRoles.Script, Is.EqualTo(File.ReadAllText(Path.Combine(directory!.FullName, "deploy", "postgres", "roles.sql"))));
         var statements = string.Join('\n', DatabaseRoles.Script.Split('\n').Where(static l => !l.TrimStart().StartsWith("--", StringComparison.Ordinal)));
         Assert.That(statements, Does.Not.Contain("ALTER SYSTEM").And.Not.Contain("SUPERUSER").And.Not.Contain("PASSWORD"), "runnable on managed PostgreSQL, no credentials");
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body)> GetAsync(HttpClient client, string path)
+    {
+        using var response = await client.GetAsync(path);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     private static Task<HttpResponseMessage> PostAsync(HttpClient client, System.Text.Json.Nodes.JsonNode body, string key)

@@ -21,6 +21,7 @@
 --                  UPDATEs only the tracking columns of hermes_leads (n8n_*, brevo_contact_id, status,
 --                  processed_at): it cannot change what a person submitted. It reads payloads, which it delivers.
 --   hermes_admin   the admin API and the operator CLI (history, replay, erase, purge, stats, doctor, seed).
+--   All three read "__EFMigrationsHistory": readiness (/health/ready) checks that no migration is pending.
 --
 -- Every run revokes what the groups held on the Hermes tables and grants the list below afresh, so the result is
 -- exactly this file whatever an earlier version granted.
@@ -87,10 +88,11 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO hermes_api',
         pg_get_serial_sequence('hermes_leads', 'id'), pg_get_serial_sequence('hermes_outbox', 'id'));
     EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hermes_worker', pg_get_serial_sequence('hermes_delivery_attempts', 'id'));
-    -- The doctor verb compares applied migrations with the code.
+    -- Every host's readiness probe (/health/ready) and the doctor verb compare the applied migrations with the
+    -- code: all three groups read the history (migration ids and EF versions only; nothing about any person).
     IF to_regclass('"__EFMigrationsHistory"') IS NOT NULL THEN
-        REVOKE ALL ON "__EFMigrationsHistory" FROM PUBLIC;
-        GRANT SELECT ON "__EFMigrationsHistory" TO hermes_admin;
+        REVOKE ALL ON "__EFMigrationsHistory" FROM PUBLIC, hermes_api, hermes_worker, hermes_admin;
+        GRANT SELECT ON "__EFMigrationsHistory" TO hermes_api, hermes_worker, hermes_admin;
     END IF;
 END
 $sequences$;
