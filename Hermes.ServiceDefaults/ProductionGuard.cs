@@ -5,15 +5,17 @@ using Microsoft.Extensions.Hosting;
 namespace Hermes.ServiceDefaults;
 
 /// <summary>
-/// Refuses to start a Production host that still carries development defaults: placeholder values from
-/// <c>.env.example</c> or the Kubernetes secret template (<c>CHANGE_ME…</c>), the webhook pointed at the
+/// Refuses to start a Production host that still carries development defaults: a value that holds a placeholder of
+/// <c>.env.example</c> (<c>CHANGE_ME…</c>) or of the Kubernetes secret template (<c>REPLACE_ME</c>, also inside a
+/// URL or after <c>whsec_</c>), the webhook pointed at the
 /// development receiver, or a database on the local development cluster (<c>.hermes/</c>). Every other
 /// requirement (a webhook URL, a well-formed secret, long admin keys) is checked in every environment by
 /// the host's own option validation. Staging and Development start as configured.
 /// </summary>
 public static class ProductionGuard
 {
-    public const string PlaceholderPrefix = "CHANGE_ME";
+    /// <summary>The placeholders of the shipped templates; a value containing one anywhere is refused.</summary>
+    public static readonly IReadOnlyList<string> Placeholders = ["CHANGE_ME", "REPLACE_ME"];
 
     /// <summary>The problems found, each naming its key; empty outside Production.</summary>
     public static IReadOnlyList<string> Check(IConfiguration configuration, IHostEnvironment environment)
@@ -26,9 +28,9 @@ public static class ProductionGuard
         var problems = new List<string>();
         foreach (var (key, value) in configuration.AsEnumerable())
         {
-            if (value is not null && value.StartsWith(PlaceholderPrefix, StringComparison.Ordinal))
+            if (value is not null && Placeholders.FirstOrDefault(p => value.Contains(p, StringComparison.Ordinal)) is { } placeholder)
             {
-                problems.Add($"{key} still holds the placeholder '{PlaceholderPrefix}…': set the real value.");
+                problems.Add($"{key} still holds the placeholder '{placeholder}' of a template: set the real value.");
             }
         }
 

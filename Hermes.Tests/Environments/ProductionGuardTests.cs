@@ -19,7 +19,7 @@ public sealed class ProductionGuardTests
         var error = Assert.Throws<HermesConfigurationException>(() => ProductionGuard.Enforce(configuration, new Environment("Production")));
 
         Assert.That(error!.Message, Does.StartWith("Refusing to start in Production with development defaults"));
-        Assert.That(error.Message, Does.Contain("HERMES_ADMIN_API_KEY still holds the placeholder"));
+        Assert.That(error.Message, Does.Contain("HERMES_ADMIN_API_KEY still holds the placeholder 'CHANGE_ME'"));
         Assert.That(error.Message, Does.Contain("N8N_WEBHOOK_URL points at the development receiver"));
         Assert.That(error.Message, Does.Contain("DATABASE_URL points at the local development cluster"));
         Assert.That(error.Message, Does.Not.Contain("CHANGE_ME_admin_key"), "the value itself is not echoed");
