@@ -61,7 +61,7 @@ public sealed class ComposeFileTests
 
         Assert.That(services.Select(static s => s.Key), Is.EquivalentTo(new[]
         {
-            "postgres", "migrate", "api", "worker", "n8n", "n8n-runners", "otel-collector", "jaeger", "backup",
+            "postgres", "migrate", "api", "admin", "worker", "n8n", "n8n-runners", "otel-collector", "jaeger", "backup", "cli",
         }));
     }
 
@@ -84,12 +84,12 @@ public sealed class ComposeFileTests
     {
         var services = await ExampleServicesAsync();
 
-        Assert.That(services["migrate"]!["command"]!.AsArray().Select(static c => c!.GetValue<string>()), Is.EqualTo(new[] { "migrate" }));
+        Assert.That(services["migrate"]!["command"]!.AsArray().Select(static c => c!.GetValue<string>()), Is.EqualTo(new[] { "migrate", "--roles" }));
         Assert.That(services["migrate"]!["image"]!.GetValue<string>(), Is.EqualTo(services["worker"]!["image"]!.GetValue<string>()), "migrate runs the worker image");
         Assert.That(services["migrate"]!["build"]!["dockerfile"]!.GetValue<string>(), Is.EqualTo("deploy/Dockerfile.worker"));
         Assert.That(services["migrate"]!["restart"]!.GetValue<string>(), Is.EqualTo("no"));
         Assert.That(DependsOn(services, "migrate", "service_healthy"), Does.Contain("postgres"));
-        foreach (var service in new[] { "api", "worker" })
+        foreach (var service in new[] { "api", "admin", "worker" })
         {
             Assert.That(DependsOn(services, service, "service_completed_successfully"), Does.Contain("migrate"), service);
         }
@@ -185,7 +185,7 @@ public sealed class ComposeFileTests
         var collector = RepositoryFiles.Read("deploy", "otel", "collector.yaml");
 
         var names = new List<string>();
-        foreach (var service in new[] { "api", "worker", "migrate" })
+        foreach (var service in new[] { "api", "admin", "worker", "migrate", "cli" })
         {
             Assert.That(Env(services, service, "OTEL_EXPORTER_OTLP_ENDPOINT"), Is.EqualTo("http://otel-collector:4317"), service);
             Assert.That(Env(services, service, "OTEL_RESOURCE_ATTRIBUTES"), Does.Contain("deployment.environment="), service);
@@ -200,15 +200,70 @@ public sealed class ComposeFileTests
     }
 
     [Test]
-    public async Task The_database_url_carries_the_postgres_password_from_env()
+    public async Task Each_host_connects_with_its_own_login_and_only_the_one_shot_jobs_use_the_owner()
     {
         var services = await ExampleServicesAsync();
-        var password = Env(services, "postgres", "POSTGRES_PASSWORD");
+        var owner = Env(services, "postgres", "POSTGRES_USER");
 
-        foreach (var service in new[] { "api", "worker", "migrate" })
+        // service -> (login, the postgres service's variable holding its password)
+        var expected = new Dictionary<string, (string Login, string Password)>
         {
-            Assert.That(Env(services, service, "DATABASE_URL"), Is.EqualTo($"postgres://hermes:{password}@postgres:5432/hermes?sslmode=disable"), service);
-            Assert.That(Env(services, service, "DATABASE_DIRECT_URL"), Is.EqualTo(Env(services, service, "DATABASE_URL")), service);
+            ["migrate"] = (owner, "POSTGRES_PASSWORD"),
+            ["api"] = ("hermes_api_login", "HERMES_DB_API_PASSWORD"),
+            ["worker"] = ("hermes_worker_login", "HERMES_DB_WORKER_PASSWORD"),
+            ["admin"] = ("hermes_admin_login", "HERMES_DB_ADMIN_PASSWORD"),
+            ["cli"] = ("hermes_admin_login", "HERMES_DB_ADMIN_PASSWORD"),
+        };
+        foreach (var (service, (login, password)) in expected)
+        {
+            foreach (var key in new[] { "DATABASE_URL", "DATABASE_DIRECT_URL" })
+            {
+                var url = new Uri(Env(services, service, key));
+                Assert.That(url.UserInfo, Is.EqualTo($"{login}:{Env(services, "postgres", password)}"), $"{service} {key}");
+                Assert.That(url.Host + url.AbsolutePath, Is.EqualTo("postgres/hermes"), $"{service} {key}");
+            }
+        }
+
+        Assert.That(owner, Is.Not.EqualTo("hermes_api_login").And.Not.EqualTo("hermes_worker_login"));
+        Assert.That(services["migrate"]!["command"]!.AsArray().Select(static c => c!.GetValue<string>()), Does.Contain("--roles"), "the grants the logins rely on are applied with every migration");
+        Assert.That(Env(services, "backup", "PGUSER"), Is.EqualTo(owner), "a dump reads every table");
+    }
+
+    [Test]
+    public async Task The_admin_endpoints_run_in_their_own_host_on_the_hosts_loopback_and_the_public_api_has_none()
+    {
+        var services = await ExampleServicesAsync();
+
+        Assert.That(services["api"]!["environment"]!.AsObject().ContainsKey("HERMES_ADMIN_API_KEY"), Is.False, "no admin routes on the public API");
+        Assert.That(Env(services, "admin", "HERMES_ADMIN_API_KEY"), Is.Not.Empty);
+        Assert.That(services["admin"]!["image"]!.GetValue<string>(), Is.EqualTo(services["api"]!["image"]!.GetValue<string>()), "the same image, another login");
+        var ports = services["admin"]!["ports"]!.AsArray();
+        Assert.That(ports, Has.Count.EqualTo(1));
+        var hostIp = ports[0] is JsonObject published ? published["host_ip"]?.GetValue<string>() : ports[0]!.GetValue<string>().Split(':')[0];
+        Assert.That(hostIp, Is.EqualTo("127.0.0.1"), ports[0]!.ToJsonString());
+        Assert.That(DependsOn(services, "admin", "service_completed_successfully"), Does.Contain("migrate"));
+        Assert.That(services["cli"]!["image"]!.GetValue<string>(), Is.EqualTo(services["worker"]!["image"]!.GetValue<string>()));
+        Assert.That(services["cli"]!["profiles"]!.AsArray().Select(static p => p!.GetValue<string>()), Is.EqualTo(new[] { "ops" }), "started only by `run`");
+    }
+
+    [Test]
+    public async Task The_postgres_init_scripts_create_the_logins_from_the_passwords_in_env()
+    {
+        var services = await ExampleServicesAsync();
+        var mounts = services["postgres"]!["volumes"]!.AsArray().Select(static v => v!.GetValue<string>()).ToList();
+
+        Assert.That(mounts, Does.Contain(RepositoryFiles.PathOf("deploy", "postgres", "initdb") + ":/docker-entrypoint-initdb.d:ro"));
+        var script = RepositoryFiles.PathOf("deploy", "postgres", "initdb", "02-hermes-logins.sh");
+        Assert.That(File.Exists(script), Is.True);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.That(File.GetUnixFileMode(script) & UnixFileMode.UserExecute, Is.EqualTo(UnixFileMode.UserExecute), "executed, not sourced, by the image's entrypoint");
+        }
+
+        var text = File.ReadAllText(script);
+        foreach (var variable in new[] { "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD" })
+        {
+            Assert.That(text, Does.Contain(variable));
         }
     }
 
@@ -258,7 +313,7 @@ public sealed class ComposeFileTests
     [Test]
     public void The_example_env_holds_placeholders_not_secrets()
     {
-        var secrets = new[] { "POSTGRES_PASSWORD", "HERMES_ADMIN_API_KEY", "HERMES_WEBHOOK_SECRET", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY" };
+        var secrets = new[] { "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD", "HERMES_ADMIN_API_KEY", "HERMES_WEBHOOK_SECRET", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY" };
         var values = File.ReadAllLines(RepositoryFiles.PathOf(".env.example"))
             .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
             .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
@@ -287,7 +342,12 @@ public sealed class ComposeFileTests
             Assert.That(again.ExitCode, Is.Not.Zero, "an existing file is never overwritten");
             var values = ReadEnv(first);
             var others = ReadEnv(second);
-            Assert.That(values["POSTGRES_PASSWORD"], Does.Match("^[0-9a-f]{32}$"));
+            foreach (var key in new[] { "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD" })
+            {
+                Assert.That(values[key], Does.Match("^[0-9a-f]{32}$"), key);
+                Assert.That(values[key], Is.Not.EqualTo(others[key]), key + " is random");
+            }
+
             foreach (var key in new[] { "HERMES_ADMIN_API_KEY", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN" })
             {
                 Assert.That(values[key], Does.Match("^[0-9a-f]{64}$"), key);

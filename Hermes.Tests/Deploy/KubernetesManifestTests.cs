@@ -66,6 +66,7 @@ public sealed partial class KubernetesManifestTests
         {
             "Namespace/hermes", "ConfigMap/hermes-config", "Secret/hermes-secrets",
             "Deployment/hermes-api", "Service/hermes-api", "PodDisruptionBudget/hermes-api",
+            "Deployment/hermes-admin", "Service/hermes-admin",
             "Deployment/hermes-worker", "PodDisruptionBudget/hermes-worker", "Job/hermes-migrate",
         }));
         Assert.That(objects.Where(static o => o["kind"]!.GetValue<string>() != "Namespace").Select(static o => o["metadata"]!["namespace"]?.GetValue<string>()), Has.All.EqualTo("hermes"));
@@ -123,12 +124,61 @@ public sealed partial class KubernetesManifestTests
         var job = Single(objects, "Job", "hermes-migrate");
         var container = Container(job);
 
-        Assert.That(container["args"]!.AsArray().Select(static a => a!.GetValue<string>()), Is.EqualTo(new[] { "migrate" }));
+        Assert.That(container["args"]!.AsArray().Select(static a => a!.GetValue<string>()), Is.EqualTo(new[] { "migrate", "--roles" }));
         Assert.That(container["image"]!.GetValue<string>(), Is.EqualTo(Container(Single(objects, "Deployment", "hermes-worker"))["image"]!.GetValue<string>()));
         Assert.That(job["spec"]!["template"]!["spec"]!["restartPolicy"]!.GetValue<string>(), Is.EqualTo("Never"));
         Assert.That(job["spec"]!["backoffLimit"]!.GetValue<int>(), Is.GreaterThan(0));
         var databaseUrl = container["env"]!.AsArray().Single(static e => e!["name"]!.GetValue<string>() == "DATABASE_URL")!;
-        Assert.That(databaseUrl["valueFrom"]!["secretKeyRef"]!["key"]!.GetValue<string>(), Is.EqualTo("DATABASE_DIRECT_URL"));
+        Assert.That(databaseUrl["valueFrom"]!["secretKeyRef"]!["key"]!.GetValue<string>(), Is.EqualTo("MIGRATE_DATABASE_URL"));
+    }
+
+    [Test]
+    public async Task Each_workload_connects_with_its_own_login_and_only_the_migrate_job_uses_the_owner()
+    {
+        var objects = await ObjectsAsync();
+        var template = Single(objects, "Secret", "hermes-secrets")["stringData"]!.AsObject();
+
+        string LoginOf(string kind, string name, string variable)
+        {
+            var env = Container(Single(objects, kind, name))["env"]!.AsArray().SingleOrDefault(e => e!["name"]!.GetValue<string>() == variable)
+                ?? throw new AssertionException($"{name} has no {variable}.");
+            var key = env["valueFrom"]!["secretKeyRef"]!["key"]!.GetValue<string>();
+            return new Uri(template[key]!.GetValue<string>()).UserInfo.Split(':')[0];
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(LoginOf("Deployment", "hermes-api", "DATABASE_URL"), Is.EqualTo("hermes_api_login"));
+            Assert.That(LoginOf("Deployment", "hermes-worker", "DATABASE_URL"), Is.EqualTo("hermes_worker_login"));
+            Assert.That(LoginOf("Deployment", "hermes-worker", "DATABASE_DIRECT_URL"), Is.EqualTo("hermes_worker_login"));
+            Assert.That(LoginOf("Deployment", "hermes-admin", "DATABASE_URL"), Is.EqualTo("hermes_admin_login"));
+            Assert.That(LoginOf("Job", "hermes-migrate", "DATABASE_URL"), Is.EqualTo("hermes"));
+        });
+    }
+
+    [Test]
+    public async Task The_admin_endpoints_run_in_their_own_deployment_reachable_inside_the_cluster_only()
+    {
+        var objects = await ObjectsAsync();
+        var admin = Single(objects, "Deployment", "hermes-admin");
+        var container = Container(admin);
+        bool HasAdminKey(JsonObject c) => c["env"]!.AsArray().Any(static e => e!["name"]!.GetValue<string>() == "HERMES_ADMIN_API_KEY");
+
+        Assert.That(HasAdminKey(Container(Single(objects, "Deployment", "hermes-api"))), Is.False, "no admin routes on the public API");
+        Assert.That(HasAdminKey(container), Is.True);
+        Assert.That(container["image"]!.GetValue<string>(), Is.EqualTo(Container(Single(objects, "Deployment", "hermes-api"))["image"]!.GetValue<string>()), "the API image, another login");
+        Assert.That(Probe(container, "readinessProbe"), Is.EqualTo(("/health/ready", 8080)));
+        var service = Single(objects, "Service", "hermes-admin");
+        Assert.That(service["spec"]!["type"]!.GetValue<string>(), Is.EqualTo("ClusterIP"));
+        Assert.That(objects.Where(static o => o["kind"]!.GetValue<string>() == "Ingress"), Is.Empty);
+        var podLabels = admin["spec"]!["template"]!["metadata"]!["labels"]!.AsObject();
+        foreach (var (key, value) in service["spec"]!["selector"]!.AsObject())
+        {
+            Assert.That(podLabels[key]?.GetValue<string>(), Is.EqualTo(value!.GetValue<string>()), "the Service selects the admin pods");
+        }
+
+        var apiLabels = Single(objects, "Deployment", "hermes-api")["spec"]!["template"]!["metadata"]!["labels"]!.AsObject();
+        Assert.That(apiLabels["app.kubernetes.io/name"]!.GetValue<string>(), Is.Not.EqualTo(podLabels["app.kubernetes.io/name"]!.GetValue<string>()), "the public Service never selects the admin pods");
     }
 
     [Test]
