@@ -17,11 +17,14 @@ mkdir -p "$local_dir"
 
 if [ "${HERMES_SKIP_BUILD:-}" != "1" ]; then
   echo "hermes: building…"
-  dotnet build Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj -nologo -v quiet -clp:ErrorsOnly
-  dotnet build Hermes.Api/Hermes.Api.csproj -nologo -v quiet -clp:ErrorsOnly
+  dotnet build Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj -nologo -v quiet -clp:ErrorsOnly\;NoSummary
+  dotnet build Hermes.Api/Hermes.Api.csproj -nologo -v quiet -clp:ErrorsOnly\;NoSummary
+  echo "hermes: built"
 fi
-worker_dll=Hermes.Outbox.Worker/bin/Debug/net10.0/Hermes.Outbox.Worker.dll
-api_dll=Hermes.Api/bin/Debug/net10.0/Hermes.Api.dll
+worker_dir=$PWD/Hermes.Outbox.Worker/bin/Debug/net10.0
+api_dir=$PWD/Hermes.Api/bin/Debug/net10.0
+worker_dll=$worker_dir/Hermes.Outbox.Worker.dll
+api_dll=$api_dir/Hermes.Api.dll
 
 api_pid="" worker_pid="" own_postgres=""
 stop_all() {
@@ -51,8 +54,9 @@ if [ -z "${HERMES_WEBHOOK_SECRET:-}" ] && [ -z "${N8N_WEBHOOK_URL:-}" ] && [ "$A
 fi
 
 dotnet "$worker_dll" migrate
-dotnet "$api_dll" --urls "$api_url" & api_pid=$!
-dotnet "$worker_dll" run --urls "$worker_url" & worker_pid=$!
+# Each host's own folder is its content root, so its appsettings.{Environment}.json (quiet SQL logs) apply.
+dotnet "$api_dll" --urls "$api_url" --contentRoot "$api_dir" & api_pid=$!
+dotnet "$worker_dll" run --urls "$worker_url" --contentRoot "$worker_dir" & worker_pid=$!
 
 ready() { curl -fsS -o /dev/null "$1" 2>/dev/null; }
 for _ in $(seq 1 120); do
@@ -61,14 +65,18 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
+# Built here, not inside the here-document: an apostrophe in a ${…:-…} default there swallows the quotes after it.
+n8n_target="the worker's development receiver at $worker_url/dev/n8n (not n8n)"
+[ -n "${N8N_WEBHOOK_URL:-}" ] && n8n_target=$N8N_WEBHOOK_URL
+lead_json='{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com","country":"United Kingdom","phoneNumber":"+44 20 7946 0958","problemDescription":"Our web shop was defaced.","agreeToTerms":true,"privacyConsent":true}'
 cat <<INFO
 
 Hermes is running ($ASPNETCORE_ENVIRONMENT).
   API:     $api_url   (OpenAPI: $api_url/openapi/v1.json, health: $api_url/health/ready)
   worker:  $worker_url   (health: $worker_url/health/n8n)
-  n8n:     ${N8N_WEBHOOK_URL:-the worker's development receiver at $worker_url/dev/n8n (not n8n)}
+  n8n:     $n8n_target
 Submit a lead:
-  curl -i -X POST $api_url/api/leads -H 'Content-Type: application/json' -d '{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com","country":"United Kingdom","phoneNumber":"+44 20 7946 0958","problemDescription":"Our web shop was defaced.","agreeToTerms":true,"privacyConsent":true}'
+  curl -i -X POST $api_url/api/leads -H 'Content-Type: application/json' -d '$lead_json'
 Press Ctrl-C to stop.
 INFO
 

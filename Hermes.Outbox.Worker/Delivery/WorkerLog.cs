@@ -10,7 +10,7 @@ internal static partial class WorkerLog
     [LoggerMessage(4000, LogLevel.Information, "Outbox dispatcher {WorkerId} started: batch {BatchSize}, concurrency {Concurrency}, lease {Lease}, poll every {PollInterval}, request timeout {RequestTimeout}, {MaxAttempts} attempts")]
     public static partial void DispatcherStarted(ILogger logger, string workerId, int batchSize, int concurrency, TimeSpan lease, TimeSpan pollInterval, TimeSpan requestTimeout, int maxAttempts);
 
-    [LoggerMessage(4001, LogLevel.Debug, "Delivered lead {LeadId} (outbox {OutboxId}, attempt {Attempt}) with HTTP {StatusCode} in {DurationMs} ms")]
+    [LoggerMessage(4001, LogLevel.Information, "Delivered lead {LeadId} (outbox {OutboxId}, attempt {Attempt}) with HTTP {StatusCode} in {DurationMs} ms")]
     public static partial void Delivered(ILogger logger, string leadId, long outboxId, int attempt, int? statusCode, int durationMs);
 
     // Failures log the reason, the status and the answer's length, never the answer: it can echo the form. The answer's

@@ -57,6 +57,17 @@ public sealed class RunScriptTests
                 Is.True, "never ready:\n" + string.Join('\n', lines.TakeLast(40)));
             Assert.That(lines, Has.Some.Contains("development receiver"), "the banner names the development receiver");
             Assert.That(lines, Has.Some.Contains($"curl -i -X POST {apiUrl}/api/leads"), "the banner has a ready-to-paste curl");
+            Assert.That(lines.Single(static l => l.TrimStart().StartsWith("n8n:", StringComparison.Ordinal)), Does.EndWith("(not n8n)"), "no stray characters after the n8n line");
+
+            // The printed curl, pasted as it is into a shell.
+            var printed = lines.Single(l => l.TrimStart().StartsWith($"curl -i -X POST {apiUrl}/api/leads", StringComparison.Ordinal)).Trim();
+            var pasted = new ProcessStartInfo("bash", ["-c", printed]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            using (var shell = Process.Start(pasted)!)
+            {
+                var answer = await shell.StandardOutput.ReadToEndAsync();
+                await shell.WaitForExitAsync();
+                Assert.That(answer, Does.StartWith("HTTP/1.1 201"), "the printed curl submits a lead:\n" + answer);
+            }
 
             using var http = new HttpClient { BaseAddress = new Uri(apiUrl) };
             using var response = await http.PostAsJsonAsync("/api/leads", TestData.ValidForm());
@@ -67,12 +78,17 @@ public sealed class RunScriptTests
             Assert.That(await WaitForAsync(() => lines.Any(l => l.Contains($"DEVELOPMENT RECEIVER (not n8n): lead {leadId}", StringComparison.Ordinal) && l.Contains("signature verified", StringComparison.Ordinal)), TimeSpan.FromSeconds(30)),
                 Is.True, "the development receiver never logged the delivery:\n" + string.Join('\n', lines.TakeLast(40)));
 
+            Assert.That(lines.Where(static l => l.Contains("Npgsql.Command", StringComparison.Ordinal) || l.Contains("Executed DbCommand", StringComparison.Ordinal)), Is.Empty,
+                "Development logs no SQL unless asked");
+            Assert.That(lines, Has.Some.Contains($"Lead {leadId} stored as backup"), "one line per lead received");
+            Assert.That(await WaitForAsync(() => lines.Any(l => l.Contains($"Delivered lead {leadId}", StringComparison.Ordinal)), TimeSpan.FromSeconds(10)), Is.True, "one line per delivery");
+
             var port = File.ReadAllText(Path.Combine(localDir, "pg", "port")).Trim();
             await using (var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={port};Username=postgres;Database=hermes;Pooling=false"))
             {
                 await connection.OpenAsync();
-                await using var command = new NpgsqlCommand("SELECT status || ' ' || brevo_contact_id FROM hermes_leads WHERE lead_id = $1", connection) { Parameters = { new() { Value = leadId } } };
-                Assert.That(await WaitForAsync(async () => (await command.ExecuteScalarAsync()) as string == "forwarded dev-1", TimeSpan.FromSeconds(10)), Is.True);
+                await using var command = new NpgsqlCommand("SELECT status || ' ' || (brevo_contact_id LIKE 'dev-%') FROM hermes_leads WHERE lead_id = $1", connection) { Parameters = { new() { Value = leadId } } };
+                Assert.That(await WaitForAsync(async () => (await command.ExecuteScalarAsync()) as string == "forwarded true", TimeSpan.FromSeconds(10)), Is.True);
             }
 
             // Ctrl-C: SIGINT to the whole process group, as a terminal sends it.
