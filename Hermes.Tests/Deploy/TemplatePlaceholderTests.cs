@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Hermes.Persistence.Environments;
+using Hermes.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
