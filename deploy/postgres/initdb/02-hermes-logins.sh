@@ -29,13 +29,14 @@ SELECT format('CREATE ROLE %I NOLOGIN', g)
 FROM unnest(ARRAY['hermes_api', 'hermes_worker', 'hermes_admin']) AS g
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = g) \gexec
 
-SELECT format('CREATE ROLE %I LOGIN IN ROLE %I', l.login, l.grp)
-FROM (VALUES ('hermes_api_login', 'hermes_api'), ('hermes_worker_login', 'hermes_worker'), ('hermes_admin_login', 'hermes_admin')) AS l(login, grp)
-WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = l.login) \gexec
+SELECT format('CREATE ROLE %I LOGIN', login)
+FROM unnest(ARRAY['hermes_api_login', 'hermes_worker_login', 'hermes_admin_login']) AS login
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = login) \gexec
 
-GRANT hermes_api TO hermes_api_login;
-GRANT hermes_worker TO hermes_worker_login;
-GRANT hermes_admin TO hermes_admin_login;
+SELECT format('GRANT %I TO %I', l.grp, l.login)
+FROM (VALUES ('hermes_api_login', 'hermes_api'), ('hermes_worker_login', 'hermes_worker'), ('hermes_admin_login', 'hermes_admin')) AS l(login, grp)
+WHERE NOT pg_has_role(l.login, l.grp, 'MEMBER') \gexec
+
 ALTER ROLE hermes_api_login LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'api_password';
 ALTER ROLE hermes_worker_login LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'worker_password';
 ALTER ROLE hermes_admin_login LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'admin_password';
