@@ -9,11 +9,9 @@ public static class PersistenceExtensions
 {
     /// <summary>The one place the context's provider options are set, for the hosts and for tools and tests.</summary>
     public static DbContextOptionsBuilder Configure(DbContextOptionsBuilder options, NpgsqlDataSource dataSource) =>
-        options
-            .UseNpgsql(dataSource)
-            // The migrations are hand-written (no EF Core Design package here, so no model snapshot); the drift
-            // test compares the migrated schema with the model instead.
-            .ConfigureWarnings(static w => w.Ignore(RelationalEventId.PendingModelChangesWarning));
+        // The model snapshot (Migrations/HermesDbContextModelSnapshot.cs) keeps EF Core's pending-model-changes check
+        // meaningful: a model change without its migration stops Migrate.
+        options.UseNpgsql(dataSource);
 
     /// <summary>Creates a context outside dependency injection (CLI verbs, tests).</summary>
     public static HermesDbContext CreateContext(NpgsqlDataSource dataSource) =>

@@ -1,0 +1,68 @@
+using Hermes.Tests.Deploy;
+
+namespace Hermes.Tests.Persistence;
+
+/// <summary>
+/// EF Core's own tooling on the repository as a contributor has it: the pinned <c>dotnet-ef</c> restores from the
+/// tool manifest, needs no database or host (the design-time factory), sees no model change the migrations lack
+/// (the model snapshot), and scripts exactly what <c>worker migrate --script</c> prints.
+/// </summary>
+[Category("Tooling")]
+[NonParallelizable]
+public sealed class EfToolingTests
+{
+    private static readonly IReadOnlyDictionary<string, string?> NoDatabase = new Dictionary<string, string?>
+    {
+        ["DATABASE_URL"] = null,
+        ["ConnectionStrings__Hermes"] = null,
+    };
+
+    [OneTimeSetUp]
+    public async Task RestoreTheToolAsync()
+    {
+        var restore = await ExternalTool.RunAsync("dotnet", ["tool", "restore"], workingDirectory: RepositoryFiles.Root, timeout: TimeSpan.FromMinutes(3));
+        Assert.That(restore.ExitCode, Is.Zero, restore.Describe());
+    }
+
+    [Test]
+    public async Task The_model_has_no_change_that_the_migrations_lack()
+    {
+        var result = await Ef("migrations", "has-pending-model-changes");
+
+        Assert.That(result.ExitCode, Is.Zero, result.Describe());
+        Assert.That(result.StandardOutput, Does.Contain("No changes have been made to the model"));
+    }
+
+    [Test]
+    public async Task Migrations_list_names_every_migration_without_a_database()
+    {
+        var result = await Ef("migrations", "list", "--no-connect");
+
+        Assert.That(result.ExitCode, Is.Zero, result.Describe());
+        Assert.That(result.StandardOutput, Does.Contain("20261122000100_InitialSchema").And.Contain("20261122000300_QueueStorageTuning"));
+    }
+
+    [Test]
+    public async Task Ef_script_and_the_migrate_verb_print_the_same_idempotent_sql()
+    {
+        var ef = await Ef("migrations", "script", "--idempotent");
+        var worker = await ExternalTool.RunAsync("dotnet", [Path.Combine(RepositoryFiles.Root, "Hermes.Outbox.Worker", "bin", Configuration, "net10.0", "Hermes.Outbox.Worker.dll"), "migrate", "--script"],
+            environment: NoDatabase, workingDirectory: RepositoryFiles.Root, timeout: TimeSpan.FromMinutes(2));
+
+        Assert.That(ef.ExitCode, Is.Zero, ef.Describe());
+        Assert.That(worker.ExitCode, Is.Zero, worker.Describe());
+        Assert.That(Normalise(worker.StandardOutput), Is.EqualTo(Normalise(ef.StandardOutput)));
+        Assert.That(ef.StandardOutput, Does.Contain("CREATE TABLE hermes_leads").And.Contain("__EFMigrationsHistory"));
+    }
+
+    private static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    private static Task<ToolResult> Ef(params string[] arguments) =>
+        ExternalTool.RunAsync("dotnet", ["ef", .. arguments, "--project", "Hermes.Persistence", "--no-build", "--configuration", Configuration],
+            environment: NoDatabase, workingDirectory: RepositoryFiles.Root, timeout: TimeSpan.FromMinutes(3));
+
+    // Line endings and the tool's own banner lines aside, the two must be the same SQL.
+    private static string Normalise(string sql) => string.Join('\n', sql.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n')
+        .Select(static l => l.TrimEnd())
+        .Where(static l => l.Length > 0 && !l.StartsWith("Build ", StringComparison.Ordinal)));
+}
