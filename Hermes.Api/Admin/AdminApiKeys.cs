@@ -63,6 +63,36 @@ public sealed class AdminApiKeys
         return match;
     }
 
+    /// <summary>
+    /// One key per configured admin key, in configuration order, derived with HKDF-SHA256 for <paramref name="info"/>
+    /// (the console protects its cookies with them; see <c>AdminKeyDataProtectionProvider</c>).
+    /// </summary>
+    internal byte[][] DeriveKeys(byte[] info, int length) =>
+        [.. _hashes.Select(hash => HKDF.DeriveKey(HashAlgorithmName.SHA256, hash, length, ConsoleSalt, info))];
+
+    /// <summary>
+    /// A short id of the configured key that <paramref name="presented"/> is, or null when it is none of them: kept in a
+    /// console session, so removing a key from the setting ends the sessions signed in with it.
+    /// </summary>
+    internal string? IdOf(string? presented)
+    {
+        if (!Accepts(presented))
+        {
+            return null;
+        }
+
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented!));
+        return Id(hash);
+    }
+
+    /// <summary>True while the key with this <see cref="IdOf"/> id is still configured.</summary>
+    internal bool IsConfiguredId(string? id) => id is not null && _hashes.Any(hash => string.Equals(Id(hash), id, StringComparison.Ordinal));
+
+    private static readonly byte[] ConsoleSalt = Encoding.UTF8.GetBytes("hermes-admin-key");
+
+    private static string Id(byte[] hash) =>
+        Convert.ToHexStringLower(HKDF.DeriveKey(HashAlgorithmName.SHA256, hash, 8, ConsoleSalt, "key-id"u8.ToArray()));
+
     /// <summary>The key of a request: the <c>X-Api-Key</c> header, or <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
     public static string? FromRequest(HttpRequest request)
     {

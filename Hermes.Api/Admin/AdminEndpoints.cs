@@ -4,13 +4,15 @@ using System.Text.Json.Serialization.Metadata;
 using Hermes.Domain;
 using Hermes.Persistence.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Hermes.Api.Admin;
 
 /// <summary>
 /// The admin HTTP API, behind <c>HERMES_ADMIN_API_KEY</c> (see <see cref="AdminApiKeys"/>): a lead with its delivery
-/// history, the outbox page by page, outbox statistics, replay and GDPR erasure. It calls the same operations as the
-/// worker's CLI verbs. Without a configured key the routes are not mapped, so they answer 404 like any unknown path.
+/// history, lead search, the outbox page by page, outbox statistics and delivery activity, replay and GDPR erasure. It
+/// calls the same operations (<c>Hermes.Persistence.Operations</c>) as the worker's CLI verbs and the console, and
+/// reads its list queries with <see cref="AdminQueries"/>, as the console does. Without a configured key the routes are not mapped, so they answer 404 like any unknown path.
 /// Errors are RFC 9457 problem details.
 /// </summary>
 public static partial class AdminEndpoints
@@ -19,6 +21,7 @@ public static partial class AdminEndpoints
     {
         builder.Services.AddProblemDetails();
         builder.Services.AddHermesOperations();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(static sp => AdminApiKeys.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
         builder.Services.AddSingleton<AdminKeyFilter>();
         return builder;
@@ -40,7 +43,13 @@ public static partial class AdminEndpoints
         api.MapGet("/leads/{leadId}", GetLeadAsync).WithName("GetLead")
             .WithSummary("A lead with its outbox rows and delivery history");
         api.MapGet("/admin/outbox", ListOutboxAsync).WithName("ListOutbox")
-            .WithSummary("Outbox rows, newest first: ?status=failed&limit=50&cursor=<nextCursor>");
+            .WithSummary("Outbox rows, newest first: ?status=failed&since=2h&until=<time>&limit=50&cursor=<nextCursor>")
+            .ProducesValidationProblem();
+        api.MapGet("/admin/leads", SearchLeadsAsync).WithName("SearchLeads")
+            .WithSummary("Leads, newest first: ?email=<any case>&leadId=<id>&from=<time>&to=<time>&limit=50&cursor=<nextCursor>")
+            .ProducesValidationProblem();
+        api.MapGet("/admin/activity", GetActivityAsync).WithName("GetDeliveryActivity")
+            .WithSummary("Leads per status, attempts per hour for 24 hours, the last attempt and delivery, overdue rows, active workers");
         api.MapGet("/admin/outbox/stats", GetStatsAsync).WithName("GetOutboxStats")
             .WithSummary("Rows per status, oldest pending row, last hour's deliveries and failures");
         api.MapPost("/admin/outbox/replay", ReplayAsync).WithName("ReplayOutbox")
@@ -70,49 +79,29 @@ public static partial class AdminEndpoints
     }
 
     private static async Task<Results<JsonHttpResult<OutboxPage>, ValidationProblem>> ListOutboxAsync(
-        HttpRequest request, LeadHistory history, CancellationToken cancellationToken)
+        HttpRequest request, LeadHistory history, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        OutboxStatus? status = null;
-        if (request.Query.TryGetValue("status", out var statusText) && !string.IsNullOrEmpty(statusText))
-        {
-            if (OutboxStatusNames.TryParse(statusText.ToString(), out var parsed))
-            {
-                status = parsed;
-            }
-            else
-            {
-                errors["status"] = ["Must be one of: pending, delivered, failed, cancelled."];
-            }
-        }
-
-        long? cursor = null;
-        if (request.Query.TryGetValue("cursor", out var cursorText) && !string.IsNullOrEmpty(cursorText))
-        {
-            if (long.TryParse(cursorText, out var parsed) && parsed > 0)
-            {
-                cursor = parsed;
-            }
-            else
-            {
-                errors["cursor"] = ["Must be the nextCursor of the previous page."];
-            }
-        }
-
-        var limit = LeadHistory.DefaultPageSize;
-        if (request.Query.TryGetValue("limit", out var limitText) && !string.IsNullOrEmpty(limitText)
-            && (!int.TryParse(limitText, out limit) || limit is < 1 or > LeadHistory.MaxPageSize))
-        {
-            errors["limit"] = [$"Must be a whole number from 1 to {LeadHistory.MaxPageSize}."];
-        }
-
+        var (query, errors) = AdminQueries.ParseOutboxList(request.Query, clock.GetUtcNow());
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        return TypedResults.Json(await history.ListOutboxAsync(status, cursor, limit, cancellationToken), OperationsJsonContext.Default.OutboxPage);
+        var page = await history.ListOutboxAsync(query.Status, query.Cursor, query.Limit, cancellationToken, query.Since, query.Until);
+        return TypedResults.Json(page, OperationsJsonContext.Default.OutboxPage);
     }
+
+    private static async Task<Results<JsonHttpResult<LeadPage>, ValidationProblem>> SearchLeadsAsync(
+        HttpRequest request, LeadSearch search, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var (query, errors) = AdminQueries.ParseLeadSearch(request.Query, clock.GetUtcNow());
+        return errors.Count > 0
+            ? TypedResults.ValidationProblem(errors)
+            : TypedResults.Json(await search.SearchAsync(query, cancellationToken), OperationsJsonContext.Default.LeadPage);
+    }
+
+    private static async Task<JsonHttpResult<ActivityReport>> GetActivityAsync(DeliveryActivity activity, CancellationToken cancellationToken) =>
+        TypedResults.Json(await activity.ReadAsync(cancellationToken), OperationsJsonContext.Default.ActivityReport);
 
     private static async Task<JsonHttpResult<OutboxStats>> GetStatsAsync(OutboxStatistics statistics, CancellationToken cancellationToken) =>
         TypedResults.Json(await statistics.ReadAsync(cancellationToken), OperationsJsonContext.Default.OutboxStats);

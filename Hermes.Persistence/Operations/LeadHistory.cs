@@ -112,8 +112,13 @@ public sealed class LeadHistory(NpgsqlDataSource dataSource)
             [.. attempts.Select(static a => new DeliveryAttemptRecord(a.OutboxId, a.AttemptNumber, a.StartedAt, a.DurationMs, a.StatusCode, a.Outcome, a.Error, a.ResponseExcerpt, a.WorkerId))]);
     }
 
-    /// <summary>Outbox rows, newest first, optionally of one status; <paramref name="cursor"/> is the last id of the previous page.</summary>
-    public async Task<OutboxPage> ListOutboxAsync(OutboxStatus? status, long? cursor, int pageSize, CancellationToken cancellationToken)
+    /// <summary>
+    /// Outbox rows, newest first, optionally of one status and created in [<paramref name="since"/>, <paramref name="until"/>)
+    /// (the same time rule as <see cref="ReplayRequest"/>, so a list and the replay of "all failed since …" agree);
+    /// <paramref name="cursor"/> is the last id of the previous page.
+    /// </summary>
+    public async Task<OutboxPage> ListOutboxAsync(
+        OutboxStatus? status, long? cursor, int pageSize, CancellationToken cancellationToken, DateTimeOffset? since = null, DateTimeOffset? until = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(pageSize, MaxPageSize);
@@ -127,6 +132,16 @@ public sealed class LeadHistory(NpgsqlDataSource dataSource)
         if (cursor is { } before)
         {
             query = query.Where(o => o.Id < before);
+        }
+
+        if (since is { } from)
+        {
+            query = query.Where(o => o.CreatedAt >= from.ToUniversalTime());
+        }
+
+        if (until is { } to)
+        {
+            query = query.Where(o => o.CreatedAt < to.ToUniversalTime());
         }
 
         var rows = await query.OrderByDescending(static o => o.Id).Take(pageSize + 1)

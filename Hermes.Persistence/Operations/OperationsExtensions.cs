@@ -6,8 +6,8 @@ namespace Hermes.Persistence.Operations;
 public static class OperationsExtensions
 {
     /// <summary>
-    /// Registers the operator operations (replay, purge, doctor, erase, seed, stats, lead history) over the host's
-    /// <see cref="Npgsql.NpgsqlDataSource"/> (from <c>AddHermesPersistence</c> (Hermes.ServiceDefaults)). The CLI
+    /// Registers the operator operations (replay, purge, doctor, erase, seed, stats, lead history, lead search, delivery
+    /// activity) over the host's <see cref="Npgsql.NpgsqlDataSource"/> (from <c>AddHermesPersistence</c> (Hermes.ServiceDefaults)). The CLI
     /// builds the same classes over its own data source.
     /// </summary>
     public static IServiceCollection AddHermesOperations(this IServiceCollection services)
@@ -19,6 +19,8 @@ public static class OperationsExtensions
         services.TryAddSingleton<LeadSeeder>();
         services.TryAddSingleton<OutboxStatistics>();
         services.TryAddSingleton<LeadHistory>();
+        services.TryAddSingleton<LeadSearch>();
+        services.TryAddSingleton<DeliveryActivity>();
         return services;
     }
 }

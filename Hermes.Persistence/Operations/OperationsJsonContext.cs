@@ -18,4 +18,6 @@ namespace Hermes.Persistence.Operations;
 [JsonSerializable(typeof(OutboxStats))]
 [JsonSerializable(typeof(LeadDetails))]
 [JsonSerializable(typeof(OutboxPage))]
+[JsonSerializable(typeof(LeadPage))]
+[JsonSerializable(typeof(ActivityReport))]
 public sealed partial class OperationsJsonContext : JsonSerializerContext;
