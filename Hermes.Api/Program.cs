@@ -2,6 +2,7 @@ using Hermes.Api.Admin;
 using Hermes.Api.Health;
 using Hermes.Api.Intake;
 using Hermes.Api.OpenApi;
+using Hermes.Api.OperatorConsole;
 using Hermes.Api.Problems;
 using Hermes.Api.Security;
 using Hermes.Api.Telemetry;
@@ -18,6 +19,7 @@ builder.AddHermesProblemDetails();
 builder.AddHermesIntake();
 builder.AddHermesOpenApi();
 builder.AddHermesAdmin();
+builder.AddHermesConsole();
 
 var app = builder.Build();
 app.UseHermesSecurity();
@@ -27,6 +29,7 @@ app.UseHermesIntake();
 app.MapOpenApi();
 app.MapHermesIntake();
 app.MapHermesAdmin();
+app.MapHermesConsole();
 app.MapHermesHealth();
 app.Run();
 

@@ -58,7 +58,12 @@ public static class SecurityExtensions
                 var headers = http.Response.Headers;
                 headers.XContentTypeOptions = "nosniff";
                 headers.XFrameOptions = "DENY";
-                headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+                // The strictest policy, unless the answer set its own (the console's pages need their stylesheet).
+                if (string.IsNullOrEmpty(headers.ContentSecurityPolicy))
+                {
+                    headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
+                }
+
                 headers["Referrer-Policy"] = "no-referrer";
                 headers["Cross-Origin-Resource-Policy"] = "same-origin";
                 headers.Remove("Server");
