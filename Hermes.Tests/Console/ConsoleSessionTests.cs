@@ -1,0 +1,142 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Hermes.Api.OperatorConsole;
+using Hermes.Api.OperatorConsole.Pages;
+using Hermes.Persistence.Operations;
+using Hermes.Tests.Api;
+using Hermes.Tests.Infrastructure;
+
+namespace Hermes.Tests.OperatorConsole;
+
+/// <summary>The console's session over plain HTTP, as Production sends it: cookie attributes, replicas, key rotation, absence without a key.</summary>
+public sealed partial class ConsoleSessionTests : DatabaseTest
+{
+    private const string Key = "session-test-key-0123456789abcdef";
+    private const string OtherKey = "other-test-key-0123456789abcdef";
+
+    [Test]
+    public async Task In_Production_the_session_cookie_is_Secure_HttpOnly_SameSite_Strict_and_scoped_to_the_console()
+    {
+        await using var api = new HermesApiFactory(ConnectionString, Keys(Key));
+        using var client = Client(api);
+        var (setCookies, _) = await SignInAsync(client, Key);
+        var session = setCookies.Single(static c => c.StartsWith(".Hermes.Console=", StringComparison.Ordinal)).ToLowerInvariant();
+        Assert.Multiple(() =>
+        {
+            Assert.That(session, Does.Contain("; secure"));
+            Assert.That(session, Does.Contain("; httponly"));
+            Assert.That(session, Does.Contain("; samesite=strict"));
+            Assert.That(session, Does.Contain("; path=/console"));
+            Assert.That(session, Does.Not.Contain("expires="), "a browser-session cookie");
+        });
+        var antiforgery = setCookies.Single(static c => c.StartsWith(".Hermes.Console.Antiforgery=", StringComparison.Ordinal)).ToLowerInvariant();
+        Assert.That(antiforgery, Does.Contain("; secure").And.Contain("; httponly").And.Contain("; samesite=strict").And.Contain("; path=/console"));
+    }
+
+    [Test]
+    public async Task A_session_opens_on_every_replica_with_the_key_and_ends_where_its_key_was_removed()
+    {
+        await using var first = new HermesApiFactory(ConnectionString, Keys($"{Key},{OtherKey}"));
+        await using var second = new HermesApiFactory(ConnectionString, Keys($"{OtherKey},{Key}"));
+        await using var rotated = new HermesApiFactory(ConnectionString, Keys(OtherKey));
+        using var firstClient = Client(first);
+        using var secondClient = Client(second);
+        using var rotatedClient = Client(rotated);
+        var (_, cookie) = await SignInAsync(firstClient, Key);
+
+        using var onSecond = await GetAsync(secondClient, "/console/leads", cookie);
+        using var afterRotation = await GetAsync(rotatedClient, "/console/leads", cookie);
+        using var anonymous = await GetAsync(secondClient, "/console/leads", "");
+
+        Assert.That(onSecond.StatusCode, Is.EqualTo(HttpStatusCode.OK), "another replica with the same keys (in another order) opens the session");
+        Assert.That(afterRotation.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), "the key that signed in is gone: sign in again");
+        Assert.That(afterRotation.Headers.Location?.AbsolutePath, Is.EqualTo("/console/sign-in"));
+        Assert.That(anonymous.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
+    }
+
+    [Test]
+    public async Task Without_an_admin_key_there_is_no_console()
+    {
+        await using var api = new HermesApiFactory(ConnectionString);
+        using var client = Client(api);
+        foreach (var path in new[] { "/console", "/console/sign-in", "/console/leads" })
+        {
+            using var response = await client.GetAsync(path);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), path);
+        }
+    }
+
+    [TestCase("/console/leads?email=a", "/console/leads?email=a")]
+    [TestCase("/console", "/console")]
+    [TestCase("https://evil.example/console", "/console")]
+    [TestCase("//evil.example/console", "/console")]
+    [TestCase("/console//evil.example", "/console")]
+    [TestCase("/console\\..\\api", "/console")]
+    [TestCase("/consolex", "/console")]
+    [TestCase("/api/admin/outbox", "/console")]
+    [TestCase(null, "/console")]
+    public void Sign_in_returns_only_to_a_page_of_the_console(string? returnUrl, string expected) =>
+        Assert.That(SignInModel.SafeReturnUrl(returnUrl), Is.EqualTo(expected));
+
+    [Test]
+    public void The_chart_scales_to_a_round_maximum_and_draws_two_bars_an_hour()
+    {
+        var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        var hours = Enumerable.Range(0, 24).Select(i => new HourlyDeliveries(start.AddHours(i), i == 5 ? 37 : 0, i == 6 ? 12 : 0, i == 6 ? 2 : 0)).ToList();
+        var chart = DeliveryChart.From(hours);
+        Assert.Multiple(() =>
+        {
+            Assert.That(chart.Bars, Has.Count.EqualTo(48));
+            Assert.That(chart.YTicks.Select(static t => t.Label), Is.EqualTo(new[] { "0", "25", "50" }));
+            Assert.That(chart.XLabels.Select(static t => t.Label), Is.EqualTo(new[] { "00:00", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00" }));
+            var delivered = chart.Bars.Single(static b => b.Title.StartsWith("05:00 UTC: 37 delivered", StringComparison.Ordinal));
+            Assert.That(delivered.Height, Is.EqualTo(DeliveryChart.PlotHeight * 37 / 50.0).Within(0.01));
+            Assert.That(delivered.Y + delivered.Height, Is.EqualTo(DeliveryChart.Baseline).Within(0.01), "bars stand on the baseline");
+            Assert.That(chart.Bars.Single(static b => b.Title.StartsWith("06:00 UTC: 12 failed", StringComparison.Ordinal)).Title, Does.Contain("2 gave up"));
+            Assert.That(DeliveryChart.NiceCeiling(1), Is.EqualTo(1));
+            Assert.That(DeliveryChart.NiceCeiling(3), Is.EqualTo(5));
+            Assert.That(DeliveryChart.NiceCeiling(101), Is.EqualTo(200));
+        });
+        Assert.That(DeliveryChart.From([]).Bars, Is.Empty);
+    }
+
+    /// <summary>A plain client over Kestrel that neither follows redirects nor keeps cookies: each test handles them as the point.</summary>
+    private static HttpClient Client(HermesApiFactory api) =>
+        new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = api.ServerAddress };
+
+    private static Dictionary<string, string?> Keys(string keys) => new() { ["HERMES_ADMIN_API_KEY"] = keys };
+
+    /// <summary>Signs in as a browser would (the form's antiforgery token and cookie); returns the Set-Cookie lines and a Cookie header for later requests.</summary>
+    private static async Task<(IReadOnlyList<string> SetCookies, string Cookie)> SignInAsync(HttpClient client, string key)
+    {
+        using var page = await client.GetAsync("/console/sign-in");
+        Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var token = TokenPattern().Match(await page.Content.ReadAsStringAsync()).Groups[1].Value;
+        var cookies = page.Headers.GetValues("Set-Cookie").ToList();
+        using var post = new HttpRequestMessage(HttpMethod.Post, "/console/sign-in")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["key"] = key, ["__RequestVerificationToken"] = token, ["returnUrl"] = "/console" }),
+        };
+        post.Headers.Add("Cookie", CookieHeader(cookies));
+        using var answer = await client.SendAsync(post);
+        Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await answer.Content.ReadAsStringAsync());
+        var issued = answer.Headers.GetValues("Set-Cookie").ToList();
+        return ([.. cookies, .. issued], CookieHeader(issued));
+    }
+
+    private static async Task<HttpResponseMessage> GetAsync(HttpClient client, string path, string cookie)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (cookie.Length > 0)
+        {
+            request.Headers.Add("Cookie", cookie);
+        }
+
+        return await client.SendAsync(request);
+    }
+
+    private static string CookieHeader(IEnumerable<string> setCookies) => string.Join("; ", setCookies.Select(static c => c.Split(';')[0]));
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"")]
+    private static partial Regex TokenPattern();
+}
