@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -33,26 +36,18 @@ public static class HermesTelemetryExtensions
     public static readonly string[] Meters = ["Hermes.Api", "Hermes.Outbox"];
 
     /// <summary>
-    /// Exports traces, metrics and logs over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; otherwise registers
-    /// nothing, so an unobserved process pays nothing (no listener, no exporter thread). <c>service.name</c> is
-    /// <paramref name="serviceName"/> unless <c>OTEL_SERVICE_NAME</c> says otherwise.
+    /// Metrics always: Hermes' meters and the ASP.NET Core, HttpClient, runtime and Npgsql instrumentation, served for
+    /// Prometheus at <see cref="MetricsPath"/> (mapped by <see cref="HealthEndpoints.MapHermesLiveAndReady"/>, on the
+    /// health port). Traces, logs and an OTLP copy of the metrics only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set;
+    /// otherwise no exporter thread runs. <c>service.name</c> is <paramref name="serviceName"/> unless
+    /// <c>OTEL_SERVICE_NAME</c> says otherwise.
     /// </summary>
     public static IHostApplicationBuilder AddHermesTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
         builder.AddHermesConsoleLogging();
-        if (string.IsNullOrWhiteSpace(builder.Configuration[EndpointKey]))
-        {
-            return builder;
-        }
-
         var explicitName = builder.Configuration[ServiceNameKey];
         var environment = builder.Environment.EnvironmentName;
-        builder.Logging.AddOpenTelemetry(static logging =>
-        {
-            logging.IncludeScopes = true;
-            logging.IncludeFormattedMessage = true;
-        });
-        builder.Services.AddOpenTelemetry()
+        var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource =>
             {
                 if (string.IsNullOrWhiteSpace(explicitName))
@@ -62,22 +57,48 @@ public static class HermesTelemetryExtensions
 
                 resource.AddAttributes([new("deployment.environment.name", environment)]);
             })
-            .WithTracing(static tracing => tracing
-                .AddSource(ActivitySources)
-                .AddAspNetCoreInstrumentation(static aspnet =>
-                    // Probes and scrapes are not traffic: their spans would drown the traces that matter.
-                    aspnet.Filter = static context => !context.Request.Path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase))
-                .AddHttpClientInstrumentation()
-                .AddNpgsql())
             .WithMetrics(static metrics => metrics
                 .AddMeter(Meters)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddNpgsqlInstrumentation())
+                .AddNpgsqlInstrumentation()
+                .AddPrometheusExporter());
+        if (string.IsNullOrWhiteSpace(builder.Configuration[EndpointKey]))
+        {
+            return builder;
+        }
+
+        builder.Logging.AddOpenTelemetry(static logging =>
+        {
+            logging.IncludeScopes = true;
+            logging.IncludeFormattedMessage = true;
+        });
+        telemetry
+            .WithTracing(static tracing => tracing
+                .AddSource(ActivitySources)
+                .AddAspNetCoreInstrumentation(static aspnet =>
+                    // Probes and scrapes are not traffic: their spans would drown the traces that matter.
+                    aspnet.Filter = static context => !context.Request.Path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase)
+                        && !context.Request.Path.StartsWithSegments(MetricsPath, StringComparison.OrdinalIgnoreCase))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql())
             .WithLogging()
             .UseOtlpExporter();
         return builder;
+    }
+
+    /// <summary>Where Prometheus scrapes both hosts (the health port: 8080 of the API, 8081 of the worker).</summary>
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>
+    /// The Prometheus text exposition at <see cref="MetricsPath"/>. Its own requests are left out of
+    /// <c>http.server.request.duration</c>, so scrapes do not count as traffic in the latency and 5xx alerts.
+    /// </summary>
+    public static IEndpointRouteBuilder MapHermesMetrics(this IEndpointRouteBuilder app)
+    {
+        app.MapPrometheusScrapingEndpoint(MetricsPath).DisableHttpMetrics();
+        return app;
     }
 
     /// <summary>

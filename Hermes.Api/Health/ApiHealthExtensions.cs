@@ -14,6 +14,7 @@ public static class ApiHealthExtensions
     {
         HealthOptions.Register(builder.Services);
         builder.Services.AddSingleton<DatabaseProbe>();
+        builder.Services.AddHermesDatabaseGauges("Hermes.Api", includeSize: false);
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             "database",
             static sp => new DatabaseHealthCheck(sp.GetRequiredService<DatabaseProbe>(), requireCurrentSchema: true),

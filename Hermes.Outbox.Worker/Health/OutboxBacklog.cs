@@ -6,10 +6,14 @@ using Npgsql;
 namespace Hermes.Outbox.Worker.Health;
 
 /// <summary>The pending rows at one moment: how many, and how long the oldest has waited (since it was written).</summary>
-public sealed record BacklogSnapshot(long PendingCount, double OldestPendingAgeSeconds, DateTimeOffset ReadAt);
+public sealed record BacklogSnapshot(long PendingCount, double OldestPendingAgeSeconds, DateTimeOffset ReadAt)
+{
+    /// <summary>Rows in <c>failed</c> (given up; waiting for a replay), read by the same statement.</summary>
+    public long FailedCount { get; init; }
+}
 
 /// <summary>
-/// The pending count and the age of the oldest pending row, read by ONE query and reused for
+/// The pending count, the age of the oldest pending row and the failed count, read by ONE query and reused for
 /// <see cref="HealthOptions.PendingCacheDuration"/>: gauges and <c>/health/n8n</c> share it, so a scrape of both
 /// gauges plus a health probe costs one statement at most. The count runs on the partial index of pending rows.
 /// A failed read is remembered for the same time (null), so a database outage does not turn every scrape into a
@@ -18,7 +22,8 @@ public sealed record BacklogSnapshot(long PendingCount, double OldestPendingAgeS
 public sealed class OutboxBacklog(NpgsqlDataSource dataSource, IOptions<HealthOptions> options, TimeProvider time)
 {
     private const string Sql = """
-        SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+        SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8,
+               (SELECT count(*) FROM hermes_outbox WHERE status = 'failed')
         FROM hermes_outbox WHERE status = 'pending'
         """;
 
@@ -46,7 +51,7 @@ public sealed class OutboxBacklog(NpgsqlDataSource dataSource, IOptions<HealthOp
                 command.CommandTimeout = Math.Max(1, (int)options.Value.Timeout.TotalSeconds);
                 using var reader = command.ExecuteReader();
                 reader.Read();
-                return Store(new BacklogSnapshot(reader.GetInt64(0), reader.GetDouble(1), time.GetUtcNow()));
+                return Store(new BacklogSnapshot(reader.GetInt64(0), reader.GetDouble(1), time.GetUtcNow()) { FailedCount = reader.GetInt64(2) });
             }
             catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e) || e is InvalidOperationException)
             {
@@ -72,7 +77,7 @@ public sealed class OutboxBacklog(NpgsqlDataSource dataSource, IOptions<HealthOp
             await using var command = dataSource.CreateCommand(Sql);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            snapshot = new BacklogSnapshot(reader.GetInt64(0), reader.GetDouble(1), time.GetUtcNow());
+            snapshot = new BacklogSnapshot(reader.GetInt64(0), reader.GetDouble(1), time.GetUtcNow()) { FailedCount = reader.GetInt64(2) };
         }
         catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e) || e is InvalidOperationException)
         {

@@ -5,7 +5,7 @@ using Polly.CircuitBreaker;
 namespace Hermes.Outbox.Worker.Health;
 
 /// <summary>
-/// The worker's observable gauges on the <c>Hermes.Outbox</c> meter: pending rows and the oldest one's age (both
+/// The worker's observable gauges on the <c>Hermes.Outbox</c> meter: pending rows, the oldest one's age and the failed rows (all
 /// from one cached <see cref="OutboxBacklog"/> read) and the circuit state of this worker
 /// (0 closed, 1 half-open, 2 open). Without a listener nothing is ever read.
 /// </summary>
@@ -23,6 +23,8 @@ public sealed class OutboxGauges
             "{message}", "Outbox rows waiting for delivery (all workers).");
         meter.CreateObservableGauge("hermes.outbox.oldest_pending.age", () => backlog.Current() is { } s ? [new Measurement<double>(s.OldestPendingAgeSeconds)] : Array.Empty<Measurement<double>>(),
             "s", "Age of the oldest pending outbox row (0 when none).");
+        meter.CreateObservableGauge("hermes.outbox.failed", () => backlog.Current() is { } s ? [new Measurement<long>(s.FailedCount)] : Array.Empty<Measurement<long>>(),
+            "{message}", "Outbox rows given up (status failed, all workers); replay them once the cause is fixed.");
         meter.CreateObservableGauge("hermes.outbox.circuit.state", () => ToNumber(state.Circuit),
             "{state}", "This worker's circuit breaker towards the webhook: 0 closed, 1 half-open, 2 open.");
     }

@@ -27,6 +27,7 @@ public static class WorkerHealthExtensions
         services.AddSingleton<DatabaseProbe>();
         services.AddSingleton<OutboxBacklog>();
         services.AddSingleton<OutboxGauges>();
+        services.AddHermesDatabaseGauges(Delivery.OutboxTelemetry.Name, includeSize: true);
         services.AddHostedService<GaugeStart>();
         var timeout = builder.Configuration.GetValue($"{HealthOptions.Section}:{nameof(HealthOptions.Timeout)}", new HealthOptions().Timeout);
         services.AddHealthChecks()
