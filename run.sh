@@ -53,6 +53,15 @@ if [ -z "${HERMES_WEBHOOK_SECRET:-}" ] && [ -z "${N8N_WEBHOOK_URL:-}" ] && [ "$A
   export HERMES_WEBHOOK_SECRET
 fi
 
+# The console (/console) exists when an admin key is set: in Development without one, use a local key kept in $local_dir.
+console_key_note="sign in with a key from HERMES_ADMIN_API_KEY"
+if [ -z "${HERMES_ADMIN_API_KEY:-}" ] && [ "$ASPNETCORE_ENVIRONMENT" = "Development" ]; then
+  [ -s "$local_dir/dev-admin-key" ] || head -c 24 /dev/urandom | base64 | tr '+/' '-_' > "$local_dir/dev-admin-key"
+  HERMES_ADMIN_API_KEY=$(cat "$local_dir/dev-admin-key")
+  export HERMES_ADMIN_API_KEY
+  console_key_note="Development admin key: $HERMES_ADMIN_API_KEY"
+fi
+
 dotnet "$worker_dll" migrate
 # Each host's own folder is its content root, so its appsettings.{Environment}.json (quiet SQL logs) apply.
 dotnet "$api_dll" --urls "$api_url" --contentRoot "$api_dir" & api_pid=$!
@@ -69,12 +78,15 @@ done
 n8n_target="the worker's development receiver at $worker_url/dev/n8n (not n8n)"
 [ -n "${N8N_WEBHOOK_URL:-}" ] && n8n_target=$N8N_WEBHOOK_URL
 lead_json='{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com","country":"United Kingdom","phoneNumber":"+44 20 7946 0958","problemDescription":"Our web shop was defaced.","agreeToTerms":true,"privacyConsent":true}'
+console_line="console: off (set HERMES_ADMIN_API_KEY)"
+[ -n "${HERMES_ADMIN_API_KEY:-}" ] && console_line="console: $api_url/console   ($console_key_note)"
 cat <<INFO
 
 Hermes is running ($ASPNETCORE_ENVIRONMENT).
   API:     $api_url   (OpenAPI: $api_url/openapi/v1.json, health: $api_url/health/ready)
   worker:  $worker_url   (health: $worker_url/health/n8n)
   n8n:     $n8n_target
+  $console_line
 Submit a lead:
   curl -i -X POST $api_url/api/leads -H 'Content-Type: application/json' -d '$lead_json'
 Press Ctrl-C to stop.

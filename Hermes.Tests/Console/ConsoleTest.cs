@@ -25,6 +25,9 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
 
     protected Uri BaseAddress { get; private set; } = null!;
 
+    /// <summary>The API host's environment (Development unless a test class says otherwise).</summary>
+    protected virtual string HostEnvironment => "Development";
+
     /// <summary>Settings of this class's API host on top of the console's.</summary>
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
@@ -49,7 +52,7 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
             settings[key] = value;
         }
 
-        _api = new HermesApiFactory(ConnectionString, settings, environment: "Development");
+        _api = new HermesApiFactory(ConnectionString, settings, environment: HostEnvironment);
         BaseAddress = _api.ServerAddress;
     }
 

@@ -63,3 +63,23 @@ public sealed class SignInThrottleTests : ConsoleTest
         Assert.That(Api.Logs.Entries, Has.Some.Contains("too many wrong keys"));
     }
 }
+
+/// <summary>
+/// Production, as compose and <c>kubectl port-forward</c> serve the admin host: plain HTTP on the loopback. The cookies
+/// are Secure, and the browser keeps them, since it counts the loopback as a secure origin.
+/// </summary>
+public sealed class ProductionLoopbackSignInTests : ConsoleTest
+{
+    protected override string HostEnvironment => "Production";
+
+    [Test]
+    public async Task The_console_signs_in_over_the_loopback_in_Production_with_Secure_cookies()
+    {
+        await SignInAsync();
+        await Assertions.Expect(Page.GetByRole(AriaRole.Heading, new() { Name = "Overview" })).ToBeVisibleAsync();
+        var session = (await Page.Context.CookiesAsync()).Single(static c => c.Name == ".Hermes.Console");
+        Assert.That(session.Secure, Is.True);
+        await Page.GotoAsync("/console/erase");
+        await Assertions.Expect(Page.GetByRole(AriaRole.Heading, new() { Name = "Erase personal data" })).ToBeVisibleAsync();
+    }
+}
