@@ -95,13 +95,18 @@ public sealed class FaultInjectionTests
             "with a healthy receiver every lead is delivered in the end");
     }
 
+    private static readonly TimeSpan OutageLease = TimeSpan.FromSeconds(20);
+
     [Test]
     public async Task Restarting_postgres_abruptly_answers_503_never_500_and_loses_no_lead()
     {
         var rig = _rig!;
         await rig.StartApiAsync();
-        await rig.StartWorkerAsync();
-        await rig.StartWorkerAsync();
+        // A lease longer than the outage (about 4 s): the workers keep the outcomes they could not write and write them
+        // once the database is back. With an outage longer than the lease a worker stops itself with exit code 70
+        // rather than let its rows be sent again while it lives (PoisonTests); that is not this scenario.
+        await rig.StartWorkerAsync(OutageLease);
+        await rig.StartWorkerAsync(OutageLease);
         var api = rig.Api!;
         Assert.That(await rig.ScalarAsync<string>("SHOW synchronous_commit"), Is.EqualTo("on"), "commits are acknowledged only once in the WAL");
 

@@ -119,7 +119,8 @@ public sealed class FaultRig : IAsyncDisposable
         Api = api;
     }
 
-    public async Task<ChildProcess> StartWorkerAsync()
+    /// <summary>Starts a worker process; <paramref name="lease"/> overrides <see cref="Lease"/>.</summary>
+    public async Task<ChildProcess> StartWorkerAsync(TimeSpan? lease = null)
     {
         var id = $"w{Interlocked.Increment(ref _workerGeneration)}";
         var worker = ChildProcess.Start(id, ChildProcess.HostAssembly("Hermes.Outbox.Worker"), new Dictionary<string, string>
@@ -130,7 +131,7 @@ public sealed class FaultRig : IAsyncDisposable
             ["Outbox__BatchSize"] = "8",
             ["Outbox__Concurrency"] = "4",
             ["Outbox__RequestTimeout"] = RequestTimeout.ToString(),
-            ["Outbox__Lease"] = Lease.ToString(),
+            ["Outbox__Lease"] = (lease ?? Lease).ToString(),
             ["Outbox__PollInterval"] = "00:00:00.200",
             ["Outbox__BaseDelay"] = "00:00:00.100",
             ["Outbox__MaxDelay"] = "00:00:00.500",
