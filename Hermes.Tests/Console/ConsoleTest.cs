@@ -44,8 +44,9 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
     }
 
     [OneTimeSetUp]
-    public void StartApi()
+    public async Task StartApiAsync()
     {
+        await BeforeApiStartsAsync();
         var settings = new Dictionary<string, string?> { ["HERMES_ADMIN_API_KEY"] = Key };
         foreach (var (key, value) in Settings)
         {
@@ -55,6 +56,9 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
         _api = new HermesApiFactory(ConnectionString, settings, environment: HostEnvironment);
         BaseAddress = _api.ServerAddress;
     }
+
+    /// <summary>Runs before the API host starts, e.g. to start a server its settings name.</summary>
+    protected virtual Task BeforeApiStartsAsync() => Task.CompletedTask;
 
     [OneTimeTearDown]
     public async Task StopApiAsync()
@@ -84,7 +88,7 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
             """);
         Page = await _context.NewPageAsync();
         // Chromium logs every non-2xx answer as "Failed to load resource"; pages answer 404 or 429 on purpose, so
-        // answers are judged by the Response handler below (subresources must succeed) and those lines skipped here.
+        // answers are judged by the Response handler below and those lines skipped here.
         Page.Console += (_, message) =>
         {
             if (message.Type is "error" or "warning" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal))
@@ -94,7 +98,8 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
         };
         Page.Response += (_, response) =>
         {
-            if (response.Request.ResourceType != "document" && response.Status >= 400)
+            // Documents and fetches answer errors on purpose (a 404 page, a 400 problem); what a page loads must not.
+            if (response.Request.ResourceType is not ("document" or "fetch" or "xhr") && response.Status >= 400)
             {
                 _problems.Enqueue($"{response.Request.ResourceType} {response.Url} answered {response.Status}");
             }
