@@ -43,6 +43,8 @@ public sealed class MetricsEndpointTests : DatabaseTest
         var workerText = await ScrapeAsync(worker.Http);
         var apiMetrics = Exposition.Parse(apiText);
         var workerMetrics = Exposition.Parse(workerText);
+        TestContext.Out.WriteLine("API: " + string.Join(" ", apiMetrics.Names.Order(StringComparer.Ordinal)));
+        TestContext.Out.WriteLine("Worker: " + string.Join(" ", workerMetrics.Names.Order(StringComparer.Ordinal)));
         Assert.Multiple(() =>
         {
             Assert.That(apiMetrics.Value("hermes_leads_accepted_total"), Is.EqualTo(1), apiText);

@@ -1,0 +1,128 @@
+using System.Text.RegularExpressions;
+using Hermes.Tests.Deploy;
+
+namespace Hermes.Tests.Monitoring;
+
+/// <summary>
+/// The shipped alert rules and Alertmanager file, checked by the tools Prometheus ships: <c>promtool check rules</c>,
+/// <c>promtool test rules</c> (every alert firing and not firing) and <c>amtool check-config</c>; plus what promtool
+/// does not check: every alert has a severity, a summary and a runbook entry in the README.
+/// </summary>
+public sealed partial class AlertRuleTests
+{
+    private static readonly string[] Required =
+    [
+        "HermesDatabaseDown", "HermesApiHighErrorRatio", "HermesDeliveriesFailing", "HermesOutboxStale", "HermesOutboxFailedRows",
+        "HermesApiSlow", "HermesCircuitOpen", "HermesHighCpu", "HermesHighMemory", "HermesDatabaseSizeOverQuota", "HermesNoWorker",
+    ];
+
+    private static string AlertsFile => Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml");
+
+    /// <summary>The alert rules of alerts.yml, each with the text of its block.</summary>
+    public static IReadOnlyDictionary<string, string> Alerts()
+    {
+        var text = File.ReadAllText(AlertsFile);
+        var blocks = AlertStart().Split(text).Skip(1).ToList();
+        return blocks.ToDictionary(static b => b[..b.IndexOf('\n', StringComparison.Ordinal)].Trim(), static b => b, StringComparer.Ordinal);
+    }
+
+    [Test]
+    public async Task Promtool_accepts_the_rules()
+    {
+        var result = await ExternalTool.RunAsync(MonitoringTools.Promtool, ["check", "rules", AlertsFile]);
+        Assert.That(result.ExitCode, Is.Zero, result.Describe());
+        Assert.That(result.StandardOutput, Does.Contain($"SUCCESS: {Alerts().Count + 2} rules found"), "the alerts and the two settings");
+    }
+
+    [Test]
+    public async Task Promtool_unit_tests_pass()
+    {
+        var tests = Directory.GetFiles(Path.Combine(MonitoringTools.RulesDirectory, "tests"), "*.yml");
+        Assert.That(tests, Is.Not.Empty);
+        var result = await ExternalTool.RunAsync(MonitoringTools.Promtool, ["test", "rules", .. tests], workingDirectory: Path.Combine(MonitoringTools.RulesDirectory, "tests"));
+        Assert.That(result.ExitCode, Is.Zero, result.Describe());
+        Assert.That(result.StandardOutput + result.StandardError, Does.Contain("SUCCESS"));
+    }
+
+    [Test]
+    public async Task A_changed_threshold_fails_the_unit_tests()
+    {
+        // The unit tests pin the thresholds: the 5xx alert at 50 % instead of 5 % no longer fires on 10 %.
+        var copy = Directory.CreateTempSubdirectory("hermes-rules-");
+        try
+        {
+            var rules = File.ReadAllText(AlertsFile);
+            Assert.That(rules, Does.Contain("[5m])) > 0.05"));
+            Directory.CreateDirectory(Path.Combine(copy.FullName, "tests"));
+            File.WriteAllText(Path.Combine(copy.FullName, "alerts.yml"), rules.Replace("[5m])) > 0.05", "[5m])) > 0.5", StringComparison.Ordinal));
+            File.Copy(Path.Combine(MonitoringTools.RulesDirectory, "tests", "alerts_test.yml"), Path.Combine(copy.FullName, "tests", "alerts_test.yml"));
+            var result = await ExternalTool.RunAsync(MonitoringTools.Promtool, ["test", "rules", "alerts_test.yml"], workingDirectory: Path.Combine(copy.FullName, "tests"));
+            Assert.That(result.ExitCode, Is.Not.Zero, result.Describe());
+            Assert.That(result.StandardOutput + result.StandardError, Does.Contain("HermesApiHighErrorRatio"));
+        }
+        finally
+        {
+            copy.Delete(recursive: true);
+        }
+    }
+
+    [Test]
+    public void Every_alert_has_severity_summary_runbook_and_a_firing_and_a_quiet_unit_test()
+    {
+        var alerts = Alerts();
+        var tests = string.Join("\n", Directory.GetFiles(Path.Combine(MonitoringTools.RulesDirectory, "tests"), "*.yml").Select(File.ReadAllText));
+        var readme = RepositoryFiles.Read("README.md");
+        var anchors = Heading().Matches(readme).Select(static m => m.Groups["name"].Value.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
+        Assert.That(alerts.Keys, Is.SupersetOf(Required));
+        Assert.Multiple(() =>
+        {
+            foreach (var (name, block) in alerts)
+            {
+                Assert.That(Severity().Match(block).Groups["s"].Value, Is.AnyOf("critical", "warning"), name + " severity");
+                Assert.That(block, Does.Match(@"summary: "".{10,}"""), name + " summary");
+                Assert.That(block, Does.Contain($"runbook_url: \"README.md#{name.ToLowerInvariant()}\""), name + " runbook");
+                Assert.That(anchors, Does.Contain(name.ToLowerInvariant()), name + ": a README heading '### " + name + "'");
+                Assert.That(Regex.IsMatch(tests, $@"alertname: {name}\s+exp_alerts: \[\]"), Is.True, name + " has a not-firing case");
+                Assert.That(Regex.IsMatch(tests, $@"alertname: {name}\s+exp_alerts:\s+- exp_labels: \{{ severity: {Severity().Match(block).Groups["s"].Value}"), Is.True, name + " has a firing case");
+            }
+        });
+    }
+
+    [Test]
+    public async Task Amtool_accepts_the_Alertmanager_file_with_its_three_receivers_and_no_inline_secret()
+    {
+        var file = RepositoryFiles.PathOf("deploy", "monitoring", "alertmanager", "alertmanager.yml");
+        var result = await ExternalTool.RunAsync(MonitoringTools.Amtool, ["check-config", file]);
+        Assert.That(result.ExitCode, Is.Zero, result.Describe());
+        var text = File.ReadAllText(file);
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.StandardOutput, Does.Contain("SUCCESS").And.Contain("2 receivers"));
+            Assert.That(text, Does.Contain("pagerduty_configs").And.Contain("slack_configs").And.Contain("email_configs"));
+            Assert.That(text, Does.Contain("routing_key_file:").And.Contain("slack_api_url_file:").And.Contain("smtp_auth_password_file:"));
+            Assert.That(Regex.IsMatch(text, @"^\s*(routing_key|service_key|api_url|slack_api_url|smtp_auth_password|auth_password):", RegexOptions.Multiline), Is.False, "secrets only from files");
+        });
+
+        // amtool is no rubber stamp: a route to a receiver that does not exist is refused.
+        var broken = Path.Combine(Path.GetTempPath(), "hermes-am-" + Guid.NewGuid().ToString("N") + ".yml");
+        await File.WriteAllTextAsync(broken, text.Replace("receiver: on-call", "receiver: nobody", StringComparison.Ordinal));
+        try
+        {
+            var refused = await ExternalTool.RunAsync(MonitoringTools.Amtool, ["check-config", broken]);
+            Assert.That(refused.ExitCode, Is.Not.Zero, refused.Describe());
+        }
+        finally
+        {
+            File.Delete(broken);
+        }
+    }
+
+    [GeneratedRegex(@"^\s*- alert: ", RegexOptions.Multiline)]
+    private static partial Regex AlertStart();
+
+    [GeneratedRegex(@"severity: (?<s>\w+)")]
+    private static partial Regex Severity();
+
+    [GeneratedRegex(@"^### (?<name>Hermes\w+)\s*$", RegexOptions.Multiline)]
+    private static partial Regex Heading();
+}
