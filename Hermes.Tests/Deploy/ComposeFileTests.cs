@@ -25,14 +25,7 @@ public sealed class ComposeFileTests
             return (result, null);
         }
 
-        // docker-compose v1 prints YAML only; its own Python has PyYAML (a dependency of the package).
-        var firstLine = File.ReadLines(compose).FirstOrDefault() ?? "";
-        var python = firstLine.StartsWith("#!", StringComparison.Ordinal) && firstLine.Contains("python", StringComparison.Ordinal)
-            ? firstLine[2..].Trim().Split(' ')[0]
-            : ExternalTool.Require("python3", "python3 with PyYAML reads docker-compose's output.");
-        var json = await ExternalTool.RunAsync(python, ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"], result.StandardOutput);
-        Assert.That(json.ExitCode, Is.Zero, json.Describe());
-        return (result, JsonNode.Parse(json.StandardOutput)!.AsObject());
+        return (result, await ComposeYaml.ToJsonAsync(compose, result.StandardOutput));
     }
 
     // One `docker-compose config` run (about a second) serves every test that reads the example's services.
@@ -417,5 +410,24 @@ public sealed class ComposeFileTests
         Assert.That(ignored, Is.SupersetOf(new[] { ".env", "**/bin/", "**/obj/", ".git", ".hermes/" }));
         Assert.That(ignored, Has.None.StartsWith("Hermes.Api").And.None.StartsWith("Hermes.Domain").And.None.StartsWith("Hermes.Persistence").And.None.StartsWith("Hermes.Outbox"));
         Assert.That(ignored, Has.None.EqualTo("global.json").And.None.EqualTo("Directory.Build.props").And.None.EqualTo(".editorconfig"));
+    }
+
+    [Test]
+    public void The_docker_build_context_keeps_every_file_the_shipped_projects_take_from_outside_their_folders()
+    {
+        var ignored = File.ReadAllLines(RepositoryFiles.PathOf(".dockerignore")).Where(static l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        var outside = Directory.GetFiles(RepositoryFiles.Root, "*.csproj", SearchOption.AllDirectories)
+            .Where(static p => Path.GetFileName(Path.GetDirectoryName(p)!) is "Hermes.Api" or "Hermes.Outbox.Worker" or "Hermes.Persistence" or "Hermes.Domain" or "Hermes.ServiceDefaults")
+            .SelectMany(static p => System.Xml.Linq.XDocument.Load(p).Descendants()
+                .Where(static e => e.Name.LocalName != "ProjectReference" && (e.Attribute("Include")?.Value.StartsWith(@"..", StringComparison.Ordinal) ?? false))
+                .Select(e => Path.GetRelativePath(RepositoryFiles.Root, Path.GetFullPath(Path.Combine(Path.GetDirectoryName(p)!, e.Attribute("Include")!.Value.Replace('\\', '/')))).Replace('\\', '/')))
+            .ToList();
+
+        Assert.That(outside, Does.Contain("deploy/postgres/roles.sql"), "the embedded roles script is found");
+        foreach (var file in outside)
+        {
+            var excludedBy = ignored.Where(p => !p.StartsWith('!') && (file.StartsWith(p.TrimEnd('/') + "/", StringComparison.Ordinal) || file == p)).ToList();
+            Assert.That(excludedBy.Count == 0 || ignored.Contains("!" + file), Is.True, $"{file} is left out of the build context by {string.Join(", ", excludedBy)}: `dotnet publish` in the Dockerfiles needs it");
+        }
     }
 }

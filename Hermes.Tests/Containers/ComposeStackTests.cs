@@ -1,0 +1,350 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hermes.Tests.Deploy;
+using Hermes.Tests.Infrastructure;
+using Npgsql;
+
+namespace Hermes.Tests.Containers;
+
+/// <summary>
+/// docker-compose.yml up for real: both images built from deploy/Dockerfile.*, postgres, the one-shot migrate, the API,
+/// the admin API and two worker replicas, each host under its own login, a receiver standing in for n8n (see
+/// <see cref="ComposeStack"/> for what is left out and why). Leads go in through the API's published port and are
+/// seen by the receiver and the database; a worker is killed mid-load and nothing is lost; the operator CLI and the
+/// backup and restore scripts run through compose. Skipped without a Docker engine (<see cref="DockerEngine"/>).
+/// The tests run in order on one stack.
+/// </summary>
+[Category("Containers")]
+[NonParallelizable]
+public sealed class ComposeStackTests : IDisposable
+{
+    private static readonly TimeSpan Build = TimeSpan.FromMinutes(20);
+    private ComposeStack? _stack;
+    private HttpClient _http = null!;
+
+    private ComposeStack Stack => _stack ?? throw new InvalidOperationException("The stack did not come up.");
+
+    [OneTimeSetUp]
+    public async Task BringUpTheStackAsync()
+    {
+        var host = await DockerEngine.RequireAsync();
+        _http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        _stack = await ComposeStack.PrepareAsync(host);
+
+        var clock = Stopwatch.StartNew();
+        var build = await Stack.ComposeAsync(["build"], Build);
+        Assert.That(build.ExitCode, Is.Zero,
+            "docker-compose build failed. Where no registry can be reached, build the base images first: " +
+            "deploy/images/build-local-base-images.sh (README, \"Local stand-ins for the base images\").\n" + Tail(build.StandardOutput + build.StandardError));
+        var built = clock.Elapsed;
+
+        clock.Restart();
+        // v1 turns deploy.replicas into a scale of 2 with --compatibility (Compose v2 reads it as is).
+        var up = await Stack.ComposeAsync(["--compatibility", "up", "--detach"], TimeSpan.FromMinutes(10));
+        Assert.That(up.ExitCode, Is.Zero, up.Describe() + "\n" + await Stack.LogsAsync());
+        await Stack.WaitHealthyAsync(
+            [Stack.Container("postgres"), Stack.Container("api"), Stack.Container("admin"), Stack.Container("worker", 1), Stack.Container("worker", 2), Stack.Container(ComposeStack.ReceiverService)],
+            TimeSpan.FromMinutes(4));
+        TestContext.Progress.WriteLine($"compose: images built in {built.TotalSeconds:F0} s, stack healthy {clock.Elapsed.TotalSeconds:F0} s after `up`");
+    }
+
+    [OneTimeTearDown]
+    public async Task TakeDownTheStackAsync()
+    {
+        _http?.Dispose();
+        if (_stack is not null)
+        {
+            await _stack.DisposeAsync();
+        }
+    }
+
+    public void Dispose() => _http?.Dispose();
+
+    [Test]
+    [Order(1)]
+    public void The_file_run_is_the_shipped_one_without_the_services_that_cannot_run_here()
+    {
+        var shipped = Stack.Shipped["services"]!.AsObject();
+        var merged = Stack.Merged["services"]!.AsObject();
+        var derived = Stack.Derived["services"]!.AsObject();
+
+        // The override adds the receiver and changes nothing of the shipped services.
+        Assert.That(merged.Select(static s => s.Key), Is.EquivalentTo(shipped.Select(static s => s.Key).Append(ComposeStack.ReceiverService)));
+        foreach (var (name, service) in shipped)
+        {
+            Assert.That(JsonNode.DeepEquals(Normalized(service!), Normalized(merged[name]!)), Is.True, $"the override changes {name}:\n{service}\n{merged[name]}");
+        }
+
+        // The derived file leaves out exactly the four services and the dependencies on them.
+        Assert.That(derived.Select(static s => s.Key), Is.EquivalentTo(merged.Select(static s => s.Key).Except(ComposeStack.LeftOut)));
+        foreach (var (name, service) in derived.Where(static s => s.Key != ComposeStack.ReceiverService))
+        {
+            var expected = shipped[name]!.DeepClone().AsObject();
+            if (expected["depends_on"] is JsonObject dependsOn)
+            {
+                foreach (var gone in ComposeStack.LeftOut)
+                {
+                    dependsOn.Remove(gone);
+                }
+            }
+
+            Assert.That(JsonNode.DeepEquals(Normalized(service!), Normalized(expected)), Is.True, $"{name} differs from the shipped service beyond the removed dependencies:\n{service}\n{expected}");
+        }
+
+        Assert.That(Stack.Derived.ToJsonString(), Does.Not.Contain("\"n8n-runners\"").And.Not.Contain("\"otel-collector\":"));
+    }
+
+    [Test]
+    [Order(2)]
+    public async Task Migrate_ran_once_as_the_owner_and_every_host_is_ready_under_its_own_login_as_the_app_user()
+    {
+        Assert.That(await Stack.InspectAsync(Stack.Container("migrate"), "{{.State.Status}} {{.State.ExitCode}}"), Is.EqualTo("exited 0"));
+        var migrateLog = await Stack.ComposeAsync(["logs", "--no-color", "migrate"], TimeSpan.FromSeconds(60));
+        Assert.That(migrateLog.StandardOutput, Does.Contain("hermes_api, hermes_worker, hermes_admin"), "migrate --roles applied the grants");
+
+        var latest = await ScalarAsync<string>("""SELECT max("MigrationId") FROM "__EFMigrationsHistory" """);
+        foreach (var port in new[] { Stack.ApiPort, Stack.AdminPort })
+        {
+            using var ready = await _http.GetAsync($"http://127.0.0.1:{port}/health/ready");
+            var body = await ready.Content.ReadAsStringAsync();
+            Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), body);
+            Assert.That(body, Does.Contain($"\"schemaVersion\":\"{latest}\""));
+        }
+
+        // Who is connected, as PostgreSQL sees it.
+        var logins = await ListAsync<string>(
+            "SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = 'hermes' AND backend_type = 'client backend' AND application_name <> $1",
+            ComposeStack.TestApplicationName);
+        Assert.That(logins, Is.EquivalentTo(new[] { "hermes_api_login", "hermes_worker_login", "hermes_admin_login" }), "no running host uses the owner");
+
+        foreach (var container in new[] { Stack.Container("api"), Stack.Container("admin"), Stack.Container("worker", 1), Stack.Container("worker", 2) })
+        {
+            var uid = await Stack.DockerAsync(["exec", container, "id", "-u"]);
+            Assert.That(uid.StandardOutput.Trim(), Is.EqualTo("1654"), container + " runs as the images' app user");
+        }
+    }
+
+    [Test]
+    [Order(3)]
+    public async Task Leads_submitted_through_the_published_port_reach_the_receiver_signed_and_the_admin_api_only_on_its_own_host()
+    {
+        var leadIds = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var form = JsonSerializer.SerializeToNode(TestData.ValidForm($"compose-{i}@example.com"), JsonSerializerOptions.Web)!;
+            using var response = await _http.PostAsJsonAsync($"http://127.0.0.1:{Stack.ApiPort}/api/leads", form);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), text);
+            leadIds.Add(JsonNode.Parse(text)!["leadId"]!.GetValue<string>());
+        }
+
+        await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE lead_id = ANY($1) AND status = 'forwarded'", [leadIds.ToArray()]) == leadIds.Count,
+            TimeSpan.FromSeconds(90), "the five leads are forwarded");
+
+        var received = Received();
+        foreach (var leadId in leadIds)
+        {
+            var deliveries = received.Where(r => r.Body.Contains(leadId, StringComparison.Ordinal)).ToList();
+            Assert.That(deliveries, Is.Not.Empty, $"the receiver saw {leadId}");
+            Assert.That(deliveries.All(static d => d.Verified && d.Auth), Is.True, $"{leadId}: signed with HERMES_WEBHOOK_SECRET and carrying the auth header");
+            var email = JsonNode.Parse(deliveries[0].Body)!["lead"]!["email"]!.GetValue<string>();
+            Assert.That(email, Is.EqualTo(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE lead_id = $1", leadId)));
+            Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE lead_id = $1", leadId), Does.Match("^47[0-9]+$"), "the receiver's answer is stored");
+        }
+
+        var key = Stack.Env["HERMES_ADMIN_API_KEY"];
+        using (var onPublic = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{Stack.ApiPort}/api/admin/outbox/stats"))
+        {
+            onPublic.Headers.Add("X-Api-Key", key);
+            using var response = await _http.SendAsync(onPublic);
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "the public API has no admin routes");
+        }
+
+        using var onAdmin = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{Stack.AdminPort}/api/leads/{leadIds[0]}");
+        onAdmin.Headers.Add("X-Api-Key", key);
+        using var lead = await _http.SendAsync(onAdmin);
+        var leadText = await lead.Content.ReadAsStringAsync();
+        Assert.That(lead.StatusCode, Is.EqualTo(HttpStatusCode.OK), leadText);
+        Assert.That(leadText, Does.Contain("compose-0@example.com"), "the admin host reads leads with the admin login");
+    }
+
+    [Test]
+    [Order(5)]
+    public async Task A_worker_killed_mid_load_loses_nothing()
+    {
+        var worker1 = Stack.Container("worker", 1);
+        var worker2 = Stack.Container("worker", 2);
+        var killedId = await Stack.InspectAsync(worker1, "{{.Config.Hostname}}") + "-1"; // Outbox:WorkerId: host name and pid (1 in a container)
+        var before = await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox");
+
+        // The load: 3,000 leads seeded by the operator CLI (seed refuses Production, so this one-off runs as Staging),
+        // delivered by both workers while the seed still writes; worker 1 is killed once 200 of them have arrived.
+        var seed = Stack.ComposeAsync(["run", "--rm", "-e", "DOTNET_ENVIRONMENT=Staging", "-e", "ASPNETCORE_ENVIRONMENT=Staging", "cli", "seed", "--count", "3000"], TimeSpan.FromMinutes(5));
+        await WaitUntilAsync(async () => seed.IsCompleted || await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'") >= before + 200,
+            TimeSpan.FromMinutes(3), "deliveries of the seeded leads begin");
+        var seedRunningAtKill = !seed.IsCompleted;
+        var kill = await Stack.DockerAsync(["kill", worker1]);
+        Assert.That(kill.ExitCode, Is.Zero, kill.Describe());
+        var deliveredAtKill = await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'");
+        var heldByKilled = await ListAsync<long>("SELECT id FROM hermes_outbox WHERE status = 'pending' AND locked_by = $1", killedId);
+        var seeded = await seed;
+        Assert.That(seeded.ExitCode, Is.Zero, seeded.Describe());
+
+        var total = await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox");
+        Assert.That(total, Is.EqualTo(before + 3000));
+        Assert.That(deliveredAtKill, Is.LessThan(total), "killed mid-load");
+        Assert.That(heldByKilled, Is.Not.Empty, "the killed worker held claimed rows");
+        Assert.That(await Stack.InspectAsync(worker1, "{{.State.Status}} {{.State.ExitCode}}"), Is.EqualTo("exited 137"));
+        TestContext.Progress.WriteLine($"compose: killed {worker1} with {deliveredAtKill} of {total} delivered (seed still writing: {seedRunningAtKill}), holding {heldByKilled.Count} claimed rows");
+
+        // The killed worker's claims come back when their lease (Outbox:Lease, 2 min) ends; the other worker takes them.
+        var clock = Stopwatch.StartNew();
+        await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status <> 'delivered'") == 0,
+            TimeSpan.FromMinutes(5), "every row is delivered by the surviving worker");
+        TestContext.Progress.WriteLine($"compose: the backlog drained {clock.Elapsed.TotalSeconds:F0} s after the kill");
+
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE status <> 'forwarded'"), Is.Zero, "every lead forwarded");
+        var received = Received();
+        var distinct = received.Select(static r => r.WebhookId).Distinct().Count();
+        Assert.That(distinct, Is.EqualTo(total), "the receiver saw every row at least once");
+        Assert.That(received.All(static r => r.Verified && r.Auth), Is.True);
+        TestContext.Progress.WriteLine($"compose: {received.Count} deliveries for {distinct} rows ({received.Count - distinct} repeated after the kill)");
+        var survivorId = await Stack.InspectAsync(worker2, "{{.Config.Hostname}}") + "-1";
+        Assert.That(await ScalarAsync<long>("SELECT count(DISTINCT outbox_id) FROM hermes_delivery_attempts WHERE outbox_id = ANY($1) AND worker_id = $2 AND outcome = 'delivered'", heldByKilled.ToArray(), survivorId),
+            Is.EqualTo(heldByKilled.Count), "the rows the killed worker held were delivered by the other one");
+
+        Assert.That(await ScalarAsync<long>("SELECT count(DISTINCT worker_id) FROM hermes_delivery_attempts"), Is.EqualTo(2), "both replicas delivered");
+        Assert.That(await Stack.InspectAsync(worker2, "{{.State.Health.Status}}"), Is.EqualTo("healthy"));
+    }
+
+    [Test]
+    [Order(4)]
+    public async Task Doctor_and_stats_run_through_compose_with_the_admin_login_and_the_workers_login_is_refused()
+    {
+        var doctor = await Stack.ComposeAsync(["run", "--rm", "cli", "doctor"], TimeSpan.FromMinutes(3));
+        var stats = await Stack.ComposeAsync(["run", "--rm", "cli", "stats", "--json"], TimeSpan.FromMinutes(3));
+        var asWorker = await Stack.ComposeAsync(["run", "--rm", "worker", "doctor"], TimeSpan.FromMinutes(3));
+
+        Assert.That(doctor.ExitCode, Is.Zero, doctor.Describe());
+        Assert.That(doctor.StandardOutput, Does.Contain("No problem found."));
+        Assert.That(stats.ExitCode, Is.Zero, stats.Describe());
+        var counts = JsonNode.Parse(stats.StandardOutput[stats.StandardOutput.IndexOf('{', StringComparison.Ordinal)..])!["counts"]!;
+        Assert.That(counts["delivered"]!.GetValue<long>(), Is.EqualTo(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'")));
+        Assert.That(counts["pending"]!.GetValue<long>(), Is.Zero);
+        Assert.That(asWorker.ExitCode, Is.Not.Zero, "the worker's login cannot run operator verbs");
+        Assert.That(asWorker.StandardOutput + asWorker.StandardError, Does.Contain("42501"));
+    }
+
+    [Test]
+    [Order(6)]
+    public async Task The_backup_and_restore_scripts_run_against_the_compose_database()
+    {
+        var backups = RepositoryFiles.PathOf("backups");
+        var existed = Directory.Exists(backups);
+        string? name = null;
+        try
+        {
+            var backup = await Stack.ComposeAsync(["run", "--rm", "backup"], TimeSpan.FromMinutes(5));
+            Assert.That(backup.ExitCode, Is.Zero, backup.Describe());
+            var path = backup.StandardOutput.Trim().Split('\n')[^1].Trim();
+            Assert.That(path, Does.StartWith("/backups/hermes-hermes-").And.EndWith(".dump"));
+            name = Path.GetFileName(path);
+            Assert.That(File.Exists(Path.Combine(backups, name)) && File.Exists(Path.Combine(backups, name + ".sha256")), Is.True, "in ./backups on the host, with its checksum");
+
+            var restore = await Stack.ComposeAsync(["run", "--rm", "--entrypoint", "bash", "backup", "/hermes/restore.sh", path, "hermes_restored"], TimeSpan.FromMinutes(5));
+            Assert.That(restore.ExitCode, Is.Zero, restore.Describe());
+            Assert.That(restore.StandardOutput.Trim().Split('\n')[^1].Trim(), Is.EqualTo("hermes_restored"));
+            foreach (var table in new[] { "hermes_leads", "hermes_outbox", "hermes_delivery_attempts" })
+            {
+                Assert.That(await ScalarAsync<long>($"SELECT count(*) FROM {table}", [], "hermes_restored"), Is.EqualTo(await ScalarAsync<long>($"SELECT count(*) FROM {table}")).And.GreaterThan(0), table);
+            }
+        }
+        finally
+        {
+            if (name is not null)
+            {
+                File.Delete(Path.Combine(backups, name));
+                File.Delete(Path.Combine(backups, name + ".sha256"));
+            }
+
+            if (!existed && Directory.Exists(backups) && !Directory.EnumerateFileSystemEntries(backups).Any())
+            {
+                Directory.Delete(backups);
+            }
+        }
+    }
+
+    /// <summary>A service with its volumes in name order (`config` lists a merged service's volumes in another order).</summary>
+    private static JsonNode Normalized(JsonNode service)
+    {
+        var copy = service.DeepClone().AsObject();
+        if (copy["volumes"] is JsonArray volumes)
+        {
+            copy["volumes"] = new JsonArray([.. volumes.Select(static v => v!.ToJsonString()).Order(StringComparer.Ordinal).Select(static v => JsonNode.Parse(v))]);
+        }
+
+        return copy;
+    }
+
+    private sealed record Delivery(string WebhookId, bool Verified, bool Auth, string Body);
+
+    private List<Delivery> Received() =>
+        File.Exists(Stack.ReceivedFile)
+            ? File.ReadAllLines(Stack.ReceivedFile).Where(static l => l.Length > 0).Select(static l => JsonNode.Parse(l)!).Select(static n =>
+                new Delivery(n["webhookId"]!.GetValue<string>(), n["verified"]!.GetValue<bool>(), n["auth"]!.GetValue<bool>(), n["body"]!.GetValue<string>())).ToList()
+            : [];
+
+    private Task<T> ScalarAsync<T>(string sql, params object[] parameters) => ScalarAsync<T>(sql, parameters, "hermes");
+
+    private async Task<T> ScalarAsync<T>(string sql, object[] parameters, string database)
+    {
+        await using var connection = new NpgsqlConnection(Stack.OwnerConnectionString(database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task<List<T>> ListAsync<T>(string sql, params object[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(Stack.OwnerConnectionString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        var values = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            values.Add(reader.GetFieldValue<T>(0));
+        }
+
+        return values;
+    }
+
+    private async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                Assert.Fail($"Not true after {timeout}: {what}.\n{await Stack.LogsAsync()}");
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    private static string Tail(string text) => text.Length > 6000 ? text[^6000..] : text;
+}
