@@ -161,8 +161,8 @@ build_sdk() {
   relocate_dotnet "$root"
   users "$root" app:1654:/home/app:/bin/sh
   certificates "$root"
-  # NUGET_CERT_REVOCATION_MODE=offline: this machine's network reaches NuGet but no certificate revocation server,
-  # so NuGet's online revocation check of package signatures cannot complete (the host is set up the same way).
+  # NUGET_CERT_REVOCATION_MODE=offline, as the environment of this kind of machine sets it for NuGet: its network
+  # reaches NuGet, not necessarily the certificate revocation servers NuGet's online signature check asks.
   import "$root" "$sdk_image" "${dotnet_env[@]}" --change "ENV DOTNET_SDK_VERSION=$sdk_version" \
     --change "ENV DOTNET_GENERATE_ASPNET_CERTIFICATE=false" --change "ENV DOTNET_NOLOGO=true" \
     --change "ENV DOTNET_USE_POLLING_FILE_WATCHER=true" --change "ENV NUGET_XMLDOC_MODE=skip" \
