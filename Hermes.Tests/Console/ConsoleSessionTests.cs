@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Hermes.Api.OperatorConsole;
 using Hermes.Api.OperatorConsole.Pages;
 using Hermes.Persistence.Operations;
@@ -9,7 +8,7 @@ using Hermes.Tests.Infrastructure;
 namespace Hermes.Tests.OperatorConsole;
 
 /// <summary>The console's session over plain HTTP, as Production sends it: cookie attributes, replicas, key rotation, absence without a key.</summary>
-public sealed partial class ConsoleSessionTests : DatabaseTest
+public sealed class ConsoleSessionTests : DatabaseTest
 {
     private const string Key = "session-test-key-0123456789abcdef";
     private const string OtherKey = "other-test-key-0123456789abcdef";
@@ -17,9 +16,9 @@ public sealed partial class ConsoleSessionTests : DatabaseTest
     [Test]
     public async Task In_Production_the_session_cookie_is_Secure_HttpOnly_SameSite_Strict_and_scoped_to_the_console()
     {
-        await using var api = new HermesApiFactory(ConnectionString, Keys(Key));
-        using var client = Client(api);
-        var (setCookies, _) = await SignInAsync(client, Key);
+        await using var api = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys(Key));
+        using var client = ConsoleHttp.Client(api);
+        var (setCookies, _) = await ConsoleHttp.SignInAsync(client, Key);
         var session = setCookies.Single(static c => c.StartsWith(".Hermes.Console=", StringComparison.Ordinal)).ToLowerInvariant();
         Assert.Multiple(() =>
         {
@@ -36,17 +35,17 @@ public sealed partial class ConsoleSessionTests : DatabaseTest
     [Test]
     public async Task A_session_opens_on_every_replica_with_the_key_and_ends_where_its_key_was_removed()
     {
-        await using var first = new HermesApiFactory(ConnectionString, Keys($"{Key},{OtherKey}"));
-        await using var second = new HermesApiFactory(ConnectionString, Keys($"{OtherKey},{Key}"));
-        await using var rotated = new HermesApiFactory(ConnectionString, Keys(OtherKey));
-        using var firstClient = Client(first);
-        using var secondClient = Client(second);
-        using var rotatedClient = Client(rotated);
-        var (_, cookie) = await SignInAsync(firstClient, Key);
+        await using var first = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys($"{Key},{OtherKey}"));
+        await using var second = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys($"{OtherKey},{Key}"));
+        await using var rotated = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys(OtherKey));
+        using var firstClient = ConsoleHttp.Client(first);
+        using var secondClient = ConsoleHttp.Client(second);
+        using var rotatedClient = ConsoleHttp.Client(rotated);
+        var (_, cookie) = await ConsoleHttp.SignInAsync(firstClient, Key);
 
-        using var onSecond = await GetAsync(secondClient, "/console/leads", cookie);
-        using var afterRotation = await GetAsync(rotatedClient, "/console/leads", cookie);
-        using var anonymous = await GetAsync(secondClient, "/console/leads", "");
+        using var onSecond = await ConsoleHttp.GetAsync(secondClient, "/console/leads", cookie);
+        using var afterRotation = await ConsoleHttp.GetAsync(rotatedClient, "/console/leads", cookie);
+        using var anonymous = await ConsoleHttp.GetAsync(secondClient, "/console/leads", "");
 
         Assert.That(onSecond.StatusCode, Is.EqualTo(HttpStatusCode.OK), "another replica with the same keys (in another order) opens the session");
         Assert.That(afterRotation.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), "the key that signed in is gone: sign in again");
@@ -58,7 +57,7 @@ public sealed partial class ConsoleSessionTests : DatabaseTest
     public async Task Without_an_admin_key_there_is_no_console()
     {
         await using var api = new HermesApiFactory(ConnectionString);
-        using var client = Client(api);
+        using var client = ConsoleHttp.Client(api);
         foreach (var path in new[] { "/console", "/console/sign-in", "/console/leads" })
         {
             using var response = await client.GetAsync(path);
@@ -100,43 +99,4 @@ public sealed partial class ConsoleSessionTests : DatabaseTest
         Assert.That(DeliveryChart.From([]).Bars, Is.Empty);
     }
 
-    /// <summary>A plain client over Kestrel that neither follows redirects nor keeps cookies: each test handles them as the point.</summary>
-    private static HttpClient Client(HermesApiFactory api) =>
-        new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = api.ServerAddress };
-
-    private static Dictionary<string, string?> Keys(string keys) => new() { ["HERMES_ADMIN_API_KEY"] = keys };
-
-    /// <summary>Signs in as a browser would (the form's antiforgery token and cookie); returns the Set-Cookie lines and a Cookie header for later requests.</summary>
-    private static async Task<(IReadOnlyList<string> SetCookies, string Cookie)> SignInAsync(HttpClient client, string key)
-    {
-        using var page = await client.GetAsync("/console/sign-in");
-        Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        var token = TokenPattern().Match(await page.Content.ReadAsStringAsync()).Groups[1].Value;
-        var cookies = page.Headers.GetValues("Set-Cookie").ToList();
-        using var post = new HttpRequestMessage(HttpMethod.Post, "/console/sign-in")
-        {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["key"] = key, ["__RequestVerificationToken"] = token, ["returnUrl"] = "/console" }),
-        };
-        post.Headers.Add("Cookie", CookieHeader(cookies));
-        using var answer = await client.SendAsync(post);
-        Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await answer.Content.ReadAsStringAsync());
-        var issued = answer.Headers.GetValues("Set-Cookie").ToList();
-        return ([.. cookies, .. issued], CookieHeader(issued));
-    }
-
-    private static async Task<HttpResponseMessage> GetAsync(HttpClient client, string path, string cookie)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        if (cookie.Length > 0)
-        {
-            request.Headers.Add("Cookie", cookie);
-        }
-
-        return await client.SendAsync(request);
-    }
-
-    private static string CookieHeader(IEnumerable<string> setCookies) => string.Join("; ", setCookies.Select(static c => c.Split(';')[0]));
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 }
