@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Hermes.Persistence;
+using Hermes.Persistence.Local;
+using Hermes.Tests.Api;
+using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Observability;
+using Hermes.Tests.Worker;
+using Npgsql;
+
+namespace Hermes.Tests.Monitoring;
+
+/// <summary>
+/// Debian's Prometheus, started on a free loopback port with a temporary data directory, scraping the real API and
+/// worker every second and evaluating a copy of the shipped rules with short windows and <c>for:</c> durations:
+/// PostgreSQL stopped → HermesDatabaseDown fires for both jobs; started again → it resolves; the receiver answering
+/// 500 → HermesDeliveriesFailing fires; answering 200 again → it resolves. What counts is Prometheus' own
+/// <c>/api/v1/alerts</c>.
+/// </summary>
+[NonParallelizable]
+public sealed class RealPrometheusTests
+{
+    [Test]
+    public async Task Database_and_delivery_alerts_fire_and_resolve_in_a_real_Prometheus()
+    {
+        var prometheusBinary = MonitoringTools.Prometheus;
+        await using var cluster = await LocalPostgresCluster.StartAsync(
+            new LocalPostgresOptions { Durable = false, StopWithProcessId = Environment.ProcessId }, CancellationToken.None);
+        await cluster.CreateDatabaseAsync("hermes");
+        var connectionString = new NpgsqlConnectionStringBuilder(cluster.ConnectionString("hermes")) { Timeout = 2 }.ConnectionString;
+        await using (var dataSource = NpgsqlDataSource.Create(connectionString))
+        await using (var context = PersistenceExtensions.CreateContext(dataSource))
+        {
+            await new HermesMigrator(context).MigrateAsync(null, CancellationToken.None);
+        }
+
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var api = new HermesApiFactory(connectionString, new Dictionary<string, string?> { ["Health:PendingCacheDuration"] = "00:00:00" });
+        using var client = api.CreateApiClient();
+        await using var worker = await ObservedWorker.StartAsync(connectionString, receiver.Url, new Dictionary<string, string?>
+        {
+            ["Outbox:MaxAttempts"] = "1000",
+            ["Outbox:CircuitBreaker:BreakDuration"] = "00:00:01",
+        });
+
+        await using var prometheus = await PrometheusUnderTest.StartAsync(prometheusBinary, api.ServerAddress, worker.Http.BaseAddress!);
+        using (var accepted = await client.PostAsJsonAsync("/api/leads", TestData.ValidForm(), JsonSerializerOptions.Web))
+        {
+            Assert.That((int)accepted.StatusCode, Is.InRange(200, 299));
+        }
+
+        await receiver.WaitForAsync(1);
+        await prometheus.WaitForAsync("both targets up", async () =>
+            (await prometheus.QueryAsync("up")).Count(static s => (double)s.Value == 1) == 2);
+        await prometheus.WaitForAsync("the delivery is in Prometheus", async () =>
+            (await prometheus.QueryAsync("hermes_outbox_deliveries_total{outcome=\"delivered\"}")).Sum(static s => s.Value) >= 1);
+        Assert.That(await prometheus.FiringAsync("HermesDatabaseDown"), Is.Empty, "healthy at first");
+
+        await cluster.StopAsync();
+        await prometheus.WaitForAsync("HermesDatabaseDown fires for the API and the worker", async () =>
+            (await prometheus.FiringAsync("HermesDatabaseDown")).Select(static a => a["job"]).Distinct().Count() == 2);
+        var firing = await prometheus.FiringAsync("HermesDatabaseDown");
+        Assert.That(firing.Select(static a => a["severity"]).Distinct(), Is.EqualTo(new[] { "critical" }));
+
+        await cluster.StartAgainAsync();
+        await prometheus.WaitForAsync("HermesDatabaseDown resolves", async () => (await prometheus.ActiveAsync("HermesDatabaseDown")).Count == 0);
+
+        receiver.Behaviour = static (_, context) => WebhookReceiver.Json(500, """{"error": "workflow failed"}""")(context);
+        for (var i = 0; i < 3; i++)
+        {
+            using var accepted = await client.PostAsJsonAsync("/api/leads", TestData.ValidForm($"down{i}@example.com"), JsonSerializerOptions.Web);
+            Assert.That((int)accepted.StatusCode, Is.InRange(200, 299));
+        }
+
+        await prometheus.WaitForAsync("HermesDeliveriesFailing fires", async () => (await prometheus.FiringAsync("HermesDeliveriesFailing")).Count == 1);
+        receiver.Behaviour = static (_, context) => WebhookReceiver.Json(200, """{"brevoContactId": 4711}""")(context);
+        await prometheus.WaitForAsync("HermesDeliveriesFailing resolves", async () => (await prometheus.ActiveAsync("HermesDeliveriesFailing")).Count == 0);
+        Assert.That(await prometheus.QueryAsync("hermes_outbox_pending"), Has.Some.Matches<PromSample>(static s => s.Value == 0), "the backlog drained");
+    }
+}
+
+/// <summary>One instant-vector sample of a Prometheus query.</summary>
+public sealed record PromSample(IReadOnlyDictionary<string, string> Labels, double Value);
+
+/// <summary>A Prometheus process of the test's own: generated config and rules, temporary data, a free port.</summary>
+public sealed partial class PrometheusUnderTest : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly DirectoryInfo _directory;
+    private readonly HttpClient _http;
+    private readonly System.Text.StringBuilder _output = new();
+
+    private PrometheusUnderTest(Process process, DirectoryInfo directory, Uri address)
+    {
+        _process = process;
+        _directory = directory;
+        _http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    /// <summary>The shipped rules with windows of 20 s and every <c>for:</c> at 2 s, so alerts move within seconds.</summary>
+    public static string FastRules(string rules) =>
+        ForDuration().Replace(Window().Replace(rules, "[20s]"), "for: 2s");
+
+    public static async Task<PrometheusUnderTest> StartAsync(string binary, Uri api, Uri worker)
+    {
+        var directory = Directory.CreateTempSubdirectory("hermes-prometheus-");
+        var rules = FastRules(File.ReadAllText(Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml")));
+        File.WriteAllText(Path.Combine(directory.FullName, "alerts.yml"), rules);
+        File.WriteAllText(Path.Combine(directory.FullName, "prometheus.yml"), $"""
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            rule_files: [alerts.yml]
+            scrape_configs:
+              - job_name: hermes-api
+                static_configs: [{"{"} targets: ["{api.Authority}"] {"}"}]
+              - job_name: hermes-worker
+                static_configs: [{"{"} targets: ["{worker.Authority}"] {"}"}]
+            """);
+        var port = FreePort();
+        var start = new ProcessStartInfo(binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = directory.FullName,
+        };
+        foreach (var argument in new[]
+        {
+            "--config.file=" + Path.Combine(directory.FullName, "prometheus.yml"),
+            "--storage.tsdb.path=" + Path.Combine(directory.FullName, "data"),
+            $"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("prometheus did not start");
+        var prometheus = new PrometheusUnderTest(process, directory, new Uri($"http://127.0.0.1:{port}"));
+        process.OutputDataReceived += (_, e) => prometheus.Log(e.Data);
+        process.ErrorDataReceived += (_, e) => prometheus.Log(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await prometheus.WaitForAsync("Prometheus is ready", async () =>
+        {
+            try
+            {
+                using var ready = await prometheus._http.GetAsync("/-/ready");
+                return ready.StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        });
+        return prometheus;
+    }
+
+    public async Task<IReadOnlyList<PromSample>> QueryAsync(string promql)
+    {
+        var json = await GetJsonAsync("/api/v1/query?query=" + Uri.EscapeDataString(promql));
+        var data = json["data"]!;
+        if ((string?)data["resultType"] != "vector")
+        {
+            throw new AssertionException($"{promql}: not an instant vector but {data["resultType"]}");
+        }
+
+        return [.. data["result"]!.AsArray().Select(static r => new PromSample(
+            r!["metric"]!.AsObject().ToDictionary(static p => p.Key, static p => (string)p.Value!),
+            double.Parse((string)r["value"]![1]!, System.Globalization.CultureInfo.InvariantCulture)))];
+    }
+
+    /// <summary>The labels of the alerts named <paramref name="name"/> that are firing.</summary>
+    public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> FiringAsync(string name) =>
+        [.. (await AlertsAsync(name)).Where(static a => a.State == "firing").Select(static a => a.Labels)];
+
+    /// <summary>The alerts named <paramref name="name"/> that are pending or firing.</summary>
+    public async Task<IReadOnlyList<(string State, IReadOnlyDictionary<string, string> Labels)>> ActiveAsync(string name) => await AlertsAsync(name);
+
+    private async Task<IReadOnlyList<(string State, IReadOnlyDictionary<string, string> Labels)>> AlertsAsync(string name)
+    {
+        var json = await GetJsonAsync("/api/v1/alerts");
+        return [.. json["data"]!["alerts"]!.AsArray()
+            .Select(static a => ((string)a!["state"]!, (IReadOnlyDictionary<string, string>)a["labels"]!.AsObject().ToDictionary(static p => p.Key, static p => (string)p.Value!)))
+            .Where(a => a.Item2.GetValueOrDefault("alertname") == name)];
+    }
+
+    public async Task<JsonNode> GetJsonAsync(string path)
+    {
+        using var response = await _http.GetAsync(path);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), path + ": " + text);
+        var json = JsonNode.Parse(text)!;
+        Assert.That((string?)json["status"], Is.EqualTo("success"), text);
+        return json;
+    }
+
+    public async Task WaitForAsync(string what, Func<Task<bool>> condition, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? TimeSpan.FromSeconds(60);
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (_process.HasExited)
+            {
+                Assert.Fail($"Prometheus exited ({_process.ExitCode}) while waiting until {what}:\n{Output}");
+            }
+
+            if (clock.Elapsed > limit)
+            {
+                Assert.Fail($"Timed out after {limit} waiting until {what}. Alerts: {(await GetJsonAsync("/api/v1/alerts")).ToJsonString()}\n{Output}");
+            }
+
+            await Task.Delay(250);
+        }
+
+        TestContext.Out.WriteLine($"{what}: {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    private void Log(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        _directory.Delete(recursive: true);
+    }
+
+    [GeneratedRegex(@"\[5m\]")]
+    private static partial Regex Window();
+
+    [GeneratedRegex(@"for: \d+m")]
+    private static partial Regex ForDuration();
+}
