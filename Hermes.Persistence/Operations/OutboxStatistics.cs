@@ -18,23 +18,26 @@ public sealed record OutboxStats(
     long FailedAttemptsLastHour,
     long GaveUpLastHour);
 
-/// <summary>Counts per status, the age of the oldest pending row, deliveries and failures in the last hour: one query.</summary>
+/// <summary>Counts per status, the age of the oldest pending row, deliveries and failures in the last hour: one statement.</summary>
 public sealed class OutboxStatistics(NpgsqlDataSource dataSource)
 {
+    // Each count reads the partial index of its status (idx_hermes_outbox_pending, _delivered_at, _undelivered), never
+    // the table: the outbox holds each lead's payload, and a scan of it with 100,000 rows took 126 ms against an
+    // index-only read of a few megabytes (bench/console).
     private const string Sql = """
         SELECT
             now(),
-            count(*) FILTER (WHERE status = 'pending'),
-            count(*) FILTER (WHERE status = 'pending' AND locked_by IS NOT NULL AND available_at > now()),
-            count(*) FILTER (WHERE status = 'delivered'),
-            count(*) FILTER (WHERE status = 'failed'),
-            count(*) FILTER (WHERE status = 'cancelled'),
-            min(created_at) FILTER (WHERE status = 'pending'),
-            extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::float8,
-            count(*) FILTER (WHERE status = 'delivered' AND delivered_at >= now() - interval '1 hour'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = 'pending'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = 'pending' AND locked_by IS NOT NULL AND available_at > now()),
+            (SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = 'failed'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = 'cancelled'),
+            p.oldest,
+            extract(epoch FROM now() - p.oldest)::float8,
+            (SELECT count(*) FROM hermes_outbox WHERE status = 'delivered' AND delivered_at >= now() - interval '1 hour'),
             (SELECT count(*) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '1 hour' AND outcome <> 'delivered'),
             (SELECT count(*) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '1 hour' AND outcome = 'failed')
-        FROM hermes_outbox
+        FROM (SELECT min(created_at) AS oldest FROM hermes_outbox WHERE status = 'pending') p
         """;
 
     public async Task<OutboxStats> ReadAsync(CancellationToken cancellationToken)
