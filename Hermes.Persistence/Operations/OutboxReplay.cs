@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -102,6 +103,13 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
 
     private const string MaxListedText = "100";
 
+    // The dry run is what the console's preview runs on every view. Prepared (Npgsql's auto-prepare), a statement with
+    // "status = $1" gets a generic plan after five runs, which cannot know that failed rows are few and reads the
+    // whole outbox (430 ms with 100,000 rows, bench/console); one statement per status, with the status written in,
+    // keeps the status's index. The statuses are this class's fixed set, never input.
+    private static readonly FrozenDictionary<string, string> DryRunByStatus =
+        ReplayRequest.ReplayableStatuses.ToFrozenDictionary(static status => status, static status => DryRunSql.Replace("o.status = @status", $"o.status = '{status}'", StringComparison.Ordinal), StringComparer.Ordinal);
+
     public async Task<ReplayResult> ReplayAsync(ReplayRequest request, CancellationToken cancellationToken)
     {
         var errors = request.Validate();
@@ -110,7 +118,7 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
             throw new ArgumentException(string.Join(" ", errors.Select(static e => $"{e.Key}: {string.Join(" ", e.Value)}")), nameof(request));
         }
 
-        await using var command = dataSource.CreateCommand(request.DryRun ? DryRunSql : ReplaySql);
+        await using var command = dataSource.CreateCommand(request.DryRun ? DryRunByStatus[request.Status] : ReplaySql);
         command.Parameters.Add(new NpgsqlParameter("status", NpgsqlDbType.Varchar) { Value = request.Status });
         command.Parameters.Add(new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { Value = request.LeadIds.Distinct(StringComparer.Ordinal).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.TimestampTz) { Value = (object?)request.Since?.ToUniversalTime() ?? DBNull.Value });
