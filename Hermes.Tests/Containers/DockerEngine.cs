@@ -14,6 +14,17 @@ public static class DockerEngine
 
     private static readonly Lazy<Task<(string? Host, string Problem)>> Found = new(FindAsync);
 
+    /// <summary>The DOCKER_HOST value of a reachable engine, or null.</summary>
+    public static async Task<string?> FindHostAsync() => (await Found.Value).Host;
+
+    /// <summary>The newest Engine API version the engine at <paramref name="host"/> speaks (Debian 12's docker.io: 1.41).</summary>
+    public static async Task<Version> ApiVersionAsync(string host)
+    {
+        var version = await ExternalTool.RunAsync("docker", ["version", "--format", "{{.Server.APIVersion}}"], environment: CommandEnvironment(host), timeout: TimeSpan.FromSeconds(20));
+        Assert.That(version.ExitCode, Is.Zero, version.Describe());
+        return Version.Parse(version.StandardOutput.Trim());
+    }
+
     /// <summary>The DOCKER_HOST value of a reachable engine; skips (or fails) the test when there is none.</summary>
     public static async Task<string> RequireAsync()
     {
