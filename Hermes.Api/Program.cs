@@ -11,7 +11,7 @@ using Hermes.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddHermesServiceDefaults("hermes-api");
-builder.AddHermesPersistence("hermes-api");
+builder.AddHermesPersistence("hermes-api", wakesWorkersItself: true);
 builder.AddHermesSecurity();
 builder.AddHermesApiTelemetry();
 builder.AddHermesHealth();

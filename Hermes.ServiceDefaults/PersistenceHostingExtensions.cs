@@ -1,7 +1,9 @@
 using Hermes.Persistence;
+using Hermes.Persistence.Outbox;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -17,17 +19,31 @@ public static class PersistenceHostingExtensions
     /// on that same data source. Settings are read when first needed and checked when the host starts, so a
     /// missing or malformed <c>DATABASE_URL</c> stops the process with a message naming the key.
     /// </summary>
-    public static IHostApplicationBuilder AddHermesPersistence(this IHostApplicationBuilder builder, string applicationName)
+    /// <param name="builder">The host.</param>
+    /// <param name="applicationName">The connections' <c>Application Name</c>, unless the settings give one.</param>
+    /// <param name="wakesWorkersItself">
+    /// True for the API: on a direct connection its sessions defer the insert trigger's NOTIFY, and it registers
+    /// <see cref="OutboxNotifier"/>, which sends one per burst of commits. Behind a transaction-pooling PgBouncer
+    /// (which carries no start-up options) the trigger notifies as for every other writer, and the notifier sends nothing.
+    /// </param>
+    public static IHostApplicationBuilder AddHermesPersistence(this IHostApplicationBuilder builder, string applicationName, bool wakesWorkersItself = false)
     {
         var services = builder.Services;
         services.AddSingleton(sp => HermesDatabase.FromConfiguration(sp.GetRequiredService<IConfiguration>(), applicationName));
-        services.AddSingleton(static sp =>
+        services.AddSingleton(sp =>
         {
             var database = sp.GetRequiredService<HermesDatabase>();
-            var dataSource = new NpgsqlDataSourceBuilder(database.ConnectionString);
+            var connectionString = wakesWorkersItself && !database.IsTransactionPooled
+                ? OutboxNotifier.DeferTriggerWakeUp(database.ConnectionString)
+                : database.ConnectionString;
+            var dataSource = new NpgsqlDataSourceBuilder(connectionString);
             dataSource.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return dataSource.Build();
         });
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new OutboxNotifier(
+            sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<OutboxNotifier>>(), sp.GetRequiredService<TimeProvider>(),
+            enabled: wakesWorkersItself && !sp.GetRequiredService<HermesDatabase>().IsTransactionPooled));
         services.AddDbContextPool<HermesDbContext>(static (sp, options) => PersistenceExtensions.Configure(options, sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddScoped<HermesMigrator>();
         services.AddHostedService<DatabaseSettingsCheck>();

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Hermes.Api.Telemetry;
 using Hermes.Domain;
 using Hermes.Persistence;
+using Hermes.Persistence.Outbox;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -35,6 +36,7 @@ internal abstract record IntakeOutcome
 internal sealed class LeadIntake(
     HermesDbContext db,
     CaptchaVerifier captcha,
+    OutboxNotifier notifier,
     LeadValidationOptions rules,
     IOptions<IntakeOptions> options,
     ApiTelemetry telemetry,
@@ -125,6 +127,7 @@ internal sealed class LeadIntake(
             Traceparent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null,
         }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        notifier.Signal();
         return new LeadReceipt(lead.LeadId, lead.Id, lead.CreatedAt!.Value);
     }
 

@@ -1,0 +1,146 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Hermes.Persistence.Outbox;
+
+/// <summary>
+/// Wakes the workers for the API's commits with as few <c>NOTIFY</c>s as a burst allows. PostgreSQL serialises the
+/// commits of every transaction that queued a notification (one database-wide lock held through the commit's WAL
+/// flush: bench/RESULTS.md), so the API's own transactions queue none: its connections carry
+/// <see cref="SessionSetting"/> = <see cref="Deferred"/>, which the insert trigger reads and then stays quiet (the
+/// <c>CoalescedWakeUp</c> migration). After each commit the API calls <see cref="Signal"/>; this sends
+/// <c>NOTIFY hermes_outbox</c> from a transaction of its own, at most one at a time and at most one per
+/// <see cref="MinimumInterval"/>, so any number of commits during a send are covered by the one after it.
+/// Rows written by any other connection (SQL, <c>worker seed</c>, a replay) still notify from the trigger.
+/// </summary>
+/// <remarks>
+/// The guarantee: every <see cref="Signal"/> is followed by a NOTIFY that starts after it, hence after the commit that
+/// called it, so the woken worker's claim sees the row. A NOTIFY that fails (database away) is logged once per
+/// failure streak; the workers' poll (<c>Outbox:PollInterval</c>) covers that time, as it covers a crash between a
+/// commit and its signal.
+/// </remarks>
+public sealed partial class OutboxNotifier(NpgsqlDataSource dataSource, ILogger<OutboxNotifier> logger, TimeProvider time, bool enabled = true)
+{
+    /// <summary>The session setting the insert trigger reads (a custom setting, set at connection start-up).</summary>
+    public const string SessionSetting = "hermes.outbox_wakeup";
+
+    /// <summary>Its value on the API's connections: the API sends the NOTIFY itself, through this class.</summary>
+    public const string Deferred = "deferred";
+
+    /// <summary>
+    /// The shortest time between the starts of two NOTIFYs: a burst of any size costs at most one NOTIFY per 2 ms
+    /// (500/s), and a lone commit's NOTIFY goes at once. bench/RESULTS.md, "Wake-up".
+    /// </summary>
+    public static readonly TimeSpan MinimumInterval = TimeSpan.FromMilliseconds(2);
+
+    // synchronous_commit off for this transaction only: a lost NOTIFY costs a poll interval, never a row, so it need
+    // not wait for its WAL flush (PostgreSQL gives a notifying transaction an id, hence a commit record).
+    private const string NotifySql = $"SELECT set_config('synchronous_commit', 'off', true), pg_notify('{OutboxStore.NotifyChannel}', '')";
+
+    private const int Idle = 0;
+    private const int Sending = 1;
+    private const int SendingAndAsked = 2;
+
+    private int _state;
+    private long _sent;
+    private bool _failing;
+
+    /// <summary>NOTIFYs sent so far (for tests and the curious).</summary>
+    public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>
+    /// Appends <see cref="SessionSetting"/>=<see cref="Deferred"/> to a connection string's start-up options, keeping
+    /// any options it already has.
+    /// </summary>
+    public static string DeferTriggerWakeUp(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var option = $"-c {SessionSetting}={Deferred}";
+        builder.Options = string.IsNullOrWhiteSpace(builder.Options) ? option : $"{builder.Options} {option}";
+        return builder.ConnectionString;
+    }
+
+    /// <summary>False where the trigger notifies for this host's connections (behind a transaction pooler).</summary>
+    public bool Enabled => enabled;
+
+    /// <summary>Call after a commit that wrote outbox rows. Never blocks and never throws.</summary>
+    public void Signal()
+    {
+        if (!enabled)
+        {
+            return;
+        }
+
+        while (true)
+        {
+            var state = Volatile.Read(ref _state);
+            if (state == SendingAndAsked)
+            {
+                return;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, state + 1, state) == state)
+            {
+                if (state == Idle)
+                {
+                    _ = Task.Run(SendLoopAsync);
+                }
+
+                return;
+            }
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        while (true)
+        {
+            var started = time.GetTimestamp();
+            await SendAsync();
+            if (Interlocked.CompareExchange(ref _state, Idle, Sending) == Sending)
+            {
+                return;
+            }
+
+            // Asked again while sending: one more NOTIFY covers every one of those commits.
+            Volatile.Write(ref _state, Sending);
+            var wait = MinimumInterval - time.GetElapsedTime(started);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, time);
+            }
+        }
+    }
+
+    private async Task SendAsync()
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand(NotifySql);
+            await command.ExecuteNonQueryAsync(CancellationToken.None);
+            Interlocked.Increment(ref _sent);
+            if (_failing)
+            {
+                _failing = false;
+                Log.Recovered(logger);
+            }
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
+        {
+            if (!_failing)
+            {
+                _failing = true;
+                Log.Failed(logger, e.GetType().Name, e is PostgresException p ? p.SqlState : "");
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3030, Level = LogLevel.Warning, Message = "Could not send the outbox wake-up NOTIFY ({Error} {SqlState}); the workers find new leads at their next poll until it works again")]
+        public static partial void Failed(ILogger logger, string error, string sqlState);
+
+        [LoggerMessage(EventId = 3031, Level = LogLevel.Information, Message = "The outbox wake-up NOTIFY works again")]
+        public static partial void Recovered(ILogger logger);
+    }
+}

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using Hermes.Persistence.Outbox;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Hermes.Tests.Api;
+
+/// <summary>
+/// The API's submissions wake the workers by a coalesced NOTIFY of its own (<see cref="OutboxNotifier"/>), not by the
+/// insert trigger, whose per-commit NOTIFY serialises commits; every other writer still notifies from the trigger.
+/// A test LISTEN connection counts what PostgreSQL actually delivered.
+/// </summary>
+public sealed class WakeUpNotifyTests : ApiTest
+{
+    [Test]
+    public async Task The_api_sessions_defer_the_trigger_and_one_submission_brings_one_notify_after_its_commit()
+    {
+        await using var listener = await Listener.StartAsync(ConnectionString);
+        var dataSource = Factory.Services.GetRequiredService<NpgsqlDataSource>();
+        await using (var command = dataSource.CreateCommand($"SELECT current_setting('{OutboxNotifier.SessionSetting}', true)"))
+        {
+            Assert.That(await command.ExecuteScalarAsync(), Is.EqualTo(OutboxNotifier.Deferred), "the API's connections carry the setting");
+        }
+
+        var notifier = Factory.Services.GetRequiredService<OutboxNotifier>();
+        var sentBefore = notifier.Sent;
+        using var response = await PostJsonAsync("/api/leads", ValidBody());
+        Assert.That((int)response.StatusCode, Is.EqualTo(201));
+
+        await listener.WaitForAsync(1);
+        await Task.Delay(300);
+        Assert.Multiple(() =>
+        {
+            Assert.That(listener.Received, Has.Count.EqualTo(1), "one NOTIFY, from the notifier, none from the trigger");
+            Assert.That(notifier.Sent - sentBefore, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task A_burst_of_signals_costs_at_most_a_few_notifies_and_a_later_signal_gets_its_own()
+    {
+        await using var listener = await Listener.StartAsync(ConnectionString);
+        var notifier = Factory.Services.GetRequiredService<OutboxNotifier>();
+        var sentBefore = notifier.Sent;
+
+        for (var i = 0; i < 1000; i++)
+        {
+            notifier.Signal();
+        }
+
+        await listener.WaitForAsync(1);
+        await Task.Delay(300);
+        var afterBurst = listener.Received.Count;
+        Assert.That(afterBurst, Is.InRange(1, 3), "1,000 signals in a burst fold into the NOTIFY under way and at most a couple after it");
+        Assert.That(notifier.Sent - sentBefore, Is.EqualTo(afterBurst), "every NOTIFY sent arrived");
+
+        notifier.Signal();
+        await listener.WaitForAsync(afterBurst + 1);
+        await Task.Delay(100);
+        Assert.That(listener.Received, Has.Count.EqualTo(afterBurst + 1), "a signal after the burst is not lost");
+    }
+
+    [Test]
+    public async Task Concurrent_submissions_are_all_stored_with_fewer_notifies_than_commits()
+    {
+        await using var listener = await Listener.StartAsync(ConnectionString);
+        var notifier = Factory.Services.GetRequiredService<OutboxNotifier>();
+        var sentBefore = notifier.Sent;
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 200).Select(async _ =>
+        {
+            using var response = await PostJsonAsync("/api/leads", ValidBody());
+            return (int)response.StatusCode;
+        }));
+
+        await Task.Delay(300);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(answers, Is.All.EqualTo(201));
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'pending'"), Is.EqualTo(200));
+            Assert.That(listener.Received, Has.Count.EqualTo(notifier.Sent - sentBefore), "every NOTIFY came from the notifier");
+            Assert.That(listener.Received, Has.Count.InRange(1, 199), "commits that overlapped shared a NOTIFY");
+        });
+    }
+
+    [Test]
+    public async Task Rows_written_by_any_other_connection_still_notify_from_the_trigger()
+    {
+        await using var listener = await Listener.StartAsync(ConnectionString);
+        await ExecuteAsync("""
+            WITH l AS (
+                INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, problem_description)
+                VALUES ('lead_trigger_test', 'Ada', 'Lovelace', 'ada@example.com', 'UK', '+441234567890', 'A test lead')
+                RETURNING id)
+            INSERT INTO hermes_outbox (lead_id, payload) SELECT id, '{}'::jsonb FROM l
+            """);
+
+        await listener.WaitForAsync(1);
+        Assert.That(listener.Received, Has.Count.EqualTo(1));
+
+        // The same insert from a session that says it wakes the workers itself: the trigger stays quiet.
+        await using var deferred = new NpgsqlConnection(OutboxNotifier.DeferTriggerWakeUp(ConnectionString));
+        await deferred.OpenAsync();
+        await using var insert = new NpgsqlCommand("INSERT INTO hermes_outbox (lead_id, payload) SELECT id, '{}'::jsonb FROM hermes_leads WHERE lead_id = 'lead_trigger_test'", deferred);
+        Assert.That(await insert.ExecuteNonQueryAsync(), Is.EqualTo(1));
+        await Task.Delay(500);
+        Assert.That(listener.Received, Has.Count.EqualTo(1), "no NOTIFY from a deferring session's insert");
+    }
+
+    /// <summary>A LISTEN connection of the test's own that records each notification on the workers' channel.</summary>
+    private sealed class Listener : IAsyncDisposable
+    {
+        private readonly NpgsqlConnection _connection;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly ConcurrentQueue<Notification> _received = new();
+        private Task _loop = Task.CompletedTask;
+
+        private Listener(NpgsqlConnection connection) => _connection = connection;
+
+        public IReadOnlyCollection<Notification> Received => _received.ToArray();
+
+        public static async Task<Listener> StartAsync(string connectionString)
+        {
+            var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            var listener = new Listener(connection);
+            connection.Notification += (_, e) => listener._received.Enqueue(new Notification(e.Channel, e.PID));
+            await using (var listen = new NpgsqlCommand($"LISTEN {OutboxStore.NotifyChannel}", connection))
+            {
+                await listen.ExecuteNonQueryAsync();
+            }
+
+            listener._loop = listener.LoopAsync();
+            return listener;
+        }
+
+        public async Task WaitForAsync(int count)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (_received.Count < count)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"timed out waiting for {count} NOTIFY (got {_received.Count})");
+                await Task.Delay(10);
+            }
+        }
+
+        private async Task LoopAsync()
+        {
+            try
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    await _connection.WaitAsync(_stop.Token);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped.
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _loop;
+            await _connection.DisposeAsync();
+            _stop.Dispose();
+        }
+    }
+
+    private sealed record Notification(string Channel, int Pid);
+}
