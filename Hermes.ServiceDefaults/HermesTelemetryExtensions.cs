@@ -33,7 +33,7 @@ public static class HermesTelemetryExtensions
     public static readonly string[] ActivitySources = ["Hermes.Api", "Hermes.Outbox"];
 
     /// <summary>Hermes' own meters; the HTTP, runtime and Npgsql meters come from their instrumentation.</summary>
-    public static readonly string[] Meters = ["Hermes.Api", "Hermes.Outbox"];
+    public static readonly string[] Meters = ["Hermes.Api", "Hermes.Outbox", ThreadPoolBlocking.MeterName];
 
     /// <summary>
     /// Metrics always: Hermes' meters and the ASP.NET Core, HttpClient, runtime and Npgsql instrumentation, served for
@@ -45,6 +45,7 @@ public static class HermesTelemetryExtensions
     public static IHostApplicationBuilder AddHermesTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
         builder.AddHermesConsoleLogging();
+        ThreadPoolBlocking.Start();
         var explicitName = builder.Configuration[ServiceNameKey];
         var environment = builder.Environment.EnvironmentName;
         var telemetry = builder.Services.AddOpenTelemetry()
