@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Hermes.Persistence;
 using Hermes.Persistence.Local;
+using Hermes.Persistence.Outbox;
 using Npgsql;
 
 namespace Hermes.Bench.Api;
@@ -13,8 +14,8 @@ namespace Hermes.Bench.Api;
 /// Submissions per second through the API against pgbench running the same two-row insert transaction, side by
 /// side in one run, on one durable (fsync on) local PostgreSQL: start the cluster, migrate, start the API (Release),
 /// then alternate pgbench and wrk at the same concurrency, and print a Markdown table.
-/// Usage: IntakeBench --repo DIR [--concurrency 16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
-/// [--pgbench-mode extended|prepared] [--npgsql "extra connection-string options for the API"]
+/// Usage: IntakeBench --repo DIR [--concurrency 4,8,16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
+/// [--pgbench-mode extended,prepared] [--group 4] [--no-anchor] [--npgsql "extra connection-string options for the API"]
 /// </summary>
 public static partial class Program
 {
@@ -41,39 +42,54 @@ public static partial class Program
         Console.WriteLine($"PostgreSQL on 127.0.0.1:{cluster.Port}: {settings}");
         Console.WriteLine($"Load average at the start: {File.ReadAllText("/proc/loadavg").Trim()}");
 
+        if (options.Anchor)
+        {
+            await RunAsync(Path.Combine(LocalPostgresCluster.FindBinDirectory()!, "psql"),
+                ["-h", "127.0.0.1", "-p", Str(cluster.Port), "-U", LocalPostgresCluster.Superuser, "-q", "-v", "ON_ERROR_STOP=1", "-f", Path.Combine(options.Repo, "bench", "api", "anchor-schema.sql"), "hermes"]);
+        }
+
+        var pgbenchClients = options.PgbenchModes.Select(mode => new PgbenchClient($"pgbench -M {mode} (same transaction)", mode, Path.Combine(options.Repo, "bench", "api", "two-row-insert.sql"), 1))
+            .Concat(options.Groups.Select(n => new PgbenchClient($"pgbench -M prepared, {n} leads per transaction", "prepared", GroupScript(options.Repo, work, n), n)))
+            .Concat(options.Anchor ? [new PgbenchClient("anchor: pgbench -M prepared, seed's table and indexes, no trigger", "prepared", Path.Combine(options.Repo, "bench", "api", "anchor.sql"), 1)] : [])
+            .ToList();
+
         var port = FreePort();
         using var api = StartApi(options, apiConnectionString, port, work);
         try
         {
             await WaitForApiAsync(port, api);
             var results = new List<PhaseResult>();
-            Console.WriteLine($"Warm-up: {options.Warmup} s each");
-            await RunWrkAsync(options, port, options.Warmup);
-            foreach (var mode in options.PgbenchModes)
+            foreach (var concurrency in options.Concurrencies)
             {
-                await RunPgbenchAsync(options, mode, cluster, work, options.Warmup);
-            }
-
-            for (var round = 1; round <= options.Rounds; round++)
-            {
-                // Rotate the order, so no client always runs on the larger tables.
-                string?[] clients = [null, .. options.PgbenchModes];
-                var order = clients.Skip((round - 1) % clients.Length).Concat(clients.Take((round - 1) % clients.Length)).ToList();
-                foreach (var client in order)
+                var at = options with { Concurrency = concurrency };
+                Console.WriteLine($"Concurrency {concurrency}: warm-up {at.Warmup} s each");
+                await RunWrkAsync(at, port, at.Warmup);
+                foreach (var client in pgbenchClients)
                 {
-                    await ExecuteAsync(dataSource, "CHECKPOINT");
-                    var before = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_outbox");
-                    var cpuBefore = CpuSample.Take(api.Id, cluster.DataDirectory);
-                    var result = client is null
-                        ? await RunWrkAsync(options, port, options.Duration)
-                        : await RunPgbenchAsync(options, client, cluster, work, options.Duration);
-                    var cpu = CpuSample.Take(api.Id, cluster.DataDirectory) - cpuBefore;
-                    // Requests wrk left in flight finish after it stops: let them land before counting.
-                    await Task.Delay(500);
-                    var stored = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_outbox") - before;
-                    result = result with { Round = round, RowsStored = stored, Cpu = cpu };
-                    results.Add(result);
-                    Console.WriteLine(result);
+                    await RunPgbenchAsync(at, client, cluster, work, at.Warmup);
+                }
+
+                for (var round = 1; round <= at.Rounds; round++)
+                {
+                    // Rotate the order, so no client always runs on the larger tables.
+                    PgbenchClient?[] clients = [null, .. pgbenchClients];
+                    var order = clients.Skip((round - 1) % clients.Length).Concat(clients.Take((round - 1) % clients.Length)).ToList();
+                    foreach (var client in order)
+                    {
+                        await ExecuteAsync(dataSource, "CHECKPOINT");
+                        var before = await StoredAsync(dataSource, client);
+                        var cpuBefore = CpuSample.Take(api.Id, cluster.DataDirectory);
+                        var result = client is null
+                            ? await RunWrkAsync(at, port, at.Duration)
+                            : await RunPgbenchAsync(at, client, cluster, work, at.Duration);
+                        var cpu = CpuSample.Take(api.Id, cluster.DataDirectory) - cpuBefore;
+                        // Requests wrk left in flight finish after it stops: let them land before counting.
+                        await Task.Delay(500);
+                        var stored = await StoredAsync(dataSource, client) - before;
+                        result = result with { Round = round, Concurrency = concurrency, RowsStored = stored, Cpu = cpu };
+                        results.Add(result);
+                        Console.WriteLine(result);
+                    }
                 }
             }
 
@@ -81,26 +97,30 @@ public static partial class Program
             var outbox = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_outbox");
             var orphans = await ScalarAsync<long>(dataSource, "SELECT count(*) FROM hermes_leads l WHERE NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.lead_id = l.id)");
             Console.WriteLine();
-            Console.WriteLine($"Concurrency {options.Concurrency}, {options.Duration} s per phase, {options.Rounds} rounds, API log level {options.LogLevel}, " +
-                $"API connection options '{options.NpgsqlOptions}' (on top of Hermes' defaults), pgbench -M {string.Join(" and -M ", options.PgbenchModes)}; " +
-                $"{leads} leads and {outbox} outbox rows in the database at the end, {orphans} leads without an outbox row. " +
+            Console.WriteLine($"Concurrency {string.Join(", ", options.Concurrencies)}, {options.Duration} s per phase, {options.Rounds} rounds, API log level {options.LogLevel}, " +
+                $"API connection options '{options.NpgsqlOptions}' (on top of Hermes' defaults); " +
+                $"{leads} leads and {outbox} outbox rows in Hermes' tables at the end, {orphans} leads without an outbox row. " +
                 $"Load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}.");
             Console.WriteLine();
-            Console.WriteLine("| round | client | transactions/s | p50 ms | p99 ms | transactions | errors | outbox rows stored | CPU ms per transaction: API / PostgreSQL / load generator |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+            Console.WriteLine("| connections | round | client | leads/s | p50 ms | p99 ms | transactions | errors | leads stored | CPU ms per lead: API / PostgreSQL / load generator |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
             foreach (var r in results)
             {
-                double PerTx(double seconds) => 1000 * seconds / Math.Max(1, r.RowsStored);
-                Console.WriteLine(string.Create(inv, $"| {r.Round} | {r.Name} | {r.PerSecond:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.Count} | {r.Errors} | {r.RowsStored} | {PerTx(r.Cpu.Api):F2} / {PerTx(r.Cpu.Postgres):F2} / {PerTx(r.Cpu.Clients):F2} |"));
+                double PerLead(double seconds) => 1000 * seconds / Math.Max(1, r.RowsStored);
+                Console.WriteLine(string.Create(inv, $"| {r.Concurrency} | {r.Round} | {r.Name} | {r.PerSecond:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.Count} | {r.Errors} | {r.RowsStored} | {PerLead(r.Cpu.Api):F2} / {PerLead(r.Cpu.Postgres):F2} / {PerLead(r.Cpu.Clients):F2} |"));
             }
 
-            var apiRate = results.Where(static r => r.Name.StartsWith("API", StringComparison.Ordinal)).Average(static r => r.PerSecond);
             Console.WriteLine();
-            foreach (var mode in options.PgbenchModes)
+            foreach (var concurrency in options.Concurrencies)
             {
-                var pgRate = results.Where(r => r.Name == PgbenchName(mode)).Average(static r => r.PerSecond);
-                Console.WriteLine(string.Create(inv, $"API / pgbench -M {mode}: {apiRate:F0} / {pgRate:F0} = {100 * apiRate / pgRate:F0}% (target: at least 60%)"));
+                var apiRate = results.Where(r => r.Concurrency == concurrency && r.Name.StartsWith("API", StringComparison.Ordinal)).Average(static r => r.PerSecond);
+                foreach (var client in pgbenchClients)
+                {
+                    var pgRate = results.Where(r => r.Concurrency == concurrency && r.Name == client.Name).Average(static r => r.PerSecond);
+                    Console.WriteLine(string.Create(inv, $"{concurrency} connections: API / {client.Name}: {apiRate:F0} / {pgRate:F0} = {apiRate / pgRate:F2}x"));
+                }
             }
+
             return results.Any(static r => r.Errors > 0) ? 1 : 0;
         }
         finally
@@ -111,6 +131,22 @@ public static partial class Program
                 await api.WaitForExitAsync();
             }
         }
+    }
+
+    /// <summary>Leads stored so far by <paramref name="client"/>: the anchor's own table for the anchor, Hermes' for the rest.</summary>
+    private static Task<long> StoredAsync(NpgsqlDataSource dataSource, PgbenchClient? client) =>
+        ScalarAsync<long>(dataSource, client?.Script.EndsWith("anchor.sql", StringComparison.Ordinal) == true
+            ? "SELECT count(*) FROM anchor.hermes_outbox"
+            : "SELECT count(*) FROM hermes_outbox");
+
+    /// <summary>two-row-insert.sql's lead and outbox row <paramref name="leads"/> times in one transaction: what group commit would send.</summary>
+    private static string GroupScript(string repo, string work, int leads)
+    {
+        var single = File.ReadAllText(Path.Combine(repo, "bench", "api", "two-row-insert.sql"));
+        var body = single[(single.IndexOf("BEGIN;", StringComparison.Ordinal) + "BEGIN;".Length)..single.LastIndexOf("COMMIT;", StringComparison.Ordinal)];
+        var path = Path.Combine(work, $"group-{leads}.sql");
+        File.WriteAllText(path, "BEGIN;" + string.Concat(Enumerable.Repeat(body, leads)) + "COMMIT;\n");
+        return path;
     }
 
     private static Process StartApi(BenchOptions options, string connectionString, int port, string work)
@@ -194,9 +230,7 @@ public static partial class Program
         return match.Groups[2].Value switch { "us" => value / 1000, "s" => value * 1000, _ => value };
     }
 
-    private static string PgbenchName(string mode) => $"pgbench -M {mode} (same transaction)";
-
-    private static async Task<PhaseResult> RunPgbenchAsync(BenchOptions options, string mode, LocalPostgresCluster cluster, string work, int seconds)
+    private static async Task<PhaseResult> RunPgbenchAsync(BenchOptions options, PgbenchClient client, LocalPostgresCluster cluster, string work, int seconds)
     {
         var logs = Path.Combine(work, "pgbench-logs");
         if (Directory.Exists(logs))
@@ -206,11 +240,11 @@ public static partial class Program
 
         Directory.CreateDirectory(logs);
         var pgbench = Path.Combine(LocalPostgresCluster.FindBinDirectory()!, "pgbench");
-        var script = Path.Combine(options.Repo, "bench", "api", "two-row-insert.sql");
+        // The API's sessions defer the insert trigger's NOTIFY and send one per burst (OutboxNotifier): pgbench's the same.
         var output = await RunAsync(pgbench,
-            ["-h", "127.0.0.1", "-p", Str(cluster.Port), "-U", LocalPostgresCluster.Superuser, "-n", "-M", mode,
-             "-c", Str(options.Concurrency), "-j", "2", "-T", Str(seconds), "-f", script, "-l", "--log-prefix", Path.Combine(logs, "tx"), "hermes"],
-            workingDirectory: logs);
+            ["-h", "127.0.0.1", "-p", Str(cluster.Port), "-U", LocalPostgresCluster.Superuser, "-n", "-M", client.Mode,
+             "-c", Str(options.Concurrency), "-j", "2", "-T", Str(seconds), "-f", client.Script, "-l", "--log-prefix", Path.Combine(logs, "tx"), "hermes"],
+            workingDirectory: logs, environment: new Dictionary<string, string> { ["PGOPTIONS"] = $"-c {OutboxNotifier.SessionSetting}={OutboxNotifier.Deferred}" });
         var rate = double.Parse(PgbenchTps().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var failed = PgbenchFailed().Match(output) is { Success: true } f ? long.Parse(f.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
 
@@ -222,13 +256,13 @@ public static partial class Program
             .Select(static fields => double.Parse(fields[2], CultureInfo.InvariantCulture) / 1000)
             .Order()
             .ToArray();
-        return new PhaseResult(PgbenchName(mode), rate, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Length, failed);
+        return new PhaseResult(client.Name, rate * client.LeadsPerTransaction, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Length, failed);
     }
 
     private static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
-    private static async Task<string> RunAsync(string file, IReadOnlyList<string> args, string? workingDirectory = null)
+    private static async Task<string> RunAsync(string file, IReadOnlyList<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(file, args)
         {
@@ -237,6 +271,11 @@ public static partial class Program
             RedirectStandardError = true,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -290,25 +329,36 @@ public static partial class Program
     private static partial Regex PgbenchFailed();
 }
 
+/// <summary>A pgbench baseline: its name in the table, protocol, script, and the leads each of its transactions stores.</summary>
+internal sealed record PgbenchClient(string Name, string Mode, string Script, int LeadsPerTransaction);
+
 /// <summary>One measured phase.</summary>
 internal sealed record PhaseResult(string Name, double PerSecond, double P50Ms, double P99Ms, long Count, long Errors)
 {
     public int Round { get; init; }
+
+    public int Concurrency { get; init; }
 
     public long RowsStored { get; init; }
 
     public CpuSample Cpu { get; init; } = new(0, 0, 0);
 }
 
-internal sealed record BenchOptions(string Repo, int Concurrency, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, IReadOnlyList<string> PgbenchModes)
+internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencies, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, IReadOnlyList<string> PgbenchModes, IReadOnlyList<int> Groups, bool Anchor)
 {
+    public int Concurrency { get; init; }
+
     public static BenchOptions Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Number(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         var repo = Value("--repo") ?? throw new ArgumentException("--repo DIR is required.");
-        return new BenchOptions(Path.GetFullPath(repo), Number("--concurrency", 16), Number("--duration", 20), Number("--warmup", 20), Number("--rounds", 2),
+        IReadOnlyList<int> Numbers(string name, string fallback) => (Value(name) ?? fallback)
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(static v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        return new BenchOptions(Path.GetFullPath(repo), Numbers("--concurrency", "16"), Number("--duration", 20), Number("--warmup", 20), Number("--rounds", 2),
             Value("--log-level") ?? "Information", Value("--npgsql") ?? "",
-            (Value("--pgbench-mode") ?? "extended,prepared").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            (Value("--pgbench-mode") ?? "extended,prepared").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            Numbers("--group", ""), !args.Contains("--no-anchor"));
     }
 }
