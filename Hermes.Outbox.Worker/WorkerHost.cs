@@ -30,11 +30,14 @@ public static class WorkerHost
         await using var app = CreateBuilder(args).Build();
         app.MapDevelopmentReceiver();
         app.MapWorkerHealth();
+        // RunAsync disposes the host's services when it returns: take what the exit code needs first.
+        var state = app.Services.GetRequiredService<DeliveryState>();
         await app.RunAsync();
-        return ExitCodeOf(app.Services);
+        return ExitCodeOf(state);
     }
 
     /// <summary>0 after a normal stop; <see cref="FatalExitCode"/> when the worker stopped itself (see <see cref="DeliveryState.FatalError"/>).</summary>
-    public static int ExitCodeOf(IServiceProvider services) =>
-        services.GetRequiredService<DeliveryState>().FatalError is null ? 0 : FatalExitCode;
+    public static int ExitCodeOf(IServiceProvider services) => ExitCodeOf(services.GetRequiredService<DeliveryState>());
+
+    private static int ExitCodeOf(DeliveryState state) => state.FatalError is null ? 0 : FatalExitCode;
 }

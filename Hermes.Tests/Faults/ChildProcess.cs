@@ -143,6 +143,31 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// SIGTERM, as Docker and Kubernetes stop a container, then waits for the process to exit by itself (killed after
+    /// <paramref name="timeout"/>); its exit code.
+    /// </summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            await KillAsync();
+            throw new TimeoutException($"{Name} did not exit within {timeout} of SIGTERM:\n{Output}");
+        }
+
+        Running.TryRemove(_process.Id, out _);
+        return _process.ExitCode;
+    }
+
     /// <summary>kill -9: no shutdown, no hand-back, nothing flushed.</summary>
     public async Task KillAsync()
     {
