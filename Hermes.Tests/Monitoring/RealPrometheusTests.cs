@@ -89,12 +89,10 @@ public sealed partial class PrometheusUnderTest : IAsyncDisposable
     public static string FastRules(string rules) =>
         ForDuration().Replace(Window().Replace(rules, "[20s]"), "for: 2s");
 
-    public static async Task<PrometheusUnderTest> StartAsync(string binary, Uri api, Uri worker)
+    public static Task<PrometheusUnderTest> StartAsync(string binary, Uri api, Uri worker)
     {
-        var directory = Directory.CreateTempSubdirectory("hermes-prometheus-");
         var rules = FastRules(File.ReadAllText(Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml")));
-        File.WriteAllText(Path.Combine(directory.FullName, "alerts.yml"), rules);
-        File.WriteAllText(Path.Combine(directory.FullName, "prometheus.yml"), $"""
+        return StartAsync(binary, $"""
             global:
               scrape_interval: 1s
               evaluation_interval: 1s
@@ -104,7 +102,19 @@ public sealed partial class PrometheusUnderTest : IAsyncDisposable
                 static_configs: [{"{"} targets: ["{api.Authority}"] {"}"}]
               - job_name: hermes-worker
                 static_configs: [{"{"} targets: ["{worker.Authority}"] {"}"}]
-            """);
+            """, new Dictionary<string, string> { ["alerts.yml"] = rules });
+    }
+
+    /// <summary>Prometheus with <paramref name="config"/> as its prometheus.yml and <paramref name="files"/> next to it.</summary>
+    public static async Task<PrometheusUnderTest> StartAsync(string binary, string config, IReadOnlyDictionary<string, string>? files = null)
+    {
+        var directory = Directory.CreateTempSubdirectory("hermes-prometheus-");
+        foreach (var (name, text) in files ?? new Dictionary<string, string>())
+        {
+            File.WriteAllText(Path.Combine(directory.FullName, name), text);
+        }
+
+        File.WriteAllText(Path.Combine(directory.FullName, "prometheus.yml"), config);
         var port = FreePort();
         var start = new ProcessStartInfo(binary)
         {
