@@ -174,7 +174,7 @@ public sealed class OutboxDispatcher : BackgroundService
 
                 Interlocked.Increment(ref _inFlight);
                 var message = batch[i];
-                _ = Task.Run(() => DeliverAsync(message, claimedAt + _options.Lease), CancellationToken.None);
+                _ = Task.Run(() => DeliverAsync(message, claimedAt), CancellationToken.None);
             }
 
             if (batch.Count < want && want > 1)
@@ -230,7 +230,7 @@ public sealed class OutboxDispatcher : BackgroundService
         await WaitQuietlyAsync(_wakeUp.WaitAsync(wait, stoppingToken));
     }
 
-    private async Task DeliverAsync(ClaimedMessage message, DateTimeOffset leaseEndsAt)
+    private async Task DeliverAsync(ClaimedMessage message, DateTimeOffset claimedAt)
     {
         using var scope = WorkerLog.DeliveryScope(_logger, message.LeadId, message.Id);
         try
@@ -260,8 +260,8 @@ public sealed class OutboxDispatcher : BackgroundService
                 result = null;
             }
 
-            Observe(message, result, decision);
-            await _completer.AddAsync(Completion.Of(decision, leaseEndsAt));
+            Observe(message, claimedAt, result, decision);
+            await _completer.AddAsync(Completion.Of(decision, claimedAt + _options.Lease));
         }
         finally
         {
@@ -271,7 +271,7 @@ public sealed class OutboxDispatcher : BackgroundService
     }
 
     /// <summary>The decision's telemetry, health state and log lines (none of them with n8n's answer).</summary>
-    private void Observe(ClaimedMessage message, WebhookResult? result, Decision decision)
+    private void Observe(ClaimedMessage message, DateTimeOffset claimedAt, WebhookResult? result, Decision decision)
     {
         if (decision.Outcome is not { } outcome)
         {
@@ -287,6 +287,8 @@ public sealed class OutboxDispatcher : BackgroundService
         {
             _state.RecordSuccess(outcome.BrevoContactId is not null);
             _telemetry.Attempts.Record(message.Attempt, kind);
+            // The row's age at the claim by the database's clock, plus this worker's own time since: no clock skew.
+            _telemetry.DeliveryLatency.Record((message.SinceCreated + (outcome.FinishedAt - claimedAt)).TotalSeconds);
             if (outcome.BrevoContactId is null)
             {
                 _telemetry.MissingContactId.Add(1);

@@ -15,16 +15,29 @@ public sealed class OutboxTelemetry
     {
         var meter = meterFactory.Create(Name);
         Deliveries = meter.CreateCounter<long>("hermes.outbox.deliveries", "{attempt}", "Delivery attempts by outcome (delivered, retry, failed).");
-        DeliveryDuration = meter.CreateHistogram<double>("hermes.outbox.delivery.duration", "s", "Duration of one POST to the webhook.");
+        DeliveryDuration = meter.CreateHistogram<double>("hermes.outbox.delivery.duration", "s", "Duration of one POST to the webhook.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = PostBuckets });
+        DeliveryLatency = meter.CreateHistogram<double>("hermes.outbox.delivery.latency", "s",
+            "From the lead's commit (the outbox row's created_at) to n8n's successful answer; a replayed row counts from its first commit.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         MissingContactId = meter.CreateCounter<long>("hermes.outbox.missing_contact_id", "{delivery}", "Deliveries whose answer carried no Brevo contact id.");
         Attempts = meter.CreateHistogram<int>("hermes.outbox.delivery.attempts", "{attempt}", "Attempts a message took until it was delivered or given up (tag outcome).");
         Claimed = meter.CreateCounter<long>("hermes.outbox.claimed", "{message}", "Rows claimed.");
         Released = meter.CreateCounter<long>("hermes.outbox.released", "{message}", "Claims undone without an attempt (shutdown, open circuit).");
     }
 
+    // Seconds. A POST ends within Outbox:RequestTimeout (15 s by default); the default OpenTelemetry boundaries
+    // (0, 5, 10, 25, ... 10000) suit milliseconds and would put every delivery into the first two buckets.
+    private static readonly double[] PostBuckets = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 15, 30];
+
+    // Seconds, from sub-second (a worker listening for NOTIFY) to a day (n8n down overnight).
+    private static readonly double[] LatencyBuckets = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400];
+
     public Counter<long> Deliveries { get; }
 
     public Histogram<double> DeliveryDuration { get; }
+
+    public Histogram<double> DeliveryLatency { get; }
 
     public Counter<long> MissingContactId { get; }
 

@@ -13,6 +13,7 @@ namespace Hermes.Persistence.Outbox;
 /// <param name="Attempt">This attempt's number within the replay generation (1 for the first).</param>
 /// <param name="ReplayCount">How many times an operator put the row back to pending.</param>
 /// <param name="Traceparent">The submission's W3C trace context, when it was recorded.</param>
+/// <param name="SinceCreated">How long ago the row was committed (<c>created_at</c>) when it was claimed, by the database's clock.</param>
 public sealed record ClaimedMessage(
     long Id,
     long LeadRowId,
@@ -21,7 +22,8 @@ public sealed record ClaimedMessage(
     string Payload,
     int Attempt,
     int ReplayCount,
-    string? Traceparent);
+    string? Traceparent,
+    TimeSpan SinceCreated = default);
 
 /// <summary>The outcome of one attempt, as it is written back (see <see cref="DeliveryOutcomes"/>).</summary>
 public sealed record AttemptOutcome
@@ -83,7 +85,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         FROM c, hermes_leads l
         WHERE o.id = c.id AND l.id = o.lead_id
         RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', '{WebhookIds.MessagePrefix}' || l.lead_id), o.payload::text,
-                  o.attempts, o.replay_count, o.traceparent
+                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at
         """;
 
     // Lock order, shared with erasure (LeadErasure): the leads first, in id order, then their outbox rows. An erase
@@ -190,7 +192,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 reader.GetString(4),
                 reader.GetInt32(5),
                 reader.GetInt32(6),
-                reader.IsDBNull(7) ? null : reader.GetString(7)));
+                reader.IsDBNull(7) ? null : reader.GetString(7),
+                reader.GetFieldValue<TimeSpan>(8)));
         }
 
         // Oldest first, as claimed: RETURNING does not keep the CTE's order.

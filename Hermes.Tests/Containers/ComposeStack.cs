@@ -15,8 +15,14 @@ namespace Hermes.Tests.Containers;
 /// </summary>
 public sealed class ComposeStack : IAsyncDisposable
 {
-    /// <summary>Services of docker-compose.yml that are not run: no image for them can be built or pulled here.</summary>
-    public static readonly IReadOnlyList<string> LeftOut = ["n8n", "n8n-runners", "otel-collector", "jaeger"];
+    /// <summary>
+    /// Services of docker-compose.yml that are not run: no image for them can be built or pulled here (n8n and Grafana
+    /// are packaged neither by Debian nor as anything a stand-in could be built from; the collector and Jaeger neither).
+    /// </summary>
+    public static readonly IReadOnlyList<string> LeftOut = ["n8n", "n8n-runners", "otel-collector", "jaeger", "grafana"];
+
+    /// <summary>The named volumes of <see cref="LeftOut"/> services, left out with them.</summary>
+    public static readonly IReadOnlyList<string> LeftOutVolumes = ["n8n-data", "grafana-data"];
 
     public const string ReceiverService = "receiver";
     public const string TestApplicationName = "hermes-compose-test";
@@ -57,6 +63,10 @@ public sealed class ComposeStack : IAsyncDisposable
 
     public int AdminPort => int.Parse(Env["HERMES_ADMIN_HOST_PORT"], System.Globalization.CultureInfo.InvariantCulture);
 
+    public int PrometheusPort => int.Parse(Env["PROMETHEUS_HOST_PORT"], System.Globalization.CultureInfo.InvariantCulture);
+
+    public int AlertmanagerPort => int.Parse(Env["ALERTMANAGER_HOST_PORT"], System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The compose database as its owner, through the port published on the host's loopback.</summary>
     public string OwnerConnectionString(string database = "hermes") => new NpgsqlConnectionStringBuilder
     {
@@ -88,6 +98,9 @@ public sealed class ComposeStack : IAsyncDisposable
             ["HERMES_ADMIN_HOST_PORT"] = Port(),
             ["POSTGRES_HOST_PORT"] = Port(),
             ["N8N_HOST_PORT"] = Port(),
+            ["PROMETHEUS_HOST_PORT"] = Port(),
+            ["ALERTMANAGER_HOST_PORT"] = Port(),
+            ["GRAFANA_HOST_PORT"] = Port(),
             // Images of the test's own tag: a developer's hermes-api:local is left alone.
             ["HERMES_VERSION"] = "compose-test",
             ["RECEIVER_DATA_DIR"] = received.FullName,
@@ -129,7 +142,10 @@ public sealed class ComposeStack : IAsyncDisposable
 
         if (derived["volumes"] is JsonObject volumes)
         {
-            volumes.Remove("n8n-data");
+            foreach (var name in LeftOutVolumes)
+            {
+                volumes.Remove(name);
+            }
         }
 
         return derived;

@@ -11,10 +11,11 @@ namespace Hermes.Tests.Containers;
 
 /// <summary>
 /// docker-compose.yml up for real: both images built from deploy/Dockerfile.*, postgres, the one-shot migrate, the API,
-/// the admin API and two worker replicas, each host under its own login, a receiver standing in for n8n (see
+/// the admin API, two worker replicas, Prometheus and Alertmanager, each host under its own login, a receiver standing in for n8n (see
 /// <see cref="ComposeStack"/> for what is left out and why). Leads go in through the API's published port and are
 /// seen by the receiver and the database; a worker is killed mid-load and nothing is lost; the operator CLI and the
-/// backup and restore scripts run through compose. Skipped without a Docker engine (<see cref="DockerEngine"/>).
+/// backup and restore scripts run through compose; the compose Prometheus scrapes the API, the admin API and both
+/// workers, loads the shipped rules and reaches Alertmanager. Skipped without a Docker engine (<see cref="DockerEngine"/>).
 /// The tests run in order on one stack.
 /// </summary>
 [Category("Containers")]
@@ -46,7 +47,8 @@ public sealed class ComposeStackTests : IDisposable
         var up = await Stack.ComposeAsync(["--compatibility", "up", "--detach"], TimeSpan.FromMinutes(10));
         Assert.That(up.ExitCode, Is.Zero, up.Describe() + "\n" + await Stack.LogsAsync());
         await Stack.WaitHealthyAsync(
-            [Stack.Container("postgres"), Stack.Container("api"), Stack.Container("admin"), Stack.Container("worker", 1), Stack.Container("worker", 2), Stack.Container(ComposeStack.ReceiverService)],
+            [Stack.Container("postgres"), Stack.Container("api"), Stack.Container("admin"), Stack.Container("worker", 1), Stack.Container("worker", 2), Stack.Container(ComposeStack.ReceiverService),
+                Stack.Container("prometheus"), Stack.Container("alertmanager")],
             TimeSpan.FromMinutes(4));
         TestContext.Progress.WriteLine($"compose: images built in {built.TotalSeconds:F0} s, stack healthy {clock.Elapsed.TotalSeconds:F0} s after `up`");
     }
@@ -78,7 +80,7 @@ public sealed class ComposeStackTests : IDisposable
             Assert.That(JsonNode.DeepEquals(Normalized(service!), Normalized(merged[name]!)), Is.True, $"the override changes {name}:\n{service}\n{merged[name]}");
         }
 
-        // The derived file leaves out exactly the four services and the dependencies on them.
+        // The derived file leaves out exactly those services and the dependencies on them.
         Assert.That(derived.Select(static s => s.Key), Is.EquivalentTo(merged.Select(static s => s.Key).Except(ComposeStack.LeftOut)));
         foreach (var (name, service) in derived.Where(static s => s.Key != ComposeStack.ReceiverService))
         {
@@ -94,7 +96,8 @@ public sealed class ComposeStackTests : IDisposable
             Assert.That(JsonNode.DeepEquals(Normalized(service!), Normalized(expected)), Is.True, $"{name} differs from the shipped service beyond the removed dependencies:\n{service}\n{expected}");
         }
 
-        Assert.That(Stack.Derived.ToJsonString(), Does.Not.Contain("\"n8n-runners\"").And.Not.Contain("\"otel-collector\":"));
+        Assert.That(Stack.Derived.ToJsonString(), Does.Not.Contain("\"n8n-runners\"").And.Not.Contain("\"otel-collector\":").And.Not.Contain("\"grafana\""));
+        Assert.That(derived.Select(static s => s.Key), Does.Contain("prometheus").And.Contain("alertmanager"), "the monitoring services that have stand-ins run");
     }
 
     [Test]
@@ -172,7 +175,70 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(5)]
+    [Order(4)]
+    public async Task Prometheus_scrapes_the_api_the_admin_and_both_workers_loads_the_rules_and_reaches_Alertmanager()
+    {
+        var prometheus = $"http://127.0.0.1:{Stack.PrometheusPort}";
+        var workerAddresses = new List<string>();
+        foreach (var index in new[] { 1, 2 })
+        {
+            workerAddresses.Add(await Stack.InspectAsync(Stack.Container("worker", index), "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}") + ":8081");
+        }
+
+        // Targets: the API, the admin API, and both worker replicas found by DNS, each scraped successfully.
+        JsonArray targets = [];
+        await WaitUntilAsync(async () =>
+        {
+            targets = (await GetJsonAsync($"{prometheus}/api/v1/targets"))["data"]!["activeTargets"]!.AsArray();
+            return targets.Count == 4 && targets.All(static t => t!["health"]!.GetValue<string>() == "up");
+        }, TimeSpan.FromSeconds(90), "Prometheus has four healthy targets");
+        var byJob = targets.GroupBy(static t => t!["labels"]!["job"]!.GetValue<string>()).ToDictionary(static g => g.Key, static g => g.Select(static t => t!["labels"]!["instance"]!.GetValue<string>()).ToList());
+        Assert.That(byJob["hermes-api"], Is.EqualTo(new[] { "api:8080" }));
+        Assert.That(byJob["hermes-admin"], Is.EqualTo(new[] { "admin:8080" }));
+        Assert.That(byJob["hermes-worker"], Is.EquivalentTo(workerAddresses), "one target per replica, by the service name's DNS");
+
+        // The shipped rules, loaded and evaluated without error.
+        var alerts = Hermes.Tests.Monitoring.AlertRuleTests.Alerts().Keys.ToList();
+        JsonArray groups = [];
+        await WaitUntilAsync(async () =>
+        {
+            groups = (await GetJsonAsync($"{prometheus}/api/v1/rules"))["data"]!["groups"]!.AsArray();
+            return groups.SelectMany(static g => g!["rules"]!.AsArray()).All(static r => r!["health"]!.GetValue<string>() == "ok");
+        }, TimeSpan.FromSeconds(60), "every rule has been evaluated");
+        var rules = groups.SelectMany(static g => g!["rules"]!.AsArray()).ToList();
+        Assert.That(groups.Select(static g => g!["file"]!.GetValue<string>()).Distinct(), Is.EqualTo(new[] { "/etc/prometheus/alerts.yml" }));
+        Assert.That(rules.Where(static r => r!["type"]!.GetValue<string>() == "alerting").Select(static r => r!["name"]!.GetValue<string>()), Is.EquivalentTo(alerts));
+        Assert.That(rules.Where(static r => r!["type"]!.GetValue<string>() == "recording").Select(static r => r!["name"]!.GetValue<string>()),
+            Is.EquivalentTo(new[] { "hermes:database_size_quota_bytes", "hermes:memory_limit_bytes" }));
+        Assert.That(rules.Where(static r => r!["type"]!.GetValue<string>() == "alerting" && r["state"]!.GetValue<string>() != "inactive").Select(static r => r!["name"]!.GetValue<string>()),
+            Is.Empty, "nothing fires on a healthy stack");
+
+        // What Prometheus scraped is what the database holds: the delivered rows of the earlier tests, summed over both workers.
+        var delivered = await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'");
+        var accepted = await ScalarAsync<long>("SELECT count(*) FROM hermes_leads");
+        Assert.That(delivered, Is.GreaterThan(0));
+        await WaitUntilAsync(async () =>
+            await PromValueAsync(prometheus, "sum(hermes_outbox_deliveries_total{job=\"hermes-worker\", outcome=\"delivered\"})") == delivered
+            && await PromValueAsync(prometheus, "sum(hermes_leads_accepted_total{job=\"hermes-api\"})") == accepted
+            && await PromValueAsync(prometheus, "count(hermes_database_up == 1)") == 4,
+            TimeSpan.FromSeconds(60), $"Prometheus sees {delivered} deliveries and {accepted} accepted leads, and every host up on its database");
+
+        // Alertmanager: reached by Prometheus, started with the shipped file and the receivers' secrets from .env.
+        await WaitUntilAsync(async () => (await GetJsonAsync($"{prometheus}/api/v1/alertmanagers"))["data"]!["activeAlertmanagers"]!.AsArray()
+            .Any(static a => a!["url"]!.GetValue<string>() == "http://alertmanager:9093/api/v2/alerts"), TimeSpan.FromSeconds(60), "Prometheus found Alertmanager");
+        using var status = await _http.GetAsync($"http://127.0.0.1:{Stack.AlertmanagerPort}/api/v2/status");
+        var loaded = JsonNode.Parse(await status.Content.ReadAsStringAsync())!["config"]!["original"]!.GetValue<string>();
+        Assert.That(loaded, Does.Contain("receiver: on-call").And.Contain("routing_key_file: /etc/alertmanager/secrets/pagerduty-routing-key"));
+        foreach (var (file, variable) in new[] { ("slack-webhook-url", "ALERTMANAGER_SLACK_WEBHOOK_URL"), ("smtp-password", "ALERTMANAGER_SMTP_PASSWORD"), ("pagerduty-routing-key", "ALERTMANAGER_PAGERDUTY_ROUTING_KEY") })
+        {
+            var read = await Stack.DockerAsync(["exec", Stack.Container("alertmanager"), "cat", "/etc/alertmanager/secrets/" + file]);
+            Assert.That(read.ExitCode, Is.Zero, read.Describe());
+            Assert.That(read.StandardOutput == Stack.Env[variable], Is.True, $"{file} holds {variable} of .env");
+        }
+    }
+
+    [Test]
+    [Order(6)]
     public async Task A_worker_killed_mid_load_loses_nothing()
     {
         var worker1 = Stack.Container("worker", 1);
@@ -221,7 +287,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(4)]
+    [Order(5)]
     public async Task Doctor_and_stats_run_through_compose_with_the_admin_login_and_the_workers_login_is_refused()
     {
         var doctor = await Stack.ComposeAsync(["run", "--rm", "cli", "doctor"], TimeSpan.FromMinutes(3));
@@ -239,7 +305,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(6)]
+    [Order(7)]
     public async Task The_backup_and_restore_scripts_run_against_the_compose_database()
     {
         var backups = RepositoryFiles.PathOf("backups");
@@ -344,6 +410,20 @@ public sealed class ComposeStackTests : IDisposable
 
             await Task.Delay(500);
         }
+    }
+
+    private async Task<JsonNode> GetJsonAsync(string url)
+    {
+        using var response = await _http.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), url + ": " + text);
+        return JsonNode.Parse(text)!;
+    }
+
+    private async Task<double?> PromValueAsync(string prometheus, string promql)
+    {
+        var result = (await GetJsonAsync($"{prometheus}/api/v1/query?query={Uri.EscapeDataString(promql)}"))["data"]!["result"]!.AsArray();
+        return result.Count == 1 ? double.Parse(result[0]!["value"]![1]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
     private static string Tail(string text) => text.Length > 6000 ? text[^6000..] : text;

@@ -54,8 +54,69 @@ public sealed class ComposeFileTests
 
         Assert.That(services.Select(static s => s.Key), Is.EquivalentTo(new[]
         {
-            "postgres", "migrate", "api", "admin", "worker", "n8n", "n8n-runners", "otel-collector", "jaeger", "backup", "cli",
+            "postgres", "migrate", "api", "admin", "worker", "n8n", "n8n-runners", "otel-collector", "jaeger",
+            "prometheus", "alertmanager", "grafana", "backup", "cli",
         }));
+    }
+
+    [Test]
+    public async Task Prometheus_Alertmanager_and_Grafana_run_the_shipped_monitoring_files_on_the_hosts_loopback_with_secrets_from_env()
+    {
+        var services = await ExampleServicesAsync();
+        var example = ReadEnv(RepositoryFiles.PathOf(".env.example"));
+        static List<string> Mounts(JsonNode service) => [.. service["volumes"]!.AsArray().Select(static v => v!.GetValue<string>())];
+        static string HostIp(JsonNode port) => port is JsonObject published ? published["host_ip"]!.GetValue<string>() : port.GetValue<string>().Split(':')[0];
+
+        var prometheus = services["prometheus"]!;
+        Assert.That(prometheus["image"]!.GetValue<string>(), Does.StartWith("prom/prometheus:v"));
+        Assert.That(Mounts(prometheus), Does.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "prometheus", "prometheus.yml") + ":/etc/prometheus/prometheus.yml:ro")
+            .And.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "prometheus", "alerts.yml") + ":/etc/prometheus/alerts.yml:ro"), "the rule file next to the config, as its rule_files names it");
+        Assert.That(Mounts(prometheus), Does.Contain("prometheus-data:/prometheus:rw"));
+        Assert.That(prometheus["command"]!.AsArray().Select(static c => c!.GetValue<string>()), Does.Contain("--config.file=/etc/prometheus/prometheus.yml"));
+        Assert.That(RepositoryFiles.Read("deploy", "monitoring", "prometheus", "prometheus.yml"), Does.Contain("- alerts.yml"));
+
+        // Every job of prometheus.yml names a compose service and the port that service's host listens on.
+        var config = RepositoryFiles.Read("deploy", "monitoring", "prometheus", "prometheus.yml");
+        Assert.That(config, Does.Contain("\"api:8080\"").And.Contain("\"admin:8080\"").And.Contain("names: [\"worker\"]").And.Contain("port: 8081").And.Contain("\"alertmanager:9093\""));
+        Assert.That(Env(services, "api", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8080"));
+        Assert.That(Env(services, "admin", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8080"));
+        Assert.That(Env(services, "worker", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8081"));
+
+        var alertmanager = services["alertmanager"]!;
+        Assert.That(alertmanager["image"]!.GetValue<string>(), Does.StartWith("prom/alertmanager:v"));
+        Assert.That(Mounts(alertmanager), Does.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "alertmanager", "alertmanager.yml") + ":/etc/alertmanager/alertmanager.yml:ro"));
+        Assert.That(alertmanager["tmpfs"]!.AsArray().Select(static t => t!.GetValue<string>()), Does.Contain("/etc/alertmanager/secrets"), "secrets in memory only");
+        var entrypoint = RepositoryFiles.Read("deploy", "monitoring", "alertmanager", "entrypoint.sh");
+        var secretFiles = System.Text.RegularExpressions.Regex.Matches(RepositoryFiles.Read("deploy", "monitoring", "alertmanager", "alertmanager.yml"), @"_file: /etc/alertmanager/secrets/(?<name>[a-z-]+)")
+            .Select(static m => m.Groups["name"].Value).ToList();
+        Assert.That(secretFiles, Has.Count.EqualTo(3));
+        foreach (var name in secretFiles)
+        {
+            var line = entrypoint.Split('\n').SingleOrDefault(l => l.StartsWith($"write {name} ", StringComparison.Ordinal))
+                ?? throw new AssertionException($"entrypoint.sh does not write {name}, which alertmanager.yml reads");
+            var variable = line.Split(' ')[2];
+            Assert.That(Env(services, "alertmanager", variable), Is.EqualTo(example[variable]), $"{name} from {variable} in .env");
+            Assert.That(example[variable], Does.StartWith("CHANGE_ME_"), variable + " is a placeholder in the example");
+        }
+
+        var grafana = services["grafana"]!;
+        Assert.That(grafana["image"]!.GetValue<string>(), Does.StartWith("grafana/grafana:"));
+        Assert.That(Env(services, "grafana", "GF_SECURITY_ADMIN_PASSWORD"), Is.EqualTo(example["GRAFANA_ADMIN_PASSWORD"]));
+        Assert.That(Env(services, "grafana", "GF_AUTH_ANONYMOUS_ENABLED"), Is.EqualTo("false"));
+        Assert.That(Env(services, "grafana", "GF_USERS_ALLOW_SIGN_UP"), Is.EqualTo("false"));
+        Assert.That(Mounts(grafana), Does.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "grafana", "provisioning") + ":/etc/grafana/provisioning:ro")
+            .And.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "grafana", "dashboards") + ":/etc/grafana/dashboards:ro"));
+        Assert.That(RepositoryFiles.Read("deploy", "monitoring", "grafana", "provisioning", "dashboards", "hermes.yml"), Does.Contain("path: /etc/grafana/dashboards"), "the provider reads the mounted dashboards");
+        Assert.That(File.Exists(RepositoryFiles.PathOf("deploy", "monitoring", "grafana", "dashboards", Path.GetFileName(Env(services, "grafana", "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")))), Is.True, "the home dashboard is the shipped one");
+        Assert.That(DependsOn(services, "grafana", "service_started"), Does.Contain("prometheus"));
+
+        foreach (var name in new[] { "prometheus", "alertmanager", "grafana" })
+        {
+            var ports = services[name]!["ports"]!.AsArray();
+            Assert.That(ports, Has.Count.EqualTo(1), name);
+            Assert.That(HostIp(ports[0]!), Is.EqualTo("127.0.0.1"), name + " on the host's loopback only");
+            Assert.That(services[name]!["healthcheck"]!["test"]!.ToJsonString(), Does.Contain("http://127.0.0.1:"), name);
+        }
     }
 
     [Test]
@@ -306,7 +367,12 @@ public sealed class ComposeFileTests
     [Test]
     public void The_example_env_holds_placeholders_not_secrets()
     {
-        var secrets = new[] { "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD", "HERMES_ADMIN_API_KEY", "HERMES_WEBHOOK_SECRET", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY" };
+        var secrets = new[]
+        {
+            "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD", "HERMES_ADMIN_API_KEY", "HERMES_WEBHOOK_SECRET",
+            "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY", "GRAFANA_ADMIN_PASSWORD",
+            "ALERTMANAGER_SLACK_WEBHOOK_URL", "ALERTMANAGER_SMTP_PASSWORD", "ALERTMANAGER_PAGERDUTY_ROUTING_KEY",
+        };
         var values = File.ReadAllLines(RepositoryFiles.PathOf(".env.example"))
             .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
             .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
@@ -335,7 +401,7 @@ public sealed class ComposeFileTests
             Assert.That(again.ExitCode, Is.Not.Zero, "an existing file is never overwritten");
             var values = ReadEnv(first);
             var others = ReadEnv(second);
-            foreach (var key in new[] { "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD" })
+            foreach (var key in new[] { "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD" })
             {
                 Assert.That(values[key], Does.Match("^[0-9a-f]{32}$"), key);
                 Assert.That(values[key], Is.Not.EqualTo(others[key]), key + " is random");
@@ -349,8 +415,9 @@ public sealed class ComposeFileTests
 
             Assert.That(values["HERMES_WEBHOOK_SECRET"], Does.StartWith("whsec_"));
             Assert.That(Convert.FromBase64String(values["HERMES_WEBHOOK_SECRET"]["whsec_".Length..]), Has.Length.EqualTo(32));
-            Assert.That(values.Where(static v => v.Value.StartsWith("CHANGE_ME_", StringComparison.Ordinal)).Select(static v => v.Key), Is.EqualTo(new[] { "BREVO_API_KEY" }));
-            Assert.That(run.StandardError, Does.Contain("BREVO_API_KEY"), "the script says what is left to fill in");
+            string[] byHand = ["BREVO_API_KEY", "ALERTMANAGER_SLACK_WEBHOOK_URL", "ALERTMANAGER_SMTP_PASSWORD", "ALERTMANAGER_PAGERDUTY_ROUTING_KEY"];
+            Assert.That(values.Where(static v => v.Value.StartsWith("CHANGE_ME_", StringComparison.Ordinal)).Select(static v => v.Key), Is.EqualTo(byHand));
+            Assert.That(run.StandardError, Does.Contain(byHand[0]).And.Contain(byHand[1]).And.Contain(byHand[2]).And.Contain(byHand[3]), "the script says what is left to fill in");
             if (!OperatingSystem.IsWindows())
             {
                 Assert.That(File.GetUnixFileMode(first), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -13,29 +12,7 @@ public sealed partial class KubernetesManifestTests
 {
     private static readonly Lazy<Task<List<JsonObject>>> AllObjects = new(() => LoadAsync(recursive: true));
 
-    /// <summary>The objects under deploy/k8s (or only its top folder), as kubectl parsed them.</summary>
-    private static async Task<List<JsonObject>> LoadAsync(bool recursive)
-    {
-        var kubectl = ExternalTool.Require("kubectl", "kubectl (client only) parses the manifests: https://kubernetes.io/docs/tasks/tools/");
-        List<string> arguments = ["annotate", "--local", "-f", RepositoryFiles.PathOf("deploy", "k8s"), "-o", "json", "hermes.test/parsed=yes"];
-        if (recursive)
-        {
-            arguments.Insert(2, "--recursive");
-        }
-
-        var result = await ExternalTool.RunAsync(kubectl, arguments);
-        Assert.That(result.ExitCode, Is.Zero, result.Describe());
-
-        // kubectl prints one JSON object per document, one after the other.
-        var objects = new List<JsonObject>();
-        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(result.StandardOutput), new JsonReaderOptions { AllowMultipleValues = true });
-        while (reader.Read())
-        {
-            objects.Add(JsonNode.Parse(ref reader)!.AsObject());
-        }
-
-        return objects;
-    }
+    private static Task<List<JsonObject>> LoadAsync(bool recursive) => KubernetesManifests.LoadAsync(recursive);
 
     private static async Task<List<JsonObject>> ObjectsAsync() => await AllObjects.Value;
 
@@ -68,6 +45,7 @@ public sealed partial class KubernetesManifestTests
             "Deployment/hermes-api", "Service/hermes-api", "PodDisruptionBudget/hermes-api",
             "Deployment/hermes-admin", "Service/hermes-admin",
             "Deployment/hermes-worker", "PodDisruptionBudget/hermes-worker", "Job/hermes-migrate",
+            "ConfigMap/hermes-prometheus-rules",
         }));
         Assert.That(objects.Where(static o => o["kind"]!.GetValue<string>() != "Namespace").Select(static o => o["metadata"]!["namespace"]?.GetValue<string>()), Has.All.EqualTo("hermes"));
     }
@@ -252,6 +230,58 @@ public sealed partial class KubernetesManifestTests
         Assert.That(config["ASPNETCORE_ENVIRONMENT"]!.GetValue<string>(), Is.EqualTo("Production"));
         Assert.That(config["OTEL_EXPORTER_OTLP_ENDPOINT"], Is.Not.Null);
     }
+
+    [Test]
+    public async Task The_rules_config_map_holds_alerts_yml_byte_for_byte_as_its_generator_writes_it()
+    {
+        var objects = await ObjectsAsync();
+        var rules = File.ReadAllText(RepositoryFiles.PathOf("deploy", "monitoring", "prometheus", "alerts.yml"));
+        var data = Single(objects, "ConfigMap", "hermes-prometheus-rules")["data"]!.AsObject();
+
+        Assert.That(data.Select(static d => d.Key), Is.EqualTo(new[] { "hermes-alerts.yml" }));
+        Assert.That(data["hermes-alerts.yml"]!.GetValue<string>() == rules, Is.True,
+            "the ConfigMap's rules differ from deploy/monitoring/prometheus/alerts.yml: run deploy/k8s/generate-rules-configmap.sh");
+
+        var generated = Path.GetTempFileName();
+        try
+        {
+            var run = await ExternalTool.RunAsync("bash", [RepositoryFiles.PathOf("deploy", "k8s", "generate-rules-configmap.sh"), generated]);
+            Assert.That(run.ExitCode, Is.Zero, run.Describe());
+            Assert.That(File.ReadAllText(generated), Is.EqualTo(RepositoryFiles.Read("deploy", "k8s", "40-prometheus-rules.yaml")), "the committed file is the generator's output");
+        }
+        finally
+        {
+            File.Delete(generated);
+        }
+    }
+
+    [Test]
+    public async Task The_api_admin_and_worker_pods_ask_to_be_scraped_on_their_health_port_under_the_job_names_the_rules_use()
+    {
+        var objects = await ObjectsAsync();
+        var jobs = new List<string>();
+        foreach (var name in new[] { "hermes-api", "hermes-admin", "hermes-worker" })
+        {
+            var deployment = Single(objects, "Deployment", name);
+            var annotations = deployment["spec"]!["template"]!["metadata"]!["annotations"]!.AsObject();
+            var container = Container(deployment);
+            Assert.That(annotations["prometheus.io/scrape"]!.GetValue<string>(), Is.EqualTo("true"), name);
+            Assert.That(annotations["prometheus.io/path"]!.GetValue<string>(), Is.EqualTo("/metrics"), name);
+            var port = int.Parse(annotations["prometheus.io/port"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.That(port, Is.EqualTo(Probe(container, "readinessProbe").Port), name + ": the health port, where /metrics is served");
+            Assert.That(container["ports"]!.AsArray().Select(static p => p!["containerPort"]!.GetValue<int>()), Does.Contain(port), name);
+            jobs.Add(deployment["spec"]!["template"]!["metadata"]!["labels"]!["app.kubernetes.io/name"]!.GetValue<string>());
+        }
+
+        var rules = File.ReadAllText(RepositoryFiles.PathOf("deploy", "monitoring", "prometheus", "alerts.yml"));
+        var selected = JobSelector().Matches(rules).Select(static m => m.Groups["job"].Value).Distinct().ToList();
+        Assert.That(selected, Is.Not.Empty);
+        Assert.That(jobs, Is.SupersetOf(selected), "kubernetes.yml turns the pod label app.kubernetes.io/name into the job label the rules select");
+        Assert.That(Single(objects, "Job", "hermes-migrate")["spec"]!["template"]!["metadata"]?["annotations"]?["prometheus.io/scrape"], Is.Null, "the one-shot migration is not scraped");
+    }
+
+    [GeneratedRegex(@"job=""(?<job>[a-z-]+)""")]
+    private static partial Regex JobSelector();
 
     // 24+ characters of hex or base64 in a row: a key, a token or a password, not a placeholder.
     [GeneratedRegex("[A-Za-z0-9+/=_-]{24,}")]

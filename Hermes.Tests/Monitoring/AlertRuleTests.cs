@@ -35,6 +35,32 @@ public sealed partial class AlertRuleTests
     }
 
     [Test]
+    public async Task Promtool_accepts_the_compose_Prometheus_config_which_scrapes_every_host_under_the_jobs_the_rules_name()
+    {
+        var file = Path.Combine(MonitoringTools.RulesDirectory, "prometheus.yml");
+        var result = await ExternalTool.RunAsync(MonitoringTools.Promtool, ["check", "config", file]);
+        Assert.That(result.ExitCode, Is.Zero, result.Describe());
+        Assert.That(result.StandardOutput, Does.Contain("SUCCESS: 1 rule files found").And.Contain($"SUCCESS: {Alerts().Count + 2} rules found"), "alerts.yml, loaded with the config");
+
+        var config = await MonitoringTools.YamlAsync(file);
+        var jobs = config["scrape_configs"]!.AsArray().ToDictionary(static j => j!["job_name"]!.GetValue<string>(), static j => j!);
+        Assert.That(jobs.Keys, Is.EquivalentTo(new[] { "hermes-api", "hermes-admin", "hermes-worker" }));
+        var rules = File.ReadAllText(AlertsFile);
+        foreach (var job in JobSelector().Matches(rules).Select(static m => m.Groups["job"].Value).Distinct())
+        {
+            Assert.That(jobs.Keys, Does.Contain(job), $"alerts.yml selects job=\"{job}\"");
+        }
+
+        Assert.That(jobs["hermes-api"]["static_configs"]![0]!["targets"]!.AsArray().Select(static t => t!.GetValue<string>()), Is.EqualTo(new[] { "api:8080" }));
+        Assert.That(jobs["hermes-admin"]["static_configs"]![0]!["targets"]!.AsArray().Select(static t => t!.GetValue<string>()), Is.EqualTo(new[] { "admin:8080" }));
+        var workers = jobs["hermes-worker"]["dns_sd_configs"]![0]!;
+        Assert.That(workers["names"]!.AsArray().Select(static n => n!.GetValue<string>()), Is.EqualTo(new[] { "worker" }), "every replica of the compose service, by DNS");
+        Assert.That(workers["type"]!.GetValue<string>(), Is.EqualTo("A"));
+        Assert.That(workers["port"]!.GetValue<int>(), Is.EqualTo(8081), "the worker's health port");
+        Assert.That(config["alerting"]!["alertmanagers"]![0]!["static_configs"]![0]!["targets"]![0]!.GetValue<string>(), Is.EqualTo("alertmanager:9093"));
+    }
+
+    [Test]
     public async Task Promtool_unit_tests_pass()
     {
         var tests = Directory.GetFiles(Path.Combine(MonitoringTools.RulesDirectory, "tests"), "*.yml");
@@ -119,6 +145,9 @@ public sealed partial class AlertRuleTests
 
     [GeneratedRegex(@"^\s*- alert: ", RegexOptions.Multiline)]
     private static partial Regex AlertStart();
+
+    [GeneratedRegex(@"job=""(?<job>[a-z-]+)""")]
+    private static partial Regex JobSelector();
 
     [GeneratedRegex(@"severity: (?<s>\w+)")]
     private static partial Regex Severity();

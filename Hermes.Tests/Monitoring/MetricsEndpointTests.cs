@@ -64,6 +64,9 @@ public sealed class MetricsEndpointTests : DatabaseTest
             Assert.That(workerMetrics.Value("hermes_database_size_bytes"), Is.GreaterThan(1_000_000), "pg_database_size of a migrated database");
             Assert.That(workerMetrics.Value("http_client_request_duration_seconds_count"), Is.GreaterThanOrEqualTo(1), "HttpClient meter: the POST to the receiver");
             Assert.That(workerMetrics.Names, Does.Contain("hermes_outbox_delivery_duration_seconds_bucket"));
+            Assert.That(workerMetrics.Series("hermes_outbox_delivery_duration_seconds_bucket").Select(static s => s.Labels["le"]), Does.Contain("0.1").And.Contain("15"), "buckets in seconds, not the default milliseconds ones");
+            Assert.That(workerMetrics.Value("hermes_outbox_delivery_latency_seconds_count"), Is.EqualTo(1), "commit to delivery: the one delivered lead");
+            Assert.That(workerMetrics.Value("hermes_outbox_delivery_latency_seconds_sum"), Is.GreaterThan(0).And.LessThan(60));
             Assert.That(workerMetrics.Names.Any(static n => n.StartsWith("dotnet_", StringComparison.Ordinal)), Is.True, "runtime meter");
             Assert.That(workerMetrics.Names.Any(static n => n.StartsWith("db_client_", StringComparison.Ordinal)), Is.True, "Npgsql meter");
         });

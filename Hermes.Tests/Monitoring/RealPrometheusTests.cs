@@ -5,13 +5,8 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Hermes.Persistence;
-using Hermes.Persistence.Local;
-using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;
-using Hermes.Tests.Observability;
 using Hermes.Tests.Worker;
-using Npgsql;
 
 namespace Hermes.Tests.Monitoring;
 
@@ -28,27 +23,12 @@ public sealed class RealPrometheusTests
     [Test]
     public async Task Database_and_delivery_alerts_fire_and_resolve_in_a_real_Prometheus()
     {
-        var prometheusBinary = MonitoringTools.Prometheus;
-        await using var cluster = await LocalPostgresCluster.StartAsync(
-            new LocalPostgresOptions { Durable = false, StopWithProcessId = Environment.ProcessId }, CancellationToken.None);
-        await cluster.CreateDatabaseAsync("hermes");
-        var connectionString = new NpgsqlConnectionStringBuilder(cluster.ConnectionString("hermes")) { Timeout = 2 }.ConnectionString;
-        await using (var dataSource = NpgsqlDataSource.Create(connectionString))
-        await using (var context = PersistenceExtensions.CreateContext(dataSource))
-        {
-            await new HermesMigrator(context).MigrateAsync(null, CancellationToken.None);
-        }
-
-        await using var receiver = await WebhookReceiver.StartAsync();
-        await using var api = new HermesApiFactory(connectionString, new Dictionary<string, string?> { ["Health:PendingCacheDuration"] = "00:00:00" });
-        using var client = api.CreateApiClient();
-        await using var worker = await ObservedWorker.StartAsync(connectionString, receiver.Url, new Dictionary<string, string?>
+        await using var hosts = await MonitoredHosts.StartAsync(new Dictionary<string, string?>
         {
             ["Outbox:MaxAttempts"] = "1000",
             ["Outbox:CircuitBreaker:BreakDuration"] = "00:00:01",
         });
-
-        await using var prometheus = await PrometheusUnderTest.StartAsync(prometheusBinary, api.ServerAddress, worker.Http.BaseAddress!);
+        var (client, receiver, cluster, prometheus) = (hosts.Client, hosts.Receiver, hosts.Cluster, hosts.Prometheus);
         using (var accepted = await client.PostAsJsonAsync("/api/leads", TestData.ValidForm(), JsonSerializerOptions.Web))
         {
             Assert.That((int)accepted.StatusCode, Is.InRange(200, 299));
@@ -87,6 +67,9 @@ public sealed class RealPrometheusTests
 /// <summary>One instant-vector sample of a Prometheus query.</summary>
 public sealed record PromSample(IReadOnlyDictionary<string, string> Labels, double Value);
 
+/// <summary>One series of a Prometheus range query: its labels and its values, oldest first.</summary>
+public sealed record PromSeries(IReadOnlyDictionary<string, string> Labels, IReadOnlyList<double> Values);
+
 /// <summary>A Prometheus process of the test's own: generated config and rules, temporary data, a free port.</summary>
 public sealed partial class PrometheusUnderTest : IAsyncDisposable
 {
@@ -106,12 +89,10 @@ public sealed partial class PrometheusUnderTest : IAsyncDisposable
     public static string FastRules(string rules) =>
         ForDuration().Replace(Window().Replace(rules, "[20s]"), "for: 2s");
 
-    public static async Task<PrometheusUnderTest> StartAsync(string binary, Uri api, Uri worker)
+    public static Task<PrometheusUnderTest> StartAsync(string binary, Uri api, Uri worker)
     {
-        var directory = Directory.CreateTempSubdirectory("hermes-prometheus-");
         var rules = FastRules(File.ReadAllText(Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml")));
-        File.WriteAllText(Path.Combine(directory.FullName, "alerts.yml"), rules);
-        File.WriteAllText(Path.Combine(directory.FullName, "prometheus.yml"), $"""
+        return StartAsync(binary, $"""
             global:
               scrape_interval: 1s
               evaluation_interval: 1s
@@ -121,7 +102,19 @@ public sealed partial class PrometheusUnderTest : IAsyncDisposable
                 static_configs: [{"{"} targets: ["{api.Authority}"] {"}"}]
               - job_name: hermes-worker
                 static_configs: [{"{"} targets: ["{worker.Authority}"] {"}"}]
-            """);
+            """, new Dictionary<string, string> { ["alerts.yml"] = rules });
+    }
+
+    /// <summary>Prometheus with <paramref name="config"/> as its prometheus.yml and <paramref name="files"/> next to it.</summary>
+    public static async Task<PrometheusUnderTest> StartAsync(string binary, string config, IReadOnlyDictionary<string, string>? files = null)
+    {
+        var directory = Directory.CreateTempSubdirectory("hermes-prometheus-");
+        foreach (var (name, text) in files ?? new Dictionary<string, string>())
+        {
+            File.WriteAllText(Path.Combine(directory.FullName, name), text);
+        }
+
+        File.WriteAllText(Path.Combine(directory.FullName, "prometheus.yml"), config);
         var port = FreePort();
         var start = new ProcessStartInfo(binary)
         {
@@ -175,6 +168,49 @@ public sealed partial class PrometheusUnderTest : IAsyncDisposable
             r!["metric"]!.AsObject().ToDictionary(static p => p.Key, static p => (string)p.Value!),
             double.Parse((string)r["value"]![1]!, System.Globalization.CultureInfo.InvariantCulture)))];
     }
+
+    /// <summary>
+    /// What Grafana would get for <paramref name="promql"/>: an instant query at <paramref name="end"/> or a range query
+    /// over the range; the series, or null and Prometheus' error when it refused the expression.
+    /// </summary>
+    public async Task<(IReadOnlyList<PromSeries>? Result, string? Error)> EvaluateAsync(string promql, bool instant, DateTimeOffset start, DateTimeOffset end, TimeSpan step)
+    {
+        var path = instant
+            ? $"/api/v1/query?query={Uri.EscapeDataString(promql)}&time={Seconds(end)}"
+            : $"/api/v1/query_range?query={Uri.EscapeDataString(promql)}&start={Seconds(start)}&end={Seconds(end)}&step={step.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        using var response = await _http.GetAsync(path);
+        var text = await response.Content.ReadAsStringAsync();
+        var json = JsonNode.Parse(text)!;
+        if (response.StatusCode != HttpStatusCode.OK || (string?)json["status"] != "success")
+        {
+            return (null, $"{(int)response.StatusCode} {json["errorType"]}: {json["error"]}");
+        }
+
+        var data = json["data"]!;
+        var expected = instant ? "vector" : "matrix";
+        if ((string?)data["resultType"] != expected)
+        {
+            return (null, $"a {data["resultType"]} where Grafana wants a {expected}");
+        }
+
+        return ([.. data["result"]!.AsArray().Select(r => new PromSeries(
+            r!["metric"]!.AsObject().ToDictionary(static p => p.Key, static p => (string)p.Value!),
+            instant
+                ? [Number(r["value"]![1]!)]
+                : [.. r["values"]!.AsArray().Select(static v => Number(v![1]!))]))], null);
+    }
+
+    private static double Number(JsonNode value) => double.Parse((string)value!, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The values of <paramref name="label"/> on the series matching <paramref name="match"/> (what Grafana's <c>label_values</c> asks).</summary>
+    public async Task<IReadOnlyList<string>> LabelValuesAsync(string label, string? match, DateTimeOffset start, DateTimeOffset end)
+    {
+        var query = $"/api/v1/label/{Uri.EscapeDataString(label)}/values?start={Seconds(start)}&end={Seconds(end)}" + (match is null ? "" : "&match[]=" + Uri.EscapeDataString(match));
+        var json = await GetJsonAsync(query);
+        return [.. json["data"]!.AsArray().Select(static v => (string)v!)];
+    }
+
+    private static string Seconds(DateTimeOffset time) => (time.ToUnixTimeMilliseconds() / 1000.0).ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The labels of the alerts named <paramref name="name"/> that are firing.</summary>
     public async Task<IReadOnlyList<IReadOnlyDictionary<string, string>>> FiringAsync(string name) =>

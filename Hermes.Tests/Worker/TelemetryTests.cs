@@ -47,4 +47,36 @@ public sealed class TelemetryTests : WorkerTest
         Assert.That(counts.GetValueOrDefault("hermes.outbox.missing_contact_id"), Is.EqualTo(1));
         Assert.That(counts.GetValueOrDefault("hermes.outbox.claimed"), Is.EqualTo(2));
     }
+    [Test]
+    public async Task Commit_to_delivery_latency_is_recorded_once_per_delivered_row_from_its_created_at()
+    {
+        Receiver.AnswerInTurn(WebhookReceiver.Json(500, null), WebhookReceiver.Json(200, """{"brevoContactId": 4711}"""));
+        var (_, message) = await InsertLeadAsync();
+        // Committed 90 s ago by the database's clock: the worker was down, say.
+        await ExecuteAsync("UPDATE hermes_outbox SET created_at = now() - interval '90 seconds' WHERE id = $1", message.Id);
+        var latencies = new ConcurrentQueue<(object? Scope, double Seconds)>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = static (instrument, l) =>
+            {
+                if (instrument.Meter.Name == OutboxTelemetry.Name && instrument.Name == "hermes.outbox.delivery.latency")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => latencies.Enqueue((instrument.Meter.Scope, value)));
+        listener.Start();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await using var worker = await StartWorkerAsync();
+
+        await WaitForOutboxStatusAsync(message.Id, "delivered");
+
+        // Only this test's host: other hosts in the process have meters of the same name.
+        var factory = worker.Services.GetRequiredService<IMeterFactory>();
+        var recorded = latencies.Where(l => ReferenceEquals(l.Scope, factory)).Select(static l => l.Seconds).ToList();
+        Assert.That(Receiver.Count, Is.EqualTo(2), "a retry, then the delivery");
+        Assert.That(recorded, Has.Count.EqualTo(1), "recorded at the delivery only, not at the retry");
+        Assert.That(recorded[0], Is.InRange(90, 90 + started.Elapsed.TotalSeconds + 1), "from created_at to the successful answer");
+    }
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds LOCAL STAND-INS for the three public base images the shipped files name, from this machine's own
-# installed files, and tags them with exactly those names, so deploy/Dockerfile.* and docker-compose.yml run
-# unchanged where no image registry can be reached:
+# Builds LOCAL STAND-INS for the public images the shipped files name, from this machine's own installed files, and
+# tags them with exactly those names, so deploy/Dockerfile.* and docker-compose.yml run unchanged where no image
+# registry can be reached:
 #   postgres:15                                  <- docker-compose.yml (postgres, backup)
 #   mcr.microsoft.com/dotnet/sdk:10.0            <- the build stage of deploy/Dockerfile.*
 #   mcr.microsoft.com/dotnet/aspnet:10.0-alpine  <- the runtime stage of deploy/Dockerfile.*
-# (the names are read from those files, not written here). What they are and are not: README, "Deploy with
+#   prom/prometheus:<tag>                        <- docker-compose.yml (prometheus): Debian's prometheus
+#   prom/alertmanager:<tag>                      <- docker-compose.yml (alertmanager): Debian's prometheus-alertmanager
+# (the names are read from those files, not written here). grafana/grafana has no stand-in: Grafana is not packaged
+# by Debian (nor npm), and the compose test leaves that service out. What they are and are not: README, "Deploy with
 # compose", "Local stand-ins for the base images". On a machine that reaches Docker Hub and mcr.microsoft.com,
 # do not run this: Docker pulls the real images.
 #
@@ -44,10 +47,15 @@ for f in "$repo/deploy/Dockerfile.worker"; do
 done
 [[ -n $sdk_image && -n $aspnet_image && $(wc -w <<<"$postgres_image") == 1 ]] || die "cannot read the base image names from the shipped files"
 pg_major=${postgres_image#postgres:}
+compose_image() { sed -n "s|^ *image: \\($1:[^ ]*\\)\$|\\1|p" "$repo/docker-compose.yml" | sort -u; }
+prometheus_image=$(compose_image prom/prometheus)
+alertmanager_image=$(compose_image prom/alertmanager)
+[[ $(wc -w <<<"$prometheus_image") == 1 && $(wc -w <<<"$alertmanager_image") == 1 ]] || die "cannot read the Prometheus and Alertmanager image names from docker-compose.yml"
 
 # --- What this machine has ------------------------------------------------------------------------------------
 packages=(bash dash coreutils findutils grep sed mawk gzip tzdata libc-bin util-linux busybox-static
-  "postgresql-$pg_major" "postgresql-client-$pg_major" libpq5 libc6 libgcc-s1 libstdc++6 zlib1g libssl3)
+  "postgresql-$pg_major" "postgresql-client-$pg_major" libpq5 libc6 libgcc-s1 libstdc++6 zlib1g libssl3
+  prometheus prometheus-alertmanager)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -67,6 +75,13 @@ aspnet_version=$(latest "$dotnet_root/shared/Microsoft.AspNetCore.App")
 [[ $runtime_version == "$dotnet_arg".* ]] ||
   die "this machine has .NET $runtime_version; the Dockerfiles want $dotnet_arg (ARG DOTNET_VERSION)"
 pg_version=$(dpkg-query -W -f '${Version}' "postgresql-$pg_major")
+prometheus_version=$(dpkg-query -W -f '${Version}' prometheus)
+alertmanager_version=$(dpkg-query -W -f '${Version}' prometheus-alertmanager)
+# The tag says which upstream release compose wants; the stand-in is whatever Debian has. Said, not hidden.
+for pair in "$prometheus_image $prometheus_version" "$alertmanager_image $alertmanager_version"; do
+  read -r image version <<<"$pair"
+  [[ ${image##*:v} == "${version%%[+-]*}" ]] || log "note: $image stands in with Debian's $version, not that release"
+done
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 [[ -s $ca_bundle ]] || die "no CA bundle at $ca_bundle (apt-get install -y ca-certificates)"
 
@@ -183,6 +198,37 @@ relocate_dotnet() {
   ln -sfn ../share/dotnet/dotnet "$root/usr/bin/dotnet"
 }
 
+# The monitoring images of the Prometheus project: one Go binary (plus its command-line tool) on busybox, run as
+# nobody (65534), the binary as ENTRYPOINT and the official image's flags as CMD.
+monitoring_applets=(sh cat ls mkdir rm echo env printf grep sed wget id sleep ps kill date test '[' true false)
+
+build_prometheus() {
+  local root=$work/prometheus
+  python3 "$here/assemble-rootfs.py" "$root" --package prometheus --exclude '/etc/init.d/*' --exclude '/lib/systemd/*' \
+    --exclude '/etc/logrotate.d/*' --exclude '/etc/default/*' "${monitoring_applets[@]/#/--busybox=}"
+  users "$root" nobody:65534:/home:/bin/false
+  certificates "$root"
+  mkdir -p "$root/prometheus"
+  chown -R 65534:65534 "$root/prometheus" "$root/etc/prometheus"
+  import "$root" "$prometheus_image" --change "USER nobody" --change "WORKDIR /prometheus" --change "EXPOSE 9090" \
+    --change "VOLUME /prometheus" --change 'ENTRYPOINT ["/bin/prometheus"]' \
+    --change 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--web.console.libraries=/etc/prometheus/console_libraries", "--web.console.templates=/etc/prometheus/consoles"]'
+}
+
+build_alertmanager() {
+  local root=$work/alertmanager
+  python3 "$here/assemble-rootfs.py" "$root" --package prometheus-alertmanager --exclude '/etc/init.d/*' --exclude '/lib/systemd/*' \
+    --exclude '/etc/logrotate.d/*' --exclude '/etc/default/*' --exclude '/var/*' "${monitoring_applets[@]/#/--busybox=}"
+  ln -sfn prometheus-alertmanager "$root/usr/bin/alertmanager"
+  users "$root" nobody:65534:/home:/bin/false
+  certificates "$root"
+  mkdir -p "$root/alertmanager" "$root/etc/alertmanager"
+  chown -R 65534:65534 "$root/alertmanager" "$root/etc/alertmanager"
+  import "$root" "$alertmanager_image" --change "USER nobody" --change "WORKDIR /alertmanager" --change "EXPOSE 9093" \
+    --change "VOLUME /alertmanager" --change 'ENTRYPOINT ["/bin/alertmanager"]' \
+    --change 'CMD ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]'
+}
+
 build_postgres() {
   local root=$work/postgres bin=/usr/lib/postgresql/$pg_major/bin
   python3 "$here/assemble-rootfs.py" "$root" --package "postgresql-$pg_major" --package "postgresql-client-$pg_major" \
@@ -211,10 +257,12 @@ build_postgres() {
 }
 
 started=$SECONDS
-log "recipe $recipe: PostgreSQL $pg_version, .NET SDK $sdk_version (runtime $runtime_version, ASP.NET $aspnet_version)"
+log "recipe $recipe: PostgreSQL $pg_version, .NET SDK $sdk_version (runtime $runtime_version, ASP.NET $aspnet_version), Prometheus $prometheus_version, Alertmanager $alertmanager_version"
 if wanted "$postgres_image"; then build_postgres; fi
 if wanted "$aspnet_image"; then build_aspnet; fi
 if wanted "$sdk_image"; then build_sdk; fi
+if wanted "$prometheus_image"; then build_prometheus; fi
+if wanted "$alertmanager_image"; then build_alertmanager; fi
 # Images replaced by a newer recipe leave dangling layers behind.
 docker image prune -f --filter "label=org.hermes.stand-in.recipe" >/dev/null 2>&1 || true
-log "done in $((SECONDS - started)) s: $postgres_image, $sdk_image, $aspnet_image"
+log "done in $((SECONDS - started)) s: $postgres_image, $sdk_image, $aspnet_image, $prometheus_image, $alertmanager_image"
