@@ -15,7 +15,7 @@ namespace Hermes.Bench.Api;
 /// side in one run, on one durable (fsync on) local PostgreSQL: start the cluster, migrate, start the API (Release),
 /// then alternate pgbench and wrk at the same concurrency, and print a Markdown table.
 /// Usage: IntakeBench --repo DIR [--concurrency 4,8,16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
-/// [--pgbench-mode extended,prepared] [--group 4] [--no-anchor] [--npgsql "extra connection-string options for the API"]
+/// [--pgbench-mode extended,prepared] [--group 4] [--no-anchor] [--index-cost] [--npgsql "extra connection-string options for the API"]
 /// </summary>
 public static partial class Program
 {
@@ -41,6 +41,11 @@ public static partial class Program
         var settings = await ScalarAsync<string>(dataSource, "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'shared_buffers', 'server_version')");
         Console.WriteLine($"PostgreSQL on 127.0.0.1:{cluster.Port}: {settings}");
         Console.WriteLine($"Load average at the start: {File.ReadAllText("/proc/loadavg").Trim()}");
+
+        if (options.IndexCost)
+        {
+            return await IndexCostAsync(options, cluster, dataSource, work);
+        }
 
         if (options.Anchor)
         {
@@ -140,6 +145,66 @@ public static partial class Program
                 await api.WaitForExitAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// What the indexes no query needs cost the write: pgbench of the API's transaction (-M prepared, the trigger
+    /// deferred as for the API) with every index, without the two that no statement of Hermes reads
+    /// (<c>n8n_success</c>, <c>brevo_contact_id</c>), and without <c>status</c> too (read by the console's per-status
+    /// count); interleaved, <c>--rounds</c> rounds, at the first <c>--concurrency</c>.
+    /// </summary>
+    private static async Task<int> IndexCostAsync(BenchOptions options, LocalPostgresCluster cluster, NpgsqlDataSource dataSource, string work)
+    {
+        var at = options with { Concurrency = options.Concurrencies[0] };
+        var client = new PgbenchClient("pgbench -M prepared (same transaction)", "prepared", Path.Combine(options.Repo, "bench", "api", "two-row-insert.sql"), 1);
+        (string Name, string[] Dropped)[] variants =
+        [
+            ("every index (as migrated)", []),
+            ("without n8n_success and brevo_contact_id", ["idx_hermes_leads_n8n_success", "idx_hermes_leads_brevo_id"]),
+            ("without those and status", ["idx_hermes_leads_n8n_success", "idx_hermes_leads_brevo_id", "idx_hermes_leads_status"]),
+        ];
+        var definitions = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var index in variants.SelectMany(static v => v.Dropped).Distinct())
+        {
+            definitions[index] = await ScalarAsync<string>(dataSource, $"SELECT pg_get_indexdef('{index}'::regclass)");
+        }
+
+        var rates = variants.Select(static _ => new List<(double Tps, double PgMs)>()).ToArray();
+        await RunPgbenchAsync(at, client, cluster, work, at.Warmup);
+        for (var round = 0; round < at.Rounds; round++)
+        {
+            foreach (var v in round % 2 == 0 ? [0, 1, 2] : new[] { 2, 1, 0 })
+            {
+                await ExecuteAsync(dataSource, "TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads");
+                foreach (var (index, definition) in definitions)
+                {
+                    await ExecuteAsync(dataSource, variants[v].Dropped.Contains(index) ? $"DROP INDEX IF EXISTS {index}" : definition.Replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", StringComparison.Ordinal));
+                }
+
+                await ExecuteAsync(dataSource, "CHECKPOINT");
+                var cpuBefore = CpuSample.Take(Environment.ProcessId, cluster.DataDirectory);
+                var result = await RunPgbenchAsync(at, client, cluster, work, at.Duration);
+                var cpu = CpuSample.Take(Environment.ProcessId, cluster.DataDirectory) - cpuBefore;
+                rates[v].Add((result.PerSecond, 1000 * cpu.Postgres / Math.Max(1, result.Count)));
+            }
+        }
+
+        foreach (var (index, definition) in definitions)
+        {
+            await ExecuteAsync(dataSource, definition.Replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", StringComparison.Ordinal));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Index cost at {at.Concurrency} connections, {at.Duration} s per run, {at.Rounds} rounds interleaved");
+        Console.WriteLine("| indexes on hermes_leads | leads/s (runs) | PostgreSQL CPU ms per lead (runs) |");
+        Console.WriteLine("|---|---|---|");
+        for (var v = 0; v < variants.Length; v++)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {variants[v].Name} | {rates[v].Average(static r => r.Tps):F0} ({string.Join(", ", rates[v].Select(static r => r.Tps.ToString("F0", CultureInfo.InvariantCulture)))}) | {rates[v].Average(static r => r.PgMs):F2} ({string.Join(", ", rates[v].Select(static r => r.PgMs.ToString("F2", CultureInfo.InvariantCulture)))}) |"));
+        }
+
+        return 0;
     }
 
     /// <summary>The API's hermes_runtime_thread_pool_blocked_injections_total, both reasons, from its /metrics.</summary>
@@ -366,7 +431,7 @@ internal sealed record PhaseResult(string Name, double PerSecond, double P50Ms, 
     public CpuSample Cpu { get; init; } = new(0, 0, 0);
 }
 
-internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencies, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, IReadOnlyList<string> PgbenchModes, IReadOnlyList<int> Groups, bool Anchor)
+internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencies, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, IReadOnlyList<string> PgbenchModes, IReadOnlyList<int> Groups, bool Anchor, bool IndexCost)
 {
     public int Concurrency { get; init; }
 
@@ -381,6 +446,6 @@ internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencie
         return new BenchOptions(Path.GetFullPath(repo), Numbers("--concurrency", "16"), Number("--duration", 20), Number("--warmup", 20), Number("--rounds", 2),
             Value("--log-level") ?? "Information", Value("--npgsql") ?? "",
             (Value("--pgbench-mode") ?? "extended,prepared").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            Numbers("--group", ""), !args.Contains("--no-anchor"));
+            Numbers("--group", ""), !args.Contains("--no-anchor"), args.Contains("--index-cost"));
     }
 }
