@@ -29,13 +29,15 @@ public static class PersistenceHostingExtensions
     public static IHostApplicationBuilder AddHermesPersistence(this IHostApplicationBuilder builder, string applicationName, bool wakesWorkersItself = false)
     {
         var services = builder.Services;
+
+        // The API's sessions defer the trigger's NOTIFY, and its notifier sends it, exactly where start-up options
+        // reach PostgreSQL: on a direct connection.
+        bool DefersWakeUp(IServiceProvider sp) => wakesWorkersItself && !sp.GetRequiredService<HermesDatabase>().IsTransactionPooled;
         services.AddSingleton(sp => HermesDatabase.FromConfiguration(sp.GetRequiredService<IConfiguration>(), applicationName));
         services.AddSingleton(sp =>
         {
             var database = sp.GetRequiredService<HermesDatabase>();
-            var connectionString = wakesWorkersItself && !database.IsTransactionPooled
-                ? OutboxNotifier.DeferTriggerWakeUp(database.ConnectionString)
-                : database.ConnectionString;
+            var connectionString = DefersWakeUp(sp) ? OutboxNotifier.DeferTriggerWakeUp(database.ConnectionString) : database.ConnectionString;
             var dataSource = new NpgsqlDataSourceBuilder(connectionString);
             dataSource.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return dataSource.Build();
@@ -43,7 +45,7 @@ public static class PersistenceHostingExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new OutboxNotifier(
             sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<OutboxNotifier>>(), sp.GetRequiredService<TimeProvider>(),
-            enabled: wakesWorkersItself && !sp.GetRequiredService<HermesDatabase>().IsTransactionPooled));
+            enabled: DefersWakeUp(sp)));
         services.AddDbContextPool<HermesDbContext>(static (sp, options) => PersistenceExtensions.Configure(options, sp.GetRequiredService<NpgsqlDataSource>()));
         services.AddScoped<HermesMigrator>();
         services.AddHostedService<DatabaseSettingsCheck>();

@@ -60,9 +60,6 @@ public sealed partial class OutboxNotifier(NpgsqlDataSource dataSource, ILogger<
         return builder.ConnectionString;
     }
 
-    /// <summary>False where the trigger notifies for this host's connections (behind a transaction pooler).</summary>
-    public bool Enabled => enabled;
-
     /// <summary>Call after a commit that wrote outbox rows. Never blocks and never throws.</summary>
     public void Signal()
     {

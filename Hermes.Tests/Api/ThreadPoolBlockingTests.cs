@@ -1,9 +1,8 @@
-using System.Globalization;
 using System.Net.Http.Json;
-using System.Text.RegularExpressions;
 using Hermes.ServiceDefaults;
 using Hermes.Tests.Faults;
 using Hermes.Tests.Infrastructure;
+using Hermes.Tests.Monitoring;
 
 namespace Hermes.Tests.Api;
 
@@ -13,7 +12,7 @@ namespace Hermes.Tests.Api;
 /// <see cref="ThreadPoolBlocking"/> counts the threads the runtime added for that reason; first proven on deliberately
 /// blocked threads in this process, then read from the real API process's <c>/metrics</c> after a load.
 /// </summary>
-public sealed partial class ThreadPoolBlockingTests : DatabaseTest
+public sealed class ThreadPoolBlockingTests : DatabaseTest
 {
     [Test]
     [NonParallelizable]
@@ -27,29 +26,20 @@ public sealed partial class ThreadPoolBlockingTests : DatabaseTest
         using (var release = new ManualResetEventSlim())
         {
             var sleepers = Enumerable.Range(0, ThreadPool.ThreadCount + 4).Select(_ => Task.Run(() => release.Wait(TimeSpan.FromSeconds(10)))).ToArray();
-            await WaitForAsync(() => ThreadPoolBlocking.Starvation > starvation);
+            await WaitUntilAsync(() => Task.FromResult(ThreadPoolBlocking.Starvation > starvation), "a thread is added for starvation", TimeSpan.FromSeconds(10));
             release.Set();
             await Task.WhenAll(sleepers);
         }
 
         // Then synchronous waits on tasks on more pool threads than there are: what sync-over-async looks like.
         var waiters = Enumerable.Range(0, ThreadPool.ThreadCount + 4).Select(_ => Task.Run(() => Task.Delay(3000).Wait())).ToArray();
-        await WaitForAsync(() => ThreadPoolBlocking.CooperativeBlocking > cooperative);
+        await WaitUntilAsync(() => Task.FromResult(ThreadPoolBlocking.CooperativeBlocking > cooperative), "a thread is added for a blocking Task.Wait", TimeSpan.FromSeconds(10));
         await Task.WhenAll(waiters);
         Assert.Multiple(() =>
         {
             Assert.That(ThreadPoolBlocking.Starvation, Is.GreaterThan(starvation), "threads added for starvation");
             Assert.That(ThreadPoolBlocking.CooperativeBlocking, Is.GreaterThan(cooperative), "threads added for a blocking Task.Wait");
         });
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
     }
 
     [Test]
@@ -97,12 +87,12 @@ public sealed partial class ThreadPoolBlockingTests : DatabaseTest
 
     private static async Task<(long Starvation, long Cooperative)> BlockedInjectionsAsync(HttpClient client)
     {
-        var text = await client.GetStringAsync(new Uri(HermesTelemetryExtensions.MetricsPath, UriKind.Relative));
+        var metrics = Exposition.Parse(await client.GetStringAsync(new Uri(HermesTelemetryExtensions.MetricsPath, UriKind.Relative)));
         long Read(string reason)
         {
-            var match = Regex.Match(text, $@"^hermes_runtime_thread_pool_blocked_injections_total\{{[^}}]*reason=""{reason}""[^}}]*\}} (\d+)", RegexOptions.Multiline);
-            Assert.That(match.Success, Is.True, $"the API's /metrics carries the {reason} count:\n{text[..Math.Min(text.Length, 2000)]}");
-            return long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            var value = metrics.Value("hermes_runtime_thread_pool_blocked_injections_total", ("reason", reason));
+            Assert.That(value, Is.Not.Null, $"the API's /metrics carries the {reason} count");
+            return (long)value!.Value;
         }
 
         return (Read("starvation"), Read("cooperative_blocking"));

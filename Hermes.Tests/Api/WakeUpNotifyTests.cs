@@ -27,7 +27,7 @@ public sealed class WakeUpNotifyTests : ApiTest
         using var response = await PostJsonAsync("/api/leads", ValidBody());
         Assert.That((int)response.StatusCode, Is.EqualTo(201));
 
-        await listener.WaitForAsync(1);
+        await WaitForNotifiesAsync(listener, 1);
         await Task.Delay(300);
         Assert.Multiple(() =>
         {
@@ -48,14 +48,14 @@ public sealed class WakeUpNotifyTests : ApiTest
             notifier.Signal();
         }
 
-        await listener.WaitForAsync(1);
+        await WaitForNotifiesAsync(listener, 1);
         await Task.Delay(300);
         var afterBurst = listener.Received.Count;
         Assert.That(afterBurst, Is.InRange(1, 3), "1,000 signals in a burst fold into the NOTIFY under way and at most a couple after it");
         Assert.That(notifier.Sent - sentBefore, Is.EqualTo(afterBurst), "every NOTIFY sent arrived");
 
         notifier.Signal();
-        await listener.WaitForAsync(afterBurst + 1);
+        await WaitForNotifiesAsync(listener, afterBurst + 1);
         await Task.Delay(100);
         Assert.That(listener.Received, Has.Count.EqualTo(afterBurst + 1), "a signal after the burst is not lost");
     }
@@ -95,7 +95,7 @@ public sealed class WakeUpNotifyTests : ApiTest
             INSERT INTO hermes_outbox (lead_id, payload) SELECT id, '{}'::jsonb FROM l
             """);
 
-        await listener.WaitForAsync(1);
+        await WaitForNotifiesAsync(listener, 1);
         Assert.That(listener.Received, Has.Count.EqualTo(1));
 
         // The same insert from a session that says it wakes the workers itself: the trigger stays quiet.
@@ -106,6 +106,9 @@ public sealed class WakeUpNotifyTests : ApiTest
         await Task.Delay(500);
         Assert.That(listener.Received, Has.Count.EqualTo(1), "no NOTIFY from a deferring session's insert");
     }
+
+    private static Task WaitForNotifiesAsync(Listener listener, int count) =>
+        WaitUntilAsync(() => Task.FromResult(listener.Received.Count >= count), $"{count} NOTIFY arrived", TimeSpan.FromSeconds(10));
 
     /// <summary>A LISTEN connection of the test's own that records each notification on the workers' channel.</summary>
     private sealed class Listener : IAsyncDisposable
@@ -132,16 +135,6 @@ public sealed class WakeUpNotifyTests : ApiTest
 
             listener._loop = listener.LoopAsync();
             return listener;
-        }
-
-        public async Task WaitForAsync(int count)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (_received.Count < count)
-            {
-                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"timed out waiting for {count} NOTIFY (got {_received.Count})");
-                await Task.Delay(10);
-            }
         }
 
         private async Task LoopAsync()

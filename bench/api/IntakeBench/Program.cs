@@ -55,7 +55,7 @@ public static partial class Program
 
         var pgbenchClients = options.PgbenchModes.Select(mode => new PgbenchClient($"pgbench -M {mode} (same transaction)", mode, Path.Combine(options.Repo, "bench", "api", "two-row-insert.sql"), 1))
             .Concat(options.Groups.Select(n => new PgbenchClient($"pgbench -M prepared, {n} leads per transaction", "prepared", GroupScript(options.Repo, work, n), n)))
-            .Concat(options.Anchor ? [new PgbenchClient("anchor: pgbench -M prepared, seed's table and indexes, no trigger", "prepared", Path.Combine(options.Repo, "bench", "api", "anchor.sql"), 1)] : [])
+            .Concat(options.Anchor ? [new PgbenchClient("anchor: pgbench -M prepared, seed's table and indexes, no trigger", "prepared", Path.Combine(options.Repo, "bench", "api", "anchor.sql"), 1, "anchor.hermes_outbox")] : [])
             .ToList();
 
         var port = FreePort();
@@ -169,6 +169,7 @@ public static partial class Program
             definitions[index] = await ScalarAsync<string>(dataSource, $"SELECT pg_get_indexdef('{index}'::regclass)");
         }
 
+        static string Recreate(string definition) => definition.Replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", StringComparison.Ordinal);
         var rates = variants.Select(static _ => new List<(double Tps, double PgMs)>()).ToArray();
         await RunPgbenchAsync(at, client, cluster, work, at.Warmup);
         for (var round = 0; round < at.Rounds; round++)
@@ -178,7 +179,7 @@ public static partial class Program
                 await ExecuteAsync(dataSource, "TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads");
                 foreach (var (index, definition) in definitions)
                 {
-                    await ExecuteAsync(dataSource, variants[v].Dropped.Contains(index) ? $"DROP INDEX IF EXISTS {index}" : definition.Replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", StringComparison.Ordinal));
+                    await ExecuteAsync(dataSource, variants[v].Dropped.Contains(index) ? $"DROP INDEX IF EXISTS {index}" : Recreate(definition));
                 }
 
                 await ExecuteAsync(dataSource, "CHECKPOINT");
@@ -189,9 +190,9 @@ public static partial class Program
             }
         }
 
-        foreach (var (index, definition) in definitions)
+        foreach (var definition in definitions.Values)
         {
-            await ExecuteAsync(dataSource, definition.Replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", StringComparison.Ordinal));
+            await ExecuteAsync(dataSource, Recreate(definition));
         }
 
         Console.WriteLine();
@@ -217,9 +218,7 @@ public static partial class Program
 
     /// <summary>Leads stored so far by <paramref name="client"/>: the anchor's own table for the anchor, Hermes' for the rest.</summary>
     private static Task<long> StoredAsync(NpgsqlDataSource dataSource, PgbenchClient? client) =>
-        ScalarAsync<long>(dataSource, client?.Script.EndsWith("anchor.sql", StringComparison.Ordinal) == true
-            ? "SELECT count(*) FROM anchor.hermes_outbox"
-            : "SELECT count(*) FROM hermes_outbox");
+        ScalarAsync<long>(dataSource, $"SELECT count(*) FROM {client?.OutboxTable ?? "hermes_outbox"}");
 
     /// <summary>two-row-insert.sql's lead and outbox row <paramref name="leads"/> times in one transaction: what group commit would send.</summary>
     private static string GroupScript(string repo, string work, int leads)
@@ -415,7 +414,7 @@ public static partial class Program
 }
 
 /// <summary>A pgbench baseline: its name in the table, protocol, script, and the leads each of its transactions stores.</summary>
-internal sealed record PgbenchClient(string Name, string Mode, string Script, int LeadsPerTransaction);
+internal sealed record PgbenchClient(string Name, string Mode, string Script, int LeadsPerTransaction, string OutboxTable = "hermes_outbox");
 
 /// <summary>One measured phase.</summary>
 internal sealed record PhaseResult(string Name, double PerSecond, double P50Ms, double P99Ms, long Count, long Errors)
