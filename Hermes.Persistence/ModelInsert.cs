@@ -8,27 +8,34 @@ using Microsoft.EntityFrameworkCore.Storage;
 namespace Hermes.Persistence;
 
 /// <summary>
-/// A plain <c>INSERT</c> of one entity, built once from the EF Core model: every column EF Core itself would send
+/// A plain <c>INSERT</c> of one or more entities, built from the EF Core model: every column EF Core itself would send
 /// for a new entity (the properties the database does not generate), each value converted and typed by the model's
 /// own mapping, then an optional <c>RETURNING</c>. It runs on the context's connection, inside the context's
-/// transaction, but without the change tracker: the submission path writes two new rows per request and reads
-/// nothing back but the lead's id and time, so snapshotting, batching and accepting changes are pure overhead there
-/// (measured in bench/RESULTS.md). The model stays the single source of the column list: a property added to the
-/// entity is inserted without touching this code.
+/// transaction, but without the change tracker: the submission path writes new rows and reads nothing back but the
+/// leads' ids and times, so snapshotting, batching and accepting changes are pure overhead there (measured in
+/// bench/RESULTS.md). The model stays the single source of the column list: a property added to the entity is
+/// inserted without touching this code.
 /// </summary>
 public sealed class ModelInsert<TEntity>
     where TEntity : class
 {
-    private readonly Column[] _columns;
+    /// <summary>The most rows one statement takes: 64 rows of the widest table stay far below PostgreSQL's 65,535 parameters.</summary>
+    public const int MaxRows = 64;
 
-    private ModelInsert(string sql, Column[] columns)
+    private readonly Column[] _columns;
+    private readonly string _head;
+    private readonly string _returning;
+    private readonly string?[] _sql = new string?[MaxRows + 1];
+
+    private ModelInsert(string head, string returning, Column[] columns)
     {
-        Sql = sql;
+        _head = head;
+        _returning = returning;
         _columns = columns;
     }
 
-    /// <summary>The statement, with positional parameters (<c>$1</c>, <c>$2</c>, …).</summary>
-    public string Sql { get; }
+    /// <summary>The one-row statement, with positional parameters (<c>$1</c>, <c>$2</c>, …).</summary>
+    public string Sql => SqlFor(1);
 
     /// <summary>The inserted columns, in parameter order.</summary>
     public IReadOnlyList<string> Columns => [.. _columns.Select(static c => c.Name)];
@@ -50,31 +57,56 @@ public sealed class ModelInsert<TEntity>
             .OrderBy(static c => c.Name, StringComparer.Ordinal)
             .ToArray();
 
-        var sql = new StringBuilder("INSERT INTO ").Append(table).Append(" (")
+        var head = new StringBuilder("INSERT INTO ").Append(table).Append(" (")
             .AppendJoin(", ", columns.Select(static c => c.Name))
-            .Append(") VALUES (")
-            .AppendJoin(", ", columns.Select(static (_, i) => "$" + (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)))
-            .Append(')');
-        if (returning.Length > 0)
-        {
-            sql.Append(" RETURNING ").AppendJoin(", ", returning);
-        }
+            .Append(") VALUES ").ToString();
+        var tail = returning.Length > 0 ? " RETURNING " + string.Join(", ", returning) : "";
+        return new ModelInsert<TEntity>(head, tail, columns);
+    }
 
-        return new ModelInsert<TEntity>(sql.ToString(), columns);
+    /// <summary>The statement for <paramref name="rows"/> rows: one <c>VALUES</c> list, parameters numbered row after row.</summary>
+    public string SqlFor(int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, MaxRows);
+        return _sql[rows] ??= Build(rows);
+
+        string Build(int count)
+        {
+            var sql = new StringBuilder(_head);
+            for (var row = 0; row < count; row++)
+            {
+                sql.Append(row == 0 ? "(" : ", (");
+                for (var column = 0; column < _columns.Length; column++)
+                {
+                    sql.Append(column == 0 ? "$" : ", $").Append(((row * _columns.Length) + column + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+
+                sql.Append(')');
+            }
+
+            return sql.Append(_returning).ToString();
+        }
     }
 
     /// <summary>A command for <paramref name="entity"/> on the context's open connection and current transaction.</summary>
+    public DbCommand CommandFor(DbContext context, TEntity entity) => CommandFor(context, [entity]);
+
+    /// <summary>One command inserting all of <paramref name="entities"/> (1 to <see cref="MaxRows"/>), in their order.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "The text is built from the EF Core model's table and column names only; every value is a parameter.")]
-    public DbCommand CommandFor(DbContext context, TEntity entity)
+    public DbCommand CommandFor(DbContext context, IReadOnlyList<TEntity> entities)
     {
         var connection = context.Database.GetDbConnection();
         var command = connection.CreateCommand();
-        command.CommandText = Sql;
+        command.CommandText = SqlFor(entities.Count);
         command.Transaction = context.Database.CurrentTransaction?.GetDbTransaction();
-        foreach (var column in _columns)
+        foreach (var entity in entities)
         {
-            // CreateParameter applies the mapping's value converter (e.g. the outbox status enum to its name).
-            command.Parameters.Add(column.Mapping.CreateParameter(command, "", column.Property.GetValue(entity), column.Nullable));
+            foreach (var column in _columns)
+            {
+                // CreateParameter applies the mapping's value converter (e.g. the outbox status enum to its name).
+                command.Parameters.Add(column.Mapping.CreateParameter(command, "", column.Property.GetValue(entity), column.Nullable));
+            }
         }
 
         return command;
@@ -84,36 +116,55 @@ public sealed class ModelInsert<TEntity>
 }
 
 /// <summary>
-/// The submission's two rows, written with <see cref="ModelInsert{TEntity}"/> inside the context's current
-/// transaction: the lead (its database-assigned id and time read back onto it), then its outbox row.
+/// The submissions' rows, written with <see cref="ModelInsert{TEntity}"/> inside the context's current transaction:
+/// the leads (their database-assigned ids and times read back onto them), then their outbox rows.
 /// </summary>
 public static class SubmissionRows
 {
     private static ModelInsert<Domain.Lead>? s_lead;
     private static ModelInsert<Domain.OutboxMessage>? s_outbox;
 
-    public static ModelInsert<Domain.Lead> LeadInsert(IModel model) => s_lead ??= ModelInsert<Domain.Lead>.Create(model, "id", "created_at");
+    public static ModelInsert<Domain.Lead> LeadInsert(IModel model) => s_lead ??= ModelInsert<Domain.Lead>.Create(model, "lead_id", "id", "created_at");
 
     public static ModelInsert<Domain.OutboxMessage> OutboxInsert(IModel model) => s_outbox ??= ModelInsert<Domain.OutboxMessage>.Create(model);
 
     /// <summary>Inserts <paramref name="lead"/> and sets its <c>Id</c> and <c>CreatedAt</c> from the database.</summary>
-    public static async Task InsertLeadAsync(HermesDbContext context, Domain.Lead lead, CancellationToken cancellationToken)
+    public static Task InsertLeadAsync(HermesDbContext context, Domain.Lead lead, CancellationToken cancellationToken) =>
+        InsertLeadsAsync(context, [lead], cancellationToken);
+
+    /// <summary>
+    /// Inserts <paramref name="leads"/> (distinct lead ids, at most <see cref="ModelInsert{TEntity}.MaxRows"/>) in one
+    /// statement and sets each one's <c>Id</c> and <c>CreatedAt</c> from the row returned for its lead id (PostgreSQL
+    /// does not promise to return rows in the order of the VALUES list).
+    /// </summary>
+    public static async Task InsertLeadsAsync(HermesDbContext context, IReadOnlyList<Domain.Lead> leads, CancellationToken cancellationToken)
     {
-        await using var command = LeadInsert(context.Model).CommandFor(context, lead);
+        await using var command = LeadInsert(context.Model).CommandFor(context, leads);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        var byLeadId = leads.Count == 1 ? null : leads.ToDictionary(static l => l.LeadId, StringComparer.Ordinal);
+        var returned = 0;
+        while (await reader.ReadAsync(cancellationToken))
         {
-            throw new InvalidOperationException("The lead insert returned no row.");
+            var lead = byLeadId is null ? leads[0] : byLeadId[reader.GetString(0)];
+            lead.Id = reader.GetInt64(1);
+            lead.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
+            returned++;
         }
 
-        lead.Id = reader.GetInt64(0);
-        lead.CreatedAt = reader.GetFieldValue<DateTimeOffset>(1);
+        if (returned != leads.Count)
+        {
+            throw new InvalidOperationException($"The lead insert returned {returned} rows for {leads.Count} leads.");
+        }
     }
 
     /// <summary>Inserts <paramref name="message"/>; its id, time and availability are the database's defaults.</summary>
-    public static async Task InsertOutboxAsync(HermesDbContext context, Domain.OutboxMessage message, CancellationToken cancellationToken)
+    public static Task InsertOutboxAsync(HermesDbContext context, Domain.OutboxMessage message, CancellationToken cancellationToken) =>
+        InsertOutboxAsync(context, [message], cancellationToken);
+
+    /// <summary>Inserts <paramref name="messages"/> (at most <see cref="ModelInsert{TEntity}.MaxRows"/>) in one statement.</summary>
+    public static async Task InsertOutboxAsync(HermesDbContext context, IReadOnlyList<Domain.OutboxMessage> messages, CancellationToken cancellationToken)
     {
-        await using var command = OutboxInsert(context.Model).CommandFor(context, message);
+        await using var command = OutboxInsert(context.Model).CommandFor(context, messages);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -25,6 +25,7 @@ public static class IntakeExtensions
         services.AddSingleton<IValidateOptions<IntakeOptions>, IntakeOptionsValidator>();
         services.AddSingleton(static sp => sp.GetRequiredService<IOptions<IntakeOptions>>().Value.ToValidationOptions());
         services.AddScoped<LeadIntake>();
+        services.AddSingleton<SubmissionWriter>();
         services.AddHttpClient<CaptchaVerifier>();
         services.ConfigureHttpJsonOptions(static o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IntakeJsonContext.Default));
 

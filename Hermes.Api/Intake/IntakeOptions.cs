@@ -39,6 +39,8 @@ public sealed class IntakeOptions
 
     public IntakeCaptchaOptions Captcha { get; set; } = new();
 
+    public IntakeGroupCommitOptions GroupCommit { get; set; } = new();
+
     /// <summary>The rules the domain validator applies, built from these settings.</summary>
     public LeadValidationOptions ToValidationOptions() => new()
     {
@@ -80,6 +82,19 @@ public sealed class IntakeCaptchaOptions
 
     /// <summary>How long to wait for the verify endpoint before answering 503.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// Group commit (<c>Intake:GroupCommit</c>): submissions that arrive while a transaction is being written share the
+/// next one (see <c>SubmissionWriter</c>). Nothing waits on a timer: a lone submission is written at once.
+/// </summary>
+public sealed class IntakeGroupCommitOptions
+{
+    /// <summary>The most leads one transaction takes; 1 writes every lead in its own transaction.</summary>
+    public int MaxBatch { get; set; } = 32;
+
+    /// <summary>How many transactions may be in flight at once (each on its own connection).</summary>
+    public int Writers { get; set; } = 2;
 }
 
 /// <summary>Checks the <c>Intake</c> section when the host starts; every message names its key.</summary>
@@ -156,6 +171,16 @@ internal sealed class IntakeOptionsValidator : IValidateOptions<IntakeOptions>
         if (captcha.Timeout <= TimeSpan.Zero || captcha.Timeout > TimeSpan.FromMinutes(1))
         {
             failures.Add($"{s}:Captcha:Timeout must be between 00:00:00 and 00:01:00, exclusive of zero (got {captcha.Timeout}).");
+        }
+
+        if (options.GroupCommit.MaxBatch is < 1 or > Persistence.ModelInsert<Lead>.MaxRows)
+        {
+            failures.Add($"{s}:GroupCommit:MaxBatch must be between 1 and {Persistence.ModelInsert<Lead>.MaxRows} (got {options.GroupCommit.MaxBatch}).");
+        }
+
+        if (options.GroupCommit.Writers is < 1 or > 32)
+        {
+            failures.Add($"{s}:GroupCommit:Writers must be between 1 and 32 (got {options.GroupCommit.Writers}).");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

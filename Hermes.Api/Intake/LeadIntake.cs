@@ -4,7 +4,6 @@ using System.Text.Json;
 using Hermes.Api.Telemetry;
 using Hermes.Domain;
 using Hermes.Persistence;
-using Hermes.Persistence.Outbox;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -29,14 +28,14 @@ internal abstract record IntakeOutcome
 
 /// <summary>
 /// Takes a submission from form to stored lead: validates it, honours the Idempotency-Key, checks the captcha
-/// when that is switched on, and writes the <c>hermes_leads</c> row and its <c>hermes_outbox</c> row in one
-/// transaction. Database failures are not caught here: they surface as 503 (see <c>DatabaseUnavailableHandler</c>),
+/// when that is switched on, and has <see cref="SubmissionWriter"/> write the <c>hermes_leads</c> row and its
+/// <c>hermes_outbox</c> row in one transaction (shared with the submissions arriving at the same time). Database failures are not caught here: they surface as 503 (see <c>DatabaseUnavailableHandler</c>),
 /// and since both rows are in one transaction, nothing is ever half-written.
 /// </summary>
 internal sealed class LeadIntake(
     HermesDbContext db,
     CaptchaVerifier captcha,
-    OutboxNotifier notifier,
+    SubmissionWriter writer,
     LeadValidationOptions rules,
     IOptions<IntakeOptions> options,
     ApiTelemetry telemetry,
@@ -105,29 +104,15 @@ internal sealed class LeadIntake(
     }
 
     /// <summary>
-    /// The lead, then (with its database-assigned id and time) the outbox row carrying the frozen webhook payload,
-    /// then the commit: one transaction. Deliberately not cancelled when the client goes away: a lead already on
-    /// its way into the database is worth keeping.
+    /// The lead and its outbox row, committed by <see cref="SubmissionWriter"/>. Deliberately not cancelled when the
+    /// client goes away: a lead already on its way into the database is worth keeping.
     /// </summary>
     private async Task<LeadReceipt> StoreAsync(LeadSubmission submission, string? idempotencyKey, string? requestHash)
     {
-        var cancellationToken = CancellationToken.None;
         var lead = Lead.FromSubmission(submission, LeadIdentifier.New());
         lead.IdempotencyKey = idempotencyKey;
         lead.RequestHash = requestHash;
-
-        // Two new rows and nothing else: the model's own INSERTs without the change tracker (SubmissionRows), in one
-        // EF Core transaction.
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await SubmissionRows.InsertLeadAsync(db, lead, cancellationToken);
-        await SubmissionRows.InsertOutboxAsync(db, new OutboxMessage
-        {
-            LeadId = lead.Id,
-            Payload = WebhookPayload.For(lead).ToJson(),
-            Traceparent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null,
-        }, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        notifier.Signal();
+        await writer.StoreAsync(lead, Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null);
         return new LeadReceipt(lead.LeadId, lead.Id, lead.CreatedAt!.Value);
     }
 

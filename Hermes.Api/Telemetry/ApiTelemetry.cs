@@ -16,11 +16,15 @@ public sealed class ApiTelemetry
         var meter = meterFactory.Create(Name);
         Accepted = meter.CreateCounter<long>("hermes.leads.accepted", "{lead}", "Leads stored and queued for delivery (idempotent replays are not counted again).");
         Rejected = meter.CreateCounter<long>("hermes.leads.rejected", "{submission}", "Submissions refused, by reason; nothing was stored for them.");
+        CommitBatch = meter.CreateHistogram<int>("hermes.leads.commit.batch", "{lead}", "Leads written per committed transaction (group commit).",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
     }
 
     public Counter<long> Accepted { get; }
 
     public Counter<long> Rejected { get; }
+
+    public Histogram<int> CommitBatch { get; }
 
     public void Reject(string reason) => Rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 }
