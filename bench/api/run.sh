@@ -3,6 +3,7 @@
 # transaction (in pgbench's extended and prepared protocols), taking turns in one run on one durable (fsync on) local
 # PostgreSQL. About 4 minutes.
 # Usage: bench/api/run.sh [--concurrency 16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
+#                         [--group 4] [--no-anchor] [--index-cost] [--compare-single] [--api-env Intake__GroupCommit__Writers=4]...
 #                         [--pgbench-mode extended,prepared] [--npgsql "Max Auto Prepare=0;No Reset On Close=false"]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -15,7 +15,7 @@ namespace Hermes.Bench.Api;
 /// side in one run, on one durable (fsync on) local PostgreSQL: start the cluster, migrate, start the API (Release),
 /// then alternate pgbench and wrk at the same concurrency, and print a Markdown table.
 /// Usage: IntakeBench --repo DIR [--concurrency 4,8,16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
-/// [--pgbench-mode extended,prepared] [--group 4] [--no-anchor] [--index-cost] [--npgsql "extra connection-string options for the API"]
+/// [--pgbench-mode extended,prepared] [--group 4] [--no-anchor] [--index-cost] [--compare-single] [--api-env KEY=VALUE]... [--npgsql "extra connection-string options for the API"]
 /// </summary>
 public static partial class Program
 {
@@ -58,17 +58,33 @@ public static partial class Program
             .Concat(options.Anchor ? [new PgbenchClient("anchor: pgbench -M prepared, seed's table and indexes, no trigger", "prepared", Path.Combine(options.Repo, "bench", "api", "anchor.sql"), 1, "anchor.hermes_outbox")] : [])
             .ToList();
 
-        var port = FreePort();
-        using var api = StartApi(options, apiConnectionString, port, work);
+        // The API as configured (group commit on), and with --compare-single the same API writing one lead per
+        // transaction, both running throughout and measured in turn.
+        List<ApiClient> apis = [new("API (wrk, POST /api/leads)" + (options.ApiEnvironment.Count > 0 ? ", " + string.Join(", ", options.ApiEnvironment.Select(static e => $"{e.Key}={e.Value}")) : ""), FreePort(), options.ApiEnvironment)];
+        if (options.CompareSingle)
+        {
+            apis.Add(new("API, one lead per transaction (Intake:GroupCommit:MaxBatch=1)", FreePort(), new Dictionary<string, string> { ["Intake__GroupCommit__MaxBatch"] = "1" }));
+        }
+
+        var processes = apis.Select(a => StartApi(options, apiConnectionString, a.Port, work, a.Name == apis[0].Name ? "api.log" : "api-single.log", a.Environment)).ToList();
+        var api = processes[0];
         try
         {
-            await WaitForApiAsync(port, api);
+            foreach (var (client, process) in apis.Zip(processes))
+            {
+                await WaitForApiAsync(client.Port, process);
+            }
+
             var results = new List<PhaseResult>();
             foreach (var concurrency in options.Concurrencies)
             {
                 var at = options with { Concurrency = concurrency };
                 Console.WriteLine($"Concurrency {concurrency}: warm-up {at.Warmup} s each");
-                await RunWrkAsync(at, port, at.Warmup);
+                foreach (var client in apis)
+                {
+                    await RunWrkAsync(at, client, at.Warmup);
+                }
+
                 foreach (var client in pgbenchClients)
                 {
                     await RunPgbenchAsync(at, client, cluster, work, at.Warmup);
@@ -77,26 +93,34 @@ public static partial class Program
                 for (var round = 1; round <= at.Rounds; round++)
                 {
                     // Rotate the order, so no client always runs on the larger tables.
-                    PgbenchClient?[] clients = [null, .. pgbenchClients];
+                    object[] clients = [.. apis, .. pgbenchClients];
                     var order = clients.Skip((round - 1) % clients.Length).Concat(clients.Take((round - 1) % clients.Length)).ToList();
                     foreach (var client in order)
                     {
+                        var pgbenchClient = client as PgbenchClient;
+                        var apiClient = client as ApiClient;
+                        var process = apiClient is null ? api : processes[apis.IndexOf(apiClient)];
                         await ExecuteAsync(dataSource, "CHECKPOINT");
-                        var before = await StoredAsync(dataSource, client);
-                        var cpuBefore = CpuSample.Take(api.Id, cluster.DataDirectory);
-                        var blockedBefore = client is null ? await BlockedInjectionsAsync(port) : 0;
-                        var result = client is null
-                            ? await RunWrkAsync(at, port, at.Duration)
-                            : await RunPgbenchAsync(at, client, cluster, work, at.Duration);
-                        var cpu = CpuSample.Take(api.Id, cluster.DataDirectory) - cpuBefore;
-                        if (client is null)
+                        var before = await StoredAsync(dataSource, pgbenchClient);
+                        var cpuBefore = CpuSample.Take(process.Id, cluster.DataDirectory);
+                        var metricsBefore = apiClient is null ? default : await ApiMetricsAsync(apiClient.Port);
+                        var result = apiClient is not null
+                            ? await RunWrkAsync(at, apiClient, at.Duration)
+                            : await RunPgbenchAsync(at, pgbenchClient!, cluster, work, at.Duration);
+                        var cpu = CpuSample.Take(process.Id, cluster.DataDirectory) - cpuBefore;
+                        if (apiClient is not null)
                         {
-                            result = result with { BlockedInjections = await BlockedInjectionsAsync(port) - blockedBefore };
+                            var metrics = await ApiMetricsAsync(apiClient.Port);
+                            result = result with
+                            {
+                                BlockedInjections = metrics.BlockedInjections - metricsBefore.BlockedInjections,
+                                Transactions = metrics.Transactions - metricsBefore.Transactions,
+                            };
                         }
 
                         // Requests wrk left in flight finish after it stops: let them land before counting.
                         await Task.Delay(500);
-                        var stored = await StoredAsync(dataSource, client) - before;
+                        var stored = await StoredAsync(dataSource, pgbenchClient) - before;
                         result = result with { Round = round, Concurrency = concurrency, RowsStored = stored, Cpu = cpu };
                         results.Add(result);
                         Console.WriteLine(result);
@@ -113,22 +137,25 @@ public static partial class Program
                 $"{leads} leads and {outbox} outbox rows in Hermes' tables at the end, {orphans} leads without an outbox row. " +
                 $"Load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}.");
             Console.WriteLine();
-            Console.WriteLine("| connections | round | client | leads/s | p50 ms | p99 ms | transactions | errors | leads stored | CPU ms per lead: API / PostgreSQL / load generator |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+            Console.WriteLine("| connections | round | client | leads/s | p50 ms | p99 ms | requests or transactions | errors | leads stored | leads per transaction | CPU ms per lead: API / PostgreSQL / load generator |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var r in results)
             {
                 double PerLead(double seconds) => 1000 * seconds / Math.Max(1, r.RowsStored);
-                Console.WriteLine(string.Create(inv, $"| {r.Concurrency} | {r.Round} | {r.Name} | {r.PerSecond:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.Count} | {r.Errors} | {r.RowsStored} | {PerLead(r.Cpu.Api):F2} / {PerLead(r.Cpu.Postgres):F2} / {PerLead(r.Cpu.Clients):F2} |"));
+                Console.WriteLine(string.Create(inv, $"| {r.Concurrency} | {r.Round} | {r.Name} | {r.PerSecond:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.Count} | {r.Errors} | {r.RowsStored} | {(double)r.RowsStored / Math.Max(1, r.Name.StartsWith("API", StringComparison.Ordinal) ? r.Transactions : r.Count):F1} | {PerLead(r.Cpu.Api):F2} / {PerLead(r.Cpu.Postgres):F2} / {PerLead(r.Cpu.Clients):F2} |"));
             }
 
             Console.WriteLine();
             foreach (var concurrency in options.Concurrencies)
             {
-                var apiRate = results.Where(r => r.Concurrency == concurrency && r.Name.StartsWith("API", StringComparison.Ordinal)).Average(static r => r.PerSecond);
-                foreach (var client in pgbenchClients)
+                foreach (var apiClient in apis)
                 {
-                    var pgRate = results.Where(r => r.Concurrency == concurrency && r.Name == client.Name).Average(static r => r.PerSecond);
-                    Console.WriteLine(string.Create(inv, $"{concurrency} connections: API / {client.Name}: {apiRate:F0} / {pgRate:F0} = {apiRate / pgRate:F2}x"));
+                    var apiRate = results.Where(r => r.Concurrency == concurrency && r.Name == apiClient.Name).Average(static r => r.PerSecond);
+                    foreach (var client in pgbenchClients)
+                    {
+                        var pgRate = results.Where(r => r.Concurrency == concurrency && r.Name == client.Name).Average(static r => r.PerSecond);
+                        Console.WriteLine(string.Create(inv, $"{concurrency} connections: {apiClient.Name} / {client.Name}: {apiRate:F0} / {pgRate:F0} = {apiRate / pgRate:F2}x"));
+                    }
                 }
             }
 
@@ -139,10 +166,15 @@ public static partial class Program
         }
         finally
         {
-            if (!api.HasExited)
+            foreach (var process in processes)
             {
-                api.Kill(entireProcessTree: true);
-                await api.WaitForExitAsync();
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync();
+                }
+
+                process.Dispose();
             }
         }
     }
@@ -208,12 +240,16 @@ public static partial class Program
         return 0;
     }
 
-    /// <summary>The API's hermes_runtime_thread_pool_blocked_injections_total, both reasons, from its /metrics.</summary>
-    private static async Task<long> BlockedInjectionsAsync(int port)
+    /// <summary>
+    /// From the API's /metrics: hermes_runtime_thread_pool_blocked_injections_total (both reasons) and the number of
+    /// transactions its submissions were committed in (the count of the hermes_leads_commit_batch histogram).
+    /// </summary>
+    private static async Task<(long BlockedInjections, long Transactions)> ApiMetricsAsync(int port)
     {
         using var client = new HttpClient();
         var text = await client.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"));
-        return BlockedInjections().Matches(text).Sum(static m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        return (BlockedInjections().Matches(text).Sum(static m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)),
+            CommitTransactions().Matches(text).Sum(static m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));
     }
 
     /// <summary>Leads stored so far by <paramref name="client"/>: the anchor's own table for the anchor, Hermes' for the rest.</summary>
@@ -230,7 +266,7 @@ public static partial class Program
         return path;
     }
 
-    private static Process StartApi(BenchOptions options, string connectionString, int port, string work)
+    private static Process StartApi(BenchOptions options, string connectionString, int port, string work, string logName, IReadOnlyDictionary<string, string> environment)
     {
         var dll = Path.Combine(options.Repo, "Hermes.Api", "bin", "Release", "net10.0", "Hermes.Api.dll");
         if (!File.Exists(dll))
@@ -254,8 +290,13 @@ public static partial class Program
         // unless the run says otherwise.
         start.Environment["Logging__LogLevel__Default"] = options.LogLevel;
         start.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the API.");
-        var log = new StreamWriter(Path.Combine(work, "api.log")) { AutoFlush = true };
+        var log = new StreamWriter(Path.Combine(work, logName)) { AutoFlush = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         process.BeginOutputReadLine();
@@ -293,15 +334,15 @@ public static partial class Program
         throw new TimeoutException("The API did not start within 60 s.");
     }
 
-    private static async Task<PhaseResult> RunWrkAsync(BenchOptions options, int port, int seconds)
+    private static async Task<PhaseResult> RunWrkAsync(BenchOptions options, ApiClient api, int seconds)
     {
         var script = Path.Combine(options.Repo, "bench", "api", "lead.lua");
-        var output = await RunAsync("wrk", ["-t", "2", "-c", Str(options.Concurrency), "-d", $"{seconds}s", "--latency", "--timeout", "10s", "-s", script, $"http://127.0.0.1:{port}/api/leads"]);
+        var output = await RunAsync("wrk", ["-t", "2", "-c", Str(options.Concurrency), "-d", $"{seconds}s", "--latency", "--timeout", "10s", "-s", script, $"http://127.0.0.1:{api.Port}/api/leads"]);
         var count = long.Parse(WrkRequests().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var rate = double.Parse(WrkRate().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var errors = WrkNon2xx().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
         errors += WrkSocketErrors().Matches(output).Sum(static e => long.Parse(e.Groups[1].Value, CultureInfo.InvariantCulture));
-        return new PhaseResult($"API (wrk, POST /api/leads)", rate, WrkPercentile(output, "50"), WrkPercentile(output, "99"), count, errors);
+        return new PhaseResult(api.Name, rate, WrkPercentile(output, "50"), WrkPercentile(output, "99"), count, errors);
     }
 
     private static double WrkPercentile(string output, string percentile)
@@ -394,6 +435,9 @@ public static partial class Program
     [GeneratedRegex(@"^hermes_runtime_thread_pool_blocked_injections_total\{[^}]*\} (\d+)", RegexOptions.Multiline)]
     private static partial Regex BlockedInjections();
 
+    [GeneratedRegex(@"^hermes_leads_commit_batch_count(?:\{[^}]*\})? (\d+)", RegexOptions.Multiline)]
+    private static partial Regex CommitTransactions();
+
     [GeneratedRegex(@"(\d+) requests in")]
     private static partial Regex WrkRequests();
 
@@ -417,6 +461,9 @@ public static partial class Program
 internal sealed record PgbenchClient(string Name, string Mode, string Script, int LeadsPerTransaction, string OutboxTable = "hermes_outbox");
 
 /// <summary>One measured phase.</summary>
+/// <summary>An API process under test: its phases' name, its port, what its environment adds.</summary>
+internal sealed record ApiClient(string Name, int Port, IReadOnlyDictionary<string, string> Environment);
+
 internal sealed record PhaseResult(string Name, double PerSecond, double P50Ms, double P99Ms, long Count, long Errors)
 {
     public int Round { get; init; }
@@ -425,12 +472,15 @@ internal sealed record PhaseResult(string Name, double PerSecond, double P50Ms, 
 
     public long BlockedInjections { get; init; }
 
+    /// <summary>For the API: the transactions its leads were committed in (group commit), from its own histogram.</summary>
+    public long Transactions { get; init; }
+
     public long RowsStored { get; init; }
 
     public CpuSample Cpu { get; init; } = new(0, 0, 0);
 }
 
-internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencies, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, IReadOnlyList<string> PgbenchModes, IReadOnlyList<int> Groups, bool Anchor, bool IndexCost)
+internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencies, int Duration, int Warmup, int Rounds, string LogLevel, string NpgsqlOptions, IReadOnlyList<string> PgbenchModes, IReadOnlyList<int> Groups, bool Anchor, bool IndexCost, bool CompareSingle, IReadOnlyDictionary<string, string> ApiEnvironment)
 {
     public int Concurrency { get; init; }
 
@@ -445,6 +495,8 @@ internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencie
         return new BenchOptions(Path.GetFullPath(repo), Numbers("--concurrency", "16"), Number("--duration", 20), Number("--warmup", 20), Number("--rounds", 2),
             Value("--log-level") ?? "Information", Value("--npgsql") ?? "",
             (Value("--pgbench-mode") ?? "extended,prepared").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            Numbers("--group", ""), !args.Contains("--no-anchor"), args.Contains("--index-cost"));
+            Numbers("--group", ""), !args.Contains("--no-anchor"), args.Contains("--index-cost"), args.Contains("--compare-single"),
+            args.Select((a, i) => (a, i)).Where(p => p.a == "--api-env" && p.i + 1 < args.Length).Select(p => args[p.i + 1].Split('=', 2))
+                .ToDictionary(static kv => kv[0], static kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal));
     }
 }
