@@ -175,6 +175,25 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
+    [Order(3)]
+    public async Task The_api_image_stores_form_text_in_nfc_and_takes_an_idn_address_as_every_other_host_does()
+    {
+        // "Zoe" + U+0308 COMBINING DIAERESIS, as a Mac keyboard or a copy from a PDF can send it; NFC is "Zoë".
+        // Without ICU .NET runs globalization-invariant, and String.Normalize leaves the text as sent.
+        var form = TestData.ValidForm("zoe@bücher.example") with { FirstName = "Zoe\u0308" };
+        using var response = await _http.PostAsJsonAsync($"http://127.0.0.1:{Stack.ApiPort}/api/leads", form, JsonSerializerOptions.Web);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), text);
+        var leadId = JsonNode.Parse(text)!["leadId"]!.GetValue<string>();
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await ScalarAsync<string>("SELECT first_name FROM hermes_leads WHERE lead_id = $1", leadId), Is.EqualTo("Zo\u00EB"), "stored in NFC");
+            Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE lead_id = $1", leadId), Is.EqualTo("zoe@bücher.example"));
+        });
+    }
+
+    [Test]
     [Order(4)]
     public async Task Prometheus_scrapes_the_api_the_admin_and_both_workers_loads_the_rules_and_reaches_Alertmanager()
     {

@@ -86,7 +86,7 @@ ca_bundle=/etc/ssl/certs/ca-certificates.crt
 [[ -s $ca_bundle ]] || die "no CA bundle at $ca_bundle (apt-get install -y ca-certificates)"
 
 recipe=$({
-  cat "$0" "$here/assemble-rootfs.py" "$here/postgres/docker-entrypoint.sh"
+  cat "$0" "$here/assemble-rootfs.py" "$here/postgres/docker-entrypoint.sh" "$here/aspnet/apk"
   dpkg-query -W "${packages[@]}" "$icu"
   echo "$sdk_version $runtime_version $aspnet_version"
   sha256sum "$ca_bundle"
@@ -156,12 +156,15 @@ dotnet_env=(--change "ENV APP_UID=1654" --change "ENV ASPNETCORE_HTTP_PORTS=8080
 
 build_aspnet() {
   local root=$work/aspnet
+  # ICU too: the shipped Dockerfiles add Alpine's icu-libs (Unicode normalisation), which this image's apk stand-in
+  # (deploy/images/aspnet/apk) checks for rather than downloads.
   python3 "$here/assemble-rootfs.py" "$root" --package libc6 --package libgcc-s1 --package libstdc++6 --package zlib1g \
-    --package libssl3 --exclude '*/gconv/*' --exclude '*/libcoreclrtraceptprovider.so' \
+    --package libssl3 --package "$icu" --exclude '*/gconv/*' --exclude '*/libcoreclrtraceptprovider.so' \
     --path "$dotnet_root/dotnet" --path "$dotnet_root/host" --path "$dotnet_root/LICENSE.txt" --path "$dotnet_root/ThirdPartyNotices.txt" \
     --path "$dotnet_root/shared/Microsoft.NETCore.App/$runtime_version" --path "$dotnet_root/shared/Microsoft.AspNetCore.App/$aspnet_version" \
     "${applets[@]/#/--busybox=}"
   relocate_dotnet "$root"
+  install -D -m 755 "$here/aspnet/apk" "$root/sbin/apk"
   users "$root" app:1654:/home/app:/bin/sh
   certificates "$root"
   # As the Alpine images: no ICU, so globalization-invariant by default.
