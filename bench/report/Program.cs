@@ -5,7 +5,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using Hermes.Bench.Worker;
 
-// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20]
+// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."]
 var options = Args.Parse(args);
 var apiDll = Path.GetFullPath(options.Get("api", ""));
 var workerDll = Path.GetFullPath(options.Get("worker", ""));
@@ -20,6 +20,10 @@ var concurrency = options.Get("concurrency", "16");
 var batch = options.Get("batch", "32");
 var starts = int.Parse(options.Get("starts", "5"), CultureInfo.InvariantCulture);
 var loadSeconds = int.Parse(options.Get("load-seconds", "20"), CultureInfo.InvariantCulture);
+// --env "KEY=VALUE;KEY=VALUE": settings added to both hosts' environments (e.g. DOTNET_GCgen0size=0x400000).
+var extraEnvironment = options.Get("env", "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+    .Select(static kv => kv.Split('=', 2)).ToDictionary(static kv => kv[0], static kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal);
+Host.ExtraEnvironment = extraEnvironment;
 
 await using var bench = await BenchEnvironment.StartAsync(workerDll);
 Console.WriteLine(bench.Describe());
@@ -53,7 +57,7 @@ await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionStri
     var idle = api.Memory();
     using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(loadSeconds));
     var submitted = 0;
-    var peakRss = 0L;
+    var peak = default(MemorySample);
     var clients = Enumerable.Range(0, 8).Select(async lane =>
     {
         using var http = new HttpClient();
@@ -67,13 +71,14 @@ await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionStri
     while (!stop.IsCancellationRequested)
     {
         await Task.Delay(500);
-        peakRss = Math.Max(peakRss, api.Memory().Rss);
+        var sample = api.Memory();
+        peak = sample.Rss > peak.Rss ? sample : peak;
     }
 
     await Task.WhenAll(clients);
     var end = api.Memory();
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"API memory: idle VmRSS {idle.Rss / 1024} MiB; under 8 clients for {loadSeconds} s ({submitted / (double)loadSeconds:F0} submissions/s) VmRSS peak sample {peakRss / 1024} MiB, VmHWM {end.Hwm / 1024} MiB"));
+        $"API memory: idle VmRSS {idle.Rss / 1024} MiB; under 8 clients for {loadSeconds} s ({submitted / (double)loadSeconds:F0} submissions/s) VmRSS peak sample {peak.Rss / 1024} MiB ({peak.Parts}), VmHWM {end.Hwm / 1024} MiB"));
 }
 
 await bench.ResetAsync();
@@ -86,7 +91,7 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
 {
     var clock = Stopwatch.StartNew();
     var idle = 0L;
-    var peakRss = 0L;
+    var peak = default(MemorySample);
     var firstAt = 0.0;
     long delivered = 0;
     var samples = new List<(double T, long N)>();
@@ -95,7 +100,7 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
         await Task.Delay(250);
         var memory = worker.Memory();
         idle = idle == 0 ? memory.Rss : idle;
-        peakRss = Math.Max(peakRss, memory.Rss);
+        peak = memory.Rss > peak.Rss ? memory : peak;
         delivered = bench.Received.Count;
         if (delivered > 0 && firstAt == 0)
         {
@@ -117,7 +122,7 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"backlog drain: {stored} of {backlog} rows delivered by one worker (Outbox:Concurrency {concurrency}, Outbox:BatchSize {batch}) in {total:F1} s from process start = {stored / total:F0} rows/s overall, {steadyRate:F0} rows/s between 10 % and 90 %; first delivery {firstAt:F1} s after start; duplicates at the receiver {bench.Duplicates}"));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"worker memory: VmRSS {idle / 1024} MiB at the first sample, peak sample {peakRss / 1024} MiB while draining, VmHWM {end.Hwm / 1024} MiB"));
+        $"worker memory: VmRSS {idle / 1024} MiB at the first sample, peak sample {peak.Rss / 1024} MiB ({peak.Parts}) while draining, VmHWM {end.Hwm / 1024} MiB"));
 }
 
 return 0;
@@ -139,6 +144,12 @@ internal sealed class Args(Dictionary<string, string> values)
     }
 
     public string Get(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
+}
+
+/// <summary>One look at a process's memory, KiB.</summary>
+internal readonly record struct MemorySample(long Rss, long Hwm, long Anonymous, long File, long Shared)
+{
+    public string Parts => string.Create(CultureInfo.InvariantCulture, $"{Anonymous / 1024} anonymous + {File / 1024} file-backed + {Shared / 1024} shared MiB");
 }
 
 /// <summary>A Hermes host as a child process on a port chosen here, killed on dispose.</summary>
@@ -165,8 +176,16 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
         ["ASPNETCORE_ENVIRONMENT"] = "Staging",
     };
 
+    /// <summary>Added to every host's environment (the run's <c>--env</c>).</summary>
+    public static IReadOnlyDictionary<string, string> ExtraEnvironment { get; set; } = new Dictionary<string, string>();
+
     public static Host Start(string dll, string[] args, Dictionary<string, string> environment)
     {
+        foreach (var (key, value) in ExtraEnvironment)
+        {
+            environment[key] = value;
+        }
+
         var port = FreePort();
         var address = new Uri($"http://127.0.0.1:{port}");
         var start = Info(dll, [.. args, "--urls", address.ToString()], environment);
@@ -236,13 +255,14 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
         throw new TimeoutException("The host was not ready within 2 minutes.");
     }
 
-    /// <summary>VmRSS and VmHWM in KiB, from /proc/pid/status.</summary>
-    public (long Rss, long Hwm) Memory()
+    /// <summary>VmRSS, VmHWM and VmRSS's parts (anonymous, file-backed, shared memory) in KiB, from /proc/pid/status.</summary>
+    public MemorySample Memory()
     {
-        long Read(string key) => File.ReadLines($"/proc/{process.Id}/status")
+        var lines = File.ReadAllLines($"/proc/{process.Id}/status");
+        long Read(string key) => lines
             .Where(l => l.StartsWith(key + ":", StringComparison.Ordinal))
             .Select(static l => long.Parse(l.Split(':', 2)[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture)).FirstOrDefault();
-        return (Read("VmRSS"), Read("VmHWM"));
+        return new(Read("VmRSS"), Read("VmHWM"), Read("RssAnon"), Read("RssFile"), Read("RssShmem"));
     }
 
     public async ValueTask DisposeAsync()
