@@ -5,7 +5,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using Hermes.Bench.Worker;
 
-// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."]
+// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"]
 var options = Args.Parse(args);
 var apiDll = Path.GetFullPath(options.Get("api", ""));
 var workerDll = Path.GetFullPath(options.Get("worker", ""));
@@ -24,6 +24,8 @@ var loadSeconds = int.Parse(options.Get("load-seconds", "20"), CultureInfo.Invar
 var extraEnvironment = options.Get("env", "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
     .Select(static kv => kv.Split('=', 2)).ToDictionary(static kv => kv[0], static kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal);
 Host.ExtraEnvironment = extraEnvironment;
+// --drop-indexes "a,b": indexes on Hermes' tables dropped before the backlog is seeded (what an index costs the drain).
+var dropIndexes = options.Get("drop-indexes", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
 await using var bench = await BenchEnvironment.StartAsync(workerDll);
 Console.WriteLine(bench.Describe());
@@ -84,6 +86,18 @@ await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionStri
 await bench.ResetAsync();
 
 // 3. Backlog drain: the rows an n8n outage leaves behind, seeded as the API writes them, then one worker.
+foreach (var index in dropIndexes)
+{
+    // The names are the operator's own command line; this is a benchmark against a throwaway cluster.
+    await bench.ExecuteAsync($"DROP INDEX IF EXISTS \"{index.Replace("\"", "", StringComparison.Ordinal)}\"");
+}
+
+if (dropIndexes.Length > 0)
+{
+    Console.WriteLine($"dropped before seeding: {string.Join(", ", dropIndexes)}");
+}
+
+await bench.ExecuteAsync("SELECT pg_stat_reset()");
 var seed = Stopwatch.StartNew();
 await Host.RunAsync(workerDll, ["seed", "--count", backlog.ToString(CultureInfo.InvariantCulture)], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {backlog} pending rows in {seed.Elapsed.TotalSeconds:F1} s"));
@@ -121,6 +135,10 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
     var stored = await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"backlog drain: {stored} of {backlog} rows delivered by one worker (Outbox:Concurrency {concurrency}, Outbox:BatchSize {batch}) in {total:F1} s from process start = {stored / total:F0} rows/s overall, {steadyRate:F0} rows/s between 10 % and 90 %; first delivery {firstAt:F1} s after start; duplicates at the receiver {bench.Duplicates}"));
+    var updates = await bench.ScalarAsync("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'hermes_leads'");
+    var hot = await bench.ScalarAsync("SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'hermes_leads'");
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"hermes_leads updates during the drain: {updates}, of which HOT (no index touched): {hot} ({(updates == 0 ? 0 : 100.0 * hot / updates):F0} %)"));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"worker memory: VmRSS {idle / 1024} MiB at the first sample, peak sample {peak.Rss / 1024} MiB ({peak.Parts}) while draining, VmHWM {end.Hwm / 1024} MiB"));
 }

@@ -123,6 +123,12 @@ public sealed class BenchEnvironment : IAsyncDisposable
         Duplicates = 0;
     }
 
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public async Task<long> ScalarAsync(string sql)
     {
         await using var command = DataSource.CreateCommand(sql);
