@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using Hermes.Persistence;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
@@ -22,34 +20,34 @@ public sealed record DatabaseProbeResult(
 }
 
 /// <summary>
-/// Opens a pooled connection, runs <c>SELECT 1</c> (the latency) and reads the applied migrations. Failures are
-/// reported by kind (the exception's type and SQLSTATE), never by message, because Npgsql's messages name hosts.
+/// Opens a pooled connection, runs <c>SELECT 1</c> (the latency) and reads the applied migrations on it
+/// (<see cref="MigrationHistory"/>: no EF Core on a path every health probe takes). Failures are reported by kind
+/// (the exception's type and SQLSTATE), never by message, because Npgsql's messages name hosts.
 /// </summary>
-public sealed class DatabaseProbe(NpgsqlDataSource dataSource, IServiceScopeFactory scopes)
+public sealed class DatabaseProbe(NpgsqlDataSource dataSource)
 {
     public async Task<DatabaseProbeResult> ProbeAsync(CancellationToken cancellationToken)
     {
         var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
+        var all = MigrationHistory.All;
         var clock = Stopwatch.StartNew();
-        await using var scope = scopes.CreateAsyncScope();
-        var migrator = scope.ServiceProvider.GetRequiredService<HermesMigrator>();
         try
         {
-            await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using (var command = new NpgsqlCommand("SELECT 1", connection))
             {
                 await command.ExecuteScalarAsync(cancellationToken);
             }
 
             var latency = clock.Elapsed.TotalMilliseconds;
-            var applied = await migrator.AppliedAsync(cancellationToken);
-            var pending = migrator.All.Except(applied, StringComparer.Ordinal).Count();
-            return new(true, Math.Round(latency, 2), applied.Count > 0 ? applied[^1] : null, migrator.Latest, pending, settings.MinPoolSize, settings.MaxPoolSize, null);
+            var applied = await MigrationHistory.AppliedAsync(connection, cancellationToken);
+            var pending = all.Except(applied, StringComparer.Ordinal).Count();
+            return new(true, Math.Round(latency, 2), applied.Count > 0 ? applied[^1] : null, all[^1], pending, settings.MinPoolSize, settings.MaxPoolSize, null);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             var kind = e is PostgresException postgres ? $"{e.GetType().Name} {postgres.SqlState}" : e.GetType().Name;
-            return new(false, Math.Round(clock.Elapsed.TotalMilliseconds, 2), null, migrator.Latest, 0, settings.MinPoolSize, settings.MaxPoolSize, "Database unreachable (" + kind + ")");
+            return new(false, Math.Round(clock.Elapsed.TotalMilliseconds, 2), null, all[^1], 0, settings.MinPoolSize, settings.MaxPoolSize, "Database unreachable (" + kind + ")");
         }
     }
 }
