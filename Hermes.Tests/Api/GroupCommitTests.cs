@@ -149,10 +149,17 @@ public sealed class GroupCommitTests : ApiTest
             await command.ExecuteNonQueryAsync();
         }
 
-        var first = Enumerable.Range(0, Writers).Select(_ => PostJsonAsync("/api/leads", ValidBody())).ToList();
-        await WaitUntilAsync(
-            async () => await ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'hermes_outbox'::regclass AND NOT granted") == Writers,
-            "every writer waits for the lock on hermes_outbox");
+        // One at a time: two sent together could be taken by one writer as one batch.
+        var first = new List<Task<HttpResponseMessage>>();
+        for (var writer = 1; writer <= Writers; writer++)
+        {
+            first.Add(PostJsonAsync("/api/leads", ValidBody()));
+            var waiting = writer;
+            await WaitUntilAsync(
+                async () => await ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'hermes_outbox'::regclass AND NOT granted") == waiting,
+                $"writer {waiting} waits for the lock on hermes_outbox");
+        }
+
         return new HeldWriters(Factory.Services.GetRequiredService<SubmissionWriter>(), connection, transaction, first);
     }
 
