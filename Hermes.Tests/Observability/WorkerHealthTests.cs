@@ -42,10 +42,11 @@ public sealed class WorkerHealthTests : WorkerTest
     [Test]
     public async Task N8n_is_503_when_the_oldest_pending_row_is_older_than_MaxPendingAge()
     {
-        await using var worker = await ObservedWorker.StartAsync(ConnectionString, Receiver.Url, new Dictionary<string, string?> { ["Health:MaxPendingAge"] = "00:10:00" });
+        // Written 11 minutes ago and not due for an hour: pending, and too old. Made so before the worker starts, which
+        // would otherwise deliver the new row before the UPDATE makes it not due (seen in CI).
         var (_, message) = await InsertLeadAsync();
-        // Written 11 minutes ago and not due for an hour: pending, and too old.
         await ExecuteAsync("UPDATE hermes_outbox SET created_at = now() - interval '11 minutes', available_at = now() + interval '1 hour' WHERE id = $1", message.Id);
+        await using var worker = await ObservedWorker.StartAsync(ConnectionString, Receiver.Url, new Dictionary<string, string?> { ["Health:MaxPendingAge"] = "00:10:00" });
 
         var (status, n8n) = await GetAsync(worker, "/health/n8n");
         Assert.Multiple(() =>
