@@ -200,7 +200,9 @@ public sealed class DashboardTests
             Assert.That(Answer("Deliveries per second by outcome").Single(static s => s.Labels["outcome"] == "delivered").Values.Where(double.IsFinite).Max(), Is.GreaterThan(0));
             Assert.That(Last("Failed rows (replay them)"), Is.EqualTo(failedRows), "the failed rows the database holds");
             Assert.That(Last("Pending rows"), Is.Zero, "nothing left pending");
-            Assert.That(Last("Leads accepted in range"), Is.InRange(accepted - 1, accepted + 1), "increase() extrapolates to the range's ends");
+            // increase() extrapolates what it saw to the range's ends, scaling by range over sampled span: over a short range
+            // with a handful of scrapes that can be more than one lead over (7.1 for 6 was seen in CI).
+            Assert.That(Last("Leads accepted in range"), Is.InRange(accepted - 1, accepted * 1.5), "increase() extrapolates to the range's ends");
             Assert.That(Answer("Database reachable").Select(static s => (s.Labels["job"], s.Values[^1])), Is.EquivalentTo(new[] { ("hermes-api", 1.0), ("hermes-worker", 1.0) }));
             Assert.That(Answer("Circuit breaker per worker").Select(static s => s.Labels["instance"]), Is.EqualTo(new[] { hosts.Worker.Http.BaseAddress!.Authority }));
             Assert.That(Answer("Circuit breaker per worker").Single().Values.Where(double.IsFinite), Has.All.EqualTo(0), "closed: two failures are below the breaker's minimum throughput");
