@@ -134,7 +134,8 @@ internal sealed partial class SubmissionWriter(
             Log.BatchIsolated(logger, batch.Count, e.SqlState);
             foreach (var pending in batch)
             {
-                await WriteAloneAsync(pending);
+                // Alone, a refusal is that submission's own error, delivered as it is.
+                await WriteAsync([pending]);
             }
 
             return;
@@ -150,21 +151,6 @@ internal sealed partial class SubmissionWriter(
         }
 
         Committed(batch);
-    }
-
-    private async Task WriteAloneAsync(Pending pending)
-    {
-        try
-        {
-            await WriteTransactionAsync([pending], static () => { });
-        }
-        catch (Exception e)
-        {
-            pending.Committed.TrySetException(e);
-            return;
-        }
-
-        Committed([pending]);
     }
 
     private void Committed(List<Pending> batch)
