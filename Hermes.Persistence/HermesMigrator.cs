@@ -13,8 +13,8 @@ public sealed class HermesMigrator(HermesDbContext context)
     /// <summary>The name that means "before the first migration": migrating to it removes the schema.</summary>
     public const string Empty = "0";
 
-    /// <summary>Every migration id in order, e.g. <c>20261122000100_InitialSchema</c>.</summary>
-    public IReadOnlyList<string> All => [.. context.Database.GetMigrations()];
+    /// <summary>Every migration id in order, e.g. <c>20261122000100_InitialSchema</c> (<see cref="MigrationHistory.All"/>).</summary>
+    public IReadOnlyList<string> All => MigrationHistory.All;
 
     public string Latest => All[^1];
 
