@@ -12,6 +12,7 @@ using Hermes.ServiceDefaults;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddHermesServiceDefaults("hermes-api");
 builder.AddHermesPersistence("hermes-api", wakesWorkersItself: true);
+builder.AddHermesDbContext();
 builder.AddHermesSecurity();
 builder.AddHermesApiTelemetry();
 builder.AddHermesHealth();

@@ -14,9 +14,9 @@ namespace Hermes.ServiceDefaults;
 public static class PersistenceHostingExtensions
 {
     /// <summary>
-    /// Registers the database for either host: the resolved <see cref="HermesDatabase"/>, one
-    /// <see cref="NpgsqlDataSource"/> (pooled connections for raw SQL), and a pooled <see cref="HermesDbContext"/>
-    /// on that same data source. Settings are read when first needed and checked when the host starts, so a
+    /// Registers the database for either host: the resolved <see cref="HermesDatabase"/> and one
+    /// <see cref="NpgsqlDataSource"/> (pooled connections for raw SQL). EF Core is not part of it: the host that
+    /// writes through the model adds <see cref="AddHermesDbContext"/>. Settings are read when first needed and checked when the host starts, so a
     /// missing or malformed <c>DATABASE_URL</c> stops the process with a message naming the key.
     /// </summary>
     /// <param name="builder">The host.</param>
@@ -46,9 +46,18 @@ public static class PersistenceHostingExtensions
         services.AddSingleton(sp => new OutboxNotifier(
             sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<OutboxNotifier>>(), sp.GetRequiredService<TimeProvider>(),
             enabled: DefersWakeUp(sp)));
-        services.AddDbContextPool<HermesDbContext>(static (sp, options) => PersistenceExtensions.Configure(options, sp.GetRequiredService<NpgsqlDataSource>()));
-        services.AddScoped<HermesMigrator>();
         services.AddHostedService<DatabaseSettingsCheck>();
+        return builder;
+    }
+
+    /// <summary>
+    /// A pooled <see cref="HermesDbContext"/> on the data source of <see cref="AddHermesPersistence"/>, for the API's
+    /// writes. The worker does without: its SQL is its own, and EF Core's assemblies, model and services would cost
+    /// a draining worker resident memory for nothing (bench/RESULTS.md, "Memory").
+    /// </summary>
+    public static IHostApplicationBuilder AddHermesDbContext(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddDbContextPool<HermesDbContext>(static (sp, options) => PersistenceExtensions.Configure(options, sp.GetRequiredService<NpgsqlDataSource>()));
         return builder;
     }
 

@@ -5,10 +5,13 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using Hermes.Bench.Worker;
 
-// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"]
+// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--seed-with <Hermes.Outbox.Worker.dll>]
 var options = Args.Parse(args);
 var apiDll = Path.GetFullPath(options.Get("api", ""));
 var workerDll = Path.GetFullPath(options.Get("worker", ""));
+// --seed-with: the worker build whose seed verb fills the backlog (default --worker); lets a trimmed or AOT build
+// of the dispatcher be measured while the seeding stays the same.
+var seedDll = Path.GetFullPath(options.Get("seed-with", workerDll));
 if (!File.Exists(apiDll) || !File.Exists(workerDll))
 {
     Console.Error.WriteLine("Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog N] [--concurrency N] [--batch N] [--starts N] [--load-seconds N]");
@@ -26,6 +29,8 @@ var extraEnvironment = options.Get("env", "").Split(';', StringSplitOptions.Remo
 Host.ExtraEnvironment = extraEnvironment;
 // --drop-indexes "a,b": indexes on Hermes' tables dropped before the backlog is seeded (what an index costs the drain).
 var dropIndexes = options.Get("drop-indexes", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+// --smaps N: the N largest resident mappings (from /proc/<pid>/smaps, summed by file) at each host's peak sample.
+var smapsTop = int.Parse(options.Get("smaps", "0"), CultureInfo.InvariantCulture);
 
 await using var bench = await BenchEnvironment.StartAsync(workerDll);
 Console.WriteLine(bench.Describe());
@@ -60,6 +65,7 @@ await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionStri
     using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(loadSeconds));
     var submitted = 0;
     var peak = default(MemorySample);
+    var peakMappings = new List<(string Name, long Rss)>();
     var clients = Enumerable.Range(0, 8).Select(async lane =>
     {
         using var http = new HttpClient();
@@ -74,13 +80,18 @@ await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionStri
     {
         await Task.Delay(500);
         var sample = api.Memory();
-        peak = sample.Rss > peak.Rss ? sample : peak;
+        if (sample.Rss > peak.Rss)
+        {
+            peak = sample;
+            peakMappings = smapsTop > 0 ? api.Mappings() : peakMappings;
+        }
     }
 
     await Task.WhenAll(clients);
     var end = api.Memory();
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"API memory: idle VmRSS {idle.Rss / 1024} MiB; under 8 clients for {loadSeconds} s ({submitted / (double)loadSeconds:F0} submissions/s) VmRSS peak sample {peak.Rss / 1024} MiB ({peak.Parts}), VmHWM {end.Hwm / 1024} MiB"));
+    Host.PrintMappings("API", peakMappings, smapsTop);
 }
 
 await bench.ResetAsync();
@@ -99,13 +110,14 @@ if (dropIndexes.Length > 0)
 
 await bench.ExecuteAsync("SELECT pg_stat_reset()");
 var seed = Stopwatch.StartNew();
-await Host.RunAsync(workerDll, ["seed", "--count", backlog.ToString(CultureInfo.InvariantCulture)], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch));
+await Host.RunAsync(seedDll, ["seed", "--count", backlog.ToString(CultureInfo.InvariantCulture)], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {backlog} pending rows in {seed.Elapsed.TotalSeconds:F1} s"));
 await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
 {
     var clock = Stopwatch.StartNew();
     var idle = 0L;
     var peak = default(MemorySample);
+    var peakMappings = new List<(string Name, long Rss)>();
     var firstAt = 0.0;
     long delivered = 0;
     var samples = new List<(double T, long N)>();
@@ -114,7 +126,12 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
         await Task.Delay(250);
         var memory = worker.Memory();
         idle = idle == 0 ? memory.Rss : idle;
-        peak = memory.Rss > peak.Rss ? memory : peak;
+        if (memory.Rss > peak.Rss)
+        {
+            peak = memory;
+            peakMappings = smapsTop > 0 ? worker.Mappings() : peakMappings;
+        }
+
         delivered = bench.Received.Count;
         if (delivered > 0 && firstAt == 0)
         {
@@ -141,6 +158,7 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
         $"hermes_leads updates during the drain: {updates}, of which HOT (no index touched): {hot} ({(updates == 0 ? 0 : 100.0 * hot / updates):F0} %)"));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"worker memory: VmRSS {idle / 1024} MiB at the first sample, peak sample {peak.Rss / 1024} MiB ({peak.Parts}) while draining, VmHWM {end.Hwm / 1024} MiB"));
+    Host.PrintMappings("worker", peakMappings, smapsTop);
 }
 
 return 0;
@@ -283,6 +301,37 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
         return new(Read("VmRSS"), Read("VmHWM"), Read("RssAnon"), Read("RssFile"), Read("RssShmem"));
     }
 
+    /// <summary>Resident KiB by mapping, from /proc/pid/smaps: files by name, anonymous ones by their bracketed name or "[anonymous]".</summary>
+    public List<(string Name, long Rss)> Mappings()
+    {
+        var sums = new Dictionary<string, long>(StringComparer.Ordinal);
+        var name = "[anonymous]";
+        foreach (var line in File.ReadLines($"/proc/{process.Id}/smaps"))
+        {
+            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[0].Contains('-', StringComparison.Ordinal) && !fields[0].EndsWith(':'))
+            {
+                // A mapping's header: "start-end perms offset dev inode [path]".
+                name = fields.Length == 6 ? Path.GetFileName(fields[5].Trim()) is { Length: > 0 } file ? file : fields[5].Trim() : "[anonymous]";
+            }
+            else if (line.StartsWith("Rss:", StringComparison.Ordinal))
+            {
+                sums[name] = sums.GetValueOrDefault(name) + long.Parse(fields[1], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return [.. sums.Select(static kv => (kv.Key, kv.Value)).OrderByDescending(static m => m.Value)];
+    }
+
+    public static void PrintMappings(string host, List<(string Name, long Rss)> mappings, int top)
+    {
+        if (top > 0)
+        {
+            Console.WriteLine($"{host} at its peak sample, largest resident mappings (KiB): " + string.Join(", ",
+                mappings.Take(top).Select(static m => string.Create(CultureInfo.InvariantCulture, $"{m.Name} {m.Rss}"))));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!process.HasExited)
@@ -296,8 +345,14 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
 
     private static ProcessStartInfo Info(string dll, string[] args, Dictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(dll)! };
-        start.ArgumentList.Add(dll);
+        // A framework-dependent build runs under dotnet; a published executable (self-contained, trimmed or AOT) by itself.
+        var isAssembly = dll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+        var start = new ProcessStartInfo(isAssembly ? "dotnet" : dll) { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(dll)! };
+        if (isAssembly)
+        {
+            start.ArgumentList.Add(dll);
+        }
+
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
