@@ -16,8 +16,9 @@ public static class PersistenceHostingExtensions
     /// <summary>
     /// Registers the database for either host: the resolved <see cref="HermesDatabase"/> and one
     /// <see cref="NpgsqlDataSource"/> (pooled connections for raw SQL). EF Core is not part of it: the host that
-    /// writes through the model adds <see cref="AddHermesDbContext"/>. Settings are read when first needed and checked when the host starts, so a
-    /// missing or malformed <c>DATABASE_URL</c> stops the process with a message naming the key.
+    /// writes through the model adds <see cref="AddHermesDbContext"/>. Settings are read when first needed and
+    /// checked when the host starts, so a missing or malformed <c>DATABASE_URL</c> stops the process with a message
+    /// naming the key.
     /// </summary>
     /// <param name="builder">The host.</param>
     /// <param name="applicationName">The connections' <c>Application Name</c>, unless the settings give one.</param>
@@ -53,7 +54,7 @@ public static class PersistenceHostingExtensions
     /// <summary>
     /// A pooled <see cref="HermesDbContext"/> on the data source of <see cref="AddHermesPersistence"/>, for the API's
     /// writes. The worker does without: its SQL is its own, and EF Core's assemblies, model and services would cost
-    /// a draining worker resident memory for nothing (bench/RESULTS.md, "Memory").
+    /// a draining worker resident memory for nothing (bench/RESULTS.md, "Memory, the next round").
     /// </summary>
     public static IHostApplicationBuilder AddHermesDbContext(this IHostApplicationBuilder builder)
     {

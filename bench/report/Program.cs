@@ -12,7 +12,7 @@ var workerDll = Path.GetFullPath(options.Get("worker", ""));
 // --seed-with: the worker build whose seed verb fills the backlog (default --worker); lets a trimmed or AOT build
 // of the dispatcher be measured while the seeding stays the same.
 var seedDll = Path.GetFullPath(options.Get("seed-with", workerDll));
-if (!File.Exists(apiDll) || !File.Exists(workerDll))
+if (!File.Exists(apiDll) || !File.Exists(workerDll) || !File.Exists(seedDll))
 {
     Console.Error.WriteLine("Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog N] [--concurrency N] [--batch N] [--starts N] [--load-seconds N]");
     return 2;
@@ -64,8 +64,6 @@ await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionStri
     var idle = api.Memory();
     using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(loadSeconds));
     var submitted = 0;
-    var peak = default(MemorySample);
-    var peakMappings = new List<(string Name, long Rss)>();
     var clients = Enumerable.Range(0, 8).Select(async lane =>
     {
         using var http = new HttpClient();
@@ -79,19 +77,15 @@ await using (var api = Host.Start(apiDll, [], Host.ApiEnvironment(connectionStri
     while (!stop.IsCancellationRequested)
     {
         await Task.Delay(500);
-        var sample = api.Memory();
-        if (sample.Rss > peak.Rss)
-        {
-            peak = sample;
-            peakMappings = smapsTop > 0 ? api.Mappings() : peakMappings;
-        }
+        api.Sample(withMappings: smapsTop > 0);
     }
 
     await Task.WhenAll(clients);
     var end = api.Memory();
+    var peak = api.Peak;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"API memory: idle VmRSS {idle.Rss / 1024} MiB; under 8 clients for {loadSeconds} s ({submitted / (double)loadSeconds:F0} submissions/s) VmRSS peak sample {peak.Rss / 1024} MiB ({peak.Parts}), VmHWM {end.Hwm / 1024} MiB"));
-    Host.PrintMappings("API", peakMappings, smapsTop);
+    api.PrintPeakMappings("API", smapsTop);
 }
 
 await bench.ResetAsync();
@@ -116,22 +110,14 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
 {
     var clock = Stopwatch.StartNew();
     var idle = 0L;
-    var peak = default(MemorySample);
-    var peakMappings = new List<(string Name, long Rss)>();
     var firstAt = 0.0;
     long delivered = 0;
     var samples = new List<(double T, long N)>();
     while (clock.Elapsed < TimeSpan.FromMinutes(30))
     {
         await Task.Delay(250);
-        var memory = worker.Memory();
+        var memory = worker.Sample(withMappings: smapsTop > 0);
         idle = idle == 0 ? memory.Rss : idle;
-        if (memory.Rss > peak.Rss)
-        {
-            peak = memory;
-            peakMappings = smapsTop > 0 ? worker.Mappings() : peakMappings;
-        }
-
         delivered = bench.Received.Count;
         if (delivered > 0 && firstAt == 0)
         {
@@ -147,6 +133,7 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
 
     var total = clock.Elapsed.TotalSeconds;
     var end = worker.Memory();
+    var peak = worker.Peak;
     var steady = samples.Where(s => s.N >= delivered * 0.1 && s.N <= delivered * 0.9).ToList();
     var steadyRate = steady.Count >= 2 ? (steady[^1].N - steady[0].N) / (steady[^1].T - steady[0].T) : double.NaN;
     var stored = await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'");
@@ -158,7 +145,7 @@ await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(
         $"hermes_leads updates during the drain: {updates}, of which HOT (no index touched): {hot} ({(updates == 0 ? 0 : 100.0 * hot / updates):F0} %)"));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"worker memory: VmRSS {idle / 1024} MiB at the first sample, peak sample {peak.Rss / 1024} MiB ({peak.Parts}) while draining, VmHWM {end.Hwm / 1024} MiB"));
-    Host.PrintMappings("worker", peakMappings, smapsTop);
+    worker.PrintPeakMappings("worker", smapsTop);
 }
 
 return 0;
@@ -301,8 +288,27 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
         return new(Read("VmRSS"), Read("VmHWM"), Read("RssAnon"), Read("RssFile"), Read("RssShmem"));
     }
 
+    /// <summary>The largest of the samples taken with <see cref="Sample"/>.</summary>
+    public MemorySample Peak { get; private set; }
+
+    /// <summary>The mappings at <see cref="Peak"/>, when its sample asked for them.</summary>
+    private List<(string Name, long Rss)> peakMappings = [];
+
+    /// <summary>One <see cref="Memory"/> sample, kept as <see cref="Peak"/> (with its mappings if asked) when it is the largest yet.</summary>
+    public MemorySample Sample(bool withMappings)
+    {
+        var sample = Memory();
+        if (sample.Rss > Peak.Rss)
+        {
+            Peak = sample;
+            peakMappings = withMappings ? Mappings() : peakMappings;
+        }
+
+        return sample;
+    }
+
     /// <summary>Resident KiB by mapping, from /proc/pid/smaps: files by name, anonymous ones by their bracketed name or "[anonymous]".</summary>
-    public List<(string Name, long Rss)> Mappings()
+    private List<(string Name, long Rss)> Mappings()
     {
         var sums = new Dictionary<string, long>(StringComparer.Ordinal);
         var name = "[anonymous]";
@@ -312,7 +318,8 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
             if (fields.Length >= 5 && fields[0].Contains('-', StringComparison.Ordinal) && !fields[0].EndsWith(':'))
             {
                 // A mapping's header: "start-end perms offset dev inode [path]".
-                name = fields.Length == 6 ? Path.GetFileName(fields[5].Trim()) is { Length: > 0 } file ? file : fields[5].Trim() : "[anonymous]";
+                var path = fields.Length == 6 ? fields[5].Trim() : "";
+                name = path.Length == 0 ? "[anonymous]" : Path.GetFileName(path) is { Length: > 0 } file ? file : path;
             }
             else if (line.StartsWith("Rss:", StringComparison.Ordinal))
             {
@@ -323,12 +330,12 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
         return [.. sums.Select(static kv => (kv.Key, kv.Value)).OrderByDescending(static m => m.Value)];
     }
 
-    public static void PrintMappings(string host, List<(string Name, long Rss)> mappings, int top)
+    public void PrintPeakMappings(string host, int top)
     {
         if (top > 0)
         {
             Console.WriteLine($"{host} at its peak sample, largest resident mappings (KiB): " + string.Join(", ",
-                mappings.Take(top).Select(static m => string.Create(CultureInfo.InvariantCulture, $"{m.Name} {m.Rss}"))));
+                peakMappings.Take(top).Select(static m => string.Create(CultureInfo.InvariantCulture, $"{m.Name} {m.Rss}"))));
         }
     }
 

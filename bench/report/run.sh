@@ -2,7 +2,7 @@
 # The figures bench/api and bench/worker do not give: how fast a backlog of pending rows drains after an outage,
 # resident memory (VmRSS, VmHWM) of the API and of the worker at steady load, and time from process start to ready.
 # Starts its own durable PostgreSQL cluster (fsync on) and a loopback receiver answering 200; Release builds.
-#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N]
+#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--seed-with <Hermes.Outbox.Worker.dll>]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dotnet build -c Release -v q -nologo Hermes.Api/Hermes.Api.csproj >/dev/null
