@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
@@ -18,7 +19,11 @@ public static class MigrationHistory
     public const string Table = "__EFMigrationsHistory";
 
     /// <summary>Every migration id in order, as EF Core orders them (by id).</summary>
-    public static IReadOnlyList<string> All { get; } = [.. typeof(HermesDbContext).Assembly.GetTypes()
+    public static IReadOnlyList<string> All { get; } = Compiled();
+
+    [UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode",
+        Justification = "ILLink.Descriptors.xml keeps the migration types; MigrationHistoryTests hold the list to EF Core's, NativeWorkerTests check readiness in the native build.")]
+    private static string[] Compiled() => [.. typeof(HermesDbContext).Assembly.GetTypes()
         .Where(static t => t.GetCustomAttribute<DbContextAttribute>()?.ContextType == typeof(HermesDbContext))
         .Select(static t => t.GetCustomAttribute<MigrationAttribute>()?.Id)
         .OfType<string>()

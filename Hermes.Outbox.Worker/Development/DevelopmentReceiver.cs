@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Hermes.Outbox.Worker.Delivery;
 using Microsoft.Extensions.Options;
 
@@ -58,7 +59,7 @@ public static class DevelopmentReceiver
             if (verdict is not null)
             {
                 DevelopmentReceiverLog.Refused(logger, id, verdict);
-                return Results.Json(new { error = verdict }, statusCode: StatusCodes.Status401Unauthorized);
+                return Results.Json(new ReceiverError(verdict), ReceiverJsonContext.Default.ReceiverError, statusCode: StatusCodes.Status401Unauthorized);
             }
 
             string leadId;
@@ -70,13 +71,13 @@ public static class DevelopmentReceiver
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
             {
                 DevelopmentReceiverLog.Refused(logger, id, "the body is not a Hermes lead.submitted payload");
-                return Results.Json(new { error = "not a lead.submitted payload" }, statusCode: StatusCodes.Status400BadRequest);
+                return Results.Json(new ReceiverError("not a lead.submitted payload"), ReceiverJsonContext.Default.ReceiverError, statusCode: StatusCodes.Status400BadRequest);
             }
 
             var duplicate = !state.ContactIds.TryAdd(id, "dev-" + Interlocked.Increment(ref state.Counter).ToString(CultureInfo.InvariantCulture));
             var contactId = state.ContactIds[id];
             DevelopmentReceiverLog.Delivered(logger, leadId, id, request.Headers["Hermes-Attempt"].ToString(), options.Value.SigningKeys().Count > 0 ? "verified" : "unsigned (no HERMES_WEBHOOK_SECRET)", contactId, duplicate);
-            return Results.Json(new { brevoContactId = contactId, duplicate });
+            return Results.Json(new ReceiverAnswer(contactId, duplicate), ReceiverJsonContext.Default.ReceiverAnswer);
         }).ExcludeFromDescription();
         return app;
     }
@@ -138,6 +139,18 @@ public sealed class DevelopmentReceiverState
 
     internal ConcurrentDictionary<string, string> ContactIds { get; } = new(StringComparer.Ordinal);
 }
+
+/// <summary>The receiver's refusal: <c>{"error": "..."}</c>.</summary>
+internal sealed record ReceiverError(string Error);
+
+/// <summary>The receiver's answer, shaped like the workflow's: <c>{"brevoContactId": "...", "duplicate": false}</c>.</summary>
+internal sealed record ReceiverAnswer(string BrevoContactId, bool Duplicate);
+
+/// <summary>Source-generated, so the receiver also answers in the native (AOT) build, which has no reflection-based JSON.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(ReceiverError))]
+[JsonSerializable(typeof(ReceiverAnswer))]
+internal sealed partial class ReceiverJsonContext : JsonSerializerContext;
 
 internal static partial class DevelopmentReceiverLog
 {

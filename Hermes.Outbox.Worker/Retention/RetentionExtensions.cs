@@ -1,5 +1,6 @@
 using Hermes.Persistence.Operations;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Outbox.Worker.Retention;
 
@@ -11,7 +12,8 @@ public static class RetentionExtensions
     /// </summary>
     public static IHostApplicationBuilder AddHermesRetention(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<RetentionOptions>, RetentionOptionsValidator>();
         builder.Services.AddHermesOperations();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHostedService<RetentionService>();

@@ -1,9 +1,9 @@
-using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Outbox.Worker.Retention;
 
 /// <summary>The <c>Retention</c> section: how long delivered outbox rows and attempt logs are kept, and how often the worker purges.</summary>
-public sealed class RetentionOptions : IValidatableObject
+public sealed class RetentionOptions
 {
     public const string Section = "Retention";
 
@@ -15,17 +15,27 @@ public sealed class RetentionOptions : IValidatableObject
 
     /// <summary><c>Retention:Interval</c>: the time between two purges; the first runs shortly after start.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
+}
 
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+/// <summary>
+/// Checks <see cref="RetentionOptions"/> at start; every message names its key. A validator rather than data
+/// annotations: those read the options by reflection, which the native (AOT) worker does not keep.
+/// </summary>
+public sealed class RetentionOptionsValidator : IValidateOptions<RetentionOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RetentionOptions options)
     {
-        if (Period <= TimeSpan.Zero)
+        var errors = new List<string>();
+        if (options.Period <= TimeSpan.Zero)
         {
-            yield return new ValidationResult($"{Section}:Period must be a positive duration like 7.00:00:00, not {Period}.", [nameof(Period)]);
+            errors.Add($"{RetentionOptions.Section}:Period must be a positive duration like 7.00:00:00, not {options.Period}.");
         }
 
-        if (Interval <= TimeSpan.Zero)
+        if (options.Interval <= TimeSpan.Zero)
         {
-            yield return new ValidationResult($"{Section}:Interval must be a positive duration like 01:00:00, not {Interval}.", [nameof(Interval)]);
+            errors.Add($"{RetentionOptions.Section}:Interval must be a positive duration like 01:00:00, not {options.Interval}.");
         }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -77,7 +77,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         return File.Exists(path) ? path : throw new InvalidOperationException($"{path} is not built: run dotnet build first.");
     }
 
-    /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c> listening on 127.0.0.1, a free port.</summary>
+    /// <summary>Starts <c>dotnet <paramref name="assembly"/> <paramref name="args"/></c> (or a native executable with its arguments) listening on 127.0.0.1, a free port.</summary>
     public static ChildProcess Start(string name, string assembly, IReadOnlyDictionary<string, string> environment, params string[] args) =>
         StartOwnedBy(Environment.ProcessId, name, assembly, environment, args);
 
@@ -88,14 +88,20 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// </summary>
     public static ChildProcess StartOwnedBy(int ownerProcessId, string name, string assembly, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        // A host assembly runs under dotnet; a native executable (the native worker) by itself.
+        var isAssembly = assembly.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+        var start = new ProcessStartInfo(isAssembly ? Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet" : assembly)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(assembly)!,
         };
-        start.ArgumentList.Add(assembly);
+        if (isAssembly)
+        {
+            start.ArgumentList.Add(assembly);
+        }
+
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -162,6 +168,23 @@ public sealed partial class ChildProcess : IAsyncDisposable
         {
             await KillAsync();
             throw new TimeoutException($"{Name} did not exit within {timeout} of SIGTERM:\n{Output}");
+        }
+
+        Running.TryRemove(_process.Id, out _);
+        return _process.ExitCode;
+    }
+
+    /// <summary>Waits for the process to end by itself (a one-shot verb, a refused start; killed after <paramref name="timeout"/>); its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            await KillAsync();
+            throw new TimeoutException($"{Name} did not exit within {timeout}:\n{Output}");
         }
 
         Running.TryRemove(_process.Id, out _);
