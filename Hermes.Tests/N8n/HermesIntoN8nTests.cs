@@ -143,6 +143,34 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
     }
 
     [Test]
+    public async Task The_native_worker_delivers_a_submitted_lead_through_n8n_and_records_its_Brevo_contact_id()
+    {
+        var executable = await NativeWorker.RequireAsync();
+        await using var worker = Faults.ChildProcess.Start("native-worker", executable, new Dictionary<string, string>
+        {
+            ["DATABASE_URL"] = TestPostgres.UrlFor(ConnectionString),
+            ["N8N_WEBHOOK_URL"] = _n8n.WebhookUrl.ToString(),
+            ["HERMES_WEBHOOK_SECRET"] = _n8n.Secret,
+            ["Webhook__AuthHeaderName"] = RealN8n.AuthHeaderName,
+            ["Webhook__AuthHeaderValue"] = _n8n.AuthHeaderValue,
+        }, "run");
+        await worker.WaitListeningAsync(TimeSpan.FromSeconds(30));
+        var email = NewEmail();
+
+        var leadId = await SubmitAsync(email);
+        await WaitForLeadAsync(leadId, "forwarded");
+
+        var contact = _brevo.Contact(email);
+        Assert.That(contact, Is.Not.Null, "Brevo has the contact");
+        Assert.That(await ContactIdAsync(leadId), Is.EqualTo(IdOf(contact)));
+        var answer = JsonNode.Parse(await ScalarAsync<string>("SELECT n8n_response_data::text FROM hermes_leads WHERE lead_id = $1", leadId))!;
+        Assert.That(answer["brevoContactId"]!.GetValue<string>(), Is.EqualTo(IdOf(contact)));
+        Assert.That((await AttemptsAsync(leadId)).Select(static a => (a.Status, a.Outcome)), Is.EqualTo(new[] { ((int?)200, "delivered") }));
+        await WaitForMemoryAsync(WebhookId(leadId));
+        Assert.That(await worker.TerminateAsync(TimeSpan.FromSeconds(20)), Is.Zero, worker.Output);
+    }
+
+    [Test]
     public async Task Marketing_consent_puts_the_contact_on_the_Brevo_list()
     {
         await using var worker = await StartWorkerAsync();

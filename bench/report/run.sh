@@ -2,13 +2,26 @@
 # The figures bench/api and bench/worker do not give: how fast a backlog of pending rows drains after an outage,
 # resident memory (VmRSS, VmHWM) of the API and of the worker at steady load, and time from process start to ready.
 # Starts its own durable PostgreSQL cluster (fsync on) and a loopback receiver answering 200; Release builds.
-#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--seed-with <Hermes.Outbox.Worker.dll>]
+#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--seed-with <Hermes.Outbox.Worker.dll>] [--native]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dotnet build -c Release -v q -nologo Hermes.Api/Hermes.Api.csproj >/dev/null
 dotnet build -c Release -v q -nologo Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj >/dev/null
 dotnet build -c Release -v q -nologo bench/report/Hermes.Bench.Report.csproj >/dev/null
 mkdir -p bench/out/report
+# --native: measure the native dispatcher (README, "The native worker") instead of the .NET build; the seeding, an
+# operator verb, still runs with the .NET build.
+args=()
+for a in "$@"; do
+  if [[ $a == --native ]]; then
+    dotnet publish Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj -c Release -r linux-x64 -p:HermesNative=true \
+      --artifacts-path bench/out/native/artifacts -o bench/out/native/out -v q -nologo >/dev/null
+    args+=(--worker bench/out/native/out/Hermes.Outbox.Worker --seed-with Hermes.Outbox.Worker/bin/Release/net10.0/Hermes.Outbox.Worker.dll)
+  else
+    args+=("$a")
+  fi
+done
+set -- "${args[@]}"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr); dotnet $(dotnet --version)"
   echo "command: bench/report/run.sh $*"
