@@ -2,7 +2,10 @@ using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests;
 
-/// <summary>Starts the test PostgreSQL once for the whole run (a set-up fixture in the root namespace covers every test).</summary>
+/// <summary>
+/// Starts the test PostgreSQL once for the whole run (a set-up fixture in the root namespace covers every test), and at
+/// the end removes the native worker the run published (several fixtures use it).
+/// </summary>
 [SetUpFixture]
 public sealed class TestRunSetUp
 {
@@ -10,5 +13,9 @@ public sealed class TestRunSetUp
     public Task StartAsync() => TestPostgres.StartAsync();
 
     [OneTimeTearDown]
-    public Task StopAsync() => TestPostgres.StopAsync();
+    public async Task StopAsync()
+    {
+        Worker.NativeWorker.Clean();
+        await TestPostgres.StopAsync();
+    }
 }

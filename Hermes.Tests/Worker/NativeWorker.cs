@@ -56,7 +56,7 @@ public static class NativeWorker
         return "";
     }
 
-    /// <summary>Removes what this run published.</summary>
+    /// <summary>Removes what this run published (at the end of the run: <see cref="TestRunSetUp"/>).</summary>
     public static void Clean()
     {
         if (Directory.Exists(Root))

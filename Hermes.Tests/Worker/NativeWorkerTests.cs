@@ -16,9 +16,6 @@ public sealed class NativeWorkerTests : WorkerTest
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
-    [OneTimeTearDown]
-    public static void RemovePublishedWorker() => NativeWorker.Clean();
-
     [Test]
     public async Task The_native_worker_delivers_signs_records_and_stops_on_sigterm_with_exit_code_zero()
     {
