@@ -16,6 +16,12 @@ public sealed class NativeWorkerTests : WorkerTest
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
+    /// <summary>Two tests take the latest migration out of the history: each test starts with all of it.</summary>
+    [SetUp]
+    public Task RestoreHistoryAsync() => ExecuteAsync(
+        $"""INSERT INTO "{MigrationHistory.Table}" ("MigrationId", "ProductVersion") SELECT $1, "ProductVersion" FROM "{MigrationHistory.Table}" LIMIT 1 ON CONFLICT DO NOTHING""",
+        MigrationHistory.All[^1]);
+
     [Test]
     public async Task The_native_worker_delivers_signs_records_and_stops_on_sigterm_with_exit_code_zero()
     {
@@ -83,13 +89,14 @@ public sealed class NativeWorkerTests : WorkerTest
     public async Task An_operator_verb_is_refused_with_where_to_find_it()
     {
         var executable = await NativeWorker.RequireAsync();
+        await ExecuteAsync($"""DELETE FROM "{MigrationHistory.Table}" WHERE "MigrationId" = $1""", MigrationHistory.All[^1]);
         await using var worker = Start(executable, [], "migrate");
 
         var exitCode = await worker.WaitForExitAsync(TimeSpan.FromSeconds(30));
 
         Assert.That(exitCode, Is.EqualTo(2), worker.Output);
         Assert.That(worker.Output, Does.Contain("dotnet Hermes.Outbox.Worker.dll <verb>"));
-        Assert.That(await ScalarAsync<long>($"""SELECT count(*) FROM "{MigrationHistory.Table}" """), Is.EqualTo(MigrationHistory.All.Count), "nothing was run");
+        Assert.That(await ScalarAsync<long>($"""SELECT count(*) FROM "{MigrationHistory.Table}" WHERE "MigrationId" = $1""", MigrationHistory.All[^1]), Is.Zero, "nothing was migrated");
     }
 
     private ChildProcess Start(string executable, Dictionary<string, string> settings, string verb = "run")
