@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -128,6 +129,26 @@ public sealed class ComposeStackTests : IDisposable
             var uid = await Stack.DockerAsync(["exec", container, "id", "-u"]);
             Assert.That(uid.StandardOutput.Trim(), Is.EqualTo("1654"), container + " runs as the images' app user");
         }
+    }
+
+    [Test]
+    [Order(2)]
+    public async Task The_worker_containers_run_the_native_dispatcher_and_the_image_answers_verbs_with_the_dotnet_build()
+    {
+        foreach (var container in new[] { Stack.Container("worker", 1), Stack.Container("worker", 2) })
+        {
+            // PID 1 is what the entry point exec'd: the native executable itself, no dotnet host, no shell left over.
+            var process = await Stack.DockerAsync(["exec", container, "cat", "/proc/1/cmdline"]);
+            Assert.That(process.StandardOutput.Split('\0', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "/app/native/Hermes.Outbox.Worker", "run" }), container);
+            var status = await Stack.DockerAsync(["exec", container, "cat", "/proc/1/status"]);
+            var rssKiB = long.Parse(status.StandardOutput.Split('\n').Single(static l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            TestContext.Progress.WriteLine($"compose: {container} VmRSS {rssKiB / 1024} MiB");
+            Assert.That(await Stack.InspectAsync(container, "{{.State.Health.Status}}"), Is.EqualTo("healthy"), "the image's HEALTHCHECK (bash /dev/tcp) passes");
+        }
+
+        var help = await Stack.ComposeAsync(["run", "--rm", "--no-deps", "cli", "--help"], TimeSpan.FromSeconds(120));
+        Assert.That(help.ExitCode, Is.Zero, help.Describe());
+        Assert.That(help.StandardOutput, Does.Contain("migrate").And.Contain("replay").And.Contain("doctor"), "help is the .NET build's, which has the verbs");
     }
 
     [Test]

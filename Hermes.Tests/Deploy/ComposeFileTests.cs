@@ -440,25 +440,26 @@ public sealed class ComposeFileTests
             .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
             .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
 
-    [TestCase("Dockerfile.api", "Hermes.Api", "8080")]
-    [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081")]
-    public void Dockerfiles_build_with_the_sdk_and_run_small_non_root_and_health_checked(string file, string project, string port)
+    [TestCase("Dockerfile.api", "Hermes.Api", "8080", "", "-alpine", "[\"dotnet\", \"Hermes.Api.dll\"]", "http://127.0.0.1:8080/health/ready")]
+    [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081", "-noble-aot", "-noble", "[\"hermes-worker\"]", "/dev/tcp/127.0.0.1/8081 && printf 'GET /health/ready ")]
+    public void Dockerfiles_build_with_the_sdk_and_run_small_non_root_and_health_checked(string file, string project, string port, string sdkVariant, string runtimeVariant, string entryPoint, string healthCheck)
     {
         var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", file)).Select(static l => l.Trim()).ToList();
         var froms = lines.Where(static l => l.StartsWith("FROM ", StringComparison.Ordinal)).ToList();
         var runtime = lines.Skip(lines.LastIndexOf(froms[^1])).ToList();
 
         Assert.That(froms, Has.Count.EqualTo(2), "multi-stage");
-        Assert.That(froms[0], Does.StartWith("FROM mcr.microsoft.com/dotnet/sdk:").And.EndWith(" AS build"));
-        Assert.That(froms[1], Does.StartWith("FROM mcr.microsoft.com/dotnet/aspnet:").And.Contain("-alpine"));
+        Assert.That(froms[0], Is.EqualTo($"FROM mcr.microsoft.com/dotnet/sdk:${{DOTNET_VERSION}}{sdkVariant} AS build"));
+        Assert.That(froms[1], Is.EqualTo($"FROM mcr.microsoft.com/dotnet/aspnet:${{DOTNET_VERSION}}{runtimeVariant} AS runtime"));
         Assert.That(lines, Has.Some.Contains($"dotnet publish {project}/{project}.csproj"));
         Assert.That(File.Exists(RepositoryFiles.PathOf(project, project + ".csproj")), Is.True);
         Assert.That(runtime, Has.Some.EqualTo("USER $APP_UID"), "runs as the image's non-root app user");
         Assert.That(runtime.IndexOf("USER $APP_UID"), Is.LessThan(runtime.FindIndex(static l => l.StartsWith("ENTRYPOINT", StringComparison.Ordinal))));
-        Assert.That(string.Join('\n', runtime), Does.Contain($"http://127.0.0.1:{port}/health/ready"));
-        Assert.That(runtime, Has.Some.StartsWith("HEALTHCHECK "));
+        var check = runtime.FindIndex(static l => l.StartsWith("HEALTHCHECK ", StringComparison.Ordinal));
+        Assert.That(check, Is.Not.Negative);
+        Assert.That(runtime[check + 1], Does.StartWith("CMD ").And.Contain(healthCheck), "the check asks the readiness endpoint");
         Assert.That(runtime, Has.Some.Contains($"ASPNETCORE_URLS=http://+:{port}"));
-        Assert.That(runtime, Has.Some.EqualTo($"ENTRYPOINT [\"dotnet\", \"{project}.dll\"]"));
+        Assert.That(runtime, Has.Some.EqualTo($"ENTRYPOINT {entryPoint}"));
     }
 
     [Test]

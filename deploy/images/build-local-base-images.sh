@@ -3,8 +3,10 @@
 # tags them with exactly those names, so deploy/Dockerfile.* and docker-compose.yml run unchanged where no image
 # registry can be reached:
 #   postgres:15                                  <- docker-compose.yml (postgres, backup)
-#   mcr.microsoft.com/dotnet/sdk:10.0            <- the build stage of deploy/Dockerfile.*
-#   mcr.microsoft.com/dotnet/aspnet:10.0-alpine  <- the runtime stage of deploy/Dockerfile.*
+#   mcr.microsoft.com/dotnet/sdk:10.0            <- the build stage of deploy/Dockerfile.api
+#   mcr.microsoft.com/dotnet/aspnet:10.0-alpine  <- the runtime stage of deploy/Dockerfile.api
+#   mcr.microsoft.com/dotnet/sdk:10.0-noble-aot  <- the build stage of deploy/Dockerfile.worker (with clang, for Native AOT)
+#   mcr.microsoft.com/dotnet/aspnet:10.0-noble   <- the runtime stage of deploy/Dockerfile.worker (glibc, ICU, bash)
 #   prom/prometheus:<tag>                        <- docker-compose.yml (prometheus): Debian's prometheus
 #   prom/alertmanager:<tag>                      <- docker-compose.yml (alertmanager): Debian's prometheus-alertmanager
 # (the names are read from those files, not written here). grafana/grafana has no stand-in: Grafana is not packaged
@@ -37,15 +39,18 @@ command -v python3 >/dev/null || die "python3 is missing"
 
 # --- The names, as the shipped files spell them ---------------------------------------------------------------
 dotnet_arg=$(sed -n 's/^ARG DOTNET_VERSION=//p' "$repo/deploy/Dockerfile.api" | head -n1)
-from_image() { sed -n "s|^FROM \\([^ ]*$1[^ ]*\\).*|\\1|p" "$repo/deploy/Dockerfile.api" | head -n1 | sed "s|\${DOTNET_VERSION}|$dotnet_arg|"; }
-sdk_image=$(from_image /sdk:)
-aspnet_image=$(from_image /aspnet:)
+[[ $(sed -n 's/^ARG DOTNET_VERSION=//p' "$repo/deploy/Dockerfile.worker" | head -n1) == "$dotnet_arg" ]] ||
+  die "deploy/Dockerfile.worker wants another .NET version than deploy/Dockerfile.api"
+from_image() { sed -n "s|^FROM \\([^ ]*$1[^ ]*\\).*|\\1|p" "$repo/deploy/$2" | head -n1 | sed "s|\${DOTNET_VERSION}|$dotnet_arg|"; }
+sdk_image=$(from_image /sdk: Dockerfile.api)
+aspnet_image=$(from_image /aspnet: Dockerfile.api)
+sdk_aot_image=$(from_image /sdk: Dockerfile.worker)
+aspnet_glibc_image=$(from_image /aspnet: Dockerfile.worker)
 postgres_image=$(sed -n 's/^ *image: \(postgres:[^ ]*\)$/\1/p' "$repo/docker-compose.yml" | sort -u)
-for f in "$repo/deploy/Dockerfile.worker"; do
-  grep -qF "FROM ${sdk_image%:*}:\${DOTNET_VERSION}" "$f" && grep -qF "FROM ${aspnet_image%:*}:\${DOTNET_VERSION}${aspnet_image#*:"$dotnet_arg"}" "$f" ||
-    die "$f names other base images than deploy/Dockerfile.api"
-done
-[[ -n $sdk_image && -n $aspnet_image && $(wc -w <<<"$postgres_image") == 1 ]] || die "cannot read the base image names from the shipped files"
+[[ -n $sdk_image && -n $aspnet_image && -n $sdk_aot_image && -n $aspnet_glibc_image && $(wc -w <<<"$postgres_image") == 1 ]] ||
+  die "cannot read the base image names from the shipped files"
+[[ $sdk_aot_image == *-aot && $aspnet_glibc_image != *-alpine* ]] ||
+  die "deploy/Dockerfile.worker should build on an -aot SDK and run on a glibc ASP.NET image, not $sdk_aot_image / $aspnet_glibc_image"
 pg_major=${postgres_image#postgres:}
 compose_image() { sed -n "s|^ *image: \\($1:[^ ]*\\)\$|\\1|p" "$repo/docker-compose.yml" | sort -u; }
 prometheus_image=$(compose_image prom/prometheus)
@@ -53,9 +58,12 @@ alertmanager_image=$(compose_image prom/alertmanager)
 [[ $(wc -w <<<"$prometheus_image") == 1 && $(wc -w <<<"$alertmanager_image") == 1 ]] || die "cannot read the Prometheus and Alertmanager image names from docker-compose.yml"
 
 # --- What this machine has ------------------------------------------------------------------------------------
+# The Native AOT toolchain of the -aot SDK: clang drives GNU ld (binutils) against glibc's and GCC's start files, zlib.
+aot_toolchain=(clang-14 libclang-common-14-dev binutils binutils-x86-64-linux-gnu libc6-dev linux-libc-dev libcrypt-dev
+  libgcc-12-dev zlib1g-dev)
 packages=(bash dash coreutils findutils grep sed mawk gzip tzdata libc-bin util-linux busybox-static
   "postgresql-$pg_major" "postgresql-client-$pg_major" libpq5 libc6 libgcc-s1 libstdc++6 zlib1g libssl3
-  prometheus prometheus-alertmanager)
+  prometheus prometheus-alertmanager "${aot_toolchain[@]}")
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -187,6 +195,40 @@ build_sdk() {
     --change "ENV NUGET_CERT_REVOCATION_MODE=offline"
 }
 
+# The -aot SDK: the SDK above plus clang and what it links with. clang-14 is reached as clang, as Ubuntu's package
+# "clang" links it.
+build_sdk_aot() {
+  local root=$work/sdk-aot
+  python3 "$here/assemble-rootfs.py" "$root" --package libc6 --package libgcc-s1 --package libstdc++6 --package zlib1g \
+    --package libssl3 --package "$icu" "${aot_toolchain[@]/#/--package=}" --exclude '*/gconv/*' --exclude '/usr/lib/clang/*/lib' \
+    --exclude '*/libcoreclrtraceptprovider.so' --path "$dotnet_root" "${applets[@]/#/--busybox=}"
+  ln -sfn clang-14 "$root/usr/bin/clang"
+  ln -sfn clang-14 "$root/usr/bin/clang++"
+  relocate_dotnet "$root"
+  users "$root" app:1654:/home/app:/bin/sh
+  certificates "$root"
+  import "$root" "$sdk_aot_image" "${dotnet_env[@]}" --change "ENV DOTNET_SDK_VERSION=$sdk_version" \
+    --change "ENV DOTNET_GENERATE_ASPNET_CERTIFICATE=false" --change "ENV DOTNET_NOLOGO=true" \
+    --change "ENV DOTNET_USE_POLLING_FILE_WATCHER=true" --change "ENV NUGET_XMLDOC_MODE=skip" \
+    --change "ENV NUGET_CERT_REVOCATION_MODE=offline"
+}
+
+# Ubuntu's ASP.NET image: glibc, ICU and tzdata in, .NET not globalization-invariant, bash as the shell.
+build_aspnet_glibc() {
+  local root=$work/aspnet-glibc
+  python3 "$here/assemble-rootfs.py" "$root" --package libc6 --package libgcc-s1 --package libstdc++6 --package zlib1g \
+    --package libssl3 --package "$icu" --package tzdata --package bash --package dash --exclude '*/gconv/*' \
+    --exclude '*/libcoreclrtraceptprovider.so' --exclude '/usr/share/zoneinfo/right/*' \
+    --path "$dotnet_root/dotnet" --path "$dotnet_root/host" --path "$dotnet_root/LICENSE.txt" --path "$dotnet_root/ThirdPartyNotices.txt" \
+    --path "$dotnet_root/shared/Microsoft.NETCore.App/$runtime_version" --path "$dotnet_root/shared/Microsoft.AspNetCore.App/$aspnet_version" \
+    "${applets[@]/#/--busybox=}"
+  ln -sfn dash "$root/usr/bin/sh"
+  relocate_dotnet "$root"
+  users "$root" app:1654:/home/app:/bin/sh
+  certificates "$root"
+  import "$root" "$aspnet_glibc_image" "${dotnet_env[@]}"
+}
+
 # (libcoreclrtraceptprovider.so is left out: it is the LTTng tracing provider, which needs liblttng-ust; .NET loads
 # it only when present and LTTng is installed, and this machine has no LTTng.)
 # The .NET tree lives at /usr/share/dotnet in the official images, wherever it is on this machine.
@@ -264,8 +306,10 @@ log "recipe $recipe: PostgreSQL $pg_version, .NET SDK $sdk_version (runtime $run
 if wanted "$postgres_image"; then build_postgres; fi
 if wanted "$aspnet_image"; then build_aspnet; fi
 if wanted "$sdk_image"; then build_sdk; fi
+if wanted "$aspnet_glibc_image"; then build_aspnet_glibc; fi
+if wanted "$sdk_aot_image"; then build_sdk_aot; fi
 if wanted "$prometheus_image"; then build_prometheus; fi
 if wanted "$alertmanager_image"; then build_alertmanager; fi
 # Images replaced by a newer recipe leave dangling layers behind.
 docker image prune -f --filter "label=org.hermes.stand-in.recipe" >/dev/null 2>&1 || true
-log "done in $((SECONDS - started)) s: $postgres_image, $sdk_image, $aspnet_image, $prometheus_image, $alertmanager_image"
+log "done in $((SECONDS - started)) s: $postgres_image, $sdk_image, $aspnet_image, $sdk_aot_image, $aspnet_glibc_image, $prometheus_image, $alertmanager_image"
