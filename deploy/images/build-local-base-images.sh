@@ -162,15 +162,18 @@ dotnet_env=(--change "ENV APP_UID=1654" --change "ENV ASPNETCORE_HTTP_PORTS=8080
   --change "ENV DOTNET_VERSION=$runtime_version" --change "ENV ASPNET_VERSION=$aspnet_version"
   --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 
+# What every .NET image stand-in carries: the native libraries .NET needs, ICU among them; and, for the ASP.NET
+# images, the runtimes without the SDK.
+dotnet_libraries=(--package libc6 --package libgcc-s1 --package libstdc++6 --package zlib1g --package libssl3 --package "$icu"
+  --exclude '*/gconv/*' --exclude '*/libcoreclrtraceptprovider.so')
+runtime_paths=(--path "$dotnet_root/dotnet" --path "$dotnet_root/host" --path "$dotnet_root/LICENSE.txt" --path "$dotnet_root/ThirdPartyNotices.txt"
+  --path "$dotnet_root/shared/Microsoft.NETCore.App/$runtime_version" --path "$dotnet_root/shared/Microsoft.AspNetCore.App/$aspnet_version")
+
 build_aspnet() {
   local root=$work/aspnet
   # ICU too: the shipped Dockerfiles add Alpine's icu-libs (Unicode normalisation), which this image's apk stand-in
   # (deploy/images/aspnet/apk) checks for rather than downloads.
-  python3 "$here/assemble-rootfs.py" "$root" --package libc6 --package libgcc-s1 --package libstdc++6 --package zlib1g \
-    --package libssl3 --package "$icu" --exclude '*/gconv/*' --exclude '*/libcoreclrtraceptprovider.so' \
-    --path "$dotnet_root/dotnet" --path "$dotnet_root/host" --path "$dotnet_root/LICENSE.txt" --path "$dotnet_root/ThirdPartyNotices.txt" \
-    --path "$dotnet_root/shared/Microsoft.NETCore.App/$runtime_version" --path "$dotnet_root/shared/Microsoft.AspNetCore.App/$aspnet_version" \
-    "${applets[@]/#/--busybox=}"
+  python3 "$here/assemble-rootfs.py" "$root" "${dotnet_libraries[@]}" "${runtime_paths[@]}" "${applets[@]/#/--busybox=}"
   relocate_dotnet "$root"
   install -D -m 755 "$here/aspnet/apk" "$root/sbin/apk"
   users "$root" app:1654:/home/app:/bin/sh
@@ -179,49 +182,45 @@ build_aspnet() {
   import "$root" "$aspnet_image" "${dotnet_env[@]}" --change "ENV DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true"
 }
 
-build_sdk() {
-  local root=$work/sdk
-  python3 "$here/assemble-rootfs.py" "$root" --package libc6 --package libgcc-s1 --package libstdc++6 --package zlib1g \
-    --package libssl3 --package "$icu" --exclude '*/gconv/*' --exclude '*/libcoreclrtraceptprovider.so' \
-    --path "$dotnet_root" "${applets[@]/#/--busybox=}"
+# The SDK's root filesystem: the whole .NET installation, plus what assemble-rootfs.py is given ($2...).
+assemble_sdk() {
+  local root=$1
+  shift
+  python3 "$here/assemble-rootfs.py" "$root" "${dotnet_libraries[@]}" "$@" --path "$dotnet_root" "${applets[@]/#/--busybox=}"
   relocate_dotnet "$root"
   users "$root" app:1654:/home/app:/bin/sh
   certificates "$root"
-  # NUGET_CERT_REVOCATION_MODE=offline, as the environment of this kind of machine sets it for NuGet: its network
-  # reaches NuGet, not necessarily the certificate revocation servers NuGet's online signature check asks.
-  import "$root" "$sdk_image" "${dotnet_env[@]}" --change "ENV DOTNET_SDK_VERSION=$sdk_version" \
+}
+
+# NUGET_CERT_REVOCATION_MODE=offline, as the environment of this kind of machine sets it for NuGet: its network
+# reaches NuGet, not necessarily the certificate revocation servers NuGet's online signature check asks.
+import_sdk() { # import_sdk <root> <image>
+  import "$1" "$2" "${dotnet_env[@]}" --change "ENV DOTNET_SDK_VERSION=$sdk_version" \
     --change "ENV DOTNET_GENERATE_ASPNET_CERTIFICATE=false" --change "ENV DOTNET_NOLOGO=true" \
     --change "ENV DOTNET_USE_POLLING_FILE_WATCHER=true" --change "ENV NUGET_XMLDOC_MODE=skip" \
     --change "ENV NUGET_CERT_REVOCATION_MODE=offline"
+}
+
+build_sdk() {
+  assemble_sdk "$work/sdk"
+  import_sdk "$work/sdk" "$sdk_image"
 }
 
 # The -aot SDK: the SDK above plus clang and what it links with. clang-14 is reached as clang, as Ubuntu's package
 # "clang" links it.
 build_sdk_aot() {
   local root=$work/sdk-aot
-  python3 "$here/assemble-rootfs.py" "$root" --package libc6 --package libgcc-s1 --package libstdc++6 --package zlib1g \
-    --package libssl3 --package "$icu" "${aot_toolchain[@]/#/--package=}" --exclude '*/gconv/*' --exclude '/usr/lib/clang/*/lib' \
-    --exclude '*/libcoreclrtraceptprovider.so' --path "$dotnet_root" "${applets[@]/#/--busybox=}"
+  assemble_sdk "$root" "${aot_toolchain[@]/#/--package=}" --exclude '/usr/lib/clang/*/lib'
   ln -sfn clang-14 "$root/usr/bin/clang"
   ln -sfn clang-14 "$root/usr/bin/clang++"
-  relocate_dotnet "$root"
-  users "$root" app:1654:/home/app:/bin/sh
-  certificates "$root"
-  import "$root" "$sdk_aot_image" "${dotnet_env[@]}" --change "ENV DOTNET_SDK_VERSION=$sdk_version" \
-    --change "ENV DOTNET_GENERATE_ASPNET_CERTIFICATE=false" --change "ENV DOTNET_NOLOGO=true" \
-    --change "ENV DOTNET_USE_POLLING_FILE_WATCHER=true" --change "ENV NUGET_XMLDOC_MODE=skip" \
-    --change "ENV NUGET_CERT_REVOCATION_MODE=offline"
+  import_sdk "$root" "$sdk_aot_image"
 }
 
 # Ubuntu's ASP.NET image: glibc, ICU and tzdata in, .NET not globalization-invariant, bash as the shell.
 build_aspnet_glibc() {
   local root=$work/aspnet-glibc
-  python3 "$here/assemble-rootfs.py" "$root" --package libc6 --package libgcc-s1 --package libstdc++6 --package zlib1g \
-    --package libssl3 --package "$icu" --package tzdata --package bash --package dash --exclude '*/gconv/*' \
-    --exclude '*/libcoreclrtraceptprovider.so' --exclude '/usr/share/zoneinfo/right/*' \
-    --path "$dotnet_root/dotnet" --path "$dotnet_root/host" --path "$dotnet_root/LICENSE.txt" --path "$dotnet_root/ThirdPartyNotices.txt" \
-    --path "$dotnet_root/shared/Microsoft.NETCore.App/$runtime_version" --path "$dotnet_root/shared/Microsoft.AspNetCore.App/$aspnet_version" \
-    "${applets[@]/#/--busybox=}"
+  python3 "$here/assemble-rootfs.py" "$root" "${dotnet_libraries[@]}" --package tzdata --package bash --package dash \
+    --exclude '/usr/share/zoneinfo/right/*' "${runtime_paths[@]}" "${applets[@]/#/--busybox=}"
   ln -sfn dash "$root/usr/bin/sh"
   relocate_dotnet "$root"
   users "$root" app:1654:/home/app:/bin/sh
