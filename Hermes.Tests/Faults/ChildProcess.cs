@@ -160,22 +160,13 @@ public sealed partial class ChildProcess : IAsyncDisposable
             await kill.WaitForExitAsync();
         }
 
-        try
-        {
-            await _process.WaitForExitAsync().WaitAsync(timeout);
-        }
-        catch (TimeoutException)
-        {
-            await KillAsync();
-            throw new TimeoutException($"{Name} did not exit within {timeout} of SIGTERM:\n{Output}");
-        }
-
-        Running.TryRemove(_process.Id, out _);
-        return _process.ExitCode;
+        return await WaitForExitAsync(timeout, " of SIGTERM");
     }
 
     /// <summary>Waits for the process to end by itself (a one-shot verb, a refused start; killed after <paramref name="timeout"/>); its exit code.</summary>
-    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    public Task<int> WaitForExitAsync(TimeSpan timeout) => WaitForExitAsync(timeout, "");
+
+    private async Task<int> WaitForExitAsync(TimeSpan timeout, string after)
     {
         try
         {
@@ -184,7 +175,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         catch (TimeoutException)
         {
             await KillAsync();
-            throw new TimeoutException($"{Name} did not exit within {timeout}:\n{Output}");
+            throw new TimeoutException($"{Name} did not exit within {timeout}{after}:\n{Output}");
         }
 
         Running.TryRemove(_process.Id, out _);
