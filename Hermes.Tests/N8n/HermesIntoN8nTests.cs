@@ -114,6 +114,21 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
 
     private Task<string> ContactIdAsync(string leadId) => ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE lead_id = $1", leadId);
 
+    /// <summary>
+    /// Brevo has the lead's contact, Hermes recorded its id from n8n's answer, and one attempt delivered it; the contact
+    /// and n8n's answer as stored, for what a test checks beyond that.
+    /// </summary>
+    private async Task<(BrevoContact Contact, JsonNode Answer)> AssertDeliveredOnceWithItsContactAsync(string leadId, string email)
+    {
+        var contact = _brevo.Contact(email);
+        Assert.That(contact, Is.Not.Null, "Brevo has the contact");
+        Assert.That(await ContactIdAsync(leadId), Is.EqualTo(IdOf(contact)));
+        var answer = JsonNode.Parse(await ScalarAsync<string>("SELECT n8n_response_data::text FROM hermes_leads WHERE lead_id = $1", leadId))!;
+        Assert.That(answer["brevoContactId"]!.GetValue<string>(), Is.EqualTo(IdOf(contact)));
+        Assert.That((await AttemptsAsync(leadId)).Select(static a => (a.Status, a.Outcome)), Is.EqualTo(new[] { ((int?)200, "delivered") }));
+        return (contact!, answer);
+    }
+
     private static string IdOf(BrevoContact? contact) => contact?.Id.ToString(CultureInfo.InvariantCulture) ?? "(no contact)";
 
     [Test]
@@ -125,14 +140,9 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
         var leadId = await SubmitAsync(email);
         await WaitForLeadAsync(leadId, "forwarded");
 
-        var contact = _brevo.Contact(email);
-        Assert.That(contact, Is.Not.Null, "Brevo has the contact");
-        Assert.That(await ContactIdAsync(leadId), Is.EqualTo(IdOf(contact)));
+        var (contact, answer) = await AssertDeliveredOnceWithItsContactAsync(leadId, email);
         Assert.That(await ScalarAsync<string>("SELECT o.status FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id WHERE l.lead_id = $1", leadId), Is.EqualTo("delivered"));
-        var answer = JsonNode.Parse(await ScalarAsync<string>("SELECT n8n_response_data::text FROM hermes_leads WHERE lead_id = $1", leadId))!;
-        Assert.That(answer["brevoContactId"]!.GetValue<string>(), Is.EqualTo(IdOf(contact)));
         Assert.That(answer["duplicate"]!.GetValue<bool>(), Is.False);
-        Assert.That((await AttemptsAsync(leadId)).Select(static a => (a.Status, a.Outcome)), Is.EqualTo(new[] { ((int?)200, "delivered") }));
         var requests = _brevo.RequestsFor(email);
         Assert.That(requests.Select(static r => (r.Method, r.Status)), Is.EqualTo(new[] { ("POST", 201) }));
         Assert.That(requests[0].Json!.ContainsKey("listIds"), Is.False, "no marketing consent: no list");
@@ -160,12 +170,7 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
         var leadId = await SubmitAsync(email);
         await WaitForLeadAsync(leadId, "forwarded");
 
-        var contact = _brevo.Contact(email);
-        Assert.That(contact, Is.Not.Null, "Brevo has the contact");
-        Assert.That(await ContactIdAsync(leadId), Is.EqualTo(IdOf(contact)));
-        var answer = JsonNode.Parse(await ScalarAsync<string>("SELECT n8n_response_data::text FROM hermes_leads WHERE lead_id = $1", leadId))!;
-        Assert.That(answer["brevoContactId"]!.GetValue<string>(), Is.EqualTo(IdOf(contact)));
-        Assert.That((await AttemptsAsync(leadId)).Select(static a => (a.Status, a.Outcome)), Is.EqualTo(new[] { ((int?)200, "delivered") }));
+        await AssertDeliveredOnceWithItsContactAsync(leadId, email);
         await WaitForMemoryAsync(WebhookId(leadId));
         Assert.That(await worker.TerminateAsync(TimeSpan.FromSeconds(20)), Is.Zero, worker.Output);
     }
