@@ -21,19 +21,20 @@ public static class Program
     public static Task<int> Main(string[] args)
     {
         var runs = args.Length == 0 || args[0] == "run" || args[0].StartsWith('-');
+        var hostArgs = args.Length > 0 && args[0] == "run" ? args[1..] : args;
         var help = args.Any(static a => a is "--help" or "-h" or "-?");
         if (!HasOperatorVerbs)
         {
-            return runs && !help ? WorkerHost.RunAsync(args.Length > 0 && args[0] == "run" ? args[1..] : args) : NativeUsageAsync(help);
+            return runs && !help ? WorkerHost.RunAsync(hostArgs) : NativeUsageAsync(help);
         }
 
         if (help)
         {
             // Help is the CLI's, also for 'run --help' and '--urls … --help': never start the worker for it.
-            return OperatorCli.RunAsync(args.Length > 0 && (args[0] == "run" || args[0].StartsWith('-')) ? ["--help"] : args);
+            return OperatorCli.RunAsync(runs ? ["--help"] : args);
         }
 
-        return runs ? WorkerHost.RunAsync(args.Length > 0 && args[0] == "run" ? args[1..] : args) : OperatorCli.RunAsync(args);
+        return runs ? WorkerHost.RunAsync(hostArgs) : OperatorCli.RunAsync(args);
     }
 
     private static async Task<int> NativeUsageAsync(bool help)
