@@ -22,14 +22,15 @@ public static partial class AdminEndpoints
         builder.Services.AddProblemDetails();
         builder.Services.AddHermesOperations();
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(static sp => AdminApiKeys.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        // Read while the host is set up (a weak key stops the API here, naming the setting): whether the admin surface
+        // exists decides what is registered at all (AddHermesConsole, AddHermesOpenApi).
+        builder.Services.AddSingleton(AdminApiKeys.FromConfiguration(builder.Configuration));
         builder.Services.AddSingleton<AdminKeyFilter>();
         return builder;
     }
 
     public static WebApplication MapHermesAdmin(this WebApplication app)
     {
-        // Resolving the keys here checks the setting when the host is built: a weak key stops the API, naming the setting.
         var keys = app.Services.GetRequiredService<AdminApiKeys>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminEndpoints).FullName!);
         if (!keys.IsEnabled)

@@ -14,8 +14,9 @@ namespace Hermes.Api.OperatorConsole;
 /// <summary>
 /// The operator console under <c>/console</c>: server-rendered Razor Pages (no script at all, so the strictest
 /// Content-Security-Policy holds), signed in with an admin key, calling the same operations as the admin API and the
-/// CLI. Like the admin API it exists only when <c>HERMES_ADMIN_API_KEY</c> is set: without it no console route is
-/// mapped and <c>/console</c> answers 404.
+/// CLI. Like the admin API it exists only when <c>HERMES_ADMIN_API_KEY</c> is set: without it nothing of it is
+/// registered (Razor Pages, cookies, antiforgery, data protection cost the public API about 11 MiB resident:
+/// bench/RESULTS.md) and <c>/console</c> answers 404.
 /// </summary>
 public static class ConsoleExtensions
 {
@@ -31,6 +32,11 @@ public static class ConsoleExtensions
 
     public static WebApplicationBuilder AddHermesConsole(this WebApplicationBuilder builder)
     {
+        if (!AdminApiKeys.FromConfiguration(builder.Configuration).IsEnabled)
+        {
+            return builder;
+        }
+
         var services = builder.Services;
         services.AddOptions<ConsoleOptions>().BindConfiguration(ConsoleOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ConsoleOptions>, ConsoleOptionsValidator>();

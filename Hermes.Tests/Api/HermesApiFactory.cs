@@ -45,6 +45,13 @@ public sealed class HermesApiFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(_environment);
+        // Also as host settings, so Program sees them while it registers services (what it registers for the admin
+        // surface depends on HERMES_ADMIN_API_KEY); the configuration source below keeps them on top of every other.
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
         builder.ConfigureLogging(logging => logging.AddProvider(Logs));
         builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(_settings));
     }

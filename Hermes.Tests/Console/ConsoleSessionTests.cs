@@ -1,4 +1,7 @@
 using System.Net;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Mvc.ApplicationModels;
+using Microsoft.Extensions.DependencyInjection;
 using Hermes.Api.OperatorConsole;
 using Hermes.Api.OperatorConsole.Pages;
 using Hermes.Persistence.Operations;
@@ -63,6 +66,24 @@ public sealed class ConsoleSessionTests : DatabaseTest
             using var response = await client.GetAsync(path);
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), path);
         }
+
+        // Not only unmapped: not registered, so the public API does not load Razor Pages (bench/RESULTS.md, "The
+        // public API, piece by piece": about 11 MiB at peak).
+        Assert.Multiple(() =>
+        {
+            Assert.That(api.Services.GetServices<IPageRouteModelProvider>(), Is.Empty, "Razor Pages is not registered");
+            Assert.That(api.Services.GetService<IAntiforgery>(), Is.Null, "no antiforgery");
+        });
+    }
+
+    [Test]
+    public async Task With_an_admin_key_the_console_is_registered_and_served()
+    {
+        await using var api = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys(Key));
+        using var client = ConsoleHttp.Client(api);
+        using var signIn = await client.GetAsync("/console/sign-in");
+        Assert.That(signIn.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(api.Services.GetServices<IPageRouteModelProvider>(), Is.Not.Empty);
     }
 
     [TestCase("/console/leads?email=a", "/console/leads?email=a")]
