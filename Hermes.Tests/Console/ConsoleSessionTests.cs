@@ -1,12 +1,12 @@
 using System.Net;
-using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Mvc.ApplicationModels;
-using Microsoft.Extensions.DependencyInjection;
 using Hermes.Api.OperatorConsole;
 using Hermes.Api.OperatorConsole.Pages;
 using Hermes.Persistence.Operations;
 using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Mvc.ApplicationModels;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hermes.Tests.OperatorConsole;
 
