@@ -27,7 +27,7 @@ app.UseHermesSecurity();
 app.UseHermesProblemDetails();
 app.UseHermesApiTelemetry();
 app.UseHermesIntake();
-app.MapOpenApi();
+app.MapHermesOpenApi();
 app.MapHermesIntake();
 app.MapHermesAdmin();
 app.MapHermesConsole();
