@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Hermes.Api.Admin;
 using Microsoft.AspNetCore.Antiforgery;
@@ -32,12 +33,21 @@ public static class ConsoleExtensions
 
     public static WebApplicationBuilder AddHermesConsole(this WebApplicationBuilder builder)
     {
-        if (!AdminApiKeys.FromConfiguration(builder.Configuration).IsEnabled)
+        if (AdminApiKeys.FromConfiguration(builder.Configuration).IsEnabled)
         {
-            return builder;
+            AddConsoleServices(builder.Services);
         }
 
-        var services = builder.Services;
+        return builder;
+    }
+
+    /// <summary>
+    /// Kept out of <see cref="AddHermesConsole"/> so that compiling that method does not load Razor Pages,
+    /// antiforgery and data protection into a public API that never calls this (PublicApiFootprintTests).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddConsoleServices(IServiceCollection services)
+    {
         services.AddOptions<ConsoleOptions>().BindConfiguration(ConsoleOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ConsoleOptions>, ConsoleOptionsValidator>();
         services.AddSingleton<SignInThrottle>();
@@ -78,18 +88,23 @@ public static class ConsoleExtensions
         {
             services.Remove(keyRingWarmUp);
         }
-        return builder;
     }
 
     /// <summary>Adds the console's headers and authentication to the pipeline and maps its pages, when an admin key is configured.</summary>
     public static WebApplication MapHermesConsole(this WebApplication app)
     {
-        var keys = app.Services.GetRequiredService<AdminApiKeys>();
-        if (!keys.IsEnabled)
+        if (app.Services.GetRequiredService<AdminApiKeys>().IsEnabled)
         {
-            return app;
+            MapConsole(app);
         }
 
+        return app;
+    }
+
+    /// <summary>Kept out of <see cref="MapHermesConsole"/> for the same reason as <see cref="AddConsoleServices"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MapConsole(WebApplication app)
+    {
         app.UseWhen(static http => http.Request.Path.StartsWithSegments(PathPrefix), static console => console.Use(static (http, next) =>
         {
             var started = Stopwatch.GetTimestamp();
@@ -114,7 +129,6 @@ public static class ConsoleExtensions
         app.MapRazorPages();
         ConsoleAssets.Map(app);
         ConsoleLog.Enabled(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ConsoleExtensions).FullName!));
-        return app;
     }
 
     /// <summary>A session ends when its key is no longer configured, or <see cref="ConsoleOptions.MaxSessionLength"/> after sign-in.</summary>

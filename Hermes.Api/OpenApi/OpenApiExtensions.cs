@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Hermes.Api.Admin;
 
 namespace Hermes.Api.OpenApi;
@@ -17,20 +18,11 @@ public static class OpenApiExtensions
 
     public static WebApplicationBuilder AddHermesOpenApi(this WebApplicationBuilder builder)
     {
-        if (!GeneratesDocument(builder.Environment, builder.Configuration))
+        if (GeneratesDocument(builder.Environment, builder.Configuration))
         {
-            return builder;
+            AddGenerator(builder.Services);
         }
 
-        builder.Services.AddOpenApi(static options => options.AddDocumentTransformer(static (document, _, _) =>
-        {
-            document.Info.Title = "Hermes API";
-            document.Info.Description = "Contact-form lead intake: every lead is stored with its outbox row in one transaction before the answer. " +
-                "Errors are RFC 9457 problem details.";
-            // Relative to wherever it is fetched from: the same document for every host name, and for the snapshot.
-            document.Servers?.Clear();
-            return Task.CompletedTask;
-        }));
         return builder;
     }
 
@@ -38,7 +30,7 @@ public static class OpenApiExtensions
     {
         if (GeneratesDocument(app.Environment, app.Configuration))
         {
-            app.MapOpenApi(DocumentPath);
+            MapGenerator(app);
             return app;
         }
 
@@ -49,6 +41,27 @@ public static class OpenApiExtensions
         app.MapGet(DocumentPath, () => Results.Bytes(document, "application/json; charset=utf-8")).ExcludeFromDescription();
         return app;
     }
+
+    /// <summary>
+    /// The generator's registration and mapping are kept out of the methods above so that compiling those does not load
+    /// the generator's assemblies into a public API that never calls these (PublicApiFootprintTests).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddGenerator(IServiceCollection services)
+    {
+        services.AddOpenApi(static options => options.AddDocumentTransformer(static (document, _, _) =>
+        {
+            document.Info.Title = "Hermes API";
+            document.Info.Description = "Contact-form lead intake: every lead is stored with its outbox row in one transaction before the answer. " +
+                "Errors are RFC 9457 problem details.";
+            // Relative to wherever it is fetched from: the same document for every host name, and for the snapshot.
+            document.Servers?.Clear();
+            return Task.CompletedTask;
+        }));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MapGenerator(WebApplication app) => app.MapOpenApi(DocumentPath);
 
     private static bool GeneratesDocument(IHostEnvironment environment, IConfiguration configuration) =>
         environment.IsDevelopment() || AdminApiKeys.FromConfiguration(configuration).IsEnabled;
