@@ -1,4 +1,5 @@
 using Hermes.Persistence;
+using Hermes.Persistence.CompiledModel;
 using Hermes.Persistence.Outbox;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -58,7 +59,10 @@ public static class PersistenceHostingExtensions
     /// </summary>
     public static IHostApplicationBuilder AddHermesDbContext(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddDbContextPool<HermesDbContext>(static (sp, options) => PersistenceExtensions.Configure(options, sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.AddDbContextPool<HermesDbContext>(static (sp, options) => PersistenceExtensions.Configure(options, sp.GetRequiredService<NpgsqlDataSource>())
+            // The model compiled ahead (EfToolingTests keeps it what the tool generates now) instead of one built by
+            // EF Core's conventions at the first context: about 5 MiB less resident code in the API (bench/RESULTS.md).
+            .UseModel(HermesDbContextModel.Instance));
         return builder;
     }
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Hermes.Tests.Deploy;
 
 namespace Hermes.Tests.Persistence;
@@ -54,6 +55,47 @@ public sealed class EfToolingTests
         Assert.That(Normalise(worker.StandardOutput), Is.EqualTo(Normalise(ef.StandardOutput)));
         Assert.That(ef.StandardOutput, Does.Contain("CREATE TABLE hermes_leads").And.Contain("__EFMigrationsHistory"));
     }
+
+    /// <summary>
+    /// The API runs on the model compiled ahead in Hermes.Persistence/CompiledModel (AddHermesDbContext), so it must be
+    /// exactly what the pinned tool generates from the model now. After a model change:
+    /// <c>dotnet ef dbcontext optimize --project Hermes.Persistence --output-dir CompiledModel --namespace Hermes.Persistence.CompiledModel</c>,
+    /// then delete the generated <c>HermesDbContextAssemblyAttributes.cs</c> (README, "Schema and migrations").
+    /// </summary>
+    [Test]
+    public async Task The_compiled_model_is_what_dbcontext_optimize_generates_from_the_model_now()
+    {
+        var output = Path.Combine(Path.GetTempPath(), "hermes-compiled-model-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var result = await Ef("dbcontext", "optimize", "--output-dir", output, "--namespace", "Hermes.Persistence.CompiledModel");
+            Assert.That(result.ExitCode, Is.Zero, result.Describe());
+            var generated = Directory.GetFiles(output, "*.cs")
+                .Where(static f => !f.EndsWith("AssemblyAttributes.cs", StringComparison.Ordinal))
+                .ToDictionary(static f => Path.GetFileName(f), static f => WithoutModelId(File.ReadAllText(f)), StringComparer.Ordinal);
+            var committed = Directory.GetFiles(RepositoryFiles.PathOf("Hermes.Persistence", "CompiledModel"), "*.cs")
+                .ToDictionary(static f => Path.GetFileName(f), static f => WithoutModelId(File.ReadAllText(f)), StringComparer.Ordinal);
+
+            Assert.That(committed.Keys, Is.EquivalentTo(generated.Keys), "the compiled model's files");
+            Assert.Multiple(() =>
+            {
+                foreach (var (name, text) in generated)
+                {
+                    Assert.That(committed.GetValueOrDefault(name), Is.EqualTo(text), $"{name} is stale: regenerate the compiled model (see this test's summary)");
+                }
+            });
+        }
+        finally
+        {
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        }
+    }
+
+    // The tool gives every generated model a new random id; everything else must match.
+    private static string WithoutModelId(string code) => Regex.Replace(code, @"modelId: new Guid\(""[0-9a-f-]+""\)", "modelId: new Guid()");
 
     private static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
 
