@@ -4,7 +4,7 @@ namespace Hermes.Tests;
 
 /// <summary>
 /// Starts the test PostgreSQL once for the whole run (a set-up fixture in the root namespace covers every test), and at
-/// the end removes the native worker the run published (several fixtures use it).
+/// the end removes the native worker and the published API the run built (several fixtures use them).
 /// </summary>
 [SetUpFixture]
 public sealed class TestRunSetUp
@@ -16,6 +16,7 @@ public sealed class TestRunSetUp
     public async Task StopAsync()
     {
         Worker.NativeWorker.Clean();
+        Api.PublishedApi.Clean();
         await TestPostgres.StopAsync();
     }
 }

@@ -440,7 +440,7 @@ public sealed class ComposeFileTests
             .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
             .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
 
-    [TestCase("Dockerfile.api", "Hermes.Api", "8080", "", "-alpine", "[\"dotnet\", \"Hermes.Api.dll\"]", "http://127.0.0.1:8080/health/ready")]
+    [TestCase("Dockerfile.api", "Hermes.Api", "8080", "", "-noble", "[\"/app/Hermes.Api\"]", "/dev/tcp/127.0.0.1/8080 && printf 'GET /health/ready ")]
     [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081", "-noble-aot", "-noble", "[\"hermes-worker\"]", "/dev/tcp/127.0.0.1/8081 && printf 'GET /health/ready ")]
     public void Dockerfiles_build_with_the_sdk_and_run_small_non_root_and_health_checked(string file, string project, string port, string sdkVariant, string runtimeVariant, string entryPoint, string healthCheck)
     {

@@ -2,7 +2,7 @@
 # The figures bench/api and bench/worker do not give: how fast a backlog of pending rows drains after an outage,
 # resident memory (VmRSS, VmHWM) of the API and of the worker at steady load, and time from process start to ready.
 # Starts its own durable PostgreSQL cluster (fsync on) and a loopback receiver answering 200; Release builds.
-#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--seed-with <Hermes.Outbox.Worker.dll>] [--native]
+#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--seed-with <Hermes.Outbox.Worker.dll>] [--native] [--framework-api]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dotnet build -c Release -v q -nologo Hermes.Api/Hermes.Api.csproj >/dev/null
@@ -11,9 +11,14 @@ dotnet build -c Release -v q -nologo bench/report/Hermes.Bench.Report.csproj >/d
 mkdir -p bench/out/report
 # --native: measure the native dispatcher (README, "The native worker") instead of the .NET build; the seeding, an
 # operator verb, still runs with the .NET build.
+# The API is measured as its image runs it: published self-contained, trimmed and ReadyToRun (-p:HermesTrimmed=true);
+# --framework-api measures the framework-dependent build instead.
+api=bench/out/api-trimmed/Hermes.Api
 args=()
 for a in "$@"; do
-  if [[ $a == --native ]]; then
+  if [[ $a == --framework-api ]]; then
+    api=Hermes.Api/bin/Release/net10.0/Hermes.Api.dll
+  elif [[ $a == --native ]]; then
     dotnet publish Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj -c Release -r linux-x64 -p:HermesNative=true \
       --artifacts-path bench/out/native/artifacts -o bench/out/native/out -v q -nologo >/dev/null
     args+=(--worker bench/out/native/out/Hermes.Outbox.Worker --seed-with Hermes.Outbox.Worker/bin/Release/net10.0/Hermes.Outbox.Worker.dll)
@@ -22,10 +27,14 @@ for a in "$@"; do
   fi
 done
 set -- "${args[@]}"
+if [[ $api == bench/out/api-trimmed/* ]]; then
+  dotnet publish Hermes.Api/Hermes.Api.csproj -c Release -r linux-x64 -p:HermesTrimmed=true \
+    --artifacts-path bench/out/api-trimmed-artifacts -o bench/out/api-trimmed -v q -nologo >/dev/null
+fi
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr); dotnet $(dotnet --version)"
   echo "command: bench/report/run.sh $*"
   dotnet bench/report/bin/Release/net10.0/Hermes.Bench.Report.dll \
-    --api Hermes.Api/bin/Release/net10.0/Hermes.Api.dll \
+    --api "$api" \
     --worker Hermes.Outbox.Worker/bin/Release/net10.0/Hermes.Outbox.Worker.dll "$@"
 } | tee bench/out/report/last-run.txt

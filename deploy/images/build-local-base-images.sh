@@ -4,9 +4,8 @@
 # registry can be reached:
 #   postgres:15                                  <- docker-compose.yml (postgres, backup)
 #   mcr.microsoft.com/dotnet/sdk:10.0            <- the build stage of deploy/Dockerfile.api
-#   mcr.microsoft.com/dotnet/aspnet:10.0-alpine  <- the runtime stage of deploy/Dockerfile.api
 #   mcr.microsoft.com/dotnet/sdk:10.0-noble-aot  <- the build stage of deploy/Dockerfile.worker (with clang, for Native AOT)
-#   mcr.microsoft.com/dotnet/aspnet:10.0-noble   <- the runtime stage of deploy/Dockerfile.worker (glibc, ICU, bash)
+#   mcr.microsoft.com/dotnet/aspnet:10.0-noble   <- the runtime stage of deploy/Dockerfile.worker and deploy/Dockerfile.api (glibc, ICU, bash)
 #   prom/prometheus:<tag>                        <- docker-compose.yml (prometheus): Debian's prometheus
 #   prom/alertmanager:<tag>                      <- docker-compose.yml (alertmanager): Debian's prometheus-alertmanager
 # (the names are read from those files, not written here). grafana/grafana has no stand-in: Grafana is not packaged
@@ -303,7 +302,8 @@ build_postgres() {
 started=$SECONDS
 log "recipe $recipe: PostgreSQL $pg_version, .NET SDK $sdk_version (runtime $runtime_version, ASP.NET $aspnet_version), Prometheus $prometheus_version, Alertmanager $alertmanager_version"
 if wanted "$postgres_image"; then build_postgres; fi
-if wanted "$aspnet_image"; then build_aspnet; fi
+# (Both Dockerfiles now run on the glibc image; the Alpine stand-in is built only for a Dockerfile.api that names one.)
+if [[ $aspnet_image != "$aspnet_glibc_image" ]] && wanted "$aspnet_image"; then build_aspnet; fi
 if wanted "$sdk_image"; then build_sdk; fi
 if wanted "$aspnet_glibc_image"; then build_aspnet_glibc; fi
 if wanted "$sdk_aot_image"; then build_sdk_aot; fi

@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Hermes.Api.Admin;
+using Hermes.Tests.Deploy;
+using Hermes.Tests.Faults;
+using Hermes.Tests.Infrastructure;
+using Hermes.Tests.OperatorConsole;
+
+namespace Hermes.Tests.Api;
+
+/// <summary>
+/// The trimmed, self-contained API the image runs, as a process: what trimming could break is what reflection reaches —
+/// JSON binding and problem details, configuration binding, EF Core's transaction and queries (the Idempotency-Key
+/// lookup, the admin lists), Razor Pages and antiforgery (the console), ICU (NFC) and the OpenAPI snapshot. Each is
+/// used here and checked against what the database stored.
+/// </summary>
+[NonParallelizable]
+public sealed class PublishedApiTests : DatabaseTest
+{
+    private const string AdminKey = "published-api-test-key-0123456789abcdef";
+
+    [Test]
+    public async Task The_published_api_stores_leads_replays_by_key_rejects_as_problem_details_and_answers_its_probes()
+    {
+        await using var api = await StartAsync(adminKey: null);
+        using var client = Client(await api.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+
+        var form = TestData.ValidForm("published@example.com") with { FirstName = "Zoe\u0308" };
+        var first = await PostAsync(client, form, "published-key-1");
+        var replay = await PostAsync(client, form, "published-key-1");
+        using var invalid = await client.PostAsJsonAsync("/api/leads", TestData.ValidForm() with { Email = "not an address" });
+        using var ready = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var document = JsonNode.Parse(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(first.Status, Is.EqualTo(HttpStatusCode.Created));
+            Assert.That(replay.Status, Is.Not.EqualTo(HttpStatusCode.UnprocessableEntity), "the same key and body is a replay");
+            Assert.That(replay.Replayed, Is.True);
+            Assert.That(replay.LeadId, Is.EqualTo(first.LeadId), "the replay answers with the stored lead");
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE email = 'published@example.com'"), Is.EqualTo(1));
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id WHERE l.email = 'published@example.com'"), Is.EqualTo(1));
+            Assert.That(await ScalarAsync<string>("SELECT first_name FROM hermes_leads WHERE email = 'published@example.com'"), Is.EqualTo("Zo\u00eb"), "stored in NFC (ICU)");
+            Assert.That(invalid.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest).Or.EqualTo(HttpStatusCode.UnprocessableEntity));
+            Assert.That(invalid.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+            Assert.That(await invalid.Content.ReadAsStringAsync(), Does.Contain("email"));
+            Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), await ready.Content.ReadAsStringAsync());
+            Assert.That(metrics, Does.Contain("hermes_"));
+            Assert.That(JsonNode.DeepEquals(document, JsonNode.Parse(RepositoryFiles.Read("Hermes.Api", "OpenApi", "public-v1.json"))), Is.True, "the snapshot");
+            Assert.That(api.Output, Does.Not.Contain("Unhandled exception").And.Not.Contain("MissingMethodException"));
+        });
+    }
+
+    [Test]
+    public async Task The_published_api_with_an_admin_key_serves_the_admin_api_the_console_and_the_generated_document()
+    {
+        await using var api = await StartAsync(AdminKey);
+        using var client = Client(await api.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        var stored = await PostAsync(client, TestData.ValidForm("published-admin@example.com"), null);
+
+        using var list = new HttpRequestMessage(HttpMethod.Get, "/api/admin/outbox?status=pending");
+        list.Headers.Add("X-Api-Key", AdminKey);
+        using var outbox = await client.SendAsync(list);
+        var (_, cookie) = await ConsoleHttp.SignInAsync(client, AdminKey);
+        using var leads = await ConsoleHttp.GetAsync(client, "/console/leads?email=published-admin%40example.com", cookie);
+        var pages = new Dictionary<string, HttpStatusCode>(StringComparer.Ordinal);
+        foreach (var path in new[] { "/console", $"/console/leads/{stored.LeadId}", "/console/deliveries", "/console/deliveries/replay", "/console/erase" })
+        {
+            using var page = await ConsoleHttp.GetAsync(client, path, cookie);
+            pages[path] = page.StatusCode;
+        }
+        var document = JsonNode.Parse(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(outbox.StatusCode, Is.EqualTo(HttpStatusCode.OK), await outbox.Content.ReadAsStringAsync());
+            Assert.That(await outbox.Content.ReadAsStringAsync(), Does.Contain(stored.LeadId));
+            Assert.That(leads.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await leads.Content.ReadAsStringAsync(), Does.Contain("published-admin@example.com"));
+            Assert.That(pages, Has.All.Matches<KeyValuePair<string, HttpStatusCode>>(static p => p.Value == HttpStatusCode.OK), string.Join(", ", pages));
+            Assert.That(document?["paths"]?["/api/admin/outbox"], Is.Not.Null, "generated, with the admin endpoints");
+            Assert.That(api.Output, Does.Not.Contain("Unhandled exception").And.Not.Contain("MissingMethodException"));
+        });
+    }
+
+    private async Task<ChildProcess> StartAsync(string? adminKey)
+    {
+        var executable = await PublishedApi.RequireAsync();
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Hermes"] = ConnectionString,
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        if (adminKey is not null)
+        {
+            environment[AdminApiKeys.ConfigurationKey] = adminKey;
+        }
+
+        return ChildProcess.Start("published-api", executable, environment);
+    }
+
+    private static HttpClient Client(Uri address) =>
+        new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+
+    private static async Task<(HttpStatusCode Status, string LeadId, bool Replayed)> PostAsync(HttpClient client, object form, string? idempotencyKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/leads") { Content = JsonContent.Create(form) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.That((int)response.StatusCode, Is.LessThan(300), body);
+        var leadId = JsonDocument.Parse(body).RootElement.GetProperty("leadId").GetString()!;
+        return (response.StatusCode, leadId, response.Headers.TryGetValues("Idempotent-Replayed", out var replayed) && replayed.Contains("true"));
+    }
+}
