@@ -5,6 +5,7 @@
 # Usage: bench/api/run.sh [--concurrency 16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
 #                         [--group 4] [--no-anchor] [--index-cost] [--compare-single] [--api-env Intake__GroupCommit__Writers=4]...
 #                         [--pgbench-mode extended,prepared] [--npgsql "Max Auto Prepare=0;No Reset On Close=false"]
+#                         [--published-api]   (the API as its image runs it: -p:HermesTrimmed=true, published first)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
@@ -24,10 +25,21 @@ fi
 dotnet build Hermes.Api -c Release -nologo -v q
 dotnet build bench/api/IntakeBench -c Release -nologo -v q
 
+args=()
+for a in "$@"; do
+  if [[ $a == --published-api ]]; then
+    dotnet publish Hermes.Api/Hermes.Api.csproj -c Release -r linux-x64 -p:HermesTrimmed=true \
+      --artifacts-path bench/out/api-trimmed-artifacts -o bench/out/api-trimmed -v q -nologo >/dev/null
+    args+=(--api bench/out/api-trimmed/Hermes.Api)
+  else
+    args+=("$a")
+  fi
+done
+
 mkdir -p bench/out/api
 {
   echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr)"
   echo "tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $(ls /usr/lib/postgresql/*/bin/pgbench | tail -1 | xargs -I{} sh -c '{} --version'), dotnet $(dotnet --version)"
   echo "command: bench/api/run.sh $*"
-  dotnet bench/api/IntakeBench/bin/Release/net10.0/IntakeBench.dll --repo "$repo" "$@"
+  dotnet bench/api/IntakeBench/bin/Release/net10.0/IntakeBench.dll --repo "$repo" ${args[@]+"${args[@]}"}
 } | tee bench/out/api/last-run.txt

@@ -268,13 +268,14 @@ public static partial class Program
 
     private static Process StartApi(BenchOptions options, string connectionString, int port, string work, string logName, IReadOnlyDictionary<string, string> environment)
     {
-        var dll = Path.Combine(options.Repo, "Hermes.Api", "bin", "Release", "net10.0", "Hermes.Api.dll");
+        // --api: a published executable (bench/api/run.sh --published-api), run by itself; otherwise the Release build under dotnet.
+        var dll = options.Api ?? Path.Combine(options.Repo, "Hermes.Api", "bin", "Release", "net10.0", "Hermes.Api.dll");
         if (!File.Exists(dll))
         {
             throw new InvalidOperationException($"{dll} is missing: run `dotnet build Hermes.Api -c Release` first (bench/api/run.sh does).");
         }
 
-        var start = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
+        var start = new ProcessStartInfo(options.Api ?? "dotnet", options.Api is null ? [dll, "--urls", $"http://127.0.0.1:{port}"] : ["--urls", $"http://127.0.0.1:{port}"])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
@@ -484,6 +485,9 @@ internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencie
 {
     public int Concurrency { get; init; }
 
+    /// <summary>The API executable to measure (<c>--api</c>), or null for the framework-dependent Release build.</summary>
+    public string? Api { get; init; }
+
     public static BenchOptions Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -497,6 +501,9 @@ internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencie
             (Value("--pgbench-mode") ?? "extended,prepared").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Numbers("--group", ""), !args.Contains("--no-anchor"), args.Contains("--index-cost"), args.Contains("--compare-single"),
             args.Select((a, i) => (a, i)).Where(p => p.a == "--api-env" && p.i + 1 < args.Length).Select(p => args[p.i + 1].Split('=', 2))
-                .ToDictionary(static kv => kv[0], static kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal));
+                .ToDictionary(static kv => kv[0], static kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal))
+        {
+            Api = Value("--api") is { } api ? Path.GetFullPath(api) : null,
+        };
     }
 }
