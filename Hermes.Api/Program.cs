@@ -9,7 +9,11 @@ using Hermes.Api.Telemetry;
 using Hermes.Persistence;
 using Hermes.ServiceDefaults;
 
-var builder = WebApplication.CreateBuilder(args);
+// The slim builder: no IIS integration, HTTP/3, hosting-startup scan or Debug/EventSource log providers, which the
+// API never used and which cost it resident memory (bench/RESULTS.md, "The public API, trimmed"). HTTPS endpoints
+// configured under Kestrel:Endpoints keep working.
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.WebHost.UseKestrelHttpsConfiguration();
 builder.AddHermesServiceDefaults("hermes-api");
 builder.AddHermesPersistence("hermes-api", wakesWorkersItself: true);
 builder.AddHermesDbContext();
