@@ -18,7 +18,7 @@ public static class OpenApiExtensions
 
     public static WebApplicationBuilder AddHermesOpenApi(this WebApplicationBuilder builder)
     {
-        if (GeneratesDocument(builder.Environment, builder.Configuration))
+        if (GeneratesDocument(builder.Environment, AdminApiKeys.FromConfiguration(builder.Configuration)))
         {
             AddGenerator(builder.Services);
         }
@@ -28,7 +28,7 @@ public static class OpenApiExtensions
 
     public static WebApplication MapHermesOpenApi(this WebApplication app)
     {
-        if (GeneratesDocument(app.Environment, app.Configuration))
+        if (GeneratesDocument(app.Environment, app.Services.GetRequiredService<AdminApiKeys>()))
         {
             MapGenerator(app);
             return app;
@@ -63,6 +63,5 @@ public static class OpenApiExtensions
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void MapGenerator(WebApplication app) => app.MapOpenApi(DocumentPath);
 
-    private static bool GeneratesDocument(IHostEnvironment environment, IConfiguration configuration) =>
-        environment.IsDevelopment() || AdminApiKeys.FromConfiguration(configuration).IsEnabled;
+    private static bool GeneratesDocument(IHostEnvironment environment, AdminApiKeys keys) => environment.IsDevelopment() || keys.IsEnabled;
 }

@@ -1,61 +1,27 @@
-using Hermes.Tests.Deploy;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Api;
 
 /// <summary>
-/// The API published as its image runs it (<c>dotnet publish -r linux-x64 -p:HermesTrimmed=true</c>: self-contained,
-/// trimmed, ReadyToRun), once per test run, into a folder of this run's own.
+/// The API published as its image runs it (<c>dotnet publish Hermes.Api -c Release -r linux-x64 -p:HermesTrimmed=true</c>:
+/// self-contained, trimmed, ReadyToRun), once per test run.
 /// </summary>
 public static class PublishedApi
 {
-    private static readonly SemaphoreSlim Gate = new(1, 1);
-    private static readonly string Root = Path.Combine(Path.GetTempPath(), $"hermes-published-api-{Environment.ProcessId}");
-    private static string? _executable;
-    private static string? _failure;
+    private static readonly PublishedHost Host = new("Hermes.Api", "HermesTrimmed", "hermes-published-api");
 
     /// <summary>The published executable; fails the calling test when the publish fails (everything it needs is a NuGet package).</summary>
     public static async Task<string> RequireAsync()
     {
-        await Gate.WaitAsync();
-        try
+        var (executable, failure) = await Host.PublishAsync();
+        if (failure is not null)
         {
-            if (_executable is null && _failure is null)
-            {
-                var output = Path.Combine(Root, "out");
-                var publish = await ExternalTool.RunAsync("dotnet",
-                    ["publish", RepositoryFiles.PathOf("Hermes.Api", "Hermes.Api.csproj"), "-c", "Release", "-r", "linux-x64",
-                     "-p:HermesTrimmed=true", "--artifacts-path", Path.Combine(Root, "artifacts"), "-o", output, "-nologo"],
-                    timeout: TimeSpan.FromMinutes(10));
-                var executable = Path.Combine(output, "Hermes.Api");
-                if (publish.ExitCode == 0 && File.Exists(executable))
-                {
-                    _executable = executable;
-                }
-                else
-                {
-                    _failure = "dotnet publish -p:HermesTrimmed=true failed:\n" + publish.Describe();
-                }
-            }
-        }
-        finally
-        {
-            Gate.Release();
+            Assert.Fail(failure);
         }
 
-        if (_failure is not null)
-        {
-            Assert.Fail(_failure);
-        }
-
-        return _executable!;
+        return executable!;
     }
 
     /// <summary>Removes what this run published (at the end of the run: <see cref="TestRunSetUp"/>).</summary>
-    public static void Clean()
-    {
-        if (Directory.Exists(Root))
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-    }
+    public static void Clean() => Host.Clean();
 }

@@ -25,7 +25,8 @@ public sealed class PublishedApiTests : DatabaseTest
     public async Task The_published_api_stores_leads_replays_by_key_rejects_as_problem_details_and_answers_its_probes()
     {
         await using var api = await StartAsync(adminKey: null);
-        using var client = Client(await api.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        using var client = ConsoleHttp.Client(await api.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        client.Timeout = TimeSpan.FromSeconds(30);
 
         var form = TestData.ValidForm("published@example.com") with { FirstName = "Zoe\u0308" };
         var first = await PostAsync(client, form, "published-key-1");
@@ -58,7 +59,8 @@ public sealed class PublishedApiTests : DatabaseTest
     public async Task The_published_api_with_an_admin_key_serves_the_admin_api_the_console_and_the_generated_document()
     {
         await using var api = await StartAsync(AdminKey);
-        using var client = Client(await api.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        using var client = ConsoleHttp.Client(await api.WaitListeningAsync(TimeSpan.FromSeconds(60)));
+        client.Timeout = TimeSpan.FromSeconds(30);
         var stored = await PostAsync(client, TestData.ValidForm("published-admin@example.com"), null);
 
         using var list = new HttpRequestMessage(HttpMethod.Get, "/api/admin/outbox?status=pending");
@@ -101,9 +103,6 @@ public sealed class PublishedApiTests : DatabaseTest
 
         return ChildProcess.Start("published-api", executable, environment);
     }
-
-    private static HttpClient Client(Uri address) =>
-        new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
 
     private static async Task<(HttpStatusCode Status, string LeadId, bool Replayed)> PostAsync(HttpClient client, object form, string? idempotencyKey)
     {

@@ -8,8 +8,11 @@ namespace Hermes.Tests.OperatorConsole;
 public static partial class ConsoleHttp
 {
     /// <summary>A plain client over Kestrel that neither follows redirects nor keeps cookies: each test handles them as the point.</summary>
-    public static HttpClient Client(HermesApiFactory api) =>
-        new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = api.ServerAddress };
+    public static HttpClient Client(HermesApiFactory api) => Client(api.ServerAddress);
+
+    /// <summary>The same client for an API run as a process (PublishedApiTests).</summary>
+    public static HttpClient Client(Uri address) =>
+        new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = address };
 
     public static Dictionary<string, string?> Keys(string keys) => new() { ["HERMES_ADMIN_API_KEY"] = keys };
 

@@ -60,7 +60,7 @@ public sealed class EfToolingTests
     /// The API runs on the model compiled ahead in Hermes.Persistence/CompiledModel (AddHermesDbContext), so it must be
     /// exactly what the pinned tool generates from the model now. After a model change:
     /// <c>dotnet ef dbcontext optimize --project Hermes.Persistence --output-dir CompiledModel --namespace Hermes.Persistence.CompiledModel</c>,
-    /// then delete the generated <c>HermesDbContextAssemblyAttributes.cs</c> (README, "Schema and migrations").
+    /// then delete the generated <c>HermesDbContextAssemblyAttributes.cs</c> (README, "Changing the model").
     /// </summary>
     [Test]
     public async Task The_compiled_model_is_what_dbcontext_optimize_generates_from_the_model_now()
@@ -70,11 +70,9 @@ public sealed class EfToolingTests
         {
             var result = await Ef("dbcontext", "optimize", "--output-dir", output, "--namespace", "Hermes.Persistence.CompiledModel");
             Assert.That(result.ExitCode, Is.Zero, result.Describe());
-            var generated = Directory.GetFiles(output, "*.cs")
-                .Where(static f => !f.EndsWith("AssemblyAttributes.cs", StringComparison.Ordinal))
-                .ToDictionary(static f => Path.GetFileName(f), static f => WithoutModelId(File.ReadAllText(f)), StringComparer.Ordinal);
-            var committed = Directory.GetFiles(RepositoryFiles.PathOf("Hermes.Persistence", "CompiledModel"), "*.cs")
-                .ToDictionary(static f => Path.GetFileName(f), static f => WithoutModelId(File.ReadAllText(f)), StringComparer.Ordinal);
+            var generated = SourcesIn(output);
+            generated.Remove("HermesDbContextAssemblyAttributes.cs");
+            var committed = SourcesIn(RepositoryFiles.PathOf("Hermes.Persistence", "CompiledModel"));
 
             Assert.That(committed.Keys, Is.EquivalentTo(generated.Keys), "the compiled model's files");
             Assert.Multiple(() =>
@@ -95,7 +93,10 @@ public sealed class EfToolingTests
     }
 
     // The tool gives every generated model a new random id; everything else must match.
-    private static string WithoutModelId(string code) => Regex.Replace(code, @"modelId: new Guid\(""[0-9a-f-]+""\)", "modelId: new Guid()");
+    private static Dictionary<string, string> SourcesIn(string folder) => Directory.GetFiles(folder, "*.cs").ToDictionary(
+        static f => Path.GetFileName(f),
+        static f => Regex.Replace(File.ReadAllText(f), @"modelId: new Guid\(""[0-9a-f-]+""\)", "modelId: new Guid()"),
+        StringComparer.Ordinal);
 
     private static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
 

@@ -1,0 +1,50 @@
+using Hermes.Tests.Deploy;
+
+namespace Hermes.Tests.Infrastructure;
+
+/// <summary>
+/// A host published once per test run as the README says, <c>dotnet publish &lt;project&gt; -c Release -r linux-x64
+/// -p:&lt;switch&gt;=true</c>, into a folder of this run's own (its own artifacts path too, so the solution's build
+/// outputs are not touched while other tests run them). <see cref="Worker.NativeWorker"/> and <see cref="Api.PublishedApi"/>
+/// decide what a missing toolchain or a failed publish means for their tests.
+/// </summary>
+public sealed class PublishedHost
+{
+    private readonly string _project;
+    private readonly string _publishSwitch;
+    private readonly string _root;
+    private readonly Lazy<Task<(string? Executable, string? Failure)>> _published;
+
+    public PublishedHost(string project, string publishSwitch, string folder)
+    {
+        _project = project;
+        _publishSwitch = publishSwitch;
+        _root = Path.Combine(Path.GetTempPath(), $"{folder}-{Environment.ProcessId}");
+        _published = new(PublishOnceAsync);
+    }
+
+    /// <summary>The published executable, or why the publish failed (its output); published at the first call only.</summary>
+    public Task<(string? Executable, string? Failure)> PublishAsync() => _published.Value;
+
+    /// <summary>Removes what this run published (at the end of the run: <see cref="TestRunSetUp"/>).</summary>
+    public void Clean()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    private async Task<(string? Executable, string? Failure)> PublishOnceAsync()
+    {
+        var output = Path.Combine(_root, "out");
+        var publish = await ExternalTool.RunAsync("dotnet",
+            ["publish", RepositoryFiles.PathOf(_project, _project + ".csproj"), "-c", "Release", "-r", "linux-x64",
+             $"-p:{_publishSwitch}=true", "--artifacts-path", Path.Combine(_root, "artifacts"), "-o", output, "-nologo"],
+            timeout: TimeSpan.FromMinutes(10));
+        var executable = Path.Combine(output, _project);
+        return publish.ExitCode == 0 && File.Exists(executable)
+            ? (executable, null)
+            : (null, $"dotnet publish -p:{_publishSwitch}=true failed:\n" + publish.Describe());
+    }
+}
