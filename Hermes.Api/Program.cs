@@ -1,17 +1,13 @@
-using Hermes.Api.Admin;
-using Hermes.Api.Health;
 using Hermes.Api.Intake;
-using Hermes.Api.OpenApi;
-using Hermes.Api.OperatorConsole;
-using Hermes.Api.Problems;
-using Hermes.Api.Security;
 using Hermes.Api.Telemetry;
 using Hermes.Persistence;
 using Hermes.ServiceDefaults;
+using Hermes.ServiceDefaults.Http;
 
-// The slim builder: no IIS integration, HTTP/3, hosting-startup scan or Debug/EventSource log providers, which the
-// API never used and which cost it resident memory (bench/RESULTS.md, "The public API, trimmed"). HTTPS endpoints
-// configured under Kestrel:Endpoints keep working.
+// The public intake API: submissions, their OpenAPI document, health and metrics. The admin API and the console are
+// another program (Hermes.Admin). The slim builder: no IIS integration, HTTP/3, hosting-startup scan or
+// Debug/EventSource log providers, which the API never used and which cost it resident memory (bench/RESULTS.md,
+// "The public API, trimmed"). HTTPS endpoints configured under Kestrel:Endpoints keep working.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.WebHost.UseKestrelHttpsConfiguration();
 builder.AddHermesServiceDefaults("hermes-api");
@@ -22,19 +18,15 @@ builder.AddHermesApiTelemetry();
 builder.AddHermesHealth();
 builder.AddHermesProblemDetails();
 builder.AddHermesIntake();
-builder.AddHermesOpenApi();
-builder.AddHermesAdmin();
-builder.AddHermesConsole();
+builder.AddHermesIntakeOpenApi();
 
 var app = builder.Build();
 app.UseHermesSecurity();
 app.UseHermesProblemDetails();
 app.UseHermesApiTelemetry();
 app.UseHermesIntake();
-app.MapHermesOpenApi();
+app.MapOpenApi(IntakeOpenApi.DocumentPath);
 app.MapHermesIntake();
-app.MapHermesAdmin();
-app.MapHermesConsole();
 app.MapHermesHealth();
 app.Run();
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Threading.RateLimiting;
+using Hermes.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
@@ -33,6 +33,12 @@ public static class IntakeExtensions
         services.AddCors();
         services.AddOptions<CorsOptions>().Configure<IOptions<IntakeOptions>>(ConfigureCors);
         services.AddRateLimiter(ConfigureRateLimiter);
+        // A submission lost to an unreachable database was not stored: the 503 says so, with the intake's Retry-After.
+        services.AddOptions<DatabaseUnavailableAnswer>().Configure<IOptions<IntakeOptions>>(static (answer, intake) =>
+        {
+            answer.RetryAfter = intake.Value.UnavailableRetryAfter;
+            answer.Detail = "The database cannot be reached; nothing was stored. Please try again shortly.";
+        });
         return builder;
     }
 
@@ -106,7 +112,7 @@ public static class IntakeExtensions
         limiter.AddPolicy(RateLimitPolicy, static http =>
         {
             var settings = http.RequestServices.GetRequiredService<IOptions<IntakeOptions>>().Value.RateLimit;
-            return RateLimitPartition.GetFixedWindowLimiter(ClientPartition(http.Connection.RemoteIpAddress), _ => new FixedWindowRateLimiterOptions
+            return RateLimitPartition.GetFixedWindowLimiter(ClientAddress.Partition(http.Connection.RemoteIpAddress), _ => new FixedWindowRateLimiterOptions
             {
                 PermitLimit = settings.PermitLimit,
                 Window = settings.Window,
@@ -136,29 +142,5 @@ public static class IntakeExtensions
                 },
             });
         };
-    }
-
-    /// <summary>One bucket per IPv4 address, and per /64 for IPv6 (one household or host gets a whole /64).</summary>
-    internal static string ClientPartition(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return "unknown";
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-
-        Span<byte> bytes = stackalloc byte[16];
-        address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return new IPAddress(bytes).ToString() + "/64";
     }
 }

@@ -1,4 +1,4 @@
-using Hermes.Api.Problems;
+using Hermes.ServiceDefaults.Http;
 
 namespace Hermes.Api.Telemetry;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Hermes.Api.Admin;
+using Hermes.Admin.AdminApi;
 using Hermes.Tests.Deploy;
 using Hermes.Tests.Faults;
 using Hermes.Tests.Infrastructure;

@@ -1,6 +1,6 @@
 using System.Net;
-using Hermes.Api.OperatorConsole;
-using Hermes.Api.OperatorConsole.Pages;
+using Hermes.Admin.OperatorConsole;
+using Hermes.Admin.OperatorConsole.Pages;
 using Hermes.Persistence.Operations;
 using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;

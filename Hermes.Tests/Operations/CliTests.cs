@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Hermes.Outbox.Worker.Cli;
+using Hermes.Cli;
 using Hermes.Persistence;
 using Hermes.Tests.Infrastructure;
 using Npgsql;

@@ -1,5 +1,5 @@
 using Hermes.Domain;
-using Hermes.Outbox.Worker.Cli;
+using Hermes.Cli;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Operations;

@@ -150,8 +150,8 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
 
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var erase = await Hermes.Outbox.Worker.Cli.OperatorCli.RunAsync(["erase", "--lead", lead.LeadId], output, error, settings, CancellationToken.None);
-        var doctor = await Hermes.Outbox.Worker.Cli.OperatorCli.RunAsync(["stats"], output, error, settings, CancellationToken.None);
+        var erase = await Hermes.Cli.OperatorCli.RunAsync(["erase", "--lead", lead.LeadId], output, error, settings, CancellationToken.None);
+        var doctor = await Hermes.Cli.OperatorCli.RunAsync(["stats"], output, error, settings, CancellationToken.None);
 
         Assert.That(erase, Is.Zero, $"{output}\n{error}");
         Assert.That(doctor, Is.Zero, $"{output}\n{error}");
@@ -189,7 +189,7 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var exit = await Hermes.Outbox.Worker.Cli.OperatorCli.RunAsync(["migrate", "--roles"], output, error, settings, CancellationToken.None);
+        var exit = await Hermes.Cli.OperatorCli.RunAsync(["migrate", "--roles"], output, error, settings, CancellationToken.None);
 
         Assert.That(exit, Is.Zero, $"{output}\n{error}");
         Assert.That(output.ToString(), Does.Contain("hermes_api, hermes_worker, hermes_admin"));

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Hermes.Outbox.Worker;
-using Hermes.Outbox.Worker.Cli;
+using Hermes.Cli;
 using Hermes.Outbox.Worker.Delivery;
 using Hermes.Tests.Api;
 using Hermes.Tests.Worker;

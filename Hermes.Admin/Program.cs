@@ -1,0 +1,41 @@
+using Hermes.Admin.AdminApi;
+using Hermes.Admin.OperatorConsole;
+using Hermes.Persistence;
+using Hermes.ServiceDefaults;
+using Hermes.ServiceDefaults.Http;
+
+namespace Hermes.Admin;
+
+/// <summary>
+/// The admin host: the admin API, the operator console and their OpenAPI document, under the admin login and behind
+/// HERMES_ADMIN_API_KEY (it does not start without one). Never published to the internet. A class of its own (not
+/// top-level statements) so that its name does not clash with the public API's <c>Program</c> where both are loaded.
+/// </summary>
+public sealed class AdminProgram
+{
+    private AdminProgram()
+    {
+    }
+
+    public static void Main(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddHermesServiceDefaults("hermes-admin");
+        builder.AddHermesPersistence("hermes-admin");
+        builder.AddHermesSecurity();
+        builder.AddHermesHealth();
+        builder.AddHermesProblemDetails();
+        builder.AddHermesAdmin();
+        builder.AddHermesConsole();
+        builder.AddHermesAdminOpenApi();
+
+        var app = builder.Build();
+        app.UseHermesSecurity();
+        app.UseHermesProblemDetails();
+        app.MapOpenApi(AdminOpenApi.DocumentPath);
+        app.MapHermesAdmin();
+        app.MapHermesConsole();
+        app.MapHermesHealth();
+        app.Run();
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Hermes.Persistence.Operations;
+
+namespace Hermes.Cli;
+
+/// <summary><c>doctor</c>: integrity and health checks (see <see cref="IntegrityDoctor"/>); exits 1 when one finds a problem.</summary>
+internal static class DoctorVerb
+{
+    public static Command Create(CliContext context)
+    {
+        var defaults = new DoctorSettings();
+        var pendingOlderThan = CliOptions.Duration("--pending-older-than", defaults.PendingOlderThan, "Report pending rows older than this");
+        var leaseGrace = CliOptions.Duration("--lease-grace", defaults.LeaseGrace, "Report leases that ended longer ago than this without a worker taking the row over");
+        var json = CliOptions.Json();
+        var command = new Command(
+            "doctor",
+            "Check integrity and health: pending migrations, leads without an outbox row, outbox rows without a lead, duplicate lead ids, " +
+            "missing required fields, stale pending rows, failed rows, expired leases, and that the hot queries use their indexes. " +
+            "Exits 1 when a check finds a problem.")
+        {
+            pendingOlderThan, leaseGrace, json,
+        };
+        command.SetAction((parse, cancellationToken) => context.RunAsync(async ct =>
+        {
+            await using var dataSource = context.CreateDataSource();
+            var report = await new IntegrityDoctor(dataSource).ExamineAsync(
+                new DoctorSettings { PendingOlderThan = parse.GetValue(pendingOlderThan), LeaseGrace = parse.GetValue(leaseGrace) }, ct);
+            if (parse.GetValue(json))
+            {
+                context.WriteJson(report, OperationsJsonContext.Default.DoctorReport);
+            }
+            else
+            {
+                var width = report.Findings.Max(static f => f.Check.Length);
+                foreach (var finding in report.Findings)
+                {
+                    await context.Output.WriteLineAsync($"{(finding.IsProblem ? "PROBLEM" : "ok"),-8} {finding.Check.PadRight(width)}  {finding.Summary}");
+                    foreach (var example in finding.Examples)
+                    {
+                        await context.Output.WriteLineAsync($"{"",-8} {"".PadRight(width)}    {example}");
+                    }
+                }
+
+                var problems = report.Findings.Count(static f => f.IsProblem);
+                await context.Output.WriteLineAsync(problems == 0 ? "No problem found." : $"{problems} check(s) found a problem.");
+            }
+
+            return report.Healthy ? ExitCodes.Ok : ExitCodes.Problem;
+        }, cancellationToken));
+        return command;
+    }
+}
