@@ -10,17 +10,38 @@ using Microsoft.Extensions.Logging;
 
 namespace Hermes.Tests.Api;
 
+/// <summary>The public API host (see <see cref="HermesHostFactory{TEntryPoint}"/>).</summary>
+public sealed class HermesApiFactory(string connectionString, IDictionary<string, string?>? settings = null, string environment = "Production")
+    : HermesHostFactory<Program>(connectionString, settings, environment);
+
+/// <summary>The admin host (admin API, console), with <paramref name="adminKeys"/> as <c>HERMES_ADMIN_API_KEY</c> unless the settings name one.</summary>
+public sealed class HermesAdminFactory(string connectionString, string adminKeys, IDictionary<string, string?>? settings = null, string environment = "Production")
+    : HermesHostFactory<Hermes.Admin.AdminProgram>(connectionString, WithKeys(adminKeys, settings), environment)
+{
+    private static Dictionary<string, string?> WithKeys(string adminKeys, IDictionary<string, string?>? settings)
+    {
+        var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase) { ["HERMES_ADMIN_API_KEY"] = adminKeys };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+
+        return all;
+    }
+}
+
 /// <summary>
-/// The API host on real Kestrel (127.0.0.1, a free port) over the given database, in the given environment
+/// A Hermes host on real Kestrel (127.0.0.1, a free port) over the given database, in the given environment
 /// (Production unless said otherwise). Settings are added on top of every other configuration source, and
 /// <c>DATABASE_URL</c> is blanked so a developer's environment cannot redirect the tests to another database.
 /// </summary>
-public sealed class HermesApiFactory : WebApplicationFactory<Program>
+public abstract class HermesHostFactory<TEntryPoint> : WebApplicationFactory<TEntryPoint>
+    where TEntryPoint : class
 {
     private readonly Dictionary<string, string?> _settings;
     private readonly string _environment;
 
-    public HermesApiFactory(string connectionString, IDictionary<string, string?>? settings = null, string environment = "Production")
+    protected HermesHostFactory(string connectionString, IDictionary<string, string?>? settings = null, string environment = "Production")
     {
         _environment = environment;
         _settings = new(StringComparer.OrdinalIgnoreCase)
@@ -45,8 +66,8 @@ public sealed class HermesApiFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(_environment);
-        // Also as host settings, so Program sees them while it registers services (what it registers for the admin
-        // surface depends on HERMES_ADMIN_API_KEY); the configuration source below keeps them on top of every other.
+        // Also as host settings, so the host sees them while it registers services (the admin host reads
+        // HERMES_ADMIN_API_KEY there); the configuration source below keeps them on top of every other.
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

@@ -1,10 +1,5 @@
 using System.Net;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Hermes.Tests.Deploy;
-using Microsoft.AspNetCore.Mvc.ApiExplorer;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Hermes.Tests.Api;
 
@@ -32,33 +27,13 @@ public sealed class OpenApiTests : ApiTest
         });
     }
 
-    /// <summary>
-    /// The public API (no admin key, not Development) serves a snapshot of its document rather than generating it:
-    /// the generator's registration alone costs it several MiB resident (bench/RESULTS.md). This is what keeps the
-    /// snapshot true: Development generates the document from the endpoints, and the two must be the same.
-    /// </summary>
     [Test]
-    public async Task The_public_document_is_a_true_snapshot_of_what_the_endpoints_describe()
+    public async Task The_public_document_describes_only_the_public_routes()
     {
-        await using var development = new HermesApiFactory(ConnectionString, environment: "Development");
-        using var developmentClient = development.CreateApiClient();
-        var generated = JsonNode.Parse(await developmentClient.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)))!;
-        using var response = await Client.GetAsync(new Uri("/openapi/v1.json", UriKind.Relative));
-        var served = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var document = JsonNode.Parse(await Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)))!;
+        var paths = document["paths"]!.AsObject().Select(static p => p.Key).ToList();
 
-        var snapshot = RepositoryFiles.PathOf("Hermes.Api", "OpenApi", "public-v1.json");
-        if (Environment.GetEnvironmentVariable("HERMES_UPDATE_OPENAPI") == "1")
-        {
-            await File.WriteAllTextAsync(snapshot, generated.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
-        }
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/json"));
-            Assert.That(JsonNode.DeepEquals(served, generated), Is.True,
-                "the public API's OpenAPI snapshot is stale: HERMES_UPDATE_OPENAPI=1 dotnet test --filter OpenApiTests rewrites it");
-            Assert.That(Factory.Services.GetService<IApiDescriptionGroupCollectionProvider>(), Is.Null, "the public API registers no generator");
-            Assert.That(development.Services.GetService<IApiDescriptionGroupCollectionProvider>(), Is.Not.Null);
-        });
+        Assert.That(paths, Does.Contain("/api/leads").And.Contain("/api/backup-lead"));
+        Assert.That(paths, Has.None.StartsWith("/api/admin").And.None.StartsWith("/console"), "the admin API is another program's");
     }
 }

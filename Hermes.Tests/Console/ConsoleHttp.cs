@@ -8,13 +8,12 @@ namespace Hermes.Tests.OperatorConsole;
 public static partial class ConsoleHttp
 {
     /// <summary>A plain client over Kestrel that neither follows redirects nor keeps cookies: each test handles them as the point.</summary>
-    public static HttpClient Client(HermesApiFactory api) => Client(api.ServerAddress);
+    public static HttpClient Client<TEntryPoint>(HermesHostFactory<TEntryPoint> host)
+        where TEntryPoint : class => Client(host.ServerAddress);
 
     /// <summary>The same client for an API run as a process (PublishedApiTests).</summary>
     public static HttpClient Client(Uri address) =>
         new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = address };
-
-    public static Dictionary<string, string?> Keys(string keys) => new() { ["HERMES_ADMIN_API_KEY"] = keys };
 
     /// <summary>Signs in as a browser would (the form's antiforgery token and cookie); returns the Set-Cookie lines and a Cookie header for later requests.</summary>
     public static async Task<(IReadOnlyList<string> SetCookies, string Cookie)> SignInAsync(HttpClient client, string key)

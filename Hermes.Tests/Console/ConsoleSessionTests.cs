@@ -19,7 +19,7 @@ public sealed class ConsoleSessionTests : DatabaseTest
     [Test]
     public async Task In_Production_the_session_cookie_is_Secure_HttpOnly_SameSite_Strict_and_scoped_to_the_console()
     {
-        await using var api = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys(Key));
+        await using var api = new HermesAdminFactory(ConnectionString, Key);
         using var client = ConsoleHttp.Client(api);
         var (setCookies, _) = await ConsoleHttp.SignInAsync(client, Key);
         var session = setCookies.Single(static c => c.StartsWith(".Hermes.Console=", StringComparison.Ordinal)).ToLowerInvariant();
@@ -38,9 +38,9 @@ public sealed class ConsoleSessionTests : DatabaseTest
     [Test]
     public async Task A_session_opens_on_every_replica_with_the_key_and_ends_where_its_key_was_removed()
     {
-        await using var first = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys($"{Key},{OtherKey}"));
-        await using var second = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys($"{OtherKey},{Key}"));
-        await using var rotated = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys(OtherKey));
+        await using var first = new HermesAdminFactory(ConnectionString, $"{Key},{OtherKey}");
+        await using var second = new HermesAdminFactory(ConnectionString, $"{OtherKey},{Key}");
+        await using var rotated = new HermesAdminFactory(ConnectionString, OtherKey);
         using var firstClient = ConsoleHttp.Client(first);
         using var secondClient = ConsoleHttp.Client(second);
         using var rotatedClient = ConsoleHttp.Client(rotated);
@@ -57,29 +57,40 @@ public sealed class ConsoleSessionTests : DatabaseTest
     }
 
     [Test]
-    public async Task Without_an_admin_key_there_is_no_console()
+    public async Task The_public_API_has_no_console_and_no_admin_API_whatever_its_settings()
     {
-        await using var api = new HermesApiFactory(ConnectionString);
+        await using var api = new HermesApiFactory(ConnectionString, new Dictionary<string, string?> { ["HERMES_ADMIN_API_KEY"] = Key });
         using var client = ConsoleHttp.Client(api);
-        foreach (var path in new[] { "/console", "/console/sign-in", "/console/leads" })
+        foreach (var path in new[] { "/console", "/console/sign-in", "/console/leads", "/api/admin/outbox/stats" })
         {
-            using var response = await client.GetAsync(path);
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("X-Api-Key", Key);
+            using var response = await client.SendAsync(request);
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), path);
         }
 
-        // Not only unmapped: not registered, so the public API does not load Razor Pages (bench/RESULTS.md, "The
-        // public API, piece by piece": about 11 MiB at peak).
+        // Another program: the public API's assembly does not reference the admin host or Razor Pages, so it cannot load them.
+        var references = typeof(Program).Assembly.GetReferencedAssemblies().Select(static a => a.Name).ToList();
         Assert.Multiple(() =>
         {
+            Assert.That(references, Has.None.StartsWith("Hermes.Admin").And.None.StartsWith("Microsoft.AspNetCore.Mvc"));
             Assert.That(api.Services.GetServices<IPageRouteModelProvider>(), Is.Empty, "Razor Pages is not registered");
             Assert.That(api.Services.GetService<IAntiforgery>(), Is.Null, "no antiforgery");
         });
     }
 
     [Test]
-    public async Task With_an_admin_key_the_console_is_registered_and_served()
+    public void The_admin_host_does_not_start_without_a_key()
     {
-        await using var api = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys(Key));
+        using var admin = new HermesAdminFactory(ConnectionString, "");
+        var error = Assert.Catch(() => admin.CreateClient());
+        Assert.That(error!.ToString(), Does.Contain("HERMES_ADMIN_API_KEY is not set"));
+    }
+
+    [Test]
+    public async Task The_admin_host_serves_the_console()
+    {
+        await using var api = new HermesAdminFactory(ConnectionString, Key);
         using var client = ConsoleHttp.Client(api);
         using var signIn = await client.GetAsync("/console/sign-in");
         Assert.That(signIn.StatusCode, Is.EqualTo(HttpStatusCode.OK));

@@ -16,19 +16,24 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
     public const string Key = "console-test-key-0123456789abcdef";
 
     private readonly ConcurrentQueue<string> _problems = new();
+    private HermesAdminFactory? _admin;
     private HermesApiFactory? _api;
     private IBrowserContext? _context;
 
+    /// <summary>The admin host, which serves the console.</summary>
+    protected HermesAdminFactory Admin => _admin ?? throw new InvalidOperationException("No admin host yet.");
+
+    /// <summary>The public API, for submitting leads as the website does.</summary>
     protected HermesApiFactory Api => _api ?? throw new InvalidOperationException("No API yet.");
 
     protected IPage Page { get; private set; } = null!;
 
     protected Uri BaseAddress { get; private set; } = null!;
 
-    /// <summary>The API host's environment (Development unless a test class says otherwise).</summary>
+    /// <summary>The hosts' environment (Development unless a test class says otherwise).</summary>
     protected virtual string HostEnvironment => "Development";
 
-    /// <summary>Settings of this class's API host on top of the console's.</summary>
+    /// <summary>Settings of this class's hosts (admin and public API) on top of the console's.</summary>
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
     /// <summary>Takes (and forgets) what the browser reported so far: console errors, uncaught exceptions, CSP violations.</summary>
@@ -47,22 +52,24 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
     public async Task StartApiAsync()
     {
         await BeforeApiStartsAsync();
-        var settings = new Dictionary<string, string?> { ["HERMES_ADMIN_API_KEY"] = Key };
-        foreach (var (key, value) in Settings)
-        {
-            settings[key] = value;
-        }
-
+        var settings = Settings;
+        _admin = new HermesAdminFactory(ConnectionString, Key, settings, environment: HostEnvironment);
         _api = new HermesApiFactory(ConnectionString, settings, environment: HostEnvironment);
-        BaseAddress = _api.ServerAddress;
+        BaseAddress = _admin.ServerAddress;
     }
 
-    /// <summary>Runs before the API host starts, e.g. to start a server its settings name.</summary>
+    /// <summary>Runs before the hosts start, e.g. to start a server their settings name.</summary>
     protected virtual Task BeforeApiStartsAsync() => Task.CompletedTask;
 
     [OneTimeTearDown]
     public async Task StopApiAsync()
     {
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync();
+            _admin = null;
+        }
+
         if (_api is not null)
         {
             await _api.DisposeAsync();

@@ -29,14 +29,14 @@ public sealed class ContactFormTests : ConsoleTest
             app.Use(async (context, next) =>
             {
                 context.Response.Headers.ContentSecurityPolicy =
-                    $"default-src 'none'; script-src 'self'; style-src 'self'; connect-src {BaseAddress.GetLeftPart(UriPartial.Authority)}; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
+                    $"default-src 'none'; script-src 'self'; style-src 'self'; connect-src {Api.ServerAddress.GetLeftPart(UriPartial.Authority)}; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
                 await next(context);
             });
             app.MapGet("/", async context =>
             {
                 var html = await File.ReadAllTextAsync(Path.Combine(folder, "index.html"));
                 context.Response.ContentType = "text/html; charset=utf-8";
-                await context.Response.WriteAsync(html.Replace("https://hermes.example.com/api/leads", new Uri(BaseAddress, "/api/leads").ToString(), StringComparison.Ordinal)
+                await context.Response.WriteAsync(html.Replace("https://hermes.example.com/api/leads", new Uri(Api.ServerAddress, "/api/leads").ToString(), StringComparison.Ordinal)
                     .Replace("data-hermes-endpoint=", "data-hermes-retry-delays=\"200,400\" data-hermes-endpoint=", StringComparison.Ordinal));
             });
             app.MapGet("/contact-form.js", context => Send(context, Path.Combine(folder, "contact-form.js"), "text/javascript; charset=utf-8"));

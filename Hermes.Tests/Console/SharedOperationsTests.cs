@@ -14,14 +14,16 @@ namespace Hermes.Tests.OperatorConsole;
 public sealed class SharedOperationsTests : DatabaseTest, IAsyncDisposable
 {
     private const string Key = "shared-test-key-0123456789abcdef";
-    private HermesApiFactory _api = null!;
+    private HermesAdminFactory _api = null!;
+    private HermesApiFactory _public = null!;
     private HttpClient _client = null!;
     private string _cookie = "";
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _api = new HermesApiFactory(ConnectionString, ConsoleHttp.Keys(Key));
+        _api = new HermesAdminFactory(ConnectionString, Key);
+        _public = new HermesApiFactory(ConnectionString);
         _client = ConsoleHttp.Client(_api);
         (_, _cookie) = await ConsoleHttp.SignInAsync(_client, Key);
     }
@@ -34,6 +36,7 @@ public sealed class SharedOperationsTests : DatabaseTest, IAsyncDisposable
         {
             await _api.DisposeAsync();
             _api = null!;
+            await _public.DisposeAsync();
         }
     }
 
@@ -134,7 +137,8 @@ public sealed class SharedOperationsTests : DatabaseTest, IAsyncDisposable
 
     private async Task<string> SubmitAsync(string email)
     {
-        using var response = await _client.PostAsync("/api/leads", JsonContent.Create(TestData.ValidForm(email)));
+        using var submitter = ConsoleHttp.Client(_public);
+        using var response = await submitter.PostAsync("/api/leads", JsonContent.Create(TestData.ValidForm(email)));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("leadId").GetString()!;
     }

@@ -34,8 +34,8 @@ public sealed class SignInTests : ConsoleTest
         Assert.That(new Uri(Page.Url).AbsolutePath, Is.EqualTo("/console/sign-in"));
         await Page.GotoAsync("/console");
         Assert.That(new Uri(Page.Url).AbsolutePath, Is.EqualTo("/console/sign-in"), "signed out: the overview needs a new sign-in");
-        Assert.That(Api.Logs.Entries, Has.Some.Contains("Console sign-in refused"));
-        Assert.That(string.Join("\n", Api.Logs.Entries), Does.Not.Contain("0123456789abcde"), "no key, right or wrong, is logged");
+        Assert.That(Admin.Logs.Entries, Has.Some.Contains("Console sign-in refused"));
+        Assert.That(string.Join("\n", Admin.Logs.Entries), Does.Not.Contain("0123456789abcde"), "no key, right or wrong, is logged");
     }
 }
 
@@ -60,7 +60,7 @@ public sealed class SignInThrottleTests : ConsoleTest
         Assert.That(response.Status, Is.EqualTo(429));
         Assert.That(await Page.GetByRole(AriaRole.Alert).TextContentAsync(), Does.Contain("Too many wrong keys"));
         Assert.That((await Page.Context.CookiesAsync()).Select(static c => c.Name), Does.Not.Contain(".Hermes.Console"));
-        Assert.That(Api.Logs.Entries, Has.Some.Contains("too many wrong keys"));
+        Assert.That(Admin.Logs.Entries, Has.Some.Contains("too many wrong keys"));
     }
 }
 

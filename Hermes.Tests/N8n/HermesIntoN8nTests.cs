@@ -21,13 +21,17 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
     private RealN8n _n8n = null!;
     private BrevoStandIn _brevo = null!;
     private HermesApiFactory? _api;
+    private HermesAdminFactory? _admin;
     private HttpClient _client = null!;
+    private HttpClient _adminClient = null!;
 
     [OneTimeSetUp]
     public void StartApi()
     {
-        _api = new HermesApiFactory(ConnectionString, new Dictionary<string, string?> { ["HERMES_ADMIN_API_KEY"] = AdminKey });
+        _api = new HermesApiFactory(ConnectionString);
         _client = _api.CreateApiClient();
+        _admin = new HermesAdminFactory(ConnectionString, AdminKey);
+        _adminClient = _admin.CreateApiClient();
     }
 
     [OneTimeTearDown]
@@ -36,10 +40,17 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _client?.Dispose();
+        _adminClient?.Dispose();
         if (_api is not null)
         {
             await _api.DisposeAsync();
             _api = null;
+        }
+
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync();
+            _admin = null;
         }
     }
 
@@ -282,7 +293,7 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
             Content = JsonContent.Create(new { status = "delivered", leadIds = new[] { leadId } }),
         };
         request.Headers.Add("X-Api-Key", AdminKey);
-        using var response = await _client.SendAsync(request);
+        using var response = await _adminClient.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         Assert.That((int)response.StatusCode, Is.EqualTo(200), text);
         Assert.That(JsonNode.Parse(text)!["count"]!.GetValue<long>(), Is.EqualTo(1));

@@ -14,7 +14,7 @@ public sealed class AdminApiTests : OperationsTest
 {
     private const string Key = "admin-key-0123456789abcdef";
     private const string RotatedKey = "admin-key-fedcba9876543210";
-    private WebApplicationFactory<Program> _factory = null!;
+    private WebApplicationFactory<Hermes.Admin.AdminProgram> _factory = null!;
     private HttpClient _client = null!;
 
     [OneTimeSetUp]
@@ -69,9 +69,14 @@ public sealed class AdminApiTests : OperationsTest
     }
 
     [Test]
-    public async Task Without_a_configured_key_the_admin_endpoints_do_not_exist()
+    public async Task The_public_API_has_none_of_the_admin_endpoints()
     {
-        await using var factory = Factory(keys: null);
+        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            builder.UseSetting("DATABASE_URL", "");
+            builder.UseSetting("ConnectionStrings:Hermes", ConnectionString);
+            builder.UseSetting("HERMES_ADMIN_API_KEY", Key);
+        });
         using var client = factory.CreateClient();
         foreach (var (method, path) in new[] { ("GET", "/api/leads/lead_x"), ("GET", "/api/admin/outbox"), ("GET", "/api/admin/outbox/stats"), ("POST", "/api/admin/outbox/replay"), ("POST", "/api/admin/leads/erase") })
         {
@@ -81,7 +86,7 @@ public sealed class AdminApiTests : OperationsTest
     }
 
     [Test]
-    public void A_short_key_stops_the_api_naming_the_setting()
+    public void A_short_key_stops_the_admin_host_naming_the_setting()
     {
         using var factory = Factory("short");
         var e = Assert.Catch(() => factory.CreateClient());
@@ -265,8 +270,8 @@ public sealed class AdminApiTests : OperationsTest
         Assert.That(details.Metadata.IpAddress, Is.Null);
     }
 
-    private WebApplicationFactory<Program> Factory(string? keys) =>
-        new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+    private WebApplicationFactory<Hermes.Admin.AdminProgram> Factory(string? keys) =>
+        new WebApplicationFactory<Hermes.Admin.AdminProgram>().WithWebHostBuilder(builder =>
         {
             builder.UseSetting("DATABASE_URL", "");
             builder.UseSetting("ConnectionStrings:Hermes", ConnectionString);

@@ -1,5 +1,5 @@
-using Hermes.Domain;
 using Hermes.Cli;
+using Hermes.Domain;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Operations;

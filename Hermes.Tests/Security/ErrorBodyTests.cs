@@ -18,14 +18,19 @@ public sealed class ErrorBodyTests(string environment) : DatabaseTest, IAsyncDis
     private readonly DatabaseLogins _logins = new();
     private Api.HermesApiFactory? _api;
     private Api.HermesApiFactory? _broken;
+    private Api.HermesAdminFactory? _admin;
+    private Api.HermesAdminFactory? _brokenAdmin;
 
     [OneTimeSetUp]
     public async Task StartHostsAsync()
     {
-        var settings = new Dictionary<string, string?> { ["HERMES_ADMIN_API_KEY"] = AdminKey, ["Intake:MaxBodyBytes"] = "8192" };
+        var settings = new Dictionary<string, string?> { ["Intake:MaxBodyBytes"] = "8192" };
         _api = new Api.HermesApiFactory(ConnectionString, settings, environment);
+        _admin = new Api.HermesAdminFactory(ConnectionString, AdminKey, environment: environment);
         // A login with no grants at all: every statement fails inside the server, a genuine 500.
-        _broken = new Api.HermesApiFactory(await _logins.CreateAsync(ConnectionString, group: null), settings, environment);
+        var broken = await _logins.CreateAsync(ConnectionString, group: null);
+        _broken = new Api.HermesApiFactory(broken, settings, environment);
+        _brokenAdmin = new Api.HermesAdminFactory(broken, AdminKey, environment: environment);
     }
 
     [OneTimeTearDown]
@@ -36,6 +41,16 @@ public sealed class ErrorBodyTests(string environment) : DatabaseTest, IAsyncDis
         if (_api is not null)
         {
             await _api.DisposeAsync();
+        }
+
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync();
+        }
+
+        if (_brokenAdmin is not null)
+        {
+            await _brokenAdmin.DisposeAsync();
         }
 
         if (_broken is not null)
@@ -80,7 +95,9 @@ public sealed class ErrorBodyTests(string environment) : DatabaseTest, IAsyncDis
     [TestCaseSource(nameof(Fuzz))]
     public async Task Fuzzed_request_answers_without_internals(string method, string path, string? body, string? contentType, (string Name, string Value)[] headers)
     {
-        using var client = _api!.CreateApiClient();
+        // The admin routes are the admin host's; everything else is sent to the public API.
+        var admin = path.StartsWith("/api/admin", StringComparison.Ordinal) || (method == "GET" && path.StartsWith("/api/leads/", StringComparison.Ordinal));
+        using var client = admin ? _admin!.CreateApiClient() : _api!.CreateApiClient();
         var (status, text) = await SendAsync(client, method, path, body, contentType, headers);
 
         Assert.That(status, Is.InRange(400, 499), text);
@@ -108,7 +125,7 @@ public sealed class ErrorBodyTests(string environment) : DatabaseTest, IAsyncDis
     [Test]
     public async Task A_real_server_error_on_the_admin_api_answers_without_internals()
     {
-        using var client = _broken!.CreateApiClient();
+        using var client = _brokenAdmin!.CreateApiClient();
 
         var (status, text) = await SendAsync(client, "GET", "/api/admin/outbox/stats", null, null, [("X-Api-Key", AdminKey)]);
 

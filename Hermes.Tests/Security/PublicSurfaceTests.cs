@@ -11,13 +11,35 @@ public sealed class PublicSurfaceTests : ApiTest
     private const string OldKey = "old-admin-key-0123456789abcdef";
     private const string NewKey = "new-admin-key-0123456789abcdef";
 
+    private HermesAdminFactory? _admin;
+    private HttpClient? _adminClient;
+
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
-        ["HERMES_ADMIN_API_KEY"] = $"{OldKey}, {NewKey}",
         ["Intake:TrustedProxies"] = "127.0.0.1",
         ["Security:MaxRequestHeaderCount"] = "30",
         ["Security:MaxRequestHeadersTotalSize"] = "8192",
     };
+
+    /// <summary>The admin host, for the admin requests (admin API, key rotation); the public API has no admin routes.</summary>
+    private HttpClient AdminClient
+    {
+        get
+        {
+            _admin ??= new HermesAdminFactory(ConnectionString, $"{OldKey}, {NewKey}");
+            return _adminClient ??= _admin.CreateApiClient();
+        }
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAdminAsync()
+    {
+        _adminClient?.Dispose();
+        if (_admin is not null)
+        {
+            await _admin.DisposeAsync();
+        }
+    }
 
     public static IEnumerable<TestCaseData> Answers()
     {
@@ -38,7 +60,7 @@ public sealed class PublicSurfaceTests : ApiTest
             request.Content = new StringContent(body == "valid" ? ValidBody().ToJsonString() : body, Encoding.UTF8, "application/json");
         }
 
-        using var response = await Client.SendAsync(request);
+        using var response = await (path.StartsWith("/api/admin", StringComparison.Ordinal) ? AdminClient : Client).SendAsync(request);
 
         Assert.That((int)response.StatusCode, Is.EqualTo(status), await response.Content.ReadAsStringAsync());
         Assert.Multiple(() =>
@@ -97,7 +119,7 @@ public sealed class PublicSurfaceTests : ApiTest
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/outbox/stats");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
 
-        using var response = await Client.SendAsync(request);
+        using var response = await AdminClient.SendAsync(request);
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
     }
@@ -111,7 +133,7 @@ public sealed class PublicSurfaceTests : ApiTest
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/outbox/stats");
         request.Headers.TryAddWithoutValidation("X-Api-Key", key);
 
-        using var response = await Client.SendAsync(request);
+        using var response = await AdminClient.SendAsync(request);
 
         await ReadProblemAsync(response, 401);
     }

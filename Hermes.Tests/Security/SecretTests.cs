@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
-using Hermes.Outbox.Worker;
 using Hermes.Cli;
+using Hermes.Outbox.Worker;
 using Hermes.Outbox.Worker.Delivery;
 using Hermes.Tests.Api;
 using Hermes.Tests.Worker;
@@ -112,10 +112,10 @@ public sealed class SecretTests : WorkerTest
     }
 
     [Test]
-    public async Task Secrets_never_appear_in_the_api_log_or_answers()
+    public async Task Secrets_never_appear_in_the_admin_host_log_or_answers()
     {
         var connection = new NpgsqlConnectionStringBuilder(ConnectionString) { Password = DatabasePassword }.ConnectionString;
-        await using var api = new HermesApiFactory(connection, new Dictionary<string, string?> { ["HERMES_ADMIN_API_KEY"] = AdminKey, ["Logging:LogLevel:Default"] = "Debug" });
+        await using var api = new HermesAdminFactory(connection, AdminKey, new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Debug" });
         using var client = api.CreateApiClient();
         using var wrong = new HttpRequestMessage(HttpMethod.Get, "/api/admin/outbox/stats");
         wrong.Headers.Add("X-Api-Key", AdminKey[..^1]);
