@@ -40,7 +40,7 @@ public sealed class ComposeStackTests : IDisposable
         var build = await Stack.ComposeAsync(["build"], Build);
         Assert.That(build.ExitCode, Is.Zero,
             "docker-compose build failed. Where no registry can be reached, build the base images first: " +
-            "deploy/images/build-local-base-images.sh (README, \"Local stand-ins for the base images\").\n" + Tail(build.StandardOutput + build.StandardError));
+            "deploy/images/build-local-base-images.sh (docs/deploy-compose.md, \"Local stand-ins for the base images\").\n" + Tail(build.StandardOutput + build.StandardError));
         var built = clock.Elapsed;
 
         clock.Restart();
