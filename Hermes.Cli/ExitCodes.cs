@@ -1,6 +1,6 @@
 namespace Hermes.Cli;
 
-/// <summary>What the operator verbs return. The README's "Operating Hermes" documents the same table.</summary>
+/// <summary>What the operator verbs return. docs/operating.md, "Exit codes", documents the same table.</summary>
 public static class ExitCodes
 {
     /// <summary>Done; for <c>doctor</c>, nothing wrong.</summary>

@@ -40,7 +40,7 @@ public sealed class OutboxMessage
     public Lead? Lead { get; set; }
 }
 
-/// <summary>The states of an outbox row. See ARCHITECTURE.md, "Outbox state machine".</summary>
+/// <summary>The states of an outbox row. See docs/architecture.md, "Outbox state machine".</summary>
 public enum OutboxStatus
 {
     /// <summary>Waiting, retrying, or leased by a worker (then <see cref="OutboxMessage.AvailableAt"/> is the lease end).</summary>

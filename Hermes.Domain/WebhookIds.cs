@@ -1,7 +1,7 @@
 namespace Hermes.Domain;
 
 /// <summary>
-/// The one rule for message ids (the README's webhook contract). A lead's frozen payload carries
+/// The one rule for message ids (docs/outbox-worker.md, "Webhook contract"). A lead's frozen payload carries
 /// <c>id = msg_&lt;leadId&gt;</c>; the Standard Webhooks <c>webhook-id</c> header is that id for the first delivery
 /// and all its retries, and <c>msg_&lt;leadId&gt;_r&lt;N&gt;</c> for the N-th operator replay — a new message for the
 /// receiver's deduplication, which still belongs to the signed payload's id.

@@ -52,7 +52,7 @@ public sealed record ReplayResult(bool DryRun, string Status, long Count, IReadO
 
 /// <summary>
 /// Puts chosen outbox rows back to <c>pending</c> with their attempts zeroed and <c>replay_count</c> raised, and their
-/// leads back to <c>queued</c>: one SQL statement, the one the README prints for operators who prefer psql. The
+/// leads back to <c>queued</c>: one SQL statement, the one docs/operating.md prints for operators who prefer psql. The
 /// wake-up trigger (<c>hermes_outbox_notify_requeue</c>) sends <c>NOTIFY hermes_outbox</c> on commit, so running
 /// workers claim the rows at once. Leads that were erased are never replayed: their payload is anonymised.
 /// </summary>

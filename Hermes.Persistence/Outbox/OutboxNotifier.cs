@@ -29,7 +29,7 @@ public sealed partial class OutboxNotifier(NpgsqlDataSource dataSource, ILogger<
 
     /// <summary>
     /// The shortest time between the starts of two NOTIFYs: a burst of any size costs at most one NOTIFY per 2 ms
-    /// (500/s), and a lone commit's NOTIFY goes at once. bench/RESULTS.md, "Wake-up".
+    /// (500/s), and a lone commit's NOTIFY goes at once. bench/RESULTS.md, "Commit to receipt with the coalesced NOTIFY".
     /// </summary>
     public static readonly TimeSpan MinimumInterval = TimeSpan.FromMilliseconds(2);
 

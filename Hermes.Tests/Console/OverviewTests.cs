@@ -6,7 +6,7 @@ namespace Hermes.Tests.OperatorConsole;
 
 public sealed class OverviewTests : ConsoleTest
 {
-    /// <summary>The README's picture of the console, taken by <see cref="The_overview_counts_what_the_database_holds_and_charts_the_last_hours"/>.</summary>
+    /// <summary>The console's picture in docs/operating.md, taken by <see cref="The_overview_counts_what_the_database_holds_and_charts_the_last_hours"/>.</summary>
     public const string ScreenshotPath = "Hermes.Tests/Console/console-overview.png";
 
     [Test]

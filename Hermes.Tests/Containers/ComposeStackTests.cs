@@ -40,7 +40,7 @@ public sealed class ComposeStackTests : IDisposable
         var build = await Stack.ComposeAsync(["build"], Build);
         Assert.That(build.ExitCode, Is.Zero,
             "docker-compose build failed. Where no registry can be reached, build the base images first: " +
-            "deploy/images/build-local-base-images.sh (README, \"Local stand-ins for the base images\").\n" + Tail(build.StandardOutput + build.StandardError));
+            "deploy/images/build-local-base-images.sh (docs/deploy-compose.md, \"Local stand-ins for the base images\").\n" + Tail(build.StandardOutput + build.StandardError));
         var built = clock.Elapsed;
 
         clock.Restart();
@@ -253,7 +253,7 @@ public sealed class ComposeStackTests : IDisposable
         Assert.That(groups.Select(static g => g!["file"]!.GetValue<string>()).Distinct(), Is.EqualTo(new[] { "/etc/prometheus/alerts.yml" }));
         Assert.That(rules.Where(static r => r!["type"]!.GetValue<string>() == "alerting").Select(static r => r!["name"]!.GetValue<string>()), Is.EquivalentTo(alerts));
         Assert.That(rules.Where(static r => r!["type"]!.GetValue<string>() == "recording").Select(static r => r!["name"]!.GetValue<string>()),
-            Is.EquivalentTo(new[] { "hermes:database_size_quota_bytes", "hermes:memory_limit_bytes" }));
+            Is.EquivalentTo(new[] { "hermes:database_size_quota_bytes", "hermes:memory_limit_bytes", "hermes:runbook_base_url" }));
         Assert.That(rules.Where(static r => r!["type"]!.GetValue<string>() == "alerting" && r["state"]!.GetValue<string>() != "inactive").Select(static r => r!["name"]!.GetValue<string>()),
             Is.Empty, "nothing fires on a healthy stack");
 

@@ -34,7 +34,7 @@ public static class DockerEngine
             return host;
         }
 
-        var message = $"No Docker engine: {problem}. Start one (README, \"Deploy with compose\": as root, apt-get install -y docker.io docker-compose; " +
+        var message = $"No Docker engine: {problem}. Start one (docs/deploy-compose.md, \"Local stand-ins for the base images\": as root, apt-get install -y docker.io docker-compose; " +
             "dockerd --storage-driver vfs ...), or set DOCKER_HOST.";
         if (System.Environment.GetEnvironmentVariable(RequireVariable) == "1")
         {

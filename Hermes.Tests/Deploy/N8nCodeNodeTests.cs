@@ -178,7 +178,7 @@ public sealed class N8nCodeNodeTests
         Assert.That(output["status"]!.GetValue<int>(), Is.EqualTo(400));
     }
 
-    // The replay contract (README, "Webhook contract"): an operator's N-th replay is signed as
+    // The replay contract (docs/outbox-worker.md, "Webhook contract"): an operator's N-th replay is signed as
     // webhook-id msg_<leadId>_r<N> while the body's id stays msg_<leadId>.
     [TestCase("msg_lead_0001_r1")]
     [TestCase("msg_lead_0001_r12")]

@@ -3,7 +3,7 @@ using Hermes.Tests.Deploy;
 namespace Hermes.Tests.Infrastructure;
 
 /// <summary>
-/// A host published once per test run as the README says, <c>dotnet publish &lt;project&gt; -c Release -r linux-x64
+/// A host published once per test run as docs/http-api.md, "The published API", and docs/outbox-worker.md, "The native worker", say, <c>dotnet publish &lt;project&gt; -c Release -r linux-x64
 /// -p:&lt;switch&gt;=true</c>, into a folder of this run's own (its own artifacts path too, so the solution's build
 /// outputs are not touched while other tests run them). <see cref="Worker.NativeWorker"/> and <see cref="Api.PublishedApi"/>
 /// decide what a missing toolchain or a failed publish means for their tests.

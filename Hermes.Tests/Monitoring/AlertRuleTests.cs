@@ -6,7 +6,8 @@ namespace Hermes.Tests.Monitoring;
 /// <summary>
 /// The shipped alert rules and Alertmanager file, checked by the tools Prometheus ships: <c>promtool check rules</c>,
 /// <c>promtool test rules</c> (every alert firing and not firing) and <c>amtool check-config</c>; plus what promtool
-/// does not check: every alert has a severity, a summary and a runbook entry in the README.
+/// does not check: every alert has a severity, a summary and a runbook, <c>docs/runbooks/&lt;alert&gt;.md</c>, which its
+/// <c>runbook_url</c> names under the one base URL (DocumentationTests checks the address).
 /// </summary>
 public sealed partial class AlertRuleTests
 {
@@ -31,7 +32,7 @@ public sealed partial class AlertRuleTests
     {
         var result = await ExternalTool.RunAsync(MonitoringTools.Promtool, ["check", "rules", AlertsFile]);
         Assert.That(result.ExitCode, Is.Zero, result.Describe());
-        Assert.That(result.StandardOutput, Does.Contain($"SUCCESS: {Alerts().Count + 2} rules found"), "the alerts and the two settings");
+        Assert.That(result.StandardOutput, Does.Contain($"SUCCESS: {Alerts().Count + 3} rules found"), "the alerts and the three settings");
     }
 
     [Test]
@@ -40,7 +41,7 @@ public sealed partial class AlertRuleTests
         var file = Path.Combine(MonitoringTools.RulesDirectory, "prometheus.yml");
         var result = await ExternalTool.RunAsync(MonitoringTools.Promtool, ["check", "config", file]);
         Assert.That(result.ExitCode, Is.Zero, result.Describe());
-        Assert.That(result.StandardOutput, Does.Contain("SUCCESS: 1 rule files found").And.Contain($"SUCCESS: {Alerts().Count + 2} rules found"), "alerts.yml, loaded with the config");
+        Assert.That(result.StandardOutput, Does.Contain("SUCCESS: 1 rule files found").And.Contain($"SUCCESS: {Alerts().Count + 3} rules found"), "alerts.yml, loaded with the config");
 
         var config = await MonitoringTools.YamlAsync(file);
         var jobs = config["scrape_configs"]!.AsArray().ToDictionary(static j => j!["job_name"]!.GetValue<string>(), static j => j!);
@@ -97,8 +98,6 @@ public sealed partial class AlertRuleTests
     {
         var alerts = Alerts();
         var tests = string.Join("\n", Directory.GetFiles(Path.Combine(MonitoringTools.RulesDirectory, "tests"), "*.yml").Select(File.ReadAllText));
-        var readme = RepositoryFiles.Read("README.md");
-        var anchors = Heading().Matches(readme).Select(static m => m.Groups["name"].Value.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
         Assert.That(alerts.Keys, Is.SupersetOf(Required));
         Assert.Multiple(() =>
         {
@@ -106,8 +105,8 @@ public sealed partial class AlertRuleTests
             {
                 Assert.That(Severity().Match(block).Groups["s"].Value, Is.AnyOf("critical", "warning"), name + " severity");
                 Assert.That(block, Does.Match(@"summary: "".{10,}"""), name + " summary");
-                Assert.That(block, Does.Contain($"runbook_url: \"README.md#{name.ToLowerInvariant()}\""), name + " runbook");
-                Assert.That(anchors, Does.Contain(name.ToLowerInvariant()), name + ": a README heading '### " + name + "'");
+                Assert.That(block, Does.Contain($"/docs/runbooks/{name}.md'"), name + " runbook_url");
+                Assert.That(File.Exists(RepositoryFiles.PathOf("docs", "runbooks", name + ".md")), Is.True, name + ": docs/runbooks/" + name + ".md");
                 Assert.That(Regex.IsMatch(tests, $@"alertname: {name}\s+exp_alerts: \[\]"), Is.True, name + " has a not-firing case");
                 Assert.That(Regex.IsMatch(tests, $@"alertname: {name}\s+exp_alerts:\s+- exp_labels: \{{ severity: {Severity().Match(block).Groups["s"].Value}"), Is.True, name + " has a firing case");
             }
@@ -151,7 +150,4 @@ public sealed partial class AlertRuleTests
 
     [GeneratedRegex(@"severity: (?<s>\w+)")]
     private static partial Regex Severity();
-
-    [GeneratedRegex(@"^### (?<name>Hermes\w+)\s*$", RegexOptions.Multiline)]
-    private static partial Regex Heading();
 }

@@ -71,8 +71,8 @@ public static partial class GrafanaDashboard
 }
 
 /// <summary>
-/// THE one place where the dashboard test gives Grafana's variables concrete values (README, "Monitoring in compose and
-/// Kubernetes"). Grafana computes <c>$__interval</c> from the time range and the panel's width,
+/// THE one place where the dashboard test gives Grafana's variables concrete values (docs/monitoring.md,
+/// "Monitoring in compose and Kubernetes"). Grafana computes <c>$__interval</c> from the time range and the panel's width,
 /// <c>$__rate_interval</c> as max(<c>$__interval</c> + scrape interval, 4 × scrape interval) and <c>$__range</c> from
 /// the time range; the test's Prometheus scrapes every second and its traffic lasts a few seconds, so the test fixes:
 /// <list type="bullet">

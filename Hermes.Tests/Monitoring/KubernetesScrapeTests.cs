@@ -26,7 +26,7 @@ public sealed partial class KubernetesScrapeTests
         Assert.That(discovery["role"]!.GetValue<string>(), Is.EqualTo("pod"));
         Assert.That(discovery["namespaces"]!["names"]!.AsArray().Select(static n => n!.GetValue<string>()), Is.EqualTo(new[] { "hermes" }));
         Assert.That(shipped["rule_files"]!.AsArray().Select(static r => r!.GetValue<string>()), Is.EqualTo(new[] { "/etc/prometheus/rules/*.yml" }),
-            "where the README says to mount the rules ConfigMap");
+            "where docs/monitoring.md says to mount the rules ConfigMap");
 
         // The pods deploy/k8s would run, each on an address of TEST-NET-1 (nothing answers there: only the targets matter).
         var objects = await KubernetesManifests.LoadAsync();

@@ -15,8 +15,8 @@ NODE_VERSION=24.22.3
 
 # n8n 2.41.3 pins exact versions of its own packages, and a few of those versions are not served by the
 # registry this project can reach: each is replaced by the nearest served patch of the same line. Remove an
-# entry when its pinned version becomes available. (Checked 2026-12-01; the README's "The n8n workflow"
-# section names them too.)
+# entry when its pinned version becomes available. (Checked 2026-12-01; docs/n8n.md, "Tested in a real n8n",
+# names them too.)
 overrides=(
   '@n8n/agents' 0.26.1
   '@n8n/ai-node-sdk' 0.31.1

@@ -60,7 +60,7 @@ public sealed class EfToolingTests
     /// The API runs on the model compiled ahead in Hermes.Persistence/CompiledModel (AddHermesDbContext), so it must be
     /// exactly what the pinned tool generates from the model now. After a model change:
     /// <c>dotnet ef dbcontext optimize --project Hermes.Persistence --output-dir CompiledModel --namespace Hermes.Persistence.CompiledModel</c>,
-    /// then delete the generated <c>HermesDbContextAssemblyAttributes.cs</c> (README, "Changing the model").
+    /// then delete the generated <c>HermesDbContextAssemblyAttributes.cs</c> (docs/development.md, "Changing the model").
     /// </summary>
     [Test]
     public async Task The_compiled_model_is_what_dbcontext_optimize_generates_from_the_model_now()

@@ -178,7 +178,7 @@ public sealed class MigrationTests
         await using var context = PersistenceExtensions.CreateContext(_dataSource);
         await new HermesMigrator(context).MigrateAsync(null, CancellationToken.None);
 
-        // 000-postgres-build-plan.md, hermes_leads; id is bigint on purpose (documented in InitialSchema).
+        // The seed's build plan, hermes_leads; id is bigint on purpose (documented in InitialSchema).
         var seed = new Dictionary<string, string>
         {
             ["id"] = "bigint",

@@ -4,7 +4,7 @@ using Hermes.Tests.Infrastructure;
 namespace Hermes.Tests.Worker;
 
 /// <summary>
-/// The native (Native AOT) worker, published once per test run exactly as the README says
+/// The native (Native AOT) worker, published once per test run exactly as docs/outbox-worker.md, "The native worker", says
 /// (<c>dotnet publish Hermes.Outbox.Worker -c Release -r linux-x64 -p:HermesNative=true</c>), into a folder of its own
 /// (its own artifacts path, so the solution's build outputs are not touched while other tests run them). Needs clang
 /// (Debian: <c>apt-get install clang zlib1g-dev</c>); without it the native tests skip, or fail under

@@ -7,7 +7,7 @@ using Hermes.Tests.Infrastructure;
 namespace Hermes.Tests.Worker;
 
 /// <summary>
-/// The native (Native AOT) worker, published as the README says and run as a process: what reflection-free code must
+/// The native (Native AOT) worker, published as docs/outbox-worker.md, "The native worker", says and run as a process: what reflection-free code must
 /// still do — bind and validate its configuration, deliver and sign, record outcomes, answer its probes with the
 /// migrations it was built with — and what it leaves to the .NET build (the operator verbs).
 /// </summary>

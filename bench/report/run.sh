@@ -9,7 +9,7 @@ dotnet build -c Release -v q -nologo Hermes.Api/Hermes.Api.csproj >/dev/null
 dotnet build -c Release -v q -nologo Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj >/dev/null
 dotnet build -c Release -v q -nologo bench/report/Hermes.Bench.Report.csproj >/dev/null
 mkdir -p bench/out/report
-# --native: measure the native dispatcher (README, "The native worker") instead of the .NET build; the seeding, an
+# --native: measure the native dispatcher (docs/outbox-worker.md, "The native worker") instead of the .NET build; the seeding, an
 # operator verb, still runs with the .NET build.
 # The API is measured as its image runs it: published self-contained, trimmed and ReadyToRun (-p:HermesTrimmed=true);
 # --framework-api measures the framework-dependent build instead.

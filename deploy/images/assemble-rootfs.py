@@ -9,7 +9,7 @@
 Then every ELF file in the tree gets the shared libraries `ldd` says it needs (and so on, until nothing is
 missing). The tree has the merged-/usr layout of Debian 12 (bin, sbin, lib, lib64 are links into usr/), and
 each file lands at its canonical place, so the same file is never copied twice. Used by
-build-local-base-images.sh; see README, "Deploy with compose", "Local stand-ins for the base images".
+build-local-base-images.sh; see docs/deploy-compose.md, "Local stand-ins for the base images".
 """
 import argparse
 import fnmatch

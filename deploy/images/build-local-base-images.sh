@@ -9,8 +9,8 @@
 #   prom/prometheus:<tag>                        <- docker-compose.yml (prometheus): Debian's prometheus
 #   prom/alertmanager:<tag>                      <- docker-compose.yml (alertmanager): Debian's prometheus-alertmanager
 # (the names are read from those files, not written here). grafana/grafana has no stand-in: Grafana is not packaged
-# by Debian (nor npm), and the compose test leaves that service out. What they are and are not: README, "Deploy with
-# compose", "Local stand-ins for the base images". On a machine that reaches Docker Hub and mcr.microsoft.com,
+# by Debian (nor npm), and the compose test leaves that service out. What they are and are not:
+# docs/deploy-compose.md, "Local stand-ins for the base images". On a machine that reaches Docker Hub and mcr.microsoft.com,
 # do not run this: Docker pulls the real images.
 #
 #   deploy/images/build-local-base-images.sh [--force]

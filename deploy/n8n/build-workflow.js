@@ -61,7 +61,7 @@ const nodes = [
         'Hermes POSTs each lead here (signed, at least once). Answers: 200 `{ brevoContactId }`; ' +
         '401 bad signature or stale timestamp; 400 not a lead.submitted v1 payload; 502 Brevo failed; ' +
         '500 workflow error. Any non-2xx makes Hermes retry. The webhook contract (headers, signature, ' +
-        "replays: webhook-id msg_<leadId>_r<N>) is written down in Hermes' README, \"Webhook contract\".\n\n" +
+        "replays: webhook-id msg_<leadId>_r<N>) is written down in Hermes' docs/outbox-worker.md, \"Webhook contract\".\n\n" +
         '**Credentials**: Header Auth "Hermes webhook header" (same name and value as Hermes\' ' +
         'Webhook__AuthHeaderName/Value), Brevo "Brevo API key".\n' +
         "**n8n environment**: HERMES_WEBHOOK_SECRET (Hermes' whsec_ secret), BREVO_API_URL (optional, default " +

@@ -83,7 +83,7 @@ try {
 if (!payload || payload.type !== 'lead.submitted' || payload.version !== 1) {
   return reject(400, 'this workflow handles lead.submitted version 1 only', true);
 }
-// The replay contract (README, "Webhook contract"): webhook-id is the payload's id on a first delivery and
+// The replay contract (docs/outbox-worker.md, "Webhook contract"): webhook-id is the payload's id on a first delivery and
 // all its retries, and the payload's id plus "_r<N>" on an operator's N-th replay, so that the deduplication
 // below takes a deliberate replay as a new message. Any other webhook-id is a signed id that does not
 // belong to this payload, and is refused.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The worker image's entry point. The dispatcher — `run`, the default, and its options — is the native build
-# (/app/native, Native AOT: README, "The native worker"); the operator verbs and help are the .NET build's
+# (/app/native, Native AOT: docs/outbox-worker.md, "The native worker"); the operator verbs and help are the .NET build's
 # (/app/Hermes.Outbox.Worker.dll), which has them all.
 #   docker run hermes-worker                 the dispatcher
 #   docker run hermes-worker migrate --roles an operator verb
