@@ -2,8 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Hermes.Admin.AdminApi;
-using Hermes.Tests.Deploy;
 using Hermes.Tests.Faults;
 using Hermes.Tests.Infrastructure;
 using Hermes.Tests.OperatorConsole;
@@ -13,18 +11,16 @@ namespace Hermes.Tests.Api;
 /// <summary>
 /// The trimmed, self-contained API the image runs, as a process: what trimming could break is what reflection reaches —
 /// JSON binding and problem details, configuration binding, EF Core's transaction and queries (the Idempotency-Key
-/// lookup, the admin lists), Razor Pages and antiforgery (the console), ICU (NFC) and the OpenAPI snapshot. Each is
-/// used here and checked against what the database stored.
+/// lookup), ICU (NFC) and the OpenAPI document generated from the endpoints. Each is used here and checked against
+/// what the database stored.
 /// </summary>
 [NonParallelizable]
 public sealed class PublishedApiTests : DatabaseTest
 {
-    private const string AdminKey = "published-api-test-key-0123456789abcdef";
-
     [Test]
     public async Task The_published_api_stores_leads_replays_by_key_rejects_as_problem_details_and_answers_its_probes()
     {
-        await using var api = await StartAsync(adminKey: null);
+        await using var api = await StartAsync();
         using var client = ConsoleHttp.Client(await api.WaitListeningAsync(TimeSpan.FromSeconds(60)));
         client.Timeout = TimeSpan.FromSeconds(30);
 
@@ -50,45 +46,12 @@ public sealed class PublishedApiTests : DatabaseTest
             Assert.That(await invalid.Content.ReadAsStringAsync(), Does.Contain("email"));
             Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), await ready.Content.ReadAsStringAsync());
             Assert.That(metrics, Does.Contain("hermes_"));
-            Assert.That(JsonNode.DeepEquals(document, JsonNode.Parse(RepositoryFiles.Read("Hermes.Api", "OpenApi", "public-v1.json"))), Is.True, "the snapshot");
+            Assert.That(document?["paths"]?["/api/leads"]?["post"]?["responses"]?["201"], Is.Not.Null, "the document is generated from the endpoints");
             Assert.That(api.Output, Does.Not.Contain("Unhandled exception").And.Not.Contain("MissingMethodException"));
         });
     }
 
-    [Test]
-    public async Task The_published_api_with_an_admin_key_serves_the_admin_api_the_console_and_the_generated_document()
-    {
-        await using var api = await StartAsync(AdminKey);
-        using var client = ConsoleHttp.Client(await api.WaitListeningAsync(TimeSpan.FromSeconds(60)));
-        client.Timeout = TimeSpan.FromSeconds(30);
-        var stored = await PostAsync(client, TestData.ValidForm("published-admin@example.com"), null);
-
-        using var list = new HttpRequestMessage(HttpMethod.Get, "/api/admin/outbox?status=pending");
-        list.Headers.Add("X-Api-Key", AdminKey);
-        using var outbox = await client.SendAsync(list);
-        var (_, cookie) = await ConsoleHttp.SignInAsync(client, AdminKey);
-        using var leads = await ConsoleHttp.GetAsync(client, "/console/leads?email=published-admin%40example.com", cookie);
-        var pages = new Dictionary<string, HttpStatusCode>(StringComparer.Ordinal);
-        foreach (var path in new[] { "/console", $"/console/leads/{stored.LeadId}", "/console/deliveries", "/console/deliveries/replay", "/console/erase" })
-        {
-            using var page = await ConsoleHttp.GetAsync(client, path, cookie);
-            pages[path] = page.StatusCode;
-        }
-        var document = JsonNode.Parse(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
-
-        Assert.Multiple(async () =>
-        {
-            Assert.That(outbox.StatusCode, Is.EqualTo(HttpStatusCode.OK), await outbox.Content.ReadAsStringAsync());
-            Assert.That(await outbox.Content.ReadAsStringAsync(), Does.Contain(stored.LeadId));
-            Assert.That(leads.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That(await leads.Content.ReadAsStringAsync(), Does.Contain("published-admin@example.com"));
-            Assert.That(pages, Has.All.Matches<KeyValuePair<string, HttpStatusCode>>(static p => p.Value == HttpStatusCode.OK), string.Join(", ", pages));
-            Assert.That(document?["paths"]?["/api/admin/outbox"], Is.Not.Null, "generated, with the admin endpoints");
-            Assert.That(api.Output, Does.Not.Contain("Unhandled exception").And.Not.Contain("MissingMethodException"));
-        });
-    }
-
-    private async Task<ChildProcess> StartAsync(string? adminKey)
+    private async Task<ChildProcess> StartAsync()
     {
         var executable = await PublishedApi.RequireAsync();
         var environment = new Dictionary<string, string>
@@ -96,11 +59,6 @@ public sealed class PublishedApiTests : DatabaseTest
             ["ConnectionStrings__Hermes"] = ConnectionString,
             ["Logging__LogLevel__Default"] = "Warning",
         };
-        if (adminKey is not null)
-        {
-            environment[AdminApiKeys.ConfigurationKey] = adminKey;
-        }
-
         return ChildProcess.Start("published-api", executable, environment);
     }
 

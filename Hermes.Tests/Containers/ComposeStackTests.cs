@@ -133,13 +133,13 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(2)]
-    public async Task The_worker_containers_run_the_native_dispatcher_and_the_image_answers_verbs_with_the_dotnet_build()
+    public async Task The_worker_containers_run_the_native_dispatcher_and_the_verbs_are_the_cli_image()
     {
         foreach (var container in new[] { Stack.Container("worker", 1), Stack.Container("worker", 2) })
         {
             // PID 1 is what the entry point exec'd: the native executable itself, no dotnet host, no shell left over.
             var process = await Stack.DockerAsync(["exec", container, "cat", "/proc/1/cmdline"]);
-            Assert.That(process.StandardOutput.Split('\0', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "/app/native/Hermes.Outbox.Worker", "run" }), container);
+            Assert.That(process.StandardOutput.Split('\0', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "/app/Hermes.Outbox.Worker" }), container);
             var status = await Stack.DockerAsync(["exec", container, "cat", "/proc/1/status"]);
             var rssKiB = long.Parse(status.StandardOutput.Split('\n').Single(static l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
             TestContext.Progress.WriteLine($"compose: {container} VmRSS {rssKiB / 1024} MiB");
@@ -148,7 +148,9 @@ public sealed class ComposeStackTests : IDisposable
 
         var help = await Stack.ComposeAsync(["run", "--rm", "--no-deps", "cli", "--help"], TimeSpan.FromSeconds(120));
         Assert.That(help.ExitCode, Is.Zero, help.Describe());
-        Assert.That(help.StandardOutput, Does.Contain("migrate").And.Contain("replay").And.Contain("doctor"), "help is the .NET build's, which has the verbs");
+        Assert.That(help.StandardOutput, Does.Contain("migrate").And.Contain("replay").And.Contain("doctor"), "the cli image is the hermes command");
+        var workerImage = await Stack.DockerAsync(["exec", Stack.Container("worker", 1), "ls", "/app"]);
+        Assert.That(workerImage.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "Hermes.Outbox.Worker" }), "the worker image holds the native dispatcher alone");
     }
 
     [Test]
@@ -336,7 +338,8 @@ public sealed class ComposeStackTests : IDisposable
     {
         var doctor = await Stack.ComposeAsync(["run", "--rm", "cli", "doctor"], TimeSpan.FromMinutes(3));
         var stats = await Stack.ComposeAsync(["run", "--rm", "cli", "stats", "--json"], TimeSpan.FromMinutes(3));
-        var asWorker = await Stack.ComposeAsync(["run", "--rm", "worker", "doctor"], TimeSpan.FromMinutes(3));
+        var workerUrl = $"postgres://hermes_worker_login:{Stack.Env["HERMES_DB_WORKER_PASSWORD"]}@postgres:5432/hermes?sslmode=disable";
+        var asWorker = await Stack.ComposeAsync(["run", "--rm", "-e", "DATABASE_URL=" + workerUrl, "-e", "DATABASE_DIRECT_URL=" + workerUrl, "cli", "doctor"], TimeSpan.FromMinutes(3));
 
         Assert.That(doctor.ExitCode, Is.Zero, doctor.Describe());
         Assert.That(doctor.StandardOutput, Does.Contain("No problem found."));

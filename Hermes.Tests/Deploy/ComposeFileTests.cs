@@ -139,8 +139,8 @@ public sealed class ComposeFileTests
         var services = await ExampleServicesAsync();
 
         Assert.That(services["migrate"]!["command"]!.AsArray().Select(static c => c!.GetValue<string>()), Is.EqualTo(new[] { "migrate", "--roles" }));
-        Assert.That(services["migrate"]!["image"]!.GetValue<string>(), Is.EqualTo(services["worker"]!["image"]!.GetValue<string>()), "migrate runs the worker image");
-        Assert.That(services["migrate"]!["build"]!["dockerfile"]!.GetValue<string>(), Is.EqualTo("deploy/Dockerfile.worker"));
+        Assert.That(services["migrate"]!["image"]!.GetValue<string>(), Is.EqualTo(services["cli"]!["image"]!.GetValue<string>()), "migrate runs the hermes command's image");
+        Assert.That(services["migrate"]!["build"]!["dockerfile"]!.GetValue<string>(), Is.EqualTo("deploy/Dockerfile.cli"));
         Assert.That(services["migrate"]!["restart"]!.GetValue<string>(), Is.EqualTo("no"));
         Assert.That(DependsOn(services, "migrate", "service_healthy"), Does.Contain("postgres"));
         foreach (var service in new[] { "api", "admin", "worker" })
@@ -290,13 +290,14 @@ public sealed class ComposeFileTests
 
         Assert.That(services["api"]!["environment"]!.AsObject().ContainsKey("HERMES_ADMIN_API_KEY"), Is.False, "no admin routes on the public API");
         Assert.That(Env(services, "admin", "HERMES_ADMIN_API_KEY"), Is.Not.Empty);
-        Assert.That(services["admin"]!["image"]!.GetValue<string>(), Is.EqualTo(services["api"]!["image"]!.GetValue<string>()), "the same image, another login");
+        Assert.That(services["admin"]!["image"]!.GetValue<string>(), Does.StartWith("hermes-admin:"), "a program and image of its own");
+        Assert.That(services["admin"]!["build"]!["dockerfile"]!.GetValue<string>(), Is.EqualTo("deploy/Dockerfile.admin"));
         var ports = services["admin"]!["ports"]!.AsArray();
         Assert.That(ports, Has.Count.EqualTo(1));
         var hostIp = ports[0] is JsonObject published ? published["host_ip"]?.GetValue<string>() : ports[0]!.GetValue<string>().Split(':')[0];
         Assert.That(hostIp, Is.EqualTo("127.0.0.1"), ports[0]!.ToJsonString());
         Assert.That(DependsOn(services, "admin", "service_completed_successfully"), Does.Contain("migrate"));
-        Assert.That(services["cli"]!["image"]!.GetValue<string>(), Is.EqualTo(services["worker"]!["image"]!.GetValue<string>()));
+        Assert.That(services["cli"]!["image"]!.GetValue<string>(), Does.StartWith("hermes-cli:"));
         Assert.That(services["cli"]!["profiles"]!.AsArray().Select(static p => p!.GetValue<string>()), Is.EqualTo(new[] { "ops" }), "started only by `run`");
     }
 
@@ -441,7 +442,8 @@ public sealed class ComposeFileTests
             .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
 
     [TestCase("Dockerfile.api", "Hermes.Api", "8080", "", "-noble", "[\"/app/Hermes.Api\"]", "/dev/tcp/127.0.0.1/8080 && printf 'GET /health/ready ")]
-    [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081", "-noble-aot", "-noble", "[\"hermes-worker\"]", "/dev/tcp/127.0.0.1/8081 && printf 'GET /health/ready ")]
+    [TestCase("Dockerfile.admin", "Hermes.Admin", "8080", "", "-noble", "[\"dotnet\", \"/app/Hermes.Admin.dll\"]", "/dev/tcp/127.0.0.1/8080 && printf 'GET /health/ready ")]
+    [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081", "-noble-aot", "-noble", "[\"/app/Hermes.Outbox.Worker\"]", "/dev/tcp/127.0.0.1/8081 && printf 'GET /health/ready ")]
     public void Dockerfiles_build_with_the_sdk_and_run_small_non_root_and_health_checked(string file, string project, string port, string sdkVariant, string runtimeVariant, string entryPoint, string healthCheck)
     {
         var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", file)).Select(static l => l.Trim()).ToList();
@@ -463,11 +465,16 @@ public sealed class ComposeFileTests
     }
 
     [Test]
-    public void The_worker_image_runs_the_dispatcher_by_default_and_takes_operator_verbs()
+    public void Four_programs_four_images_and_the_cli_image_is_the_hermes_command()
     {
-        var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", "Dockerfile.worker"));
+        var dockerfiles = Directory.GetFiles(RepositoryFiles.PathOf("deploy"), "Dockerfile.*").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        Assert.That(dockerfiles, Is.EqualTo(new[] { "Dockerfile.admin", "Dockerfile.api", "Dockerfile.cli", "Dockerfile.worker" }));
 
-        Assert.That(lines[^1], Is.EqualTo("CMD [\"run\"]"), "arguments such as `migrate` replace the default verb");
+        var cli = File.ReadAllLines(RepositoryFiles.PathOf("deploy", "Dockerfile.cli")).Select(static l => l.Trim()).ToList();
+        Assert.That(cli, Has.Some.Contains("dotnet publish Hermes.Cli/Hermes.Cli.csproj"));
+        Assert.That(cli, Has.Some.EqualTo("USER $APP_UID"));
+        Assert.That(cli, Has.Some.EqualTo("ENTRYPOINT [\"dotnet\", \"/app/hermes.dll\"]"), "arguments are the verb and its options");
+        Assert.That(cli[^1], Is.EqualTo("CMD [\"--help\"]"), "without a verb the image prints its usage");
     }
 
     [Test]
@@ -476,7 +483,7 @@ public sealed class ComposeFileTests
         var ignored = File.ReadAllLines(RepositoryFiles.PathOf(".dockerignore")).Where(static l => l.Length > 0 && !l.StartsWith('#')).ToList();
 
         Assert.That(ignored, Is.SupersetOf(new[] { ".env", "**/bin/", "**/obj/", ".git", ".hermes/" }));
-        Assert.That(ignored, Has.None.StartsWith("Hermes.Api").And.None.StartsWith("Hermes.Domain").And.None.StartsWith("Hermes.Persistence").And.None.StartsWith("Hermes.Outbox"));
+        Assert.That(ignored, Has.None.StartsWith("Hermes."));
         Assert.That(ignored, Has.None.EqualTo("global.json").And.None.EqualTo("Directory.Build.props").And.None.EqualTo(".editorconfig"));
     }
 
@@ -485,7 +492,7 @@ public sealed class ComposeFileTests
     {
         var ignored = File.ReadAllLines(RepositoryFiles.PathOf(".dockerignore")).Where(static l => l.Length > 0 && !l.StartsWith('#')).ToList();
         var outside = Directory.GetFiles(RepositoryFiles.Root, "*.csproj", SearchOption.AllDirectories)
-            .Where(static p => Path.GetFileName(Path.GetDirectoryName(p)!) is "Hermes.Api" or "Hermes.Outbox.Worker" or "Hermes.Persistence" or "Hermes.Domain" or "Hermes.ServiceDefaults")
+            .Where(static p => Path.GetFileName(Path.GetDirectoryName(p)!) is "Hermes.Api" or "Hermes.Admin" or "Hermes.Outbox.Worker" or "Hermes.Cli" or "Hermes.Persistence" or "Hermes.Domain" or "Hermes.ServiceDefaults")
             .SelectMany(static p => System.Xml.Linq.XDocument.Load(p).Descendants()
                 .Where(static e => e.Name.LocalName != "ProjectReference" && (e.Attribute("Include")?.Value.StartsWith(@"..", StringComparison.Ordinal) ?? false))
                 .Select(e => Path.GetRelativePath(RepositoryFiles.Root, Path.GetFullPath(Path.Combine(Path.GetDirectoryName(p)!, e.Attribute("Include")!.Value.Replace('\\', '/')))).Replace('\\', '/')))

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using OperatorCli = Hermes.Outbox.Worker.Cli.OperatorCli;
+using OperatorCli = Hermes.Cli.OperatorCli;
 
 namespace Hermes.Tests.Deploy;
 

@@ -45,6 +45,7 @@ public sealed partial class KubernetesManifestTests
             "Deployment/hermes-api", "Service/hermes-api", "PodDisruptionBudget/hermes-api",
             "Deployment/hermes-admin", "Service/hermes-admin",
             "Deployment/hermes-worker", "PodDisruptionBudget/hermes-worker", "Job/hermes-migrate",
+            "Job/hermes-cli-run", "CronJob/hermes-purge",
             "ConfigMap/hermes-prometheus-rules",
         }));
         Assert.That(objects.Where(static o => o["kind"]!.GetValue<string>() != "Namespace").Select(static o => o["metadata"]!["namespace"]?.GetValue<string>()), Has.All.EqualTo("hermes"));
@@ -55,7 +56,7 @@ public sealed partial class KubernetesManifestTests
     {
         var topLevel = await LoadAsync(recursive: false);
 
-        Assert.That(topLevel.Select(static o => o["kind"]!.GetValue<string>()), Has.None.EqualTo("Secret").And.None.EqualTo("Job"));
+        Assert.That(topLevel.Select(static o => o["kind"]!.GetValue<string>()), Has.None.EqualTo("Secret").And.None.EqualTo("Job").And.None.EqualTo("CronJob"));
         Assert.That(topLevel.Select(static o => o["kind"]!.GetValue<string>()), Does.Contain("Deployment"));
     }
 
@@ -92,18 +93,20 @@ public sealed partial class KubernetesManifestTests
         Assert.That(Probe(container, "readinessProbe"), Is.EqualTo(("/health/ready", 8081)));
         Assert.That(Probe(container, "livenessProbe"), Is.EqualTo(("/health/live", 8081)), "never /health/n8n: n8n being down must not restart workers");
         Assert.That(worker["spec"]!["template"]!["spec"]!["terminationGracePeriodSeconds"]!.GetValue<int>(), Is.GreaterThanOrEqualTo(60));
-        Assert.That(container["args"]!.AsArray().Select(static a => a!.GetValue<string>()), Is.EqualTo(new[] { "run" }));
+        Assert.That(container["args"], Is.Null, "the image runs the dispatcher and nothing else");
+        Assert.That(container["image"]!.GetValue<string>(), Does.Contain("/hermes-worker:"));
     }
 
     [Test]
-    public async Task The_migrate_job_runs_the_worker_image_once_over_the_direct_connection()
+    public async Task The_migrate_job_runs_the_cli_image_once_over_the_direct_connection()
     {
         var objects = await ObjectsAsync();
         var job = Single(objects, "Job", "hermes-migrate");
         var container = Container(job);
 
         Assert.That(container["args"]!.AsArray().Select(static a => a!.GetValue<string>()), Is.EqualTo(new[] { "migrate", "--roles" }));
-        Assert.That(container["image"]!.GetValue<string>(), Is.EqualTo(Container(Single(objects, "Deployment", "hermes-worker"))["image"]!.GetValue<string>()));
+        Assert.That(container["image"]!.GetValue<string>(), Is.EqualTo(Container(Single(objects, "Job", "hermes-cli-run"))["image"]!.GetValue<string>()));
+        Assert.That(container["image"]!.GetValue<string>(), Does.Contain("/hermes-cli:"));
         Assert.That(job["spec"]!["template"]!["spec"]!["restartPolicy"]!.GetValue<string>(), Is.EqualTo("Never"));
         Assert.That(job["spec"]!["backoffLimit"]!.GetValue<int>(), Is.GreaterThan(0));
         var databaseUrl = container["env"]!.AsArray().Single(static e => e!["name"]!.GetValue<string>() == "DATABASE_URL")!;
@@ -131,6 +134,8 @@ public sealed partial class KubernetesManifestTests
             Assert.That(LoginOf("Deployment", "hermes-worker", "DATABASE_DIRECT_URL"), Is.EqualTo("hermes_worker_login"));
             Assert.That(LoginOf("Deployment", "hermes-admin", "DATABASE_URL"), Is.EqualTo("hermes_admin_login"));
             Assert.That(LoginOf("Job", "hermes-migrate", "DATABASE_URL"), Is.EqualTo("hermes"));
+            Assert.That(LoginOf("Job", "hermes-cli-run", "DATABASE_URL"), Is.EqualTo("hermes_admin_login"), "operator verbs run under the admin login");
+            Assert.That(Container(Single(objects, "Deployment", "hermes-admin"))["image"]!.GetValue<string>(), Does.Contain("/hermes-admin:"));
         });
     }
 

@@ -27,6 +27,7 @@ public sealed class RunScriptTests
         var localDir = string.IsNullOrWhiteSpace(keptDir) ? Path.Combine(Path.GetTempPath(), "hermes-run-" + Guid.NewGuid().ToString("N")[..8]) : keptDir;
         var apiUrl = $"http://127.0.0.1:{LocalProcesses.FreeLoopbackPort()}";
         var workerUrl = $"http://127.0.0.1:{LocalProcesses.FreeLoopbackPort()}";
+        var adminUrl = $"http://127.0.0.1:{LocalProcesses.FreeLoopbackPort()}";
         var lines = new ConcurrentQueue<string>();
         var start = new ProcessStartInfo("setsid", ["bash", Path.Combine(root, "run.sh")])
         {
@@ -36,7 +37,7 @@ public sealed class RunScriptTests
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
-        foreach (var key in new[] { "DATABASE_URL", "ConnectionStrings__Hermes", "N8N_WEBHOOK_URL", "HERMES_WEBHOOK_SECRET", "ASPNETCORE_URLS", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT" })
+        foreach (var key in new[] { "DATABASE_URL", "ConnectionStrings__Hermes", "N8N_WEBHOOK_URL", "HERMES_WEBHOOK_SECRET", "HERMES_ADMIN_API_KEY", "ASPNETCORE_URLS", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT" })
         {
             start.Environment.Remove(key);
         }
@@ -44,7 +45,8 @@ public sealed class RunScriptTests
         start.Environment["HERMES_LOCAL_DIR"] = localDir;
         start.Environment["HERMES_API_URL"] = apiUrl;
         start.Environment["HERMES_WORKER_URL"] = workerUrl;
-        start.Environment["HERMES_SKIP_BUILD"] = "1"; // the test project has built both hosts already
+        start.Environment["HERMES_ADMIN_URL"] = adminUrl;
+        start.Environment["HERMES_SKIP_BUILD"] = "1"; // the test project has built every program already
 
         using var process = Process.Start(start)!;
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
@@ -67,6 +69,14 @@ public sealed class RunScriptTests
                 var answer = await shell.StandardOutput.ReadToEndAsync();
                 await shell.WaitForExitAsync();
                 Assert.That(answer, Does.StartWith("HTTP/1.1 201"), "the printed curl submits a lead:\n" + answer);
+            }
+
+            // The admin host runs beside them, with the Development key the banner prints.
+            Assert.That(lines, Has.Some.Contains($"admin:   {adminUrl}").And.Some.Contains("Development admin key: "), "the banner names the admin host and its key");
+            using (var admin = new HttpClient { BaseAddress = new Uri(adminUrl) })
+            using (var signIn = await admin.GetAsync("/console/sign-in"))
+            {
+                Assert.That(signIn.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the console is served by the admin host");
             }
 
             using var http = new HttpClient { BaseAddress = new Uri(apiUrl) };
@@ -100,7 +110,7 @@ public sealed class RunScriptTests
             using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(45));
             await process.WaitForExitAsync(exited.Token);
             Assert.That(lines, Has.Some.EqualTo("hermes: stopped"));
-            Assert.That(IsListening(apiUrl) || IsListening(workerUrl), Is.False, "API and worker are gone");
+            Assert.That(IsListening(apiUrl) || IsListening(workerUrl) || IsListening(adminUrl), Is.False, "API, worker and admin host are gone");
             Assert.That(File.Exists(Path.Combine(localDir, "pg", "data", "postmaster.pid")), Is.False, "the local PostgreSQL is stopped");
             Assert.That(File.Exists(Path.Combine(localDir, "pg", "data", "PG_VERSION")), Is.True, "its data is kept for the next run");
         }

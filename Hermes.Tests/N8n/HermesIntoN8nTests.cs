@@ -174,7 +174,7 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
             ["HERMES_WEBHOOK_SECRET"] = _n8n.Secret,
             ["Webhook__AuthHeaderName"] = RealN8n.AuthHeaderName,
             ["Webhook__AuthHeaderValue"] = _n8n.AuthHeaderValue,
-        }, "run");
+        });
         await worker.WaitListeningAsync(TimeSpan.FromSeconds(30));
         var email = NewEmail();
 

@@ -47,7 +47,7 @@ public sealed class EfToolingTests
     public async Task Ef_script_and_the_migrate_verb_print_the_same_idempotent_sql()
     {
         var ef = await Ef("migrations", "script", "--idempotent");
-        var worker = await ExternalTool.RunAsync("dotnet", [Path.Combine(RepositoryFiles.Root, "Hermes.Outbox.Worker", "bin", Configuration, "net10.0", "Hermes.Outbox.Worker.dll"), "migrate", "--script"],
+        var worker = await ExternalTool.RunAsync("dotnet", [Path.Combine(RepositoryFiles.Root, "Hermes.Cli", "bin", Configuration, "net10.0", "hermes.dll"), "migrate", "--script"],
             environment: NoDatabase, workingDirectory: RepositoryFiles.Root, timeout: TimeSpan.FromMinutes(2));
 
         Assert.That(ef.ExitCode, Is.Zero, ef.Describe());

@@ -85,21 +85,7 @@ public sealed class NativeWorkerTests : WorkerTest
         Assert.That(worker.Output, Does.Contain(key));
     }
 
-    [Test]
-    public async Task An_operator_verb_is_refused_with_where_to_find_it()
-    {
-        var executable = await NativeWorker.RequireAsync();
-        await ExecuteAsync($"""DELETE FROM "{MigrationHistory.Table}" WHERE "MigrationId" = $1""", MigrationHistory.All[^1]);
-        await using var worker = Start(executable, [], "migrate");
-
-        var exitCode = await worker.WaitForExitAsync(TimeSpan.FromSeconds(30));
-
-        Assert.That(exitCode, Is.EqualTo(2), worker.Output);
-        Assert.That(worker.Output, Does.Contain("dotnet Hermes.Outbox.Worker.dll <verb>"));
-        Assert.That(await ScalarAsync<long>($"""SELECT count(*) FROM "{MigrationHistory.Table}" WHERE "MigrationId" = $1""", MigrationHistory.All[^1]), Is.Zero, "nothing was migrated");
-    }
-
-    private ChildProcess Start(string executable, Dictionary<string, string> settings, string verb = "run")
+    private ChildProcess Start(string executable, Dictionary<string, string> settings)
     {
         var environment = new Dictionary<string, string>(settings)
         {
@@ -107,7 +93,7 @@ public sealed class NativeWorkerTests : WorkerTest
             ["N8N_WEBHOOK_URL"] = Receiver.Url.ToString(),
             ["DOTNET_SHUTDOWNTIMEOUTSECONDS"] = "5",
         };
-        return ChildProcess.Start("native-worker", executable, environment, verb);
+        return ChildProcess.Start("native-worker", executable, environment);
     }
 
     private static async Task<(HttpStatusCode Status, string Body)> ReadyAsync(Uri address)

@@ -15,7 +15,7 @@ public sealed class WorkerExitTests : DatabaseTest
             ["DATABASE_URL"] = TestPostgres.UrlFor(ConnectionString),
             ["N8N_WEBHOOK_URL"] = receiver.Url.ToString(),
             ["DOTNET_SHUTDOWNTIMEOUTSECONDS"] = "5",
-        }, "run");
+        });
         await worker.WaitListeningAsync(TimeSpan.FromSeconds(60));
 
         var exitCode = await worker.TerminateAsync(TimeSpan.FromSeconds(20));

@@ -3,9 +3,9 @@
 # tags them with exactly those names, so deploy/Dockerfile.* and docker-compose.yml run unchanged where no image
 # registry can be reached:
 #   postgres:15                                  <- docker-compose.yml (postgres, backup)
-#   mcr.microsoft.com/dotnet/sdk:10.0            <- the build stage of deploy/Dockerfile.api
+#   mcr.microsoft.com/dotnet/sdk:10.0            <- the build stage of deploy/Dockerfile.api, .admin and .cli
 #   mcr.microsoft.com/dotnet/sdk:10.0-noble-aot  <- the build stage of deploy/Dockerfile.worker (with clang, for Native AOT)
-#   mcr.microsoft.com/dotnet/aspnet:10.0-noble   <- the runtime stage of deploy/Dockerfile.worker and deploy/Dockerfile.api (glibc, ICU, bash)
+#   mcr.microsoft.com/dotnet/aspnet:10.0-noble   <- the runtime stage of every deploy/Dockerfile.* (glibc, ICU, bash)
 #   prom/prometheus:<tag>                        <- docker-compose.yml (prometheus): Debian's prometheus
 #   prom/alertmanager:<tag>                      <- docker-compose.yml (alertmanager): Debian's prometheus-alertmanager
 # (the names are read from those files, not written here). grafana/grafana has no stand-in: Grafana is not packaged

@@ -5,9 +5,20 @@ using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Operations;
 
-/// <summary>The verbs through the real executable, as an operator runs them: arguments, environment, exit code.</summary>
-public sealed class WorkerExecutableTests : OperationsTest
+/// <summary>The verbs through the real <c>hermes</c> executable, as an operator runs them: arguments, environment, exit code.</summary>
+public sealed class CliExecutableTests : OperationsTest
 {
+    [TestCase("--help")]
+    [TestCase("help")]
+    public async Task Help_lists_every_verb(string help)
+    {
+        var run = await RunAsync([], help);
+
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
+        Assert.That(run.Output, Does.Contain("migrate").And.Contain("replay").And.Contain("purge").And.Contain("doctor")
+            .And.Contain("erase").And.Contain("seed").And.Contain("stats").And.Contain("local-postgres"));
+    }
+
     [Test]
     public async Task The_executable_runs_a_verb_with_the_database_from_the_environment()
     {
@@ -36,14 +47,14 @@ public sealed class WorkerExecutableTests : OperationsTest
 
     private static async Task<CliRun> RunAsync(Dictionary<string, string> environment, params string[] args)
     {
-        var worker = Path.Combine(AppContext.BaseDirectory, "Hermes.Outbox.Worker.dll");
+        var hermes = Path.Combine(AppContext.BaseDirectory, "hermes.dll");
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(worker);
+        start.ArgumentList.Add(hermes);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
