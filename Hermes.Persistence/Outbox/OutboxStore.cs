@@ -100,8 +100,9 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     // newer claim of its own after a replay. A delivery is recorded even when the lease ran out and another worker
     // took the row meanwhile (the answer is the truth), and also when an erase cancelled the row while it was in
     // flight: the lead stays erased, but its Brevo contact id is kept so the contact can be deleted in Brevo too.
-    // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead (status
-    // 'erased', a column the worker role may read) it is logged without its error and response excerpt.
+    // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead it is
+    // logged without its error and response excerpt. "Erased" is erased_at, which only an erase sets (the worker role
+    // may read it), never the status, which other statements write.
     private const string CompleteSql = """
         WITH r AS (
             SELECT *
@@ -127,11 +128,11 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             UPDATE hermes_leads l
             SET n8n_webhook_sent_at = CASE WHEN r.outcome = 'delivered' THEN r.started_at ELSE l.n8n_webhook_sent_at END,
                 n8n_response_received_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.n8n_response_received_at END,
-                n8n_response_data = CASE WHEN r.outcome = 'delivered' AND l.status <> 'erased' THEN r.response_data ELSE l.n8n_response_data END,
+                n8n_response_data = CASE WHEN r.outcome = 'delivered' AND l.erased_at IS NULL THEN r.response_data ELSE l.n8n_response_data END,
                 n8n_success = r.outcome = 'delivered',
-                n8n_error_message = CASE WHEN r.outcome = 'delivered' THEN NULL WHEN l.status = 'erased' THEN l.n8n_error_message ELSE r.error END,
+                n8n_error_message = CASE WHEN r.outcome = 'delivered' THEN NULL WHEN l.erased_at IS NOT NULL THEN l.n8n_error_message ELSE r.error END,
                 brevo_contact_id = CASE WHEN r.outcome = 'delivered' THEN coalesce(r.brevo_contact_id, l.brevo_contact_id) ELSE l.brevo_contact_id END,
-                status = CASE WHEN l.status = 'erased' THEN l.status
+                status = CASE WHEN l.erased_at IS NOT NULL THEN 'erased'
                               WHEN r.outcome = 'delivered' THEN 'forwarded' WHEN r.outcome = 'failed' THEN 'delivery_failed' ELSE l.status END,
                 processed_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.processed_at END
             FROM r JOIN o ON o.id = r.outbox_id
@@ -141,8 +142,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             INSERT INTO hermes_delivery_attempts
                 (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt, worker_id)
             SELECT r.outbox_id, r.lead_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome,
-                   CASE WHEN e.status IS DISTINCT FROM 'erased' THEN r.error END,
-                   CASE WHEN e.status IS DISTINCT FROM 'erased' THEN r.excerpt END, @worker
+                   CASE WHEN e.erased_at IS NULL THEN r.error END,
+                   CASE WHEN e.erased_at IS NULL THEN r.excerpt END, @worker
             FROM r LEFT JOIN hermes_leads e ON e.id = r.lead_id
         )
         SELECT count(*) FROM o
