@@ -70,15 +70,22 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// <summary>The channel of <c>NOTIFY</c> that wakes the workers (see the <c>OutboxWakeUp</c> migration).</summary>
     public const string NotifyChannel = "hermes_outbox";
 
-    /// <summary>The claim (parameters <c>@batch</c>, <c>@lease</c>, <c>@worker</c>); <c>doctor</c> explains this very statement.</summary>
+    /// <summary>
+    /// The claim (parameters <c>@batch</c>, <c>@lease</c>, <c>@worker</c>); <c>doctor</c> explains this very statement.
+    /// A row whose lead is locked — an erase or a replay open on it, an outcome being written, an operator's transaction
+    /// — is skipped like a row another claim holds: its lease may have ended only because its outcome waits for that
+    /// lock, and sending it again meanwhile would be a duplicate while its first worker still lives. Both locks skip
+    /// rather than wait, so the claim never waits for anyone and cannot take part in a deadlock.
+    /// </summary>
     internal const string ClaimSql = $"""
         WITH c AS (
-            SELECT id
-            FROM hermes_outbox
-            WHERE status = 'pending' AND available_at <= now()
-            ORDER BY available_at, id
+            SELECT o.id
+            FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id
+            WHERE o.status = 'pending' AND o.available_at <= now()
+            ORDER BY o.available_at, o.id
             LIMIT @batch
-            FOR UPDATE SKIP LOCKED
+            FOR SHARE OF l SKIP LOCKED
+            FOR UPDATE OF o SKIP LOCKED
         )
         UPDATE hermes_outbox o
         SET available_at = now() + @lease, attempts = o.attempts + 1, locked_by = @worker
@@ -149,6 +156,12 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         SELECT count(*) FROM o
         """;
 
+    // The outcome writer's bound on its own round trip: a lock it waits for (a lead an erase or an operator holds) or a
+    // statement that runs too long is abandoned by the server once the lease's remaining time is spent.
+    private const string BoundSql = """
+        SELECT set_config('lock_timeout', @limit, true), set_config('statement_timeout', @limit, true)
+        """;
+
     // Undoes a claim that was never acted on, and wakes the other workers, whose next look at the table
     // would otherwise wait for the lease end they saw.
     private const string ReleaseSql = """
@@ -206,7 +219,15 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// Writes the outcomes of a batch of attempts and undoes the claims in <paramref name="released"/>, in one
     /// round trip. Returns how many outbox rows the outcomes changed.
     /// </summary>
-    public async Task<int> CompleteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, string workerId, CancellationToken cancellationToken)
+    public Task<int> CompleteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, string workerId, CancellationToken cancellationToken) =>
+        CompleteAsync(outcomes, released, workerId, Timeout.InfiniteTimeSpan, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CompleteAsync(IReadOnlyList{AttemptOutcome}, IReadOnlyList{ReleasedClaim}, string, CancellationToken)"/>,
+    /// with the server told to give up after <paramref name="timeLimit"/>: every lock wait (<c>lock_timeout</c>, SQLSTATE
+    /// 55P03) and every statement (<c>statement_timeout</c>, 57014) of the round trip. Nothing is written then.
+    /// </summary>
+    public async Task<int> CompleteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, string workerId, TimeSpan timeLimit, CancellationToken cancellationToken)
     {
         if (outcomes.Count == 0 && released.Count == 0)
         {
@@ -215,6 +236,18 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
 
         // One round trip, one implicit transaction: the lead locks are held until the outcomes are written.
         await using var batch = dataSource.CreateBatch();
+        var bounded = timeLimit != Timeout.InfiniteTimeSpan;
+        if (bounded)
+        {
+            // Set for this transaction only (is_local), in the same round trip: it ends with the batch, also behind a
+            // transaction pooler, and the server enforces it by itself, whether or not a cancel request gets through.
+            var milliseconds = Math.Max(1, (long)Math.Ceiling(timeLimit.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms";
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(BoundSql)
+            {
+                Parameters = { new NpgsqlParameter("limit", NpgsqlDbType.Text) { Value = milliseconds } },
+            });
+        }
+
         if (outcomes.Count > 0)
         {
             var leadIds = outcomes.Select(static o => o.LeadRowId).Distinct().ToArray();
@@ -232,6 +265,11 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var changed = 0;
+        if (bounded)
+        {
+            await reader.NextResultAsync(cancellationToken);
+        }
+
         if (outcomes.Count > 0)
         {
             // The lead locks' rows first, then the outcome statement's count.
