@@ -17,7 +17,9 @@ namespace Hermes.Outbox.Worker.Delivery;
 /// slots free up, so a claimed row never waits longer than the lease rule allows. No transaction or lock is
 /// held while HTTP runs. While the circuit is open nothing is claimed; once the break ends, one row is
 /// claimed as the probe. On shutdown: no more claims, deliveries in flight finish (until the host's shutdown
-/// timeout), and rows claimed but not started are released for another worker to take at once.
+/// timeout), and rows claimed but not started are released for another worker to take at once. A claimed row is
+/// released too, not sent, when less of its lease is left than a POST (<see cref="OutboxOptions.RequestTimeout"/>) and
+/// the writing of its outcome (<see cref="OutboxOptions.LeaseMargin"/>) may take.
 /// </summary>
 public sealed class OutboxDispatcher : BackgroundService
 {
@@ -37,6 +39,7 @@ public sealed class OutboxDispatcher : BackgroundService
     private readonly ILogger<OutboxDispatcher> _logger;
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _abort = new();
+    private readonly TimeSpan _latestStart;
     private int _inFlight;
 
     public OutboxDispatcher(
@@ -63,6 +66,8 @@ public sealed class OutboxDispatcher : BackgroundService
         _shutdownTimeout = hostOptions.Value.ShutdownTimeout;
         _logger = logger;
         _slots = new SemaphoreSlim(_options.Concurrency, _options.Concurrency);
+        // A POST may take RequestTimeout, and its outcome must be written a margin before the lease ends.
+        _latestStart = _options.Lease - _options.LeaseMargin - _options.RequestTimeout;
     }
 
     /// <summary>Deliveries running now.</summary>
@@ -170,6 +175,15 @@ public sealed class OutboxDispatcher : BackgroundService
                     _slots.Release();
                     await ReleaseAsync(batch.Skip(i), "the worker is stopping");
                     return;
+                }
+
+                if (_time.GetUtcNow() > claimedAt + _latestStart)
+                {
+                    // Waited too long for a slot (a stalled process, a full outcome queue): a POST now might outlast its
+                    // lease, and another worker could send the row meanwhile. The rest of the batch is as late.
+                    _slots.Release();
+                    await ReleaseAsync(batch.Skip(i), "too little of their lease was left to send them and write the outcome");
+                    break;
                 }
 
                 Interlocked.Increment(ref _inFlight);

@@ -47,6 +47,13 @@ public sealed class OutboxOptions
 
     public CircuitBreakerSettings CircuitBreaker { get; set; } = new();
 
+    /// <summary>
+    /// The part of a lease kept free at its end: an outcome must be written, and a POST must be able to finish, this long
+    /// before the lease ends, which leaves a worker that cannot write in time the moment to stop before another worker
+    /// may claim the row. A tenth of the lease, at most 5 s.
+    /// </summary>
+    public TimeSpan LeaseMargin => TimeSpan.FromTicks(Math.Min(Lease.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
+
     /// <summary>How many request durations a claimed row may need at most: the waves of its batch, plus the one in flight when it was claimed.</summary>
     public int LeaseWaves => (BatchSize + Concurrency - 1) / Math.Max(Concurrency, 1) + 1;
 

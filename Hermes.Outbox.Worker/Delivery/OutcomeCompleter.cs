@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Hermes.Domain;
 using Hermes.Persistence.Outbox;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Hermes.Outbox.Worker.Delivery;
 
@@ -21,9 +22,13 @@ public readonly record struct Completion(AttemptOutcome? Outcome, ReleasedClaim?
 /// id), its error saying why — a delivery stays a delivery, since a retry would send a lead n8n already has;</item>
 /// <item>the queue is bounded: when it is full, finished deliveries wait with their slot, so the dispatcher stops
 /// claiming;</item>
-/// <item>when an outcome cannot be written before its claim's lease ends (less a margin) the worker is done for: it
-/// says so on <c>/health/live</c> and <c>/health/ready</c>, logs a critical line and stops with a non-zero exit code,
-/// so that an orchestrator restarts it — rather than let the row be claimed and sent again while it lives on.</item>
+/// <item>when an outcome cannot be written before its claim's lease ends (less <see cref="OutboxOptions.LeaseMargin"/>)
+/// the worker is done for: it says so on <c>/health/live</c> and <c>/health/ready</c>, logs a critical line and stops
+/// with a non-zero exit code, so that an orchestrator restarts it — rather than let the row be claimed and sent again
+/// while it lives on. Every write is bounded by that time: the server abandons a lock wait or a statement that would
+/// outlast it (<c>lock_timeout</c>, <c>statement_timeout</c>, set for the write's own transaction), and the write's
+/// cancellation fires shortly after, still before the lease ends, in case the server cannot say so. An outcome that reaches the writer
+/// with its time already spent is not written (another worker may be sending its row) and stops the worker too.</item>
 /// </list>
 /// </summary>
 public sealed class OutcomeCompleter
@@ -55,7 +60,7 @@ public sealed class OutcomeCompleter
         var o = options.Value;
         _workerId = o.WorkerId;
         // Time for the process to stop before another worker may claim the row.
-        _margin = TimeSpan.FromTicks(Math.Min(o.Lease.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
+        _margin = o.LeaseMargin;
         Capacity = (2 * o.Concurrency) + o.BatchSize;
         _queue = Channel.CreateBounded<Completion>(new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     }
@@ -107,16 +112,29 @@ public sealed class OutcomeCompleter
             return;
         }
 
+        // Each outcome against its own lease: one whose time is spent is not written (its row may be claimed and sent
+        // by another worker any moment now), and stops this worker once the others are written.
+        var now = _time.GetUtcNow();
+        var overdue = batch.Count(c => c.Outcome is not null && c.LeaseEndsAt - _margin <= now);
+        if (overdue > 0)
+        {
+            batch = batch.Where(c => c.Outcome is null || c.LeaseEndsAt - _margin > now).ToList();
+        }
+
         var outcomes = batch.Where(static c => c.Outcome is not null).Select(static c => c.Outcome!).ToList();
         var released = batch.Where(static c => c.Released is not null).Select(static c => c.Released!).ToList();
-        var deadline = batch.Min(static c => c.LeaseEndsAt) - _margin;
-        if (await TryWriteAsync(outcomes, released, deadline) is { } refused)
+        if (batch.Count > 0 && await TryWriteAsync(outcomes, released, batch.Min(static c => c.LeaseEndsAt) - _margin) is { } refused)
         {
             WorkerLog.OutcomesIsolated(_logger, batch.Count, DatabaseErrors.Describe(refused));
             foreach (var item in batch)
             {
                 await WriteAloneAsync(item, item.LeaseEndsAt - _margin);
             }
+        }
+
+        if (overdue > 0)
+        {
+            Fatal($"{overdue} delivery outcome(s) reached the writer less than {_margin} before their lease ends, too late to be written safely");
         }
 
         if (released.Count > 0)
@@ -167,10 +185,28 @@ public sealed class OutcomeCompleter
                 return null;
             }
 
+            var left = deadline - _time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                Fatal($"{outcomes.Count + released.Count} delivery outcomes could not be written before their lease ends");
+                return null;
+            }
+
+            // The server's bound fires first and leaves the connection clean; the cancellation, half a margin later
+            // and still before the lease ends, is for a server that cannot say so (unreachable, or a hung connection).
+            using var bound = new CancellationTokenSource(left + (_margin / 2), _time);
             try
             {
-                await _store.CompleteAsync(outcomes, released, _workerId, CancellationToken.None);
+                await _store.CompleteAsync(outcomes, released, _workerId, left, bound.Token);
                 _state.WriterSucceeded();
+                return null;
+            }
+            catch (Exception e) when (bound.IsCancellationRequested || IsOverrun(e))
+            {
+                // The bound was reached: waiting on a lock (an erase, an operator's transaction) or on the database.
+                // Nothing of this round trip was written, and no time is left to write it.
+                _state.WriterFailed();
+                Fatal($"{outcomes.Count + released.Count} delivery outcomes could not be written before their lease ends ({DatabaseErrors.Describe(e)})");
                 return null;
             }
             catch (Exception e) when (!DatabaseErrors.IsTransient(e))
@@ -181,18 +217,17 @@ public sealed class OutcomeCompleter
             {
                 _state.WriterFailed();
                 WorkerLog.WriteFailed(_logger, e, outcomes.Count + released.Count, attempt);
-                var left = deadline - _time.GetUtcNow();
-                if (left <= TimeSpan.Zero)
-                {
-                    Fatal($"{outcomes.Count + released.Count} delivery outcomes could not be written before their lease ends");
-                    return null;
-                }
-
-                await Task.Delay(delay < left ? delay : left, _time, CancellationToken.None);
+                // The next try finds the deadline passed, if it is by then.
+                var remaining = deadline - _time.GetUtcNow();
+                await Task.Delay(delay < remaining ? delay : remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _time, CancellationToken.None);
                 delay = delay * 2 < MaxBackoff ? delay * 2 : MaxBackoff;
             }
         }
     }
+
+    /// <summary>The server gave up on the write's own bound: a lock wait (55P03) or the statement's time (57014).</summary>
+    private static bool IsOverrun(Exception e) =>
+        (e as PostgresException ?? e.InnerException as PostgresException)?.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.QueryCanceled;
 
     private void Fatal(string reason)
     {

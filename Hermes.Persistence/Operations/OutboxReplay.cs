@@ -54,29 +54,46 @@ public sealed record ReplayResult(bool DryRun, string Status, long Count, IReadO
 /// Puts chosen outbox rows back to <c>pending</c> with their attempts zeroed and <c>replay_count</c> raised, and their
 /// leads back to <c>queued</c>: one SQL statement, the one docs/operating.md prints for operators who prefer psql. The
 /// wake-up trigger (<c>hermes_outbox_notify_requeue</c>) sends <c>NOTIFY hermes_outbox</c> on commit, so running
-/// workers claim the rows at once. Leads that were erased are never replayed: their payload is anonymised.
+/// workers claim the rows at once. Leads that were erased are never replayed: their payload is anonymised. The
+/// statement locks the chosen leads first, in id order, as erasure and the outcome writer do, and decides on each
+/// lead's committed state: a replay that meets an open erase waits for it and then leaves the lead alone.
 /// </summary>
 public sealed class OutboxReplay(NpgsqlDataSource dataSource)
 {
     public const int MaxListed = 100;
 
-    // The rows a replay chooses; shared by the replay and its dry run so both always agree.
-    private const string Selection = """
+    // The leads a replay may touch, and the rows of theirs it chooses: shared by the replay and its dry run so both
+    // always agree.
+    private const string LeadSelection = """
+        l.erased_at IS NULL AND (cardinality(@lead_ids) = 0 OR l.lead_id = ANY(@lead_ids))
+        """;
+
+    private const string RowSelection = """
         o.status = @status
-        AND o.lead_id IN (
-            SELECT l.id FROM hermes_leads l
-            WHERE l.erased_at IS NULL AND (cardinality(@lead_ids) = 0 OR l.lead_id = ANY(@lead_ids)))
         AND (@since IS NULL OR o.created_at >= @since)
         AND (@until IS NULL OR o.created_at < @until)
         """;
 
-    /// <summary>The replay: reset the rows, requeue their leads, list the first leads and count them all.</summary>
+    /// <summary>
+    /// The replay: lock the chosen leads, reset their chosen rows, requeue the leads, list the first leads and count
+    /// them all. Under READ COMMITTED a <c>FOR UPDATE</c> that had to wait re-reads the lead's newest version and checks
+    /// <c>erased_at IS NULL</c> again, so a lead erased meanwhile drops out; the rows are changed only through the array
+    /// of locked leads, which PostgreSQL computes (an InitPlan) before it touches any outbox row.
+    /// </summary>
     public const string ReplaySql = $"""
-        WITH replayed AS (
+        WITH locked AS (
+            SELECT array_agg(id) AS ids FROM (
+                SELECT l.id FROM hermes_leads l
+                WHERE {LeadSelection}
+                  AND EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.lead_id = l.id AND {RowSelection})
+                ORDER BY l.id
+                FOR UPDATE OF l
+            ) chosen
+        ), replayed AS (
             UPDATE hermes_outbox o
             SET status = 'pending', attempts = 0, available_at = now(), locked_by = NULL,
                 replay_count = o.replay_count + 1, last_error = NULL
-            WHERE {Selection}
+            WHERE o.lead_id = ANY((SELECT ids FROM locked)::bigint[]) AND {RowSelection}
             RETURNING o.id, o.lead_id
         ), requeued AS (
             UPDATE hermes_leads l SET status = 'queued'
@@ -90,10 +107,12 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
 
     // The chosen rows are gathered first (through the status's index), then counted and listed: with ORDER BY id LIMIT
     // on the join itself, the planner walked the whole outbox in id order to find them (275 ms with 100,000 rows,
-    // bench/console), not seeing that the count over all of them needs every row anyway.
+    // bench/console), not seeing that the count over all of them needs every row anyway. It locks nothing.
     public const string DryRunSql = $"""
         WITH chosen AS MATERIALIZED (
-            SELECT o.id, o.lead_id FROM hermes_outbox o WHERE {Selection}
+            SELECT o.id, o.lead_id FROM hermes_outbox o
+            WHERE {RowSelection}
+              AND o.lead_id IN (SELECT l.id FROM hermes_leads l WHERE {LeadSelection})
         )
         SELECT l.lead_id, (SELECT count(*) FROM chosen)
         FROM chosen c JOIN hermes_leads l ON l.id = c.lead_id

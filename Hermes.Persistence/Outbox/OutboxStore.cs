@@ -70,15 +70,22 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// <summary>The channel of <c>NOTIFY</c> that wakes the workers (see the <c>OutboxWakeUp</c> migration).</summary>
     public const string NotifyChannel = "hermes_outbox";
 
-    /// <summary>The claim (parameters <c>@batch</c>, <c>@lease</c>, <c>@worker</c>); <c>doctor</c> explains this very statement.</summary>
+    /// <summary>
+    /// The claim (parameters <c>@batch</c>, <c>@lease</c>, <c>@worker</c>); <c>doctor</c> explains this very statement.
+    /// A row whose lead is locked — an erase or a replay open on it, an outcome being written, an operator's transaction
+    /// — is skipped like a row another claim holds: its lease may have ended only because its outcome waits for that
+    /// lock, and sending it again meanwhile would be a duplicate while its first worker still lives. Both locks skip
+    /// rather than wait, so the claim never waits for anyone and cannot take part in a deadlock.
+    /// </summary>
     internal const string ClaimSql = $"""
         WITH c AS (
-            SELECT id
-            FROM hermes_outbox
-            WHERE status = 'pending' AND available_at <= now()
-            ORDER BY available_at, id
+            SELECT o.id
+            FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id
+            WHERE o.status = 'pending' AND o.available_at <= now()
+            ORDER BY o.available_at, o.id
             LIMIT @batch
-            FOR UPDATE SKIP LOCKED
+            FOR SHARE OF l SKIP LOCKED
+            FOR UPDATE OF o SKIP LOCKED
         )
         UPDATE hermes_outbox o
         SET available_at = now() + @lease, attempts = o.attempts + 1, locked_by = @worker
@@ -100,8 +107,9 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     // newer claim of its own after a replay. A delivery is recorded even when the lease ran out and another worker
     // took the row meanwhile (the answer is the truth), and also when an erase cancelled the row while it was in
     // flight: the lead stays erased, but its Brevo contact id is kept so the contact can be deleted in Brevo too.
-    // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead (status
-    // 'erased', a column the worker role may read) it is logged without its error and response excerpt.
+    // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead it is
+    // logged without its error and response excerpt. "Erased" is erased_at, which only an erase sets (the worker role
+    // may read it), never the status, which other statements write.
     private const string CompleteSql = """
         WITH r AS (
             SELECT *
@@ -127,11 +135,11 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             UPDATE hermes_leads l
             SET n8n_webhook_sent_at = CASE WHEN r.outcome = 'delivered' THEN r.started_at ELSE l.n8n_webhook_sent_at END,
                 n8n_response_received_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.n8n_response_received_at END,
-                n8n_response_data = CASE WHEN r.outcome = 'delivered' AND l.status <> 'erased' THEN r.response_data ELSE l.n8n_response_data END,
+                n8n_response_data = CASE WHEN r.outcome = 'delivered' AND l.erased_at IS NULL THEN r.response_data ELSE l.n8n_response_data END,
                 n8n_success = r.outcome = 'delivered',
-                n8n_error_message = CASE WHEN r.outcome = 'delivered' THEN NULL WHEN l.status = 'erased' THEN l.n8n_error_message ELSE r.error END,
+                n8n_error_message = CASE WHEN r.outcome = 'delivered' THEN NULL WHEN l.erased_at IS NOT NULL THEN l.n8n_error_message ELSE r.error END,
                 brevo_contact_id = CASE WHEN r.outcome = 'delivered' THEN coalesce(r.brevo_contact_id, l.brevo_contact_id) ELSE l.brevo_contact_id END,
-                status = CASE WHEN l.status = 'erased' THEN l.status
+                status = CASE WHEN l.erased_at IS NOT NULL THEN 'erased'
                               WHEN r.outcome = 'delivered' THEN 'forwarded' WHEN r.outcome = 'failed' THEN 'delivery_failed' ELSE l.status END,
                 processed_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.processed_at END
             FROM r JOIN o ON o.id = r.outbox_id
@@ -141,11 +149,17 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             INSERT INTO hermes_delivery_attempts
                 (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt, worker_id)
             SELECT r.outbox_id, r.lead_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome,
-                   CASE WHEN e.status IS DISTINCT FROM 'erased' THEN r.error END,
-                   CASE WHEN e.status IS DISTINCT FROM 'erased' THEN r.excerpt END, @worker
+                   CASE WHEN e.erased_at IS NULL THEN r.error END,
+                   CASE WHEN e.erased_at IS NULL THEN r.excerpt END, @worker
             FROM r LEFT JOIN hermes_leads e ON e.id = r.lead_id
         )
         SELECT count(*) FROM o
+        """;
+
+    // The outcome writer's bound on its own round trip: a lock it waits for (a lead an erase or an operator holds) or a
+    // statement that runs too long is abandoned by the server once the lease's remaining time is spent.
+    private const string BoundSql = """
+        SELECT set_config('lock_timeout', @limit, true), set_config('statement_timeout', @limit, true)
         """;
 
     // Undoes a claim that was never acted on, and wakes the other workers, whose next look at the table
@@ -205,7 +219,15 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// Writes the outcomes of a batch of attempts and undoes the claims in <paramref name="released"/>, in one
     /// round trip. Returns how many outbox rows the outcomes changed.
     /// </summary>
-    public async Task<int> CompleteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, string workerId, CancellationToken cancellationToken)
+    public Task<int> CompleteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, string workerId, CancellationToken cancellationToken) =>
+        CompleteAsync(outcomes, released, workerId, Timeout.InfiniteTimeSpan, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CompleteAsync(IReadOnlyList{AttemptOutcome}, IReadOnlyList{ReleasedClaim}, string, CancellationToken)"/>,
+    /// with the server told to give up after <paramref name="timeLimit"/>: every lock wait (<c>lock_timeout</c>, SQLSTATE
+    /// 55P03) and every statement (<c>statement_timeout</c>, 57014) of the round trip. Nothing is written then.
+    /// </summary>
+    public async Task<int> CompleteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, string workerId, TimeSpan timeLimit, CancellationToken cancellationToken)
     {
         if (outcomes.Count == 0 && released.Count == 0)
         {
@@ -214,6 +236,18 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
 
         // One round trip, one implicit transaction: the lead locks are held until the outcomes are written.
         await using var batch = dataSource.CreateBatch();
+        var bounded = timeLimit != Timeout.InfiniteTimeSpan;
+        if (bounded)
+        {
+            // Set for this transaction only (is_local), in the same round trip: it ends with the batch, also behind a
+            // transaction pooler, and the server enforces it by itself, whether or not a cancel request gets through.
+            var milliseconds = Math.Max(1, (long)Math.Ceiling(timeLimit.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms";
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(BoundSql)
+            {
+                Parameters = { new NpgsqlParameter("limit", NpgsqlDbType.Text) { Value = milliseconds } },
+            });
+        }
+
         if (outcomes.Count > 0)
         {
             var leadIds = outcomes.Select(static o => o.LeadRowId).Distinct().ToArray();
@@ -231,6 +265,11 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var changed = 0;
+        if (bounded)
+        {
+            await reader.NextResultAsync(cancellationToken);
+        }
+
         if (outcomes.Count > 0)
         {
             // The lead locks' rows first, then the outcome statement's count.

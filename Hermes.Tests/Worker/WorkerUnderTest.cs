@@ -61,7 +61,7 @@ public sealed class WorkerUnderTest : IAsyncDisposable
         ["Outbox:Lease"] = "00:00:30",
     };
 
-    public static WebApplication Build(string connectionString, Uri webhook, IDictionary<string, string?>? settings, TimeSpan? shutdownTimeout, out string workerId, out ConcurrentQueue<LogEntry> log)
+    public static WebApplication Build(string connectionString, Uri webhook, IDictionary<string, string?>? settings, TimeSpan? shutdownTimeout, Action<IServiceCollection>? services, out string workerId, out ConcurrentQueue<LogEntry> log)
     {
         workerId = $"test-worker-{Interlocked.Increment(ref _counter)}";
         var values = DefaultSettings(connectionString, webhook, workerId);
@@ -78,13 +78,15 @@ public sealed class WorkerUnderTest : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(new CollectingLoggerProvider(entries));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdownTimeout ?? TimeSpan.FromSeconds(10));
+        services?.Invoke(builder.Services);
         log = entries;
         return builder.Build();
     }
 
-    public static async Task<WorkerUnderTest> StartAsync(string connectionString, Uri webhook, IDictionary<string, string?>? settings = null, TimeSpan? shutdownTimeout = null)
+    /// <summary>Starts the worker; <paramref name="services"/> may replace registrations (a test's clock, say).</summary>
+    public static async Task<WorkerUnderTest> StartAsync(string connectionString, Uri webhook, IDictionary<string, string?>? settings = null, TimeSpan? shutdownTimeout = null, Action<IServiceCollection>? services = null)
     {
-        var app = Build(connectionString, webhook, settings, shutdownTimeout, out var workerId, out var log);
+        var app = Build(connectionString, webhook, settings, shutdownTimeout, services, out var workerId, out var log);
         await app.StartAsync();
         return new WorkerUnderTest(app, workerId, log);
     }

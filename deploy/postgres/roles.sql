@@ -19,7 +19,8 @@
 --                  name, email, phone or message, nor any outbox payload.
 --   hermes_worker  claims and updates outbox rows, writes the attempt log, purges old rows (retention), and
 --                  UPDATEs only the tracking columns of hermes_leads (n8n_*, brevo_contact_id, status,
---                  processed_at): it cannot change what a person submitted. It reads payloads, which it delivers.
+--                  processed_at): it cannot change what a person submitted. It reads payloads, which it delivers,
+--                  and erased_at, which keeps what it writes about an erased lead blank.
 --   hermes_admin   the admin API and the operator CLI (history, replay, erase, purge, stats, doctor, seed).
 --   All three read "__EFMigrationsHistory": readiness (/health/ready) checks that no migration is pending.
 --
@@ -63,8 +64,9 @@ GRANT SELECT (id, created_at, available_at) ON hermes_outbox TO hermes_api;
 GRANT SELECT, UPDATE, DELETE ON hermes_outbox TO hermes_worker;
 -- UPDATE on the attempt log only because the purge locks rows with FOR UPDATE SKIP LOCKED, which requires it.
 GRANT SELECT, INSERT, UPDATE, DELETE ON hermes_delivery_attempts TO hermes_worker;
+-- erased_at (a time, nothing about the person): the outcome writer's "this lead is erased" guard reads it.
 GRANT SELECT (id, lead_id, n8n_webhook_sent_at, n8n_response_received_at, n8n_response_data, n8n_success,
-              n8n_error_message, brevo_contact_id, status, processed_at)
+              n8n_error_message, brevo_contact_id, status, processed_at, erased_at)
     ON hermes_leads TO hermes_worker;
 GRANT UPDATE (n8n_webhook_sent_at, n8n_response_received_at, n8n_response_data, n8n_success,
               n8n_error_message, brevo_contact_id, status, processed_at)
