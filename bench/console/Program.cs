@@ -8,10 +8,10 @@ using Hermes.Persistence.Local;
 using Hermes.Persistence.Operations;
 using Npgsql;
 
-// Console page times with many leads: seed, shape, start the API as its own process, sign in, time each page.
+// Console page times with many leads: seed, shape, start the admin host as its own process, sign in, time each page.
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: Hermes.Bench.Console <Hermes.Api.dll> [leads] [requests per page]");
+    Console.Error.WriteLine("usage: Hermes.Bench.Console <Hermes.Admin.dll> [leads] [requests per page]");
     return 2;
 }
 

@@ -5,16 +5,15 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using Hermes.Bench.Worker;
 
-// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--seed-with <Hermes.Outbox.Worker.dll>]
+// Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] --hermes <hermes.dll>
 var options = Args.Parse(args);
 var apiDll = Path.GetFullPath(options.Get("api", ""));
 var workerDll = Path.GetFullPath(options.Get("worker", ""));
-// --seed-with: the worker build whose seed verb fills the backlog (default --worker); lets a trimmed or AOT build
-// of the dispatcher be measured while the seeding stays the same.
-var seedDll = Path.GetFullPath(options.Get("seed-with", workerDll));
+// --hermes: the operator CLI, whose seed verb fills the backlog, whichever build of the dispatcher is measured.
+var seedDll = Path.GetFullPath(options.Get("hermes", ""));
 if (!File.Exists(apiDll) || !File.Exists(workerDll) || !File.Exists(seedDll))
 {
-    Console.Error.WriteLine("Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog N] [--concurrency N] [--batch N] [--starts N] [--load-seconds N]");
+    Console.Error.WriteLine("Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> --hermes <hermes.dll> [--backlog N] [--concurrency N] [--batch N] [--starts N] [--load-seconds N]");
     return 2;
 }
 
@@ -47,7 +46,7 @@ for (var i = 0; i < starts; i++)
         apiStarts.Add(await api.WaitReadyAsync(static (http, uri) => Host.SubmitAsync(http, uri, 0)));
     }
 
-    await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
+    await using (var worker = Host.Start(workerDll, [], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
     {
         workerStarts.Add(await worker.WaitReadyAsync(static async (http, uri) => { using var r = await http.GetAsync(uri); return true; }));
     }
@@ -106,7 +105,7 @@ await bench.ExecuteAsync("SELECT pg_stat_reset()");
 var seed = Stopwatch.StartNew();
 await Host.RunAsync(seedDll, ["seed", "--count", backlog.ToString(CultureInfo.InvariantCulture)], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {backlog} pending rows in {seed.Elapsed.TotalSeconds:F1} s"));
-await using (var worker = Host.Start(workerDll, ["run"], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
+await using (var worker = Host.Start(workerDll, [], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
 {
     var clock = Stopwatch.StartNew();
     var idle = 0L;

@@ -2,15 +2,16 @@
 # The figures bench/api and bench/worker do not give: how fast a backlog of pending rows drains after an outage,
 # resident memory (VmRSS, VmHWM) of the API and of the worker at steady load, and time from process start to ready.
 # Starts its own durable PostgreSQL cluster (fsync on) and a loopback receiver answering 200; Release builds.
-#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--seed-with <Hermes.Outbox.Worker.dll>] [--native] [--framework-api]
+#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--native] [--framework-api]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dotnet build -c Release -v q -nologo Hermes.Api/Hermes.Api.csproj >/dev/null
 dotnet build -c Release -v q -nologo Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj >/dev/null
+dotnet build -c Release -v q -nologo Hermes.Cli/Hermes.Cli.csproj >/dev/null
 dotnet build -c Release -v q -nologo bench/report/Hermes.Bench.Report.csproj >/dev/null
 mkdir -p bench/out/report
-# --native: measure the native dispatcher (docs/outbox-worker.md, "The native worker") instead of the .NET build; the seeding, an
-# operator verb, still runs with the .NET build.
+# --native: measure the native dispatcher (docs/outbox-worker.md, "The native worker") instead of the .NET build. The
+# backlog is seeded by the operator CLI (hermes seed) either way.
 # The API is measured as its image runs it: published self-contained, trimmed and ReadyToRun (-p:HermesTrimmed=true);
 # --framework-api measures the framework-dependent build instead.
 api=bench/out/api-trimmed/Hermes.Api
@@ -21,7 +22,7 @@ for a in "$@"; do
   elif [[ $a == --native ]]; then
     dotnet publish Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj -c Release -r linux-x64 -p:HermesNative=true \
       --artifacts-path bench/out/native/artifacts -o bench/out/native/out -v q -nologo >/dev/null
-    args+=(--worker bench/out/native/out/Hermes.Outbox.Worker --seed-with Hermes.Outbox.Worker/bin/Release/net10.0/Hermes.Outbox.Worker.dll)
+    args+=(--worker bench/out/native/out/Hermes.Outbox.Worker)
   else
     args+=("$a")
   fi
@@ -36,5 +37,6 @@ fi
   echo "command: bench/report/run.sh $*"
   dotnet bench/report/bin/Release/net10.0/Hermes.Bench.Report.dll \
     --api "$api" \
-    --worker Hermes.Outbox.Worker/bin/Release/net10.0/Hermes.Outbox.Worker.dll "$@"
+    --worker Hermes.Outbox.Worker/bin/Release/net10.0/Hermes.Outbox.Worker.dll \
+    --hermes Hermes.Cli/bin/Release/net10.0/hermes.dll "$@"
 } | tee bench/out/report/last-run.txt

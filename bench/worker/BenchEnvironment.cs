@@ -138,7 +138,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
     /// <summary>Starts the worker process with the given Outbox settings; stopped with SIGTERM on dispose.</summary>
     public async Task<WorkerProcess> StartWorkerAsync(IDictionary<string, string> outbox)
     {
-        var start = new ProcessStartInfo("dotnet", [WorkerDll, "run"])
+        var start = new ProcessStartInfo("dotnet", [WorkerDll])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
