@@ -180,7 +180,7 @@ internal sealed partial class SubmissionWriter(
             leads[i] = batch[i].Lead;
         }
 
-        await SubmissionRows.InsertLeadsAsync(db, leads, cancellationToken);
+        await SubmissionRows.InsertLeadsAsync(db, leads, cancellationToken, wakeUp: notifier);
         var messages = new OutboxMessage[batch.Count];
         for (var i = 0; i < messages.Length; i++)
         {
