@@ -20,20 +20,29 @@ namespace Hermes.Api.Intake;
 /// <remarks>
 /// <para>Failure, per submission:</para>
 /// <list type="bullet">
-/// <item>PostgreSQL refused a statement (a unique violation on the Idempotency-Key, a row it will not take): the
-/// transaction is rolled back and, when it carried more than one lead, each lead is written again in a transaction
-/// of its own, so a bad row fails only its own request (which then sees the error exactly as if it had been
-/// alone), and its neighbours are stored.</item>
-/// <item>Anything else before the commit (the connection broke or timed out): every request of the batch gets
-/// the error (503 for an unreachable database); nothing of the batch was stored. They are not written again one by
-/// one: against a database that does not answer, that would multiply the wait.</item>
-/// <item>The commit itself failed: its outcome is unknown, exactly as for a lone lead, so nothing is written
-/// again (that could store a lead twice); every request gets the error.</item>
+/// <item>PostgreSQL refused a statement for a reason one row can cause — a data exception (SQLSTATE class 22), an
+/// integrity violation (23: a unique violation on the Idempotency-Key, a check), a triggered action (09, 27), a
+/// <c>WITH CHECK OPTION</c> (44), or a trigger's own refusal (PL/pgSQL, P0) — as an ERROR, so the connection is
+/// fine: the transaction is rolled back and, when it carried more than one lead, each lead is written again in a
+/// transaction of its own, so the bad row fails only its own request (which then sees the error exactly as if it had
+/// been alone), and its neighbours are stored.</item>
+/// <item>Anything else before the commit — the connection broke or timed out, the server is shutting down or starting
+/// up (57P), out of connections or resources (53), a deadlock or serialization failure (40), any FATAL error: every
+/// request of the batch gets the error (503 for an unreachable database); nothing of the batch was stored. They are
+/// not written again one by one: against a database in trouble, that would multiply the connection attempts and the
+/// wait by the size of the batch.</item>
+/// <item>The commit itself failed: its outcome is unknown (the connection can die after PostgreSQL wrote the commit
+/// and before its answer arrived). Nothing is written again (that could store a lead twice); the batch's leads are
+/// looked up by their lead ids, known before the insert, on another connection, and each request is answered with
+/// what is there: its receipt when its lead is stored, else the commit's error (nothing stored). When even the
+/// look-up fails, each request gets <see cref="CommitOutcomeUnknownException"/> (503: send it again with the same
+/// Idempotency-Key).</item>
 /// </list>
 /// A request is never cancelled once queued: a lead on its way into the database is worth keeping.
 /// </remarks>
 internal sealed partial class SubmissionWriter(
     IServiceScopeFactory scopes,
+    NpgsqlDataSource dataSource,
     OutboxNotifier notifier,
     IOptions<IntakeOptions> options,
     ApiTelemetry telemetry,
@@ -129,7 +138,12 @@ internal sealed partial class SubmissionWriter(
         {
             await WriteTransactionAsync(batch, () => committing = true);
         }
-        catch (PostgresException e) when (!committing && batch.Count > 1)
+        catch (Exception e) when (committing)
+        {
+            await AnswerFromWhatIsStoredAsync(batch, e);
+            return;
+        }
+        catch (PostgresException e) when (batch.Count > 1 && OneRowCanCause(e))
         {
             Log.BatchIsolated(logger, batch.Count, e.SqlState);
             foreach (var pending in batch)
@@ -142,15 +156,92 @@ internal sealed partial class SubmissionWriter(
         }
         catch (Exception e)
         {
+            if (batch.Count > 1)
+            {
+                Log.BatchFailed(logger, batch.Count, e.GetType().Name, e is PostgresException p ? p.SqlState : "");
+            }
+
+            Fail(batch, e, committing);
+            return;
+        }
+
+        Committed(batch);
+    }
+
+    /// <summary>
+    /// An error one row of the batch can cause, reported as an ERROR (the connection lives on): see the class remarks.
+    /// </summary>
+    internal static bool OneRowCanCause(PostgresException e) =>
+        e.InvariantSeverity == "ERROR" && e.SqlState.Length == 5 && e.SqlState[..2] is "09" or "22" or "23" or "27" or "44" or "P0";
+
+    private static void Fail(List<Pending> batch, Exception e, bool committing)
+    {
+        foreach (var pending in batch)
+        {
+            pending.Committed.TrySetException(batch.Count == 1 ? e : new GroupCommitException(batch.Count, committing, e));
+        }
+    }
+
+    /// <summary>
+    /// The commit failed with its outcome unknown: looks the batch's leads up on another connection and answers each
+    /// request with what is there.
+    /// </summary>
+    private async Task AnswerFromWhatIsStoredAsync(List<Pending> batch, Exception commitError)
+    {
+        Dictionary<string, (long Id, DateTimeOffset CreatedAt)> stored;
+        try
+        {
+            stored = await FindStoredAsync(batch);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            Log.CommitOutcomeUnknown(logger, batch.Count, commitError.GetType().Name, e.GetType().Name);
             foreach (var pending in batch)
             {
-                pending.Committed.TrySetException(batch.Count == 1 ? e : new GroupCommitException(batch.Count, committing, e));
+                pending.Committed.TrySetException(new CommitOutcomeUnknownException(batch.Count, commitError));
             }
 
             return;
         }
 
-        Committed(batch);
+        Log.CommitOutcomeLookedUp(logger, batch.Count, commitError.GetType().Name, stored.Count);
+        var committed = new List<Pending>(stored.Count);
+        var missing = new List<Pending>(batch.Count - stored.Count);
+        foreach (var pending in batch)
+        {
+            if (stored.TryGetValue(pending.Lead.LeadId, out var row))
+            {
+                (pending.Lead.Id, pending.Lead.CreatedAt) = row;
+                committed.Add(pending);
+            }
+            else
+            {
+                missing.Add(pending);
+            }
+        }
+
+        if (committed.Count > 0)
+        {
+            Committed(committed);
+        }
+
+        Fail(missing, commitError, committing: true);
+    }
+
+    /// <summary>The batch's leads that are in the database, by lead id, with the id and time it gave them.</summary>
+    private async Task<Dictionary<string, (long Id, DateTimeOffset CreatedAt)>> FindStoredAsync(List<Pending> batch)
+    {
+        // The lead ids were made before the insert, so they name the rows whether or not the commit's answer arrived.
+        await using var command = dataSource.CreateCommand("SELECT lead_id, id, created_at FROM hermes_leads WHERE lead_id = ANY($1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = batch.Select(static p => p.Lead.LeadId).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(CancellationToken.None);
+        var stored = new Dictionary<string, (long, DateTimeOffset)>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(CancellationToken.None))
+        {
+            stored[reader.GetString(0)] = (reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2));
+        }
+
+        return stored;
     }
 
     private void Committed(List<Pending> batch)
@@ -244,9 +335,25 @@ internal sealed partial class SubmissionWriter(
     {
         [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "A transaction of {Count} leads was refused (SQLSTATE {SqlState}); writing each of them alone")]
         public static partial void BatchIsolated(ILogger logger, int count, string sqlState);
+
+        [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "A transaction of {Count} leads failed before its commit ({Error} {SqlState}); each of its requests gets the error, none is written again")]
+        public static partial void BatchFailed(ILogger logger, int count, string error, string sqlState);
+
+        [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "The commit of a transaction of {Count} leads failed ({Error}); looked up on another connection, {Stored} of them are stored and answered as such, the others as not stored")]
+        public static partial void CommitOutcomeLookedUp(ILogger logger, int count, string error, int stored);
+
+        [LoggerMessage(EventId = 3013, Level = LogLevel.Error, Message = "The commit of a transaction of {Count} leads failed ({Error}) and the look-up of its leads failed too ({LookupError}): whether they are stored is unknown; each request is told to send again with the same Idempotency-Key")]
+        public static partial void CommitOutcomeUnknown(ILogger logger, int count, string error, string lookupError);
     }
 }
 
 /// <summary>The transaction a submission shared with others failed; <see cref="Exception.InnerException"/> says why.</summary>
 internal sealed class GroupCommitException(int count, bool committing, Exception inner)
-    : Exception($"The transaction of {count} leads that carried this submission failed {(committing ? "while committing (its outcome is unknown)" : "before its commit")}.", inner);
+    : Exception($"The transaction of {count} leads that carried this submission failed {(committing ? "in its commit, and this submission's lead is not in the database" : "before its commit")}.", inner);
+
+/// <summary>
+/// The connection was lost during the commit of the transaction that carried this submission, and its leads could
+/// not be looked up afterwards: the submission may or may not be stored.
+/// </summary>
+internal sealed class CommitOutcomeUnknownException(int count, Exception inner)
+    : Exception($"The commit of the transaction of {count} leads that carried this submission failed and its outcome could not be looked up.", inner);

@@ -46,7 +46,9 @@ internal sealed partial class DatabaseUnavailableHandler(IProblemDetailsService 
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
                 Title = "Temporarily unavailable",
-                Detail = "The database cannot be reached; nothing was stored. Please try again shortly.",
+                Detail = OutcomeUnknown(exception)
+                    ? "The connection to the database was lost while storing this submission; it may have been stored. Please send it again shortly with the same Idempotency-Key."
+                    : "The database cannot be reached; nothing was stored. Please try again shortly.",
             },
         });
     }
@@ -69,6 +71,19 @@ internal sealed partial class DatabaseUnavailableHandler(IProblemDetailsService 
                 case TimeoutException:
                 case SocketException:
                     return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool OutcomeUnknown(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is CommitOutcomeUnknownException)
+            {
+                return true;
             }
         }
 
