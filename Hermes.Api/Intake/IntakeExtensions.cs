@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.RateLimiting;
+using Hermes.Persistence.Submissions;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.RateLimiting;
@@ -25,7 +26,17 @@ public static class IntakeExtensions
         services.AddSingleton<IValidateOptions<IntakeOptions>, IntakeOptionsValidator>();
         services.AddSingleton(static sp => sp.GetRequiredService<IOptions<IntakeOptions>>().Value.ToValidationOptions());
         services.AddScoped<LeadIntake>();
-        services.AddSingleton<SubmissionWriter>();
+        services.AddSingleton(static sp =>
+        {
+            var groupCommit = sp.GetRequiredService<IOptions<IntakeOptions>>().Value.GroupCommit;
+            var telemetry = sp.GetRequiredService<Telemetry.ApiTelemetry>();
+            return new SubmissionStoreSettings(groupCommit.MaxBatch, groupCommit.Writers)
+            {
+                ActivitySource = Telemetry.ApiTelemetry.ActivitySource,
+                BatchCommitted = count => telemetry.CommitBatch.Record(count),
+            };
+        });
+        services.AddSingleton<SubmissionStore>();
         services.AddHttpClient<CaptchaVerifier>();
         services.ConfigureHttpJsonOptions(static o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IntakeJsonContext.Default));
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using Hermes.Api.Intake;
+using Hermes.Persistence.Submissions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
 using Npgsql;

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Hermes.Api.Intake;
 using Hermes.Persistence;
 using Hermes.Persistence.Local;
+using Hermes.Persistence.Submissions;
 using Hermes.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -164,7 +164,7 @@ public sealed class CommitOutcomeTests : IAsyncDisposable
     }
 
     private Task<HeldWriters> HoldWriterAsync() =>
-        HeldWriters.HoldAsync(_factory!.Services.GetRequiredService<SubmissionWriter>(), DataSource, 1, Submission("Held Ltd"));
+        HeldWriters.HoldAsync(_factory!.Services.GetRequiredService<SubmissionStore>(), DataSource, 1, Submission("Held Ltd"));
 
     private Func<Task<HttpResponseMessage>> Submission(string companyName) => async () =>
     {

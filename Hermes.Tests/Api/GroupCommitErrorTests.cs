@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
-using Hermes.Api.Intake;
+using Hermes.Persistence.Submissions;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Hermes.Tests.Api;
 
 /// <summary>
-/// What an error before the commit does to a group commit (<see cref="SubmissionWriter"/>): an error one row can cause
+/// What an error before the commit does to a group commit (<see cref="SubmissionStore"/>): an error one row can cause
 /// fails only that row's request, its neighbours written again each alone and stored; any other error fails every
 /// request of the transaction, and nothing is written again. One writer, held still (<see cref="HeldWriters"/>), so
 /// the nine submissions queued behind it share one transaction; a test trigger refuses the fifth with a chosen SQLSTATE
@@ -109,7 +109,7 @@ public sealed class GroupCommitErrorTests : ApiTest
     private Func<Task<HttpResponseMessage>> Submission(JsonNode body) => () => PostJsonAsync("/api/leads", body.DeepClone());
 
     private Task<HeldWriters> HoldWritersAsync() =>
-        HeldWriters.HoldAsync(Factory.Services.GetRequiredService<SubmissionWriter>(), DataSource, 1, () => PostJsonAsync("/api/leads", ValidBody()));
+        HeldWriters.HoldAsync(Factory.Services.GetRequiredService<SubmissionStore>(), DataSource, 1, () => PostJsonAsync("/api/leads", ValidBody()));
 
     private static void DisposeAll(IEnumerable<HttpResponseMessage> responses)
     {

@@ -1,12 +1,12 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Hermes.Api.Intake;
+using Hermes.Persistence.Submissions;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Hermes.Tests.Api;
 
 /// <summary>
-/// Group commit (<see cref="SubmissionWriter"/>): submissions that arrive while a transaction is being written share
+/// Group commit (<see cref="SubmissionStore"/>): submissions that arrive while a transaction is being written share
 /// the next one, each request answered after that commit (what an error does: GroupCommitErrorTests); an
 /// Idempotency-Key met twice in one transaction is answered as it is when the two come one after the other. What a
 /// transaction carried is read from the rows themselves: rows written by one transaction share its <c>xmin</c>.
@@ -88,14 +88,14 @@ public sealed class GroupCommitTests : ApiTest
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id AND o.xmin::text = l.xmin::text"), Is.EqualTo(1));
-        Assert.That(Factory.Services.GetRequiredService<SubmissionWriter>().Queued, Is.Zero);
+        Assert.That(Factory.Services.GetRequiredService<SubmissionStore>().Queued, Is.Zero);
     }
 
     private Func<Task<HttpResponseMessage>> Submission(JsonNode body, string? idempotencyKey = null) =>
         () => PostJsonAsync("/api/leads", body.DeepClone(), idempotencyKey);
 
     private Task<HeldWriters> HoldWritersAsync() =>
-        HeldWriters.HoldAsync(Factory.Services.GetRequiredService<SubmissionWriter>(), DataSource, Writers, () => PostJsonAsync("/api/leads", ValidBody()));
+        HeldWriters.HoldAsync(Factory.Services.GetRequiredService<SubmissionStore>(), DataSource, Writers, () => PostJsonAsync("/api/leads", ValidBody()));
 
     private static void DisposeAll(IEnumerable<HttpResponseMessage> responses)
     {

@@ -1,5 +1,5 @@
 using System.Net;
-using Hermes.Api.Intake;
+using Hermes.Persistence.Submissions;
 using Hermes.Tests.Infrastructure;
 using Npgsql;
 
@@ -9,7 +9,7 @@ namespace Hermes.Tests.Api;
 /// The API's group-commit writers held still: a lock on <c>hermes_outbox</c> lets their lead INSERTs pass and makes
 /// their outbox INSERTs wait, so the submissions sent meanwhile queue up and form the next transaction together.
 /// </summary>
-internal sealed class HeldWriters(SubmissionWriter writer, NpgsqlConnection connection, NpgsqlTransaction transaction, List<Task<HttpResponseMessage>> first)
+internal sealed class HeldWriters(SubmissionStore writer, NpgsqlConnection connection, NpgsqlTransaction transaction, List<Task<HttpResponseMessage>> first)
     : IAsyncDisposable
 {
     private List<HttpResponseMessage>? _first;
@@ -18,7 +18,7 @@ internal sealed class HeldWriters(SubmissionWriter writer, NpgsqlConnection conn
     /// Locks <c>hermes_outbox</c> and submits one lead per writer (<paramref name="submit"/>), returning once every
     /// writer is waiting for the lock; disposing lets them go.
     /// </summary>
-    public static async Task<HeldWriters> HoldAsync(SubmissionWriter writer, NpgsqlDataSource dataSource, int writers, Func<Task<HttpResponseMessage>> submit)
+    public static async Task<HeldWriters> HoldAsync(SubmissionStore writer, NpgsqlDataSource dataSource, int writers, Func<Task<HttpResponseMessage>> submit)
     {
         var connection = await dataSource.OpenConnectionAsync();
         var transaction = await connection.BeginTransactionAsync();

@@ -1,18 +1,32 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Hermes.Api.Telemetry;
 using Hermes.Domain;
-using Hermes.Persistence;
 using Hermes.Persistence.Outbox;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace Hermes.Api.Intake;
+namespace Hermes.Persistence.Submissions;
+
+/// <summary>How a <see cref="SubmissionStore"/> batches, and where it reports.</summary>
+/// <param name="MaxBatch">The most leads one transaction carries (at most <see cref="ModelInsert{TEntity}.MaxRows"/>).</param>
+/// <param name="Writers">The most transactions written at the same time.</param>
+public sealed record SubmissionStoreSettings(int MaxBatch, int Writers)
+{
+    /// <summary>Where each transaction's span (<c>hermes.leads.commit</c>) starts, when the host traces it.</summary>
+    public ActivitySource? ActivitySource { get; init; }
+
+    /// <summary>Called with the number of leads of each committed transaction (the host's metric).</summary>
+    public Action<int>? BatchCommitted { get; init; }
+}
 
 /// <summary>
-/// Group commit for the submission path. Every accepted submission is queued here and its request waits for the
+/// The outbox's one home on the submission path: takes validated leads (with their trace parents) and writes each
+/// lead and its outbox row — the <see cref="OutboxMessage"/> carrying the frozen <see cref="WebhookPayload"/> —
+/// in one transaction, one <see cref="HermesDbContext"/> per transaction, its wake-up deferred to
+/// <see cref="OutboxNotifier"/> (the rule is stated there). Group commit for the submission path. Every accepted submission is queued here and its request waits for the
 /// commit of the transaction that carries it. Up to <c>Intake:GroupCommit:Writers</c> writer loops each take
-/// whatever is queued (up to <c>Intake:GroupCommit:MaxBatch</c>), write those leads with one multi-row INSERT,
+/// whatever is queued (up to <c>Intake:GroupCommit:MaxBatch</c>, <see cref="SubmissionStoreSettings.MaxBatch"/>), write those leads with one multi-row INSERT,
 /// their outbox rows with another, and commit: one transaction, one WAL flush, for the lot. There is no timer: a
 /// lone submission finds an idle writer and is written at once; under load, the submissions that arrive while a
 /// transaction is being written form the next one. bench/RESULTS.md, "Group commit", has the measurements.
@@ -40,17 +54,16 @@ namespace Hermes.Api.Intake;
 /// </list>
 /// A request is never cancelled once queued: a lead on its way into the database is worth keeping.
 /// </remarks>
-internal sealed partial class SubmissionWriter(
+public sealed partial class SubmissionStore(
     IServiceScopeFactory scopes,
     NpgsqlDataSource dataSource,
     OutboxNotifier notifier,
-    IOptions<IntakeOptions> options,
-    ApiTelemetry telemetry,
-    ILogger<SubmissionWriter> logger)
+    SubmissionStoreSettings settings,
+    ILogger<SubmissionStore> logger)
 {
     private readonly ConcurrentQueue<Pending> _queue = new();
-    private readonly int _maxBatch = options.Value.GroupCommit.MaxBatch;
-    private readonly int _maxWriters = options.Value.GroupCommit.Writers;
+    private readonly int _maxBatch = settings.MaxBatch;
+    private readonly int _maxWriters = settings.Writers;
     private int _writers;
 
     /// <summary>Submissions queued and not yet taken by a writer.</summary>
@@ -247,7 +260,7 @@ internal sealed partial class SubmissionWriter(
     private void Committed(List<Pending> batch)
     {
         notifier.Signal();
-        telemetry.CommitBatch.Record(batch.Count);
+        settings.BatchCommitted?.Invoke(batch.Count);
         foreach (var pending in batch)
         {
             pending.Committed.TrySetResult();
@@ -292,9 +305,9 @@ internal sealed partial class SubmissionWriter(
     /// The transaction's span: a child of the first submission's request (so a lone lead's trace holds its INSERTs,
     /// as before group commit), linked to the other submissions' requests.
     /// </summary>
-    private static Activity? StartCommitActivity(List<Pending> batch)
+    private Activity? StartCommitActivity(List<Pending> batch)
     {
-        if (!ApiTelemetry.ActivitySource.HasListeners())
+        if (settings.ActivitySource is not { } source || !source.HasListeners())
         {
             return null;
         }
@@ -316,7 +329,7 @@ internal sealed partial class SubmissionWriter(
             }
         }
 
-        var activity = ApiTelemetry.ActivitySource.StartActivity("hermes.leads.commit", ActivityKind.Internal, parent, links: links);
+        var activity = source.StartActivity("hermes.leads.commit", ActivityKind.Internal, parent, links: links);
         activity?.SetTag("hermes.leads.count", batch.Count);
         return activity;
     }
@@ -348,12 +361,12 @@ internal sealed partial class SubmissionWriter(
 }
 
 /// <summary>The transaction a submission shared with others failed; <see cref="Exception.InnerException"/> says why.</summary>
-internal sealed class GroupCommitException(int count, bool committing, Exception inner)
+public sealed class GroupCommitException(int count, bool committing, Exception inner)
     : Exception($"The transaction of {count} leads that carried this submission failed {(committing ? "in its commit, and this submission's lead is not in the database" : "before its commit")}.", inner);
 
 /// <summary>
 /// The connection was lost during the commit of the transaction that carried this submission, and its leads could
 /// not be looked up afterwards: the submission may or may not be stored.
 /// </summary>
-internal sealed class CommitOutcomeUnknownException(int count, Exception inner)
+public sealed class CommitOutcomeUnknownException(int count, Exception inner)
     : Exception($"The commit of the transaction of {count} leads that carried this submission failed and its outcome could not be looked up.", inner);
