@@ -1,9 +1,11 @@
 using System.Data.Common;
 using System.Reflection;
 using System.Text;
+using Hermes.Persistence.Outbox;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 
 namespace Hermes.Persistence;
 
@@ -112,6 +114,28 @@ public sealed class ModelInsert<TEntity>
         return command;
     }
 
+    /// <summary>
+    /// The same insert as <see cref="CommandFor(DbContext, IReadOnlyList{TEntity})"/>, as one command of an
+    /// <see cref="NpgsqlBatch"/>, for sending together with other statements in one round trip.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "The text is built from the EF Core model's table and column names only; every value is a parameter.")]
+    public NpgsqlBatchCommand BatchCommandFor(IReadOnlyList<TEntity> entities)
+    {
+        var batchCommand = new NpgsqlBatchCommand(SqlFor(entities.Count));
+
+        // The mappings create parameters through a command; this one only makes them (none is added to it).
+        using var factory = new NpgsqlCommand();
+        foreach (var entity in entities)
+        {
+            foreach (var column in _columns)
+            {
+                batchCommand.Parameters.Add((NpgsqlParameter)column.Mapping.CreateParameter(factory, "", column.Property.GetValue(entity), column.Nullable));
+            }
+        }
+
+        return batchCommand;
+    }
+
     private sealed record Column(string Name, PropertyInfo Property, RelationalTypeMapping Mapping, bool Nullable);
 }
 
@@ -135,12 +159,27 @@ public static class SubmissionRows
     /// <summary>
     /// Inserts <paramref name="leads"/> (distinct lead ids, at most <see cref="ModelInsert{TEntity}.MaxRows"/>) in one
     /// statement and sets each one's <c>Id</c> and <c>CreatedAt</c> from the row returned for its lead id (PostgreSQL
-    /// does not promise to return rows in the order of the VALUES list).
+    /// does not promise to return rows in the order of the VALUES list). With <paramref name="wakeUp"/>, the
+    /// transaction's wake-up setting (<see cref="OutboxNotifier.DeferInThisTransactionSql"/>) goes in the same round trip,
+    /// before the statement.
     /// </summary>
-    public static async Task InsertLeadsAsync(HermesDbContext context, IReadOnlyList<Domain.Lead> leads, CancellationToken cancellationToken)
+    public static async Task InsertLeadsAsync(HermesDbContext context, IReadOnlyList<Domain.Lead> leads, CancellationToken cancellationToken, OutboxNotifier? wakeUp = null)
     {
-        await using var command = LeadInsert(context.Model).CommandFor(context, leads);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var connection = (NpgsqlConnection)context.Database.GetDbConnection();
+        await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)context.Database.CurrentTransaction?.GetDbTransaction());
+        if (wakeUp is { DefersTrigger: true })
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(OutboxNotifier.DeferInThisTransactionSql));
+        }
+
+        batch.BatchCommands.Add(LeadInsert(context.Model).BatchCommandFor(leads));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (batch.BatchCommands.Count > 1)
+        {
+            // The setting's one row first, then the leads.
+            await reader.NextResultAsync(cancellationToken);
+        }
+
         var byLeadId = leads.Count == 1 ? null : leads.ToDictionary(static l => l.LeadId, StringComparer.Ordinal);
         var returned = 0;
         while (await reader.ReadAsync(cancellationToken))

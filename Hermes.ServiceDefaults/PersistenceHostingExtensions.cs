@@ -24,30 +24,24 @@ public static class PersistenceHostingExtensions
     /// <param name="builder">The host.</param>
     /// <param name="applicationName">The connections' <c>Application Name</c>, unless the settings give one.</param>
     /// <param name="wakesWorkersItself">
-    /// True for the API: on a direct connection its sessions defer the insert trigger's NOTIFY, and it registers
-    /// <see cref="OutboxNotifier"/>, which sends one per burst of commits. Behind a transaction-pooling PgBouncer
-    /// (which carries no start-up options) the trigger notifies as for every other writer, and the notifier sends nothing.
+    /// True for the API: its transactions defer the insert trigger's NOTIFY, and it registers an enabled
+    /// <see cref="OutboxNotifier"/>, which sends one per burst of commits. The deferral is a setting of each
+    /// transaction, not of the connection, so it holds behind any pooler in any mode.
     /// </param>
     public static IHostApplicationBuilder AddHermesPersistence(this IHostApplicationBuilder builder, string applicationName, bool wakesWorkersItself = false)
     {
         var services = builder.Services;
-
-        // The API's sessions defer the trigger's NOTIFY, and its notifier sends it, exactly where start-up options
-        // reach PostgreSQL: on a direct connection.
-        bool DefersWakeUp(IServiceProvider sp) => wakesWorkersItself && !sp.GetRequiredService<HermesDatabase>().IsTransactionPooled;
         services.AddSingleton(sp => HermesDatabase.FromConfiguration(sp.GetRequiredService<IConfiguration>(), applicationName));
         services.AddSingleton(sp =>
         {
-            var database = sp.GetRequiredService<HermesDatabase>();
-            var connectionString = DefersWakeUp(sp) ? OutboxNotifier.DeferTriggerWakeUp(database.ConnectionString) : database.ConnectionString;
-            var dataSource = new NpgsqlDataSourceBuilder(connectionString);
+            var dataSource = new NpgsqlDataSourceBuilder(sp.GetRequiredService<HermesDatabase>().ConnectionString);
             dataSource.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return dataSource.Build();
         });
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new OutboxNotifier(
             sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<OutboxNotifier>>(), sp.GetRequiredService<TimeProvider>(),
-            enabled: DefersWakeUp(sp)));
+            enabled: wakesWorkersItself));
         services.AddHostedService<DatabaseSettingsCheck>();
         return builder;
     }

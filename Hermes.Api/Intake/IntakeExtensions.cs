@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
+using Hermes.Persistence.Submissions;
 using Hermes.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -25,7 +26,17 @@ public static class IntakeExtensions
         services.AddSingleton<IValidateOptions<IntakeOptions>, IntakeOptionsValidator>();
         services.AddSingleton(static sp => sp.GetRequiredService<IOptions<IntakeOptions>>().Value.ToValidationOptions());
         services.AddScoped<LeadIntake>();
-        services.AddSingleton<SubmissionWriter>();
+        services.AddSingleton(static sp =>
+        {
+            var groupCommit = sp.GetRequiredService<IOptions<IntakeOptions>>().Value.GroupCommit;
+            var telemetry = sp.GetRequiredService<Telemetry.ApiTelemetry>();
+            return new SubmissionStoreSettings(groupCommit.MaxBatch, groupCommit.Writers)
+            {
+                ActivitySource = Telemetry.ApiTelemetry.ActivitySource,
+                BatchCommitted = count => telemetry.CommitBatch.Record(count),
+            };
+        });
+        services.AddSingleton<SubmissionStore>();
         services.AddHttpClient<CaptchaVerifier>();
         services.ConfigureHttpJsonOptions(static o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IntakeJsonContext.Default));
 
@@ -38,6 +49,9 @@ public static class IntakeExtensions
         {
             answer.RetryAfter = intake.Value.UnavailableRetryAfter;
             answer.Detail = "The database cannot be reached; nothing was stored. Please try again shortly.";
+            answer.DetailFor = static e => IsCommitOutcomeUnknown(e)
+                ? "The connection to the database was lost while storing this submission; it may have been stored. Please send it again shortly with the same Idempotency-Key."
+                : null;
         });
         return builder;
     }
@@ -142,5 +156,18 @@ public static class IntakeExtensions
                 },
             });
         };
+    }
+
+    private static bool IsCommitOutcomeUnknown(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is CommitOutcomeUnknownException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

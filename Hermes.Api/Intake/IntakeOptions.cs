@@ -86,7 +86,7 @@ public sealed class IntakeCaptchaOptions
 
 /// <summary>
 /// Group commit (<c>Intake:GroupCommit</c>): submissions that arrive while a transaction is being written share the
-/// next one (see <c>SubmissionWriter</c>). Nothing waits on a timer: a lone submission is written at once.
+/// next one (see <c>SubmissionStore</c>, Hermes.Persistence). Nothing waits on a timer: a lone submission is written at once.
 /// </summary>
 public sealed class IntakeGroupCommitOptions
 {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Hermes.Api.Telemetry;
 using Hermes.Domain;
 using Hermes.Persistence;
+using Hermes.Persistence.Submissions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -28,14 +29,14 @@ internal abstract record IntakeOutcome
 
 /// <summary>
 /// Takes a submission from form to stored lead: validates it, honours the Idempotency-Key, checks the captcha
-/// when that is switched on, and has <see cref="SubmissionWriter"/> write the <c>hermes_leads</c> row and its
+/// when that is switched on, and has <see cref="SubmissionStore"/> write the <c>hermes_leads</c> row and its
 /// <c>hermes_outbox</c> row in one transaction (shared with the submissions arriving at the same time). Database failures are not caught here: they surface as 503 (see <c>DatabaseUnavailableHandler</c>),
 /// and since both rows are in one transaction, nothing is ever half-written.
 /// </summary>
 internal sealed class LeadIntake(
     HermesDbContext db,
     CaptchaVerifier captcha,
-    SubmissionWriter writer,
+    SubmissionStore store,
     LeadValidationOptions rules,
     IOptions<IntakeOptions> options,
     ApiTelemetry telemetry,
@@ -104,7 +105,7 @@ internal sealed class LeadIntake(
     }
 
     /// <summary>
-    /// The lead and its outbox row, committed by <see cref="SubmissionWriter"/>. Deliberately not cancelled when the
+    /// The lead and its outbox row, committed by <see cref="SubmissionStore"/>. Deliberately not cancelled when the
     /// client goes away: a lead already on its way into the database is worth keeping.
     /// </summary>
     private async Task<LeadReceipt> StoreAsync(LeadSubmission submission, string? idempotencyKey, string? requestHash)
@@ -112,7 +113,7 @@ internal sealed class LeadIntake(
         var lead = Lead.FromSubmission(submission, LeadIdentifier.New());
         lead.IdempotencyKey = idempotencyKey;
         lead.RequestHash = requestHash;
-        await writer.StoreAsync(lead, Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null);
+        await store.StoreAsync(lead, Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null);
         return new LeadReceipt(lead.LeadId, lead.Id, lead.CreatedAt!.Value);
     }
 

@@ -4,11 +4,12 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Hermes.Persistence.Migrations;
 
 /// <summary>
-/// The insert trigger stays quiet for connections that wake the workers themselves: the API's, which carry
-/// <c>hermes.outbox_wakeup = deferred</c> and send one coalesced <c>NOTIFY</c> per burst of commits
-/// (<c>OutboxNotifier</c>). A transaction that queues a notification takes a database-wide lock through its commit,
-/// which cost a third to a half of the insert rate under concurrency (bench/RESULTS.md). Every other writer — SQL,
+/// The insert trigger stays quiet for transactions that wake the workers themselves: the API's, which set
+/// <c>hermes.outbox_wakeup = deferred</c> for the transaction and send one coalesced <c>NOTIFY</c> per burst of
+/// commits. A transaction that queues a notification takes a database-wide lock through its commit, which cost a
+/// third to a half of the insert rate under concurrency (bench/RESULTS.md). Every other writer — SQL,
 /// <c>worker seed</c>, a restore — still notifies from the trigger, and a replay's requeue trigger is unchanged.
+/// The rule, the setting and the notifier are stated and implemented in <c>Hermes.Persistence.Outbox.OutboxNotifier</c>.
 /// </summary>
 [DbContext(typeof(HermesDbContext))]
 [Migration("20261202000100_CoalescedWakeUp")]

@@ -4,28 +4,38 @@ using Npgsql;
 namespace Hermes.Persistence.Outbox;
 
 /// <summary>
-/// Wakes the workers for the API's commits with as few <c>NOTIFY</c>s as a burst allows. PostgreSQL serialises the
+/// The wake-up rule, in one place. Workers LISTEN on <see cref="OutboxStore.NotifyChannel"/>; the insert trigger on
+/// <c>hermes_outbox</c> (migration <c>CoalescedWakeUp</c>) NOTIFYs at the commit of every transaction that wrote outbox
+/// rows, unless that transaction set <see cref="Setting"/> to <see cref="Deferred"/>. PostgreSQL serialises the
 /// commits of every transaction that queued a notification (one database-wide lock held through the commit's WAL
-/// flush: bench/RESULTS.md), so the API's own transactions queue none: its connections carry
-/// <see cref="SessionSetting"/> = <see cref="Deferred"/>, which the insert trigger reads and then stays quiet (the
-/// <c>CoalescedWakeUp</c> migration). After each commit the API calls <see cref="Signal"/>; this sends
+/// flush: bench/RESULTS.md), so the API's transactions queue none: each sends <see cref="DeferInThisTransactionSql"/>
+/// in the same round trip as its inserts, and after each commit the API calls <see cref="Signal"/>, which sends
 /// <c>NOTIFY hermes_outbox</c> from a transaction of its own, at most one at a time and at most one per
-/// <see cref="MinimumInterval"/>, so any number of commits during a send are covered by the one after it.
-/// Rows written by any other connection (SQL, <c>worker seed</c>, a replay) still notify from the trigger.
+/// <see cref="MinimumInterval"/>, so any number of commits during a send are covered by the one after it. Rows written
+/// by any other connection (SQL, <c>worker seed</c>, a replay) still notify from the trigger.
 /// </summary>
 /// <remarks>
-/// The guarantee: every <see cref="Signal"/> is followed by a NOTIFY that starts after it, hence after the commit that
-/// called it, so the woken worker's claim sees the row. A NOTIFY that fails (database away) is logged once per
+/// <para>The setting is transaction-local (<c>set_config(…, true)</c>), never a session or start-up setting: a pooler
+/// refuses start-up options (PgBouncer's "unsupported startup parameter: options") or hands a session's settings to
+/// its next client, while a transaction's own setting holds in any pooling mode and ends with the transaction.</para>
+/// <para>The guarantee: every <see cref="Signal"/> is followed by a NOTIFY that starts after it, hence after the commit
+/// that called it, so the woken worker's claim sees the row. A NOTIFY that fails (database away) is logged once per
 /// failure streak; the workers' poll (<c>Outbox:PollInterval</c>) covers that time, as it covers a crash between a
-/// commit and its signal.
+/// commit and its signal.</para>
 /// </remarks>
 public sealed partial class OutboxNotifier(NpgsqlDataSource dataSource, ILogger<OutboxNotifier> logger, TimeProvider time, bool enabled = true)
 {
-    /// <summary>The session setting the insert trigger reads (a custom setting, set at connection start-up).</summary>
-    public const string SessionSetting = "hermes.outbox_wakeup";
+    /// <summary>The setting the insert trigger reads (a custom setting; the API's transactions set it locally).</summary>
+    public const string Setting = "hermes.outbox_wakeup";
 
-    /// <summary>Its value on the API's connections: the API sends the NOTIFY itself, through this class.</summary>
+    /// <summary>Its value in the API's transactions: the API sends the NOTIFY itself, through this class.</summary>
     public const string Deferred = "deferred";
+
+    /// <summary>
+    /// Says "this transaction's wake-up is sent by the API" for the rest of the current transaction only; sent in the
+    /// same round trip as the inserts, before them.
+    /// </summary>
+    public const string DeferInThisTransactionSql = $"SELECT set_config('{Setting}', '{Deferred}', true)";
 
     /// <summary>
     /// The shortest time between the starts of two NOTIFYs: a burst of any size costs at most one NOTIFY per 2 ms
@@ -49,16 +59,10 @@ public sealed partial class OutboxNotifier(NpgsqlDataSource dataSource, ILogger<
     public long Sent => Interlocked.Read(ref _sent);
 
     /// <summary>
-    /// Appends <see cref="SessionSetting"/>=<see cref="Deferred"/> to a connection string's start-up options, keeping
-    /// any options it already has.
+    /// True when this process wakes the workers itself: its transactions that write outbox rows send
+    /// <see cref="DeferInThisTransactionSql"/> and call <see cref="Signal"/> after their commit.
     /// </summary>
-    public static string DeferTriggerWakeUp(string connectionString)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        var option = $"-c {SessionSetting}={Deferred}";
-        builder.Options = string.IsNullOrWhiteSpace(builder.Options) ? option : $"{builder.Options} {option}";
-        return builder.ConnectionString;
-    }
+    public bool DefersTrigger => enabled;
 
     /// <summary>Call after a commit that wrote outbox rows. Never blocks and never throws.</summary>
     public void Signal()

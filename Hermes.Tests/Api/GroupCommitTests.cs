@@ -1,14 +1,13 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Hermes.Api.Intake;
+using Hermes.Persistence.Submissions;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace Hermes.Tests.Api;
 
 /// <summary>
-/// Group commit (<see cref="SubmissionWriter"/>): submissions that arrive while a transaction is being written share
-/// the next one, each request answered after that commit; a row PostgreSQL refuses fails only its own request; an
+/// Group commit (<see cref="SubmissionStore"/>): submissions that arrive while a transaction is being written share
+/// the next one, each request answered after that commit (what an error does: GroupCommitErrorTests); an
 /// Idempotency-Key met twice in one transaction is answered as it is when the two come one after the other. What a
 /// transaction carried is read from the rows themselves: rows written by one transaction share its <c>xmin</c>.
 /// The tests hold the writers still with a lock on <c>hermes_outbox</c> (their lead INSERTs pass, their outbox
@@ -23,12 +22,6 @@ public sealed class GroupCommitTests : ApiTest
         ["Intake:GroupCommit:Writers"] = Writers.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Intake:GroupCommit:MaxBatch"] = "32",
     };
-
-    [TearDown]
-    public Task DropPoisonTriggerAsync() => ExecuteAsync("""
-        DROP TRIGGER IF EXISTS test_poison_lead ON hermes_leads;
-        DROP FUNCTION IF EXISTS test_poison_lead();
-        """);
 
     [Test]
     public async Task Submissions_queued_behind_busy_writers_share_one_transaction_and_each_gets_its_own_receipt()
@@ -53,41 +46,6 @@ public sealed class GroupCommitTests : ApiTest
             Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id AND o.xmin::text = l.xmin::text"),
                 Is.EqualTo(32), "every outbox row is committed by its lead's transaction");
         });
-        DisposeAll(responses.Concat(held.First));
-    }
-
-    [Test]
-    public async Task A_row_postgresql_refuses_fails_its_own_request_and_its_neighbours_are_stored()
-    {
-        await ExecuteAsync("""
-            CREATE FUNCTION test_poison_lead() RETURNS trigger LANGUAGE plpgsql AS $fn$
-            BEGIN
-                IF NEW.company_name = 'Poison Ltd' THEN
-                    RAISE EXCEPTION 'simulated refusal of one row';
-                END IF;
-                RETURN NEW;
-            END
-            $fn$;
-            CREATE TRIGGER test_poison_lead BEFORE INSERT ON hermes_leads FOR EACH ROW EXECUTE FUNCTION test_poison_lead();
-            """);
-        var poison = ValidBody();
-        poison["companyName"] = "Poison Ltd";
-
-        List<HttpResponseMessage> responses;
-        var held = await HoldWritersAsync();
-        await using (held)
-        {
-            responses = await held.QueueAsync([.. Enumerable.Range(0, 9).Select(i => Submission(i == 4 ? poison : ValidBody()))]);
-        }
-
-        Assert.Multiple(async () =>
-        {
-            Assert.That(responses.Select(r => (int)r.StatusCode), Is.EqualTo(new[] { 201, 201, 201, 201, 500, 201, 201, 201, 201 }));
-            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(2 + 8));
-            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox"), Is.EqualTo(2 + 8));
-            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE company_name = 'Poison Ltd'"), Is.Zero);
-        });
-        await ReadProblemAsync(responses[4], 500);
         DisposeAll(responses.Concat(held.First));
     }
 
@@ -130,87 +88,20 @@ public sealed class GroupCommitTests : ApiTest
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id AND o.xmin::text = l.xmin::text"), Is.EqualTo(1));
-        Assert.That(Factory.Services.GetRequiredService<SubmissionWriter>().Queued, Is.Zero);
+        Assert.That(Factory.Services.GetRequiredService<SubmissionStore>().Queued, Is.Zero);
     }
 
     private Func<Task<HttpResponseMessage>> Submission(JsonNode body, string? idempotencyKey = null) =>
         () => PostJsonAsync("/api/leads", body.DeepClone(), idempotencyKey);
 
-    /// <summary>
-    /// Locks <c>hermes_outbox</c> and submits one lead per writer, returning once every writer is waiting for the
-    /// lock; disposing lets them go.
-    /// </summary>
-    private async Task<HeldWriters> HoldWritersAsync()
-    {
-        var connection = await DataSource.OpenConnectionAsync();
-        var transaction = await connection.BeginTransactionAsync();
-        await using (var command = new NpgsqlCommand("LOCK TABLE hermes_outbox IN EXCLUSIVE MODE", connection, transaction))
-        {
-            await command.ExecuteNonQueryAsync();
-        }
-
-        // One at a time: two sent together could be taken by one writer as one batch.
-        var first = new List<Task<HttpResponseMessage>>();
-        for (var writer = 1; writer <= Writers; writer++)
-        {
-            first.Add(PostJsonAsync("/api/leads", ValidBody()));
-            var waiting = writer;
-            await WaitUntilAsync(
-                async () => await ScalarAsync<long>("SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND relation = 'hermes_outbox'::regclass AND NOT granted") == waiting,
-                $"writer {waiting} waits for the lock on hermes_outbox");
-        }
-
-        return new HeldWriters(Factory.Services.GetRequiredService<SubmissionWriter>(), connection, transaction, first);
-    }
+    private Task<HeldWriters> HoldWritersAsync() =>
+        HeldWriters.HoldAsync(Factory.Services.GetRequiredService<SubmissionStore>(), DataSource, Writers, () => PostJsonAsync("/api/leads", ValidBody()));
 
     private static void DisposeAll(IEnumerable<HttpResponseMessage> responses)
     {
         foreach (var response in responses)
         {
             response.Dispose();
-        }
-    }
-
-    private sealed class HeldWriters(SubmissionWriter writer, NpgsqlConnection connection, NpgsqlTransaction transaction, List<Task<HttpResponseMessage>> first)
-        : IAsyncDisposable
-    {
-        private List<HttpResponseMessage>? _first;
-
-        /// <summary>The writers' own first submissions, answered once they are let go.</summary>
-        public List<HttpResponseMessage> First => _first ?? throw new InvalidOperationException("Not let go yet.");
-
-        /// <summary>Sends the submissions in order, each queued before the next is sent; lets the writers go; returns the answers in order.</summary>
-        public async Task<List<HttpResponseMessage>> QueueAsync(IReadOnlyList<Func<Task<HttpResponseMessage>>> submissions)
-        {
-            var sent = new List<Task<HttpResponseMessage>>();
-            foreach (var submit in submissions)
-            {
-                sent.Add(submit());
-                var expected = sent.Count;
-                await WaitUntilAsync(() => Task.FromResult(writer.Queued == expected), $"submission {expected} queued behind the held writers");
-            }
-
-            await LetGoAsync();
-            return [.. await Task.WhenAll(sent)];
-        }
-
-        private async Task LetGoAsync()
-        {
-            if (_first is not null)
-            {
-                return;
-            }
-
-            await transaction.RollbackAsync();
-            _first = [.. await Task.WhenAll(first)];
-            Assert.That(_first.Select(r => r.StatusCode), Is.All.EqualTo(HttpStatusCode.Created), "the held writers' own submissions");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await LetGoAsync();
-            await transaction.DisposeAsync();
-            await connection.DisposeAsync();
         }
     }
 }

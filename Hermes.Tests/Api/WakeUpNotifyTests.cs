@@ -13,13 +13,14 @@ namespace Hermes.Tests.Api;
 public sealed class WakeUpNotifyTests : ApiTest
 {
     [Test]
-    public async Task The_api_sessions_defer_the_trigger_and_one_submission_brings_one_notify_after_its_commit()
+    public async Task The_api_transactions_defer_the_trigger_and_one_submission_brings_one_notify_after_its_commit()
     {
-        await using var listener = await Listener.StartAsync(ConnectionString);
+        await using var listener = await NotifyListener.StartAsync(ConnectionString);
         var dataSource = Factory.Services.GetRequiredService<NpgsqlDataSource>();
-        await using (var command = dataSource.CreateCommand($"SELECT current_setting('{OutboxNotifier.SessionSetting}', true)"))
+        await using (var command = dataSource.CreateCommand($"SELECT coalesce(current_setting('{OutboxNotifier.Setting}', true), '')"))
         {
-            Assert.That(await command.ExecuteScalarAsync(), Is.EqualTo(OutboxNotifier.Deferred), "the API's connections carry the setting");
+            Assert.That(await command.ExecuteScalarAsync(), Is.Not.EqualTo(OutboxNotifier.Deferred),
+                "the API's connections carry no session setting (a pooler would hand it to other clients, or refuse it)");
         }
 
         var notifier = Factory.Services.GetRequiredService<OutboxNotifier>();
@@ -39,7 +40,7 @@ public sealed class WakeUpNotifyTests : ApiTest
     [Test]
     public async Task A_burst_of_signals_costs_at_most_a_few_notifies_and_a_later_signal_gets_its_own()
     {
-        await using var listener = await Listener.StartAsync(ConnectionString);
+        await using var listener = await NotifyListener.StartAsync(ConnectionString);
         var notifier = Factory.Services.GetRequiredService<OutboxNotifier>();
         var sentBefore = notifier.Sent;
 
@@ -63,7 +64,7 @@ public sealed class WakeUpNotifyTests : ApiTest
     [Test]
     public async Task Concurrent_submissions_are_all_stored_with_fewer_notifies_than_commits()
     {
-        await using var listener = await Listener.StartAsync(ConnectionString);
+        await using var listener = await NotifyListener.StartAsync(ConnectionString);
         var notifier = Factory.Services.GetRequiredService<OutboxNotifier>();
         var sentBefore = notifier.Sent;
 
@@ -86,7 +87,7 @@ public sealed class WakeUpNotifyTests : ApiTest
     [Test]
     public async Task Rows_written_by_any_other_connection_still_notify_from_the_trigger()
     {
-        await using var listener = await Listener.StartAsync(ConnectionString);
+        await using var listener = await NotifyListener.StartAsync(ConnectionString);
         await ExecuteAsync("""
             WITH l AS (
                 INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, problem_description)
@@ -98,68 +99,33 @@ public sealed class WakeUpNotifyTests : ApiTest
         await WaitForNotifiesAsync(listener, 1);
         Assert.That(listener.Received, Has.Count.EqualTo(1));
 
-        // The same insert from a session that says it wakes the workers itself: the trigger stays quiet.
-        await using var deferred = new NpgsqlConnection(OutboxNotifier.DeferTriggerWakeUp(ConnectionString));
-        await deferred.OpenAsync();
-        await using var insert = new NpgsqlCommand("INSERT INTO hermes_outbox (lead_id, payload) SELECT id, '{}'::jsonb FROM hermes_leads WHERE lead_id = 'lead_trigger_test'", deferred);
-        Assert.That(await insert.ExecuteNonQueryAsync(), Is.EqualTo(1));
-        await Task.Delay(500);
-        Assert.That(listener.Received, Has.Count.EqualTo(1), "no NOTIFY from a deferring session's insert");
+        // The same insert in a transaction that says it wakes the workers itself: the trigger stays quiet; and the
+        // saying ends with the transaction, so the next insert on the same connection notifies again.
+        await using var connection = await DataSource.OpenConnectionAsync();
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await using var batch = new NpgsqlBatch(connection, transaction)
+            {
+                BatchCommands = { new(OutboxNotifier.DeferInThisTransactionSql), new(InsertOutboxSql) },
+            };
+            await batch.ExecuteNonQueryAsync();
+            await transaction.CommitAsync();
+        }
+
+        await Task.Delay(500); // a NOTIFY that should not come has had time to arrive
+        Assert.That(listener.Received, Has.Count.EqualTo(1), "no NOTIFY from a deferring transaction's insert");
+
+        await using (var insert = new NpgsqlCommand(InsertOutboxSql, connection))
+        {
+            Assert.That(await insert.ExecuteNonQueryAsync(), Is.EqualTo(1));
+        }
+
+        await WaitForNotifiesAsync(listener, 2);
+        Assert.That(listener.Received, Has.Count.EqualTo(2), "the next transaction on that connection notifies from the trigger");
     }
 
-    private static Task WaitForNotifiesAsync(Listener listener, int count) =>
+    private const string InsertOutboxSql = "INSERT INTO hermes_outbox (lead_id, payload) SELECT id, '{}'::jsonb FROM hermes_leads WHERE lead_id = 'lead_trigger_test'";
+
+    private static Task WaitForNotifiesAsync(NotifyListener listener, int count) =>
         WaitUntilAsync(() => Task.FromResult(listener.Received.Count >= count), $"{count} NOTIFY arrived", TimeSpan.FromSeconds(10));
-
-    /// <summary>A LISTEN connection of the test's own that records each notification on the workers' channel.</summary>
-    private sealed class Listener : IAsyncDisposable
-    {
-        private readonly NpgsqlConnection _connection;
-        private readonly CancellationTokenSource _stop = new();
-        private readonly ConcurrentQueue<Notification> _received = new();
-        private Task _loop = Task.CompletedTask;
-
-        private Listener(NpgsqlConnection connection) => _connection = connection;
-
-        public IReadOnlyCollection<Notification> Received => _received.ToArray();
-
-        public static async Task<Listener> StartAsync(string connectionString)
-        {
-            var connection = new NpgsqlConnection(connectionString);
-            await connection.OpenAsync();
-            var listener = new Listener(connection);
-            connection.Notification += (_, e) => listener._received.Enqueue(new Notification(e.Channel, e.PID));
-            await using (var listen = new NpgsqlCommand($"LISTEN {OutboxStore.NotifyChannel}", connection))
-            {
-                await listen.ExecuteNonQueryAsync();
-            }
-
-            listener._loop = listener.LoopAsync();
-            return listener;
-        }
-
-        private async Task LoopAsync()
-        {
-            try
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    await _connection.WaitAsync(_stop.Token);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopped.
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            await _loop;
-            await _connection.DisposeAsync();
-            _stop.Dispose();
-        }
-    }
-
-    private sealed record Notification(string Channel, int Pid);
 }

@@ -59,7 +59,7 @@ public abstract class DatabaseTest
     }
 
     /// <summary>Polls <paramref name="condition"/> every 20 ms until it holds; fails after <paramref name="timeout"/> (default 15 s).</summary>
-    protected static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    protected internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
         var limit = timeout ?? TimeSpan.FromSeconds(15);
         var clock = Stopwatch.StartNew();

@@ -81,8 +81,8 @@ public static partial class Scenarios
         Console.WriteLine($"## Latency from commit to receipt at {perSecond} leads/s ({measuredSeconds} s measured after {warmUpSeconds} s warm-up; each lead + outbox row one transaction)");
         Console.WriteLine("| wake-up | p50 ms | p90 ms | p99 ms | max ms | commit p50 ms | delivered |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
-        // "as the API writes": its sessions defer the insert trigger and OutboxNotifier sends one NOTIFY per burst after
-        // the commits (the CoalescedWakeUp migration); the trigger's own NOTIFY at commit is what every other writer gets.
+        // "as the API writes": its transactions defer the insert trigger and OutboxNotifier sends one NOTIFY per burst
+        // after the commits (the CoalescedWakeUp migration); the trigger's own NOTIFY at commit is what every other writer gets.
         var runs = new (string Label, Dictionary<string, string> Settings, bool Coalesced)[]
         {
             ("coalesced NOTIFY after commit (OutboxNotifier, as the API writes), poll 5 s", new() { ["Listen"] = "true", ["PollInterval"] = "00:00:05" }, true),
@@ -90,8 +90,7 @@ public static partial class Scenarios
             ("no NOTIFY, poll 1 s", new() { ["Listen"] = "false", ["PollInterval"] = "00:00:01" }, false),
             ("no NOTIFY, poll 100 ms", new() { ["Listen"] = "false", ["PollInterval"] = "00:00:00.100" }, false),
         };
-        await using var deferred = NpgsqlDataSource.Create(OutboxNotifier.DeferTriggerWakeUp(bench.Cluster.ConnectionString(BenchEnvironment.DatabaseName)));
-        var notifier = new OutboxNotifier(deferred, NullLogger<OutboxNotifier>.Instance, TimeProvider.System);
+        var notifier = new OutboxNotifier(bench.DataSource, NullLogger<OutboxNotifier>.Instance, TimeProvider.System);
         foreach (var (label, settings, coalesced) in runs)
         {
             await bench.ResetAsync();
@@ -118,7 +117,7 @@ public static partial class Scenarios
                     inserts.Add(Task.Run(async () =>
                     {
                         var started = Stopwatch.GetTimestamp();
-                        var id = await InsertLeadAsync(coalesced ? deferred : bench.DataSource);
+                        var id = await InsertLeadAsync(bench.DataSource, deferWakeUp: coalesced);
                         var committed = Stopwatch.GetTimestamp();
                         if (coalesced)
                         {
@@ -338,22 +337,34 @@ public static partial class Scenarios
         return Stopwatch.GetTimestamp();
     }
 
-    private static async Task<string> InsertLeadAsync(NpgsqlDataSource dataSource)
+    /// <summary>A lead and its outbox row in one transaction; with <paramref name="deferWakeUp"/>, as the API writes them.</summary>
+    private static async Task<string> InsertLeadAsync(NpgsqlDataSource dataSource, bool deferWakeUp)
     {
         var lead = SampleLead(0, LeadIdentifier.New());
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await using (var insert = new NpgsqlCommand("""
-            INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, user_role, problem_description,
-                company_name, company_size, service_urgency, agree_to_terms, privacy_consent, marketing_consent, captcha_token, user_agent,
-                ip_address, source, status, n8n_success, lead_score, priority)
-            VALUES ($1, 'Ada', 'Lovelace', 'ada@example.com', 'United Kingdom', '+44 20 7946 0958', 'CISO',
-                'Our web shop was defaced last night. We need an incident response.', 'Analytical Engines Ltd', '11-50', 'urgent',
-                true, true, false, 'token-123', 'Mozilla/5.0 (X11; Linux x86_64)', '203.0.113.7', 'hermes-website', 'queued', false, 0, 'high')
-            RETURNING id, created_at
-            """, connection, transaction) { Parameters = { new() { Value = lead.LeadId } } })
-        await using (var reader = await insert.ExecuteReaderAsync())
+        await using (var insert = new NpgsqlBatch(connection, transaction))
         {
+            if (deferWakeUp)
+            {
+                insert.BatchCommands.Add(new NpgsqlBatchCommand(OutboxNotifier.DeferInThisTransactionSql));
+            }
+
+            insert.BatchCommands.Add(new NpgsqlBatchCommand("""
+                INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, user_role, problem_description,
+                    company_name, company_size, service_urgency, agree_to_terms, privacy_consent, marketing_consent, captcha_token, user_agent,
+                    ip_address, source, status, n8n_success, lead_score, priority)
+                VALUES ($1, 'Ada', 'Lovelace', 'ada@example.com', 'United Kingdom', '+44 20 7946 0958', 'CISO',
+                    'Our web shop was defaced last night. We need an incident response.', 'Analytical Engines Ltd', '11-50', 'urgent',
+                    true, true, false, 'token-123', 'Mozilla/5.0 (X11; Linux x86_64)', '203.0.113.7', 'hermes-website', 'queued', false, 0, 'high')
+                RETURNING id, created_at
+                """) { Parameters = { new() { Value = lead.LeadId } } });
+            await using var reader = await insert.ExecuteReaderAsync();
+            if (deferWakeUp)
+            {
+                await reader.NextResultAsync();
+            }
+
             await reader.ReadAsync();
             lead.Id = reader.GetInt64(0);
             lead.CreatedAt = reader.GetFieldValue<DateTimeOffset>(1);
