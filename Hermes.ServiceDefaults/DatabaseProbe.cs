@@ -72,7 +72,7 @@ public sealed class DatabaseHealthCheck(DatabaseProbe probe, bool requireCurrent
         data["pendingMigrations"] = result.PendingMigrations;
         if (requireCurrentSchema && !result.SchemaCurrent)
         {
-            return HealthCheckResult.Unhealthy($"{result.PendingMigrations} migration(s) not applied; run the worker's 'migrate' verb.", data: data);
+            return HealthCheckResult.Unhealthy($"{result.PendingMigrations} migration(s) not applied; run 'hermes migrate'.", data: data);
         }
 
         return HealthCheckResult.Healthy("Database reachable.", data);
