@@ -1,6 +1,6 @@
 using Hermes.Admin.AdminApi;
 using Hermes.Admin.OperatorConsole;
-using Hermes.Persistence;
+using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
 using Hermes.ServiceDefaults.Http;
 
@@ -23,7 +23,7 @@ public sealed class AdminProgram
         builder.AddHermesServiceDefaults("hermes-admin");
         builder.AddHermesPersistence("hermes-admin");
         builder.AddHermesSecurity();
-        builder.AddHermesHealth();
+        builder.AddHermesDatabaseHealth(HealthEndpoints.ReadyTag, "Hermes.Admin");
         builder.AddHermesProblemDetails();
         builder.AddHermesAdmin();
         builder.AddHermesConsole();
@@ -35,7 +35,8 @@ public sealed class AdminProgram
         app.MapOpenApi(AdminOpenApi.DocumentPath);
         app.MapHermesAdmin();
         app.MapHermesConsole();
-        app.MapHermesHealth();
+        app.MapHermesLiveAndReady();
+        app.MapHermesDatabaseHealth();
         app.Run();
     }
 }

@@ -1,6 +1,6 @@
 using Hermes.Api.Intake;
 using Hermes.Api.Telemetry;
-using Hermes.Persistence;
+using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
 using Hermes.ServiceDefaults.Http;
 
@@ -15,7 +15,7 @@ builder.AddHermesPersistence("hermes-api", wakesWorkersItself: true);
 builder.AddHermesDbContext();
 builder.AddHermesSecurity();
 builder.AddHermesApiTelemetry();
-builder.AddHermesHealth();
+builder.AddHermesDatabaseHealth(HealthEndpoints.ReadyTag, ApiTelemetry.Name);
 builder.AddHermesProblemDetails();
 builder.AddHermesIntake();
 builder.AddHermesIntakeOpenApi();
@@ -27,7 +27,8 @@ app.UseHermesApiTelemetry();
 app.UseHermesIntake();
 app.MapOpenApi(IntakeOpenApi.DocumentPath);
 app.MapHermesIntake();
-app.MapHermesHealth();
+app.MapHermesLiveAndReady();
+app.MapHermesDatabaseHealth();
 app.Run();
 
 /// <summary>The API host's entry point, public for WebApplicationFactory.</summary>

@@ -3,6 +3,7 @@ using Hermes.Outbox.Worker.Development;
 using Hermes.Outbox.Worker.Health;
 using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
+using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
 
 namespace Hermes.Outbox.Worker;

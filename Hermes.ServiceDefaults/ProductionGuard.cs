@@ -1,4 +1,3 @@
-using Hermes.Persistence;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
@@ -40,14 +39,6 @@ public static class ProductionGuard
             problems.Add("N8N_WEBHOOK_URL points at the development receiver (/dev/n8n), which does not exist in Production: give the n8n webhook's URL.");
         }
 
-        foreach (var key in new[] { HermesDatabase.UrlKey, HermesDatabase.ConnectionStringKey })
-        {
-            if (configuration[key] is { } database && database.Contains(".hermes", StringComparison.Ordinal))
-            {
-                problems.Add($"{key} points at the local development cluster (.hermes/): give the production database.");
-            }
-        }
-
         problems.Sort(StringComparer.Ordinal);
         return problems;
     }
@@ -58,8 +49,11 @@ public static class ProductionGuard
         var problems = Check(configuration, environment);
         if (problems.Count > 0)
         {
-            throw new HermesConfigurationException(
+            throw new ProductionGuardException(
                 $"Refusing to start in {environment.EnvironmentName} with development defaults:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems));
         }
     }
 }
+
+/// <summary>A Production host refused to start with development defaults; the message lists each problem with its key.</summary>
+public sealed class ProductionGuardException(string message) : InvalidOperationException(message);

@@ -1,4 +1,5 @@
 using Hermes.Outbox.Worker.Delivery;
+using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
 using Microsoft.Extensions.Options;
 using Npgsql;

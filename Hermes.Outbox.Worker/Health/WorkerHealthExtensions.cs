@@ -1,3 +1,4 @@
+using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -1,4 +1,5 @@
 using Hermes.Persistence;
+using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.FileProviders;
@@ -9,20 +10,39 @@ namespace Hermes.Tests.Environments;
 public sealed class ProductionGuardTests
 {
     [Test]
-    public void Production_refuses_placeholders_the_development_receiver_and_the_local_cluster()
+    public void Production_refuses_placeholders_and_the_development_receiver()
     {
         var configuration = Config(
             ("HERMES_ADMIN_API_KEY", "CHANGE_ME_admin_key"),
-            ("N8N_WEBHOOK_URL", "http://127.0.0.1:8081/dev/n8n"),
-            ("DATABASE_URL", "postgres://postgres@127.0.0.1:5500/hermes?options=-c%20x%3D.hermes"));
+            ("N8N_WEBHOOK_URL", "http://127.0.0.1:8081/dev/n8n"));
 
-        var error = Assert.Throws<HermesConfigurationException>(() => ProductionGuard.Enforce(configuration, new Environment("Production")));
+        var error = Assert.Throws<ProductionGuardException>(() => ProductionGuard.Enforce(configuration, new Environment("Production")));
 
         Assert.That(error!.Message, Does.StartWith("Refusing to start in Production with development defaults"));
         Assert.That(error.Message, Does.Contain("HERMES_ADMIN_API_KEY still holds the placeholder 'CHANGE_ME'"));
         Assert.That(error.Message, Does.Contain("N8N_WEBHOOK_URL points at the development receiver"));
-        Assert.That(error.Message, Does.Contain("DATABASE_URL points at the local development cluster"));
         Assert.That(error.Message, Does.Not.Contain("CHANGE_ME_admin_key"), "the value itself is not echoed");
+    }
+
+    [TestCase("Production", true)]
+    [TestCase("Development", false)]
+    public async Task A_host_on_the_local_development_cluster_starts_only_outside_Production(string environment, bool refused)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = environment });
+        builder.Configuration.AddInMemoryCollection([new("DATABASE_URL", "postgres://postgres@127.0.0.1:5500/hermes?options=-c%20x%3D.hermes")]);
+        builder.AddHermesPersistence("guard-test");
+        using var host = builder.Build();
+
+        if (refused)
+        {
+            var error = Assert.ThrowsAsync<HermesConfigurationException>(() => host.StartAsync());
+            Assert.That(error!.Message, Does.Contain("DATABASE_URL points at the local development cluster"));
+        }
+        else
+        {
+            await host.StartAsync();
+            await host.StopAsync();
+        }
     }
 
     [Test]

@@ -1,6 +1,7 @@
 using Hermes.Domain;
 using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
+using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,4 @@
+using Hermes.Persistence.Hosting;
 using Hermes.Persistence.Operations;
 using Hermes.ServiceDefaults;
 using Microsoft.AspNetCore.Mvc.RazorPages;

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace Hermes.ServiceDefaults;
+namespace Hermes.Persistence.Hosting;
 
 /// <summary>The database as both hosts register it.</summary>
 public static class PersistenceHostingExtensions
@@ -60,12 +60,26 @@ public static class PersistenceHostingExtensions
         return builder;
     }
 
-    /// <summary>Resolves the database settings when the host starts, so bad settings fail fast with their key named.</summary>
-    private sealed class DatabaseSettingsCheck(IServiceProvider services) : IHostedService
+    /// <summary>
+    /// Resolves the database settings when the host starts, so bad settings fail fast with their key named; and in
+    /// Production refuses the local development cluster (<c>.hermes/</c>, what run.sh starts).
+    /// </summary>
+    private sealed class DatabaseSettingsCheck(IServiceProvider services, IConfiguration configuration, IHostEnvironment environment) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
             _ = services.GetRequiredService<HermesDatabase>();
+            if (environment.IsProduction())
+            {
+                foreach (var key in new[] { HermesDatabase.UrlKey, HermesDatabase.ConnectionStringKey })
+                {
+                    if (configuration[key] is { } database && database.Contains(".hermes", StringComparison.Ordinal))
+                    {
+                        throw new HermesConfigurationException($"{key} points at the local development cluster (.hermes/): give the production database.");
+                    }
+                }
+            }
+
             return Task.CompletedTask;
         }
 

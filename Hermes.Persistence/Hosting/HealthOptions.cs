@@ -2,7 +2,7 @@ using Hermes.Persistence;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace Hermes.ServiceDefaults;
+namespace Hermes.Persistence.Hosting;
 
 /// <summary>Section <c>Health</c>: how health checks run and when the outbox counts as stuck.</summary>
 public sealed class HealthOptions

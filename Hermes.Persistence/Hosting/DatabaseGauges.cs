@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace Hermes.ServiceDefaults;
+namespace Hermes.Persistence.Hosting;
 
 /// <summary>
 /// <c>hermes.database.up</c> (1 when this host reached PostgreSQL at the last look, 0 when not) and, where asked,

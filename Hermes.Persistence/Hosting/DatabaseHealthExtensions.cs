@@ -1,31 +1,39 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace Hermes.ServiceDefaults;
+namespace Hermes.Persistence.Hosting;
 
 /// <summary>
-/// <c>/health/live</c> (the process answers), <c>/health/ready</c> (the database answers and its schema is at the
-/// latest migration: an API on an old schema must not take traffic) and the seed's <c>/api/health/database</c>.
+/// The database's part of a web host's health: a check for readiness (the database answers and its schema is at the
+/// latest migration: a host on an old schema must not take traffic), its gauges, and the seed's
+/// <c>/api/health/database</c>. The host maps <c>/health/live</c> and <c>/health/ready</c> itself (ServiceDefaults).
 /// </summary>
-public static class ApiHealthExtensions
+public static class DatabaseHealthExtensions
 {
-    public static WebApplicationBuilder AddHermesHealth(this WebApplicationBuilder builder)
+    /// <summary>Registers the probe, the gauges (under <paramref name="meterName"/>) and the readiness check, tagged <paramref name="readyTag"/>.</summary>
+    public static IHostApplicationBuilder AddHermesDatabaseHealth(this IHostApplicationBuilder builder, string readyTag, string meterName)
     {
         HealthOptions.Register(builder.Services);
         builder.Services.AddSingleton<DatabaseProbe>();
-        builder.Services.AddHermesDatabaseGauges("Hermes.Api", includeSize: false);
+        builder.Services.AddHermesDatabaseGauges(meterName, includeSize: false);
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             "database",
             static sp => new DatabaseHealthCheck(sp.GetRequiredService<DatabaseProbe>(), requireCurrentSchema: true),
             HealthStatus.Unhealthy,
-            [HealthEndpoints.ReadyTag],
+            [readyTag],
             builder.Configuration.GetValue($"{HealthOptions.Section}:{nameof(HealthOptions.Timeout)}", new HealthOptions().Timeout)));
         return builder;
     }
 
-    public static WebApplication MapHermesHealth(this WebApplication app)
+    /// <summary>Maps the seed's <c>/api/health/database</c>.</summary>
+    public static IEndpointRouteBuilder MapHermesDatabaseHealth(this IEndpointRouteBuilder app)
     {
-        app.MapHermesLiveAndReady();
         app.MapGet("/api/health/database", DatabaseAsync)
             .WithTags("Health")
             .WithName("DatabaseHealth")

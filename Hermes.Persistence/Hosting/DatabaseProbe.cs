@@ -3,7 +3,7 @@ using Hermes.Persistence;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
-namespace Hermes.ServiceDefaults;
+namespace Hermes.Persistence.Hosting;
 
 /// <summary>What one look at the database found. Never carries the connection string or a server message.</summary>
 public sealed record DatabaseProbeResult(
