@@ -33,7 +33,7 @@ public static class HermesTelemetryExtensions
     public static readonly string[] ActivitySources = ["Hermes.Api", "Hermes.Outbox"];
 
     /// <summary>Hermes' own meters; the HTTP, runtime and Npgsql meters come from their instrumentation.</summary>
-    public static readonly string[] Meters = ["Hermes.Api", "Hermes.Outbox", ThreadPoolBlocking.MeterName];
+    public static readonly string[] Meters = ["Hermes.Api", "Hermes.Admin", "Hermes.Outbox", ThreadPoolBlocking.MeterName];
 
     /// <summary>
     /// Metrics always: Hermes' meters and the ASP.NET Core, HttpClient, runtime and Npgsql instrumentation, served for
