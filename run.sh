@@ -56,7 +56,7 @@ fi
 # The console (/console) exists when an admin key is set: in Development without one, use a local key kept in $local_dir.
 console_key_note="sign in with a key from HERMES_ADMIN_API_KEY"
 if [ -z "${HERMES_ADMIN_API_KEY:-}" ] && [ "$ASPNETCORE_ENVIRONMENT" = "Development" ]; then
-  [ -s "$local_dir/dev-admin-key" ] || head -c 24 /dev/urandom | base64 | tr '+/' '-_' > "$local_dir/dev-admin-key"
+  [ -s "$local_dir/dev-admin-key" ] || head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' > "$local_dir/dev-admin-key"
   HERMES_ADMIN_API_KEY=$(cat "$local_dir/dev-admin-key")
   export HERMES_ADMIN_API_KEY
   console_key_note="Development admin key: $HERMES_ADMIN_API_KEY"

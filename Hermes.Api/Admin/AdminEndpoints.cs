@@ -5,6 +5,7 @@ using Hermes.Domain;
 using Hermes.Persistence.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Api.Admin;
 
@@ -24,8 +25,15 @@ public static partial class AdminEndpoints
         builder.Services.TryAddSingleton(TimeProvider.System);
         // Read while the host is set up (a weak key stops the API here, naming the setting): whether the admin surface
         // exists decides what is registered at all (AddHermesConsole, AddHermesOpenApi).
-        builder.Services.AddSingleton(AdminApiKeys.FromConfiguration(builder.Configuration));
-        builder.Services.AddSingleton<AdminKeyFilter>();
+        var keys = AdminApiKeys.FromConfiguration(builder.Configuration);
+        builder.Services.AddSingleton(keys);
+        if (keys.IsEnabled)
+        {
+            builder.Services.AddOptions<AdminKeyThrottleOptions>().BindConfiguration(AdminKeyThrottleOptions.Section).ValidateOnStart();
+            builder.Services.AddSingleton<IValidateOptions<AdminKeyThrottleOptions>, AdminKeyThrottleOptionsValidator>();
+            builder.Services.AddSingleton<AdminKeyThrottle>();
+            builder.Services.AddSingleton<AdminKeyFilter>();
+        }
         return builder;
     }
 

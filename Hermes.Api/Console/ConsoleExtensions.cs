@@ -50,7 +50,6 @@ public static class ConsoleExtensions
     {
         services.AddOptions<ConsoleOptions>().BindConfiguration(ConsoleOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ConsoleOptions>, ConsoleOptionsValidator>();
-        services.AddSingleton<SignInThrottle>();
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddRazorPages(static pages =>
