@@ -256,7 +256,7 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
         var leadId = await SubmitAsync(email);
         await WaitForLeadAsync(leadId, "delivery_failed");
 
-        var run = await CliAsync("replay", "--lead", leadId);
+        var run = await CliAsync("replay", "--yes", "--lead", leadId);
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         await WaitForLeadAsync(leadId, "forwarded");
 
