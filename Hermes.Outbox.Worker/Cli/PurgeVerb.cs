@@ -43,9 +43,12 @@ internal static class PurgeVerb
         {
             var retention = parse.GetValue(olderThan);
             await using var dataSource = context.CreateDataSource();
-            if (parse.GetValue(dryRun) || !parse.GetValue(yes))
+            var watched = !parse.GetValue(json) && context.Terminal.ErrorIsTerminal;
+            PurgePlan? plan = null;
+            if (parse.GetValue(dryRun) || !parse.GetValue(yes) || watched)
             {
-                var plan = await PlanAsync(dataSource, retention, ct);
+                // Also the total of the progress line when someone watches.
+                plan = await PlanAsync(dataSource, retention, ct);
                 if (parse.GetValue(dryRun))
                 {
                     await PrintPlanAsync(context, plan, parse.GetValue(json));
@@ -58,14 +61,16 @@ internal static class PurgeVerb
                 }
 
                 if (await context.ConfirmAsync(
-                    yes: false,
+                    parse.GetValue(yes),
                     $"delete {plan.OutboxRows} delivered outbox row(s) and {plan.AttemptLogs} attempt log(s) older than {OperatorTime.Format(retention)} for good") is { } stop)
                 {
                     return stop;
                 }
             }
 
-            var result = await new OutboxPurge(dataSource).PurgeAsync(retention, ct);
+            var progress = CliProgress.For(context, parse.GetValue(json), "purge", plan?.OutboxRows + plan?.AttemptLogs);
+            var result = await new OutboxPurge(dataSource).PurgeAsync(retention, ct, progress);
+            progress?.Complete(result.OutboxRows + result.AttemptLogs);
             return await PrintResultAsync(context, result, parse.GetValue(json));
         }, cancellationToken));
         return command;

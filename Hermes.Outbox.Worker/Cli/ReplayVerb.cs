@@ -58,9 +58,11 @@ internal static class ReplayVerb
 
             await using var dataSource = context.CreateDataSource();
             var replay = new OutboxReplay(dataSource);
+            long? expected = null;
             if (!request.DryRun && !parse.GetValue(yes))
             {
                 var plan = await replay.ReplayAsync(request with { DryRun = true }, ct);
+                expected = plan.Count;
                 if (plan.Count > 0 && await context.ConfirmAsync(
                     yes: false,
                     $"replay {plan.Count} {plan.Status} outbox row(s) of {CliContext.List(plan.LeadIds, plan.Count)}: n8n receives them again") is { } stop)
@@ -69,7 +71,23 @@ internal static class ReplayVerb
                 }
             }
 
-            var result = await replay.ReplayAsync(request, ct);
+            // One statement: no rows to count while it runs, so the line shows the time passed (batches would change what
+            // a replay is, one atomic decision over the chosen rows).
+            var progress = request.DryRun ? null : CliProgress.For(context, parse.GetValue(json), "replay", expected);
+            using var ticking = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var ticker = progress?.TickAsync(ticking.Token) ?? Task.CompletedTask;
+            ReplayResult result;
+            try
+            {
+                result = await replay.ReplayAsync(request, ct);
+            }
+            finally
+            {
+                await ticking.CancelAsync();
+                await ticker;
+            }
+
+            progress?.Complete(result.Count);
             if (parse.GetValue(json))
             {
                 context.WriteJson(result, OperationsJsonContext.Default.ReplayResult);

@@ -76,7 +76,9 @@ internal static class SeedVerb
             }
 
             await using var dataSource = context.CreateDataSource();
-            var result = await new LeadSeeder(dataSource).SeedAsync(leads, ct);
+            var progress = CliProgress.For(context, parse.GetValue(json), "seed", leads);
+            var result = await new LeadSeeder(dataSource).SeedAsync(leads, ct, progress: progress);
+            progress?.Complete(result.Leads);
             if (parse.GetValue(json))
             {
                 context.WriteJson(result, OperationsJsonContext.Default.SeedResult);
