@@ -9,7 +9,7 @@ namespace Hermes.Cli;
 /// What every verb shares: where it writes, its configuration (appsettings, then environment variables, then
 /// explicit settings), the database, and the mapping of failures to <see cref="ExitCodes"/>.
 /// </summary>
-internal sealed class CliContext(TextWriter output, TextWriter error, IEnumerable<KeyValuePair<string, string?>>? settings)
+internal sealed class CliContext(TextWriter output, TextWriter error, IEnumerable<KeyValuePair<string, string?>>? settings, CliTerminal terminal)
 {
     public const string ApplicationName = "hermes-cli";
 
@@ -18,6 +18,8 @@ internal sealed class CliContext(TextWriter output, TextWriter error, IEnumerabl
     public TextWriter Output { get; } = output;
 
     public TextWriter Error { get; } = error;
+
+    public CliTerminal Terminal { get; } = terminal;
 
     public IConfiguration Configuration => _configuration ??= BuildConfiguration();
 
@@ -34,6 +36,47 @@ internal sealed class CliContext(TextWriter output, TextWriter error, IEnumerabl
     }
 
     public void WriteJson<T>(T value, JsonTypeInfo<T> typeInfo) => Output.WriteLine(JsonSerializer.Serialize(value, typeInfo));
+
+    public bool IsProduction => string.Equals(EnvironmentName.Trim(), Environments.Production, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The one gate of every verb that deletes or rewrites data: null to go on, else the exit code to stop with. With
+    /// <c>--yes</c> it goes on; on a terminal it asks <paramref name="action"/> on stderr (stdout stays the verb's output,
+    /// JSON included) and goes on only on "y" or "yes"; without a terminal on stdin it refuses, saying to add --yes.
+    /// </summary>
+    public async Task<int?> ConfirmAsync(bool yes, string action)
+    {
+        if (yes)
+        {
+            return null;
+        }
+
+        if (Terminal.Input is not { } keyboard)
+        {
+            await Error.WriteLineAsync(
+                $"Refused: this would {action}, and stdin is not a terminal to ask on. " +
+                "Add --yes to do it from a script (or --dry-run to see what it would do). Nothing was changed.");
+            return ExitCodes.Usage;
+        }
+
+        await Error.WriteAsync($"This will {action}. Go on? Type yes to confirm: ");
+        await Error.FlushAsync();
+        var answer = (await keyboard.ReadLineAsync())?.Trim();
+        if (string.Equals(answer, "yes", StringComparison.OrdinalIgnoreCase) || string.Equals(answer, "y", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        await Error.WriteLineAsync("Not confirmed. Nothing was changed.");
+        return ExitCodes.Problem;
+    }
+
+    /// <summary>"a, b, c" or "a, b, … and 7 more": ids in a question or a dry run, at most <see cref="CliOptions.Listed"/>.</summary>
+    public static string List(IReadOnlyCollection<string> ids, long total)
+    {
+        var shown = string.Join(", ", ids.Take(CliOptions.Listed));
+        return total > Math.Min(ids.Count, CliOptions.Listed) ? $"{shown}, … and {total - Math.Min(ids.Count, CliOptions.Listed)} more" : shown;
+    }
 
     /// <summary>Runs a verb's body and turns configuration and database failures into a message and an exit code.</summary>
     public async Task<int> RunAsync(Func<CancellationToken, Task<int>> body, CancellationToken cancellationToken)

@@ -9,6 +9,17 @@ internal static class CliOptions
 {
     public static Option<bool> Json() => new("--json") { Description = "Print the result as JSON, for scripts." };
 
+    /// <summary>For the verbs that delete or rewrite data (see <see cref="CliContext.ConfirmAsync"/>).</summary>
+    public static Option<bool> Yes() => new("--yes", "-y")
+    {
+        Description = "Do it without asking (for scripts). Without it the verb asks on a terminal, and refuses when stdin is not a terminal.",
+    };
+
+    public static Option<bool> DryRun(string description) => new("--dry-run") { Description = $"{description}; change nothing." };
+
+    /// <summary>How many ids a dry run or a question lists before "… and N more".</summary>
+    public const int Listed = 20;
+
     public static Option<TimeSpan> Duration(string name, TimeSpan defaultValue, string description) => new(name)
     {
         Description = $"{description}: {OperatorTime.DurationHelp}.",

@@ -6,10 +6,16 @@ public static class ExitCodes
     /// <summary>Done; for <c>doctor</c>, nothing wrong.</summary>
     public const int Ok = 0;
 
-    /// <summary>A problem was found (<c>doctor</c>) or the request was refused (<c>erase</c> of an unknown lead, <c>seed</c> in Production).</summary>
+    /// <summary>
+    /// A problem was found (<c>doctor</c>) or the request was refused (<c>erase</c> of an unknown lead, <c>seed</c> in
+    /// Production, a down-migration in Production without <c>--allow-schema-loss</c>) or not confirmed at the prompt.
+    /// </summary>
     public const int Problem = 1;
 
-    /// <summary>Wrong usage (unknown verb or option, bad value) or configuration (database setting missing or malformed).</summary>
+    /// <summary>
+    /// Wrong usage (unknown verb or option, bad value; a verb that changes data run without <c>--yes</c> when stdin is not
+    /// a terminal) or configuration (database setting missing or malformed).
+    /// </summary>
     public const int Usage = 2;
 
     /// <summary>Could not finish: the database is unreachable or a statement failed, or the command was interrupted.</summary>

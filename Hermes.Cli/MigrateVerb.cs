@@ -5,9 +5,16 @@ using Npgsql;
 
 namespace Hermes.Cli;
 
-/// <summary><c>migrate [--to &lt;migration&gt;] [--script] [--roles]</c>: apply pending migrations, move to a named one, or print the SQL for a DBA.</summary>
+/// <summary>
+/// <c>migrate [--to &lt;migration&gt;] [--script] [--roles] [--dry-run] [--yes] [--allow-schema-loss]</c>: apply pending
+/// migrations, move to a named one, or print the SQL for a DBA. Migrating up keeps every row and runs unattended (deploys
+/// do it); rolling back drops what the rolled-back migrations made (<c>--to 0</c>: every table, every lead), so it is asked
+/// for (<see cref="CliContext.ConfirmAsync"/>), and in Production refused without <c>--allow-schema-loss</c> as well.
+/// </summary>
 internal static class MigrateVerb
 {
+    private static readonly string[] Tables = ["hermes_leads", "hermes_outbox", "hermes_delivery_attempts"];
+
     public static Command Create(CliContext context)
     {
         var to = new Option<string?>("--to")
@@ -20,8 +27,17 @@ internal static class MigrateVerb
         {
             Description = "After migrating, create the group roles hermes_api, hermes_worker, hermes_admin (NOLOGIN) and set their least-privilege grants (deploy/postgres/roles.sql); needs CREATEROLE.",
         };
+        var dryRun = CliOptions.DryRun("List the migrations that would be applied or rolled back, and the rows a roll-back would drop");
+        var yes = CliOptions.Yes();
+        var allowSchemaLoss = new Option<bool>("--allow-schema-loss")
+        {
+            Description = "In Production, allow a roll-back (--to an earlier migration or 0), which drops tables or columns and their data. Needed besides --yes.",
+        };
         var json = CliOptions.Json();
-        var command = new Command("migrate", "Apply the database migrations, roll back to a named one, or print them as SQL.") { to, script, roles, json };
+        var command = new Command("migrate", "Apply the database migrations, roll back to a named one, or print them as SQL.")
+        {
+            to, script, roles, dryRun, yes, allowSchemaLoss, json,
+        };
         command.SetAction((parse, cancellationToken) => context.RunAsync(async ct =>
         {
             var target = parse.GetValue(to);
@@ -35,6 +51,30 @@ internal static class MigrateVerb
             var migrator = new HermesMigrator(db);
             var resolved = target is null ? null : migrator.Resolve(target);
             var before = await migrator.AppliedAsync(ct);
+            var plan = await PlanAsync(dataSource, migrator, resolved, before, ct);
+            if (parse.GetValue(dryRun))
+            {
+                await PrintPlanAsync(context, plan, parse.GetValue(json));
+                return ExitCodes.Ok;
+            }
+
+            if (plan.RollBack.Count > 0)
+            {
+                if (context.IsProduction && !parse.GetValue(allowSchemaLoss))
+                {
+                    await context.Error.WriteLineAsync(
+                        $"Refused: rolling back {string.Join(", ", plan.RollBack)} drops tables or columns and their data, and the environment is " +
+                        $"Production (DOTNET_ENVIRONMENT or ASPNETCORE_ENVIRONMENT; unset means Production). Add --allow-schema-loss (and --yes from a " +
+                        "script) if that is what you mean; back up first (deploy/postgres/backup.sh). Nothing was changed.");
+                    return ExitCodes.Problem;
+                }
+
+                if (await context.ConfirmAsync(parse.GetValue(yes), $"roll back {string.Join(", ", plan.RollBack)} on {context.Database}, dropping {Holdings(plan)}") is { } stop)
+                {
+                    return stop;
+                }
+            }
+
             await migrator.MigrateAsync(resolved, ct);
             var after = await migrator.AppliedAsync(ct);
             if (parse.GetValue(roles))
@@ -100,5 +140,63 @@ internal static class MigrateVerb
         }
 
         return ExitCodes.Ok;
+    }
+
+    private static async Task<MigrationPlan> PlanAsync(
+        NpgsqlDataSource dataSource, HermesMigrator migrator, string? target, IReadOnlyList<string> applied, CancellationToken cancellationToken)
+    {
+        var keep = target is null ? migrator.All.Count : target == HermesMigrator.Empty ? 0 : migrator.All.ToList().IndexOf(target) + 1;
+        var wanted = migrator.All.Take(keep).ToList();
+        IReadOnlyList<string> apply = [.. wanted.Except(applied, StringComparer.Ordinal)];
+        IReadOnlyList<string> rollBack = [.. applied.Except(wanted, StringComparer.Ordinal).Reverse()];
+        if (rollBack.Count == 0)
+        {
+            return new MigrationPlan(DryRun: true, target, apply, rollBack, null, null, null);
+        }
+
+        var counts = new long?[Tables.Length];
+        for (var i = 0; i < Tables.Length; i++)
+        {
+            // to_regclass first: an earlier roll-back may have dropped the table already. The names are this class's own.
+            await using var exists = dataSource.CreateCommand($"SELECT to_regclass('{Tables[i]}') IS NOT NULL");
+            if ((bool)(await exists.ExecuteScalarAsync(cancellationToken))!)
+            {
+                await using var count = dataSource.CreateCommand($"SELECT count(*) FROM {Tables[i]}");
+                counts[i] = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+            }
+        }
+
+        return new MigrationPlan(DryRun: true, target, apply, rollBack, counts[0], counts[1], counts[2]);
+    }
+
+    private static string Holdings(MigrationPlan plan) =>
+        $"what they made; the schema holds {plan.Leads ?? 0} lead(s), {plan.OutboxRows ?? 0} outbox row(s) and {plan.AttemptLogs ?? 0} attempt log(s) now";
+
+    private static async Task PrintPlanAsync(CliContext context, MigrationPlan plan, bool json)
+    {
+        if (json)
+        {
+            context.WriteJson(plan, CliJsonContext.Default.MigrationPlan);
+            return;
+        }
+
+        foreach (var id in plan.Apply)
+        {
+            await context.Output.WriteLineAsync($"Would apply       {id}");
+        }
+
+        foreach (var id in plan.RollBack)
+        {
+            await context.Output.WriteLineAsync($"Would roll back   {id}");
+        }
+
+        if (plan.RollBack.Count > 0)
+        {
+            await context.Output.WriteLineAsync($"Rolling back drops {Holdings(plan)}.");
+        }
+
+        await context.Output.WriteLineAsync(plan.Apply.Count + plan.RollBack.Count == 0
+            ? "Nothing to do (dry run: nothing was changed)."
+            : "Dry run: nothing was changed.");
     }
 }

@@ -10,13 +10,18 @@ namespace Hermes.Cli;
 /// </summary>
 public static class OperatorCli
 {
-    public static Task<int> RunAsync(string[] args) => RunAsync(args, Console.Out, Console.Error, settings: null, CancellationToken.None);
+    public static Task<int> RunAsync(string[] args) =>
+        RunAsync(args, Console.Out, Console.Error, settings: null, CancellationToken.None, CliTerminal.OfProcess());
 
-    /// <summary>Runs one verb writing to <paramref name="output"/> and <paramref name="error"/>; <paramref name="settings"/> override the configuration.</summary>
+    /// <summary>
+    /// Runs one verb writing to <paramref name="output"/> and <paramref name="error"/>; <paramref name="settings"/> override
+    /// the configuration; <paramref name="terminal"/> is the keyboard and screen, if any (none unless given).
+    /// </summary>
     internal static async Task<int> RunAsync(
-        string[] args, TextWriter output, TextWriter error, IEnumerable<KeyValuePair<string, string?>>? settings, CancellationToken cancellationToken)
+        string[] args, TextWriter output, TextWriter error, IEnumerable<KeyValuePair<string, string?>>? settings, CancellationToken cancellationToken,
+        CliTerminal? terminal = null)
     {
-        var context = new CliContext(output, error, settings);
+        var context = new CliContext(output, error, settings, terminal ?? CliTerminal.None);
         var root = new RootCommand(
             "hermes: the Hermes operator CLI. " +
             "Exit codes: 0 ok, 1 problem found or refused, 2 usage or configuration error, 3 database unreachable or statement failed.")

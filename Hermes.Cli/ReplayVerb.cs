@@ -3,7 +3,10 @@ using Hermes.Persistence.Operations;
 
 namespace Hermes.Cli;
 
-/// <summary><c>replay</c>: put chosen outbox rows back to pending (see <see cref="OutboxReplay"/>).</summary>
+/// <summary>
+/// <c>replay</c>: put chosen outbox rows back to pending (see <see cref="OutboxReplay"/>), asked for on a terminal
+/// (<see cref="CliContext.ConfirmAsync"/>) when any row matches: n8n receives them again.
+/// </summary>
 internal static class ReplayVerb
 {
     public static Command Create(CliContext context)
@@ -22,14 +25,15 @@ internal static class ReplayVerb
         };
         var since = CliOptions.Instant("--since", "Only rows created at or after this time");
         var until = CliOptions.Instant("--until", "Only rows created before this time");
-        var dryRun = new Option<bool>("--dry-run") { Description = "Count and list the rows that would be replayed; change nothing." };
+        var dryRun = CliOptions.DryRun("Count and list the rows that would be replayed");
+        var yes = CliOptions.Yes();
         var json = CliOptions.Json();
         var command = new Command(
             "replay",
             "Reset outbox rows to pending (attempts zeroed, replay_count raised) and their leads to queued, and wake the workers. " +
             "Erased leads are never replayed.")
         {
-            status, leads, since, until, dryRun, json,
+            status, leads, since, until, dryRun, yes, json,
         };
         command.SetAction((parse, cancellationToken) => context.RunAsync(async ct =>
         {
@@ -53,7 +57,37 @@ internal static class ReplayVerb
             }
 
             await using var dataSource = context.CreateDataSource();
-            var result = await new OutboxReplay(dataSource).ReplayAsync(request, ct);
+            var replay = new OutboxReplay(dataSource);
+            long? expected = null;
+            if (!request.DryRun && !parse.GetValue(yes))
+            {
+                var plan = await replay.ReplayAsync(request with { DryRun = true }, ct);
+                expected = plan.Count;
+                if (plan.Count > 0 && await context.ConfirmAsync(
+                    yes: false,
+                    $"replay {plan.Count} {plan.Status} outbox row(s) of {CliContext.List(plan.LeadIds, plan.Count)}: n8n receives them again") is { } stop)
+                {
+                    return stop;
+                }
+            }
+
+            // One statement: no rows to count while it runs, so the line shows the time passed (batches would change what
+            // a replay is, one atomic decision over the chosen rows).
+            var progress = request.DryRun ? null : CliProgress.For(context, parse.GetValue(json), "replay", expected);
+            using var ticking = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var ticker = progress?.TickAsync(ticking.Token) ?? Task.CompletedTask;
+            ReplayResult result;
+            try
+            {
+                result = await replay.ReplayAsync(request, ct);
+            }
+            finally
+            {
+                await ticking.CancelAsync();
+                await ticker;
+            }
+
+            progress?.Complete(result.Count);
             if (parse.GetValue(json))
             {
                 context.WriteJson(result, OperationsJsonContext.Default.ReplayResult);

@@ -4,7 +4,12 @@ using Hermes.Persistence.Operations;
 
 namespace Hermes.Cli;
 
-/// <summary><c>seed --count N</c>: realistic fake leads for staging and benchmarks (see <see cref="LeadSeeder"/>); refused in Production.</summary>
+/// <summary>
+/// <c>seed --count N [--dry-run] [--yes]</c>: realistic fake leads for staging and benchmarks (see <see cref="LeadSeeder"/>);
+/// refused in Production. It deletes nothing, but it is asked for like the verbs that do
+/// (<see cref="CliContext.ConfirmAsync"/>): up to a million rows land in whatever database the settings name, and each
+/// one's pending outbox row goes to the n8n webhook of any worker running on it.
+/// </summary>
 internal static class SeedVerb
 {
     public static Command Create(CliContext context)
@@ -26,13 +31,15 @@ internal static class SeedVerb
                 return 0;
             },
         };
+        var dryRun = CliOptions.DryRun("Say how many leads would be written, where");
+        var yes = CliOptions.Yes();
         var json = CliOptions.Json();
         var command = new Command(
             "seed",
             "Write realistic fake leads, each with a pending outbox row, the way the API writes them (source hermes-seed, example.com addresses). " +
             "Refused in Production: set DOTNET_ENVIRONMENT to Development or Staging.")
         {
-            count, json,
+            count, dryRun, yes, json,
         };
         command.SetAction((parse, cancellationToken) => context.RunAsync(async ct =>
         {
@@ -45,8 +52,33 @@ internal static class SeedVerb
                 return ExitCodes.Problem;
             }
 
+            var leads = parse.GetValue(count);
+            var database = context.Database.ToString();
+            if (parse.GetValue(dryRun))
+            {
+                if (parse.GetValue(json))
+                {
+                    context.WriteJson(new SeedPlan(DryRun: true, leads, environment, database), CliJsonContext.Default.SeedPlan);
+                }
+                else
+                {
+                    await context.Output.WriteLineAsync($"Would write {leads} fake leads, each with a pending outbox row, into {database} ({environment}) (dry run: nothing was written).");
+                }
+
+                return ExitCodes.Ok;
+            }
+
+            if (await context.ConfirmAsync(
+                parse.GetValue(yes),
+                $"write {leads} fake leads into {database} ({environment}), each with a pending outbox row that any running worker delivers to its n8n webhook") is { } stop)
+            {
+                return stop;
+            }
+
             await using var dataSource = context.CreateDataSource();
-            var result = await new LeadSeeder(dataSource).SeedAsync(parse.GetValue(count), ct);
+            var progress = CliProgress.For(context, parse.GetValue(json), "seed", leads);
+            var result = await new LeadSeeder(dataSource).SeedAsync(leads, ct, progress: progress);
+            progress?.Complete(result.Leads);
             if (parse.GetValue(json))
             {
                 context.WriteJson(result, OperationsJsonContext.Default.SeedResult);

@@ -10,7 +10,7 @@ namespace Hermes.Admin.AdminApi;
 public sealed class AdminApiKeys
 {
     public const string ConfigurationKey = "HERMES_ADMIN_API_KEY";
-    public const int MinimumLength = 16;
+    public const int MinimumLength = 32;
 
     private readonly byte[][] _hashes;
 
@@ -34,7 +34,7 @@ public sealed class AdminApiKeys
         {
             throw new InvalidOperationException(
                 $"{ConfigurationKey} holds {weak} key(s) shorter than {MinimumLength} characters. Use long random keys " +
-                "(for example: openssl rand -base64 32), several separated by commas while rotating.");
+                "of at least 32 characters (for example: openssl rand -hex 32, as deploy/generate-env.sh makes them), several separated by commas while rotating.");
         }
 
         return new AdminApiKeys(keys);

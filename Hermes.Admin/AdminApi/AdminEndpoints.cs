@@ -5,6 +5,7 @@ using Hermes.Domain;
 using Hermes.Persistence.Operations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Admin.AdminApi;
 
@@ -32,6 +33,9 @@ public static partial class AdminEndpoints
         }
 
         builder.Services.AddSingleton(keys);
+        builder.Services.AddOptions<AdminKeyThrottleOptions>().BindConfiguration(AdminKeyThrottleOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AdminKeyThrottleOptions>, AdminKeyThrottleOptionsValidator>();
+        builder.Services.AddSingleton<AdminKeyThrottle>();
         builder.Services.AddSingleton<AdminKeyFilter>();
         return builder;
     }

@@ -1,18 +1,43 @@
 namespace Hermes.Admin.AdminApi;
 
-/// <summary>Lets a request through only with a valid admin key; otherwise 401 problem details, with or without a key alike.</summary>
-internal sealed partial class AdminKeyFilter(AdminApiKeys keys, ILogger<AdminKeyFilter> logger) : IEndpointFilter
+/// <summary>
+/// Lets a request through only with a valid admin key; otherwise 401 problem details, with or without a key alike. A
+/// wrong key counts against the client's address (<see cref="AdminKeyThrottle"/>, the console's rule); a client that has
+/// sent too many gets 429 with <c>Retry-After</c>, right key or not, until its window ends. A request without any key
+/// is not a guess and is not counted. No key is ever logged, right or wrong.
+/// </summary>
+internal sealed partial class AdminKeyFilter(AdminApiKeys keys, AdminKeyThrottle throttle, ILogger<AdminKeyFilter> logger) : IEndpointFilter
 {
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var presented = AdminApiKeys.FromRequest(http.Request);
+        var client = AdminKeyThrottle.ClientOf(http);
+        if (presented is not null && throttle.IsBlocked(client))
+        {
+            LogThrottled(logger, http.Request.Method, http.Request.Path, client, throttle.Window);
+            http.Response.Headers.RetryAfter = throttle.RetryAfterSeconds;
+            return TypedResults.Problem(
+                title: "Too many wrong admin keys",
+                detail: $"Too many wrong admin keys from your address; try again in {throttle.RetryAfterSeconds} seconds.",
+                statusCode: StatusCodes.Status429TooManyRequests,
+                type: "https://www.rfc-editor.org/rfc/rfc6585#section-4");
+        }
+
         if (keys.Accepts(presented))
         {
             return await next(context);
         }
 
-        LogRejected(logger, http.Request.Method, http.Request.Path, presented is not null);
+        if (presented is null)
+        {
+            LogMissing(logger, http.Request.Method, http.Request.Path, client);
+        }
+        else
+        {
+            LogWrongKey(logger, http.Request.Method, http.Request.Path, client, throttle.RecordFailure(client));
+        }
+
         http.Response.Headers.WWWAuthenticate = "Bearer realm=\"hermes-admin\"";
         return TypedResults.Problem(
             title: "Unauthorized",
@@ -20,6 +45,12 @@ internal sealed partial class AdminKeyFilter(AdminApiKeys keys, ILogger<AdminKey
             statusCode: StatusCodes.Status401Unauthorized);
     }
 
-    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Admin request {Method} {Path} rejected (key presented: {KeyPresented})")]
-    private static partial void LogRejected(ILogger logger, string method, PathString path, bool keyPresented);
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Admin request {Method} {Path} rejected for client {Client}: wrong key ({Remaining} more allowed in this window)")]
+    private static partial void LogWrongKey(ILogger logger, string method, PathString path, string client, long remaining);
+
+    [LoggerMessage(EventId = 5104, Level = LogLevel.Warning, Message = "Admin request {Method} {Path} rejected for client {Client}: no key")]
+    private static partial void LogMissing(ILogger logger, string method, PathString path, string client);
+
+    [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "Admin request {Method} {Path} refused for client {Client}: too many wrong keys, blocked for up to {Window}")]
+    private static partial void LogThrottled(ILogger logger, string method, PathString path, string client, TimeSpan window);
 }

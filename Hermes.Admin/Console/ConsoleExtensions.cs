@@ -33,7 +33,6 @@ public static class ConsoleExtensions
         var services = builder.Services;
         services.AddOptions<ConsoleOptions>().BindConfiguration(ConsoleOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ConsoleOptions>, ConsoleOptionsValidator>();
-        services.AddSingleton<SignInThrottle>();
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddRazorPages(static pages =>

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace Hermes.Admin.OperatorConsole;
 
-/// <summary>Section <c>Console</c>: how long a console session lasts and how many wrong keys a client may try.</summary>
+/// <summary>Section <c>Console</c>: how long a console session lasts. How many wrong keys a client may try is <see cref="Admin.AdminKeyThrottleOptions"/>.</summary>
 public sealed class ConsoleOptions
 {
     public const string Section = "Console";
@@ -12,12 +12,6 @@ public sealed class ConsoleOptions
 
     /// <summary><c>Console:MaxSessionLength</c>: a session ends this long after sign-in, however busy.</summary>
     public TimeSpan MaxSessionLength { get; set; } = TimeSpan.FromHours(8);
-
-    /// <summary><c>Console:SignInFailureLimit</c>: wrong keys per client address within <see cref="SignInFailureWindow"/>; then sign-in is refused (429) until the window ends.</summary>
-    public int SignInFailureLimit { get; set; } = 5;
-
-    /// <summary><c>Console:SignInFailureWindow</c>.</summary>
-    public TimeSpan SignInFailureWindow { get; set; } = TimeSpan.FromMinutes(15);
 }
 
 internal sealed class ConsoleOptionsValidator : IValidateOptions<ConsoleOptions>
@@ -33,16 +27,6 @@ internal sealed class ConsoleOptionsValidator : IValidateOptions<ConsoleOptions>
         if (options.MaxSessionLength < options.IdleTimeout || options.MaxSessionLength > TimeSpan.FromDays(1))
         {
             errors.Add($"{ConsoleOptions.Section}:MaxSessionLength must be at least IdleTimeout and at most 1.00:00:00.");
-        }
-
-        if (options.SignInFailureLimit is < 1 or > 1000)
-        {
-            errors.Add($"{ConsoleOptions.Section}:SignInFailureLimit must be from 1 to 1000.");
-        }
-
-        if (options.SignInFailureWindow < TimeSpan.FromSeconds(1) || options.SignInFailureWindow > TimeSpan.FromDays(1))
-        {
-            errors.Add($"{ConsoleOptions.Section}:SignInFailureWindow must be from 00:00:01 to 1.00:00:00.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

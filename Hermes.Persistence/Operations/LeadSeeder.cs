@@ -29,7 +29,8 @@ public sealed class LeadSeeder(NpgsqlDataSource dataSource)
     public static bool IsAllowedIn(string environmentName) =>
         !string.Equals(environmentName.Trim(), "Production", StringComparison.OrdinalIgnoreCase);
 
-    public async Task<SeedResult> SeedAsync(int count, CancellationToken cancellationToken, int? randomSeed = null)
+    /// <summary>Writes <paramref name="count"/> leads in batches; <paramref name="progress"/> hears the leads written after each batch.</summary>
+    public async Task<SeedResult> SeedAsync(int count, CancellationToken cancellationToken, int? randomSeed = null, IProgress<long>? progress = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxCount);
@@ -49,6 +50,7 @@ public sealed class LeadSeeder(NpgsqlDataSource dataSource)
             await transaction.CommitAsync(cancellationToken);
             first = first == 0 ? leads[0].Id : first;
             last = leads[^1].Id;
+            progress?.Report(done + leads.Count);
         }
 
         return new SeedResult(count, first, last, stopwatch.Elapsed.TotalSeconds);

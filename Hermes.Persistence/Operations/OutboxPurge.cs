@@ -47,7 +47,8 @@ public sealed class OutboxPurge(NpgsqlDataSource dataSource)
         SELECT 0::bigint, count(*) FROM deleted
         """;
 
-    public async Task<PurgeResult> PurgeAsync(TimeSpan olderThan, CancellationToken cancellationToken)
+    /// <summary>Purges in batches; <paramref name="progress"/> hears the outbox rows and attempt logs deleted so far after each batch.</summary>
+    public async Task<PurgeResult> PurgeAsync(TimeSpan olderThan, CancellationToken cancellationToken, IProgress<long>? progress = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(olderThan, TimeSpan.Zero);
         long rows = 0, attempts = 0;
@@ -64,6 +65,7 @@ public sealed class OutboxPurge(NpgsqlDataSource dataSource)
                 var batchAttempts = reader.GetInt64(1);
                 rows += batchRows;
                 attempts += batchAttempts;
+                progress?.Report(rows + attempts);
                 if (Math.Max(batchRows, batchAttempts) < BatchSize)
                 {
                     break;

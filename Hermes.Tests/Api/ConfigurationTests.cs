@@ -20,6 +20,11 @@ public sealed class ConfigurationTests : DatabaseTest
         yield return Case("captcha_without_secret", "Intake:Captcha:Secret", ("Intake:Captcha:Enabled", "true"), ("Intake:Captcha:VerifyUrl", "https://captcha.example/verify"));
         yield return Case("duplicate_urgency", "Intake:ServiceUrgencies", ("Intake:ServiceUrgencies", "soon,soon"));
         yield return Case("retry_after", "Intake:UnavailableRetryAfter", ("Intake:UnavailableRetryAfter", "00:00:00"));
+        yield return Case("short_admin_key", "HERMES_ADMIN_API_KEY", ("HERMES_ADMIN_API_KEY", new string('k', 31)));
+        yield return Case("short_rotated_admin_key", "HERMES_ADMIN_API_KEY", ("HERMES_ADMIN_API_KEY", new string('k', 40) + "," + new string('n', 20)));
+        yield return Case("admin_key_failure_limit", "Admin:KeyFailureLimit", ("HERMES_ADMIN_API_KEY", new string('k', 40)), ("Admin:KeyFailureLimit", "0"));
+        yield return Case("admin_key_failure_window", "Admin:KeyFailureWindow", ("HERMES_ADMIN_API_KEY", new string('k', 40)), ("Admin:KeyFailureWindow", "00:00:00"));
+        yield return Case("console_sign_in_limit_moved", "Admin:KeyFailureLimit", ("HERMES_ADMIN_API_KEY", new string('k', 40)), ("Console:SignInFailureLimit", "3"));
     }
 
     [TestCaseSource(nameof(BadSettings))]

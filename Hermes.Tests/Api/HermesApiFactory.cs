@@ -50,6 +50,7 @@ public abstract class HermesHostFactory<TEntryPoint> : WebApplicationFactory<TEn
             ["ConnectionStrings:Hermes"] = connectionString,
             // Every test talks from 127.0.0.1: a generous limit unless a test is about the limit.
             ["Intake:RateLimit:PermitLimit"] = "100000",
+            ["Admin:KeyFailureLimit"] = "1000",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

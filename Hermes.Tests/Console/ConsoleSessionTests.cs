@@ -14,7 +14,7 @@ namespace Hermes.Tests.OperatorConsole;
 public sealed class ConsoleSessionTests : DatabaseTest
 {
     private const string Key = "session-test-key-0123456789abcdef";
-    private const string OtherKey = "other-test-key-0123456789abcdef";
+    private const string OtherKey = "other-test-key-0123456789abcdef-0";
 
     [Test]
     public async Task In_Production_the_session_cookie_is_Secure_HttpOnly_SameSite_Strict_and_scoped_to_the_console()

@@ -44,7 +44,7 @@ public sealed class SignInThrottleTests : ConsoleTest
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
-        ["Console:SignInFailureLimit"] = "3",
+        ["Admin:KeyFailureLimit"] = "3",
     };
 
     [Test]

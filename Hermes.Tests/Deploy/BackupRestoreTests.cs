@@ -54,7 +54,8 @@ public sealed class BackupRestoreTests : DatabaseTest
         return name;
     }
 
-    private Task<ToolResult> RunScriptAsync(string script, IEnumerable<string> arguments, Dictionary<string, string?>? extra = null)
+    private Task<ToolResult> RunScriptAsync(
+        string script, IEnumerable<string> arguments, Dictionary<string, string?>? extra = null, string? tool = null, IEnumerable<string>? toolArguments = null)
     {
         var bash = ExternalTool.Require("bash", "bash runs the backup scripts.");
         var environment = new Dictionary<string, string?>
@@ -68,7 +69,9 @@ public sealed class BackupRestoreTests : DatabaseTest
             environment[key] = value;
         }
 
-        return ExternalTool.RunAsync(bash, [RepositoryFiles.PathOf("deploy", "postgres", script), .. arguments], environment: environment, timeout: TimeSpan.FromSeconds(120));
+        return tool is null
+            ? ExternalTool.RunAsync(bash, [RepositoryFiles.PathOf("deploy", "postgres", script), .. arguments], environment: environment, timeout: TimeSpan.FromSeconds(120))
+            : ExternalTool.RunAsync(tool, toolArguments ?? [], environment: environment, timeout: TimeSpan.FromSeconds(120));
     }
 
     private async Task<string> BackupAsync()
@@ -113,6 +116,23 @@ public sealed class BackupRestoreTests : DatabaseTest
         Assert.That(await CountAsync(target, "hermes_delivery_attempts"), Is.EqualTo(Leads / 3));
         Assert.That(await CountAsync(target, "\"__EFMigrationsHistory\""), Is.EqualTo(await CountAsync(DatabaseName, "\"__EFMigrationsHistory\"")));
         Assert.That(restore.StandardError, Does.Contain($"public.hermes_leads: {Leads} rows"));
+        Assert.That(restore.StandardError, Does.Not.Contain("[restore] item"), "no progress line when stderr is not a terminal");
+    }
+
+    [Test]
+    public async Task On_a_terminal_the_restore_counts_the_archive_items_as_they_are_restored()
+    {
+        var script = ExternalTool.Require("script", "util-linux script gives the restore a pseudo-terminal.");
+        var backup = await BackupAsync();
+        var target = RestoredName("watched");
+        var restoreScript = RepositoryFiles.PathOf("deploy", "postgres", "restore.sh");
+
+        var restore = await RunScriptAsync("restore.sh", [], tool: script, toolArguments: ["-qec", $"bash '{restoreScript}' '{backup}' '{target}'", "/dev/null"]);
+
+        Assert.That(restore.ExitCode, Is.Zero, restore.Describe());
+        Assert.That(restore.StandardOutput, Does.Match(@"\[restore\] item 1 / \d+, \d+s: ").And.Contain("data for table \"public.hermes_leads\""));
+        Assert.That(restore.StandardOutput, Does.Match(@"\[restore\] \d+ / \d+ items restored in \d+s"));
+        Assert.That(await CountAsync(target, "hermes_leads"), Is.EqualTo(Leads));
     }
 
     [Test]

@@ -48,7 +48,7 @@ public sealed class ProductionGuardTests
     [Test]
     public void Production_with_real_settings_starts()
     {
-        var configuration = Config(("HERMES_ADMIN_API_KEY", "k3y-of-real-length-0123456789"), ("N8N_WEBHOOK_URL", "https://n8n.example.com/webhook/hermes-lead"));
+        var configuration = Config(("HERMES_ADMIN_API_KEY", "k3y-of-real-length-0123456789abcdef"), ("N8N_WEBHOOK_URL", "https://n8n.example.com/webhook/hermes-lead"));
 
         Assert.That(ProductionGuard.Check(configuration, new Environment("Production")), Is.Empty);
     }

@@ -17,7 +17,7 @@ namespace Hermes.Tests.N8n;
 /// </summary>
 public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
 {
-    private const string AdminKey = "n8n-tier-admin-key-0123456789";
+    private const string AdminKey = "n8n-tier-admin-key-0123456789abcdef";
     private RealN8n _n8n = null!;
     private BrevoStandIn _brevo = null!;
     private HermesApiFactory? _api;
@@ -267,7 +267,7 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
         var leadId = await SubmitAsync(email);
         await WaitForLeadAsync(leadId, "delivery_failed");
 
-        var run = await CliAsync("replay", "--lead", leadId);
+        var run = await CliAsync("replay", "--yes", "--lead", leadId);
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         await WaitForLeadAsync(leadId, "forwarded");
 

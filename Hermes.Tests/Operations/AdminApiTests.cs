@@ -12,8 +12,8 @@ namespace Hermes.Tests.Operations;
 
 public sealed class AdminApiTests : OperationsTest
 {
-    private const string Key = "admin-key-0123456789abcdef";
-    private const string RotatedKey = "admin-key-fedcba9876543210";
+    private const string Key = "admin-key-0123456789abcdef-0123456789";
+    private const string RotatedKey = "admin-key-fedcba9876543210-9876543210";
     private WebApplicationFactory<Hermes.Admin.AdminProgram> _factory = null!;
     private HttpClient _client = null!;
 
@@ -276,6 +276,8 @@ public sealed class AdminApiTests : OperationsTest
             builder.UseSetting("DATABASE_URL", "");
             builder.UseSetting("ConnectionStrings:Hermes", ConnectionString);
             builder.UseSetting("HERMES_ADMIN_API_KEY", keys ?? "");
+            // Every test here sends its wrong keys from the same client: AdminKeyThrottleTests is about the limit.
+            builder.UseSetting("Admin:KeyFailureLimit", "1000");
         });
 
     private static HttpRequestMessage Request(string method, string path, string? key = null, string? bearer = null)

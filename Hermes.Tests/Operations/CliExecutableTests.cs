@@ -25,7 +25,7 @@ public sealed class CliExecutableTests : OperationsTest
         var lead = await AddLeadAsync(OutboxStatus.Failed);
 
         var stats = await RunAsync(new() { ["DATABASE_URL"] = TestPostgres.UrlFor(ConnectionString) }, "stats", "--json");
-        var replay = await RunAsync(new() { ["ConnectionStrings__Hermes"] = ConnectionString }, "replay", "--lead", lead.LeadId);
+        var replay = await RunAsync(new() { ["ConnectionStrings__Hermes"] = ConnectionString }, "replay", "--yes", "--lead", lead.LeadId);
 
         Assert.That(stats.ExitCode, Is.Zero, stats.ToString());
         Assert.That(JsonDocument.Parse(stats.Output).RootElement.GetProperty("counts").GetProperty("failed").GetInt64(), Is.EqualTo(1));

@@ -178,8 +178,9 @@ public sealed class MigrateCommandTests
     {
         Assert.That((await RunAsync("migrate")).ExitCode, Is.Zero);
 
-        var back = await RunAsync("migrate", "--to", "InitialSchema", "--json");
-        var gone = await RunAsync("migrate", "--to", "0");
+        // No environment set: Production, where a roll-back needs --allow-schema-loss besides --yes (GuardedMigrateTests).
+        var back = await RunAsync("migrate", "--to", "InitialSchema", "--json", "--yes", "--allow-schema-loss");
+        var gone = await RunAsync("migrate", "--to", "0", "--yes", "--allow-schema-loss");
 
         Assert.That(back.ExitCode, Is.Zero, back.ToString());
         var report = JsonSerializer.Deserialize(back.Output, CliJsonContext.Default.MigrationReport)!;

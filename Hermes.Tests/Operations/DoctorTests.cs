@@ -64,9 +64,9 @@ public sealed class DoctorTests : OperationsTest
     public async Task Doctor_does_not_count_an_erased_lead_or_a_delivered_and_purged_one_as_missing_its_outbox()
     {
         var erased = await AddLeadAsync(OutboxStatus.Pending);
-        Assert.That((await CliAsync("erase", "--lead", erased.LeadId)).ExitCode, Is.Zero);
+        Assert.That((await CliAsync("erase", "--yes", "--lead", erased.LeadId)).ExitCode, Is.Zero);
         var purged = await AddLeadAsync(OutboxStatus.Delivered, createdAt: DateTimeOffset.UtcNow.AddDays(-10));
-        Assert.That((await CliAsync("purge")).ExitCode, Is.Zero);
+        Assert.That((await CliAsync("purge", "--yes")).ExitCode, Is.Zero);
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", purged.OutboxId), Is.Zero);
 
         var run = await CliAsync("doctor");

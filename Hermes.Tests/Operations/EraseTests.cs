@@ -14,7 +14,7 @@ public sealed class EraseTests : OperationsTest
         await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt) VALUES ($1, $2, 1, now(), 10, 500, 'retry', 'ada@example.com bounced', 'Ada Lovelace')", lead.OutboxId, lead.Id);
         await ExecuteAsync("UPDATE hermes_leads SET notes = 'called Ada', n8n_response_data = '{\"email\": \"ada@example.com\"}', request_hash = 'abc' WHERE id = $1", lead.Id);
 
-        var run = await CliAsync("erase", "--lead", lead.LeadId);
+        var run = await CliAsync("erase", "--yes", "--lead", lead.LeadId);
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         Assert.That(run.Output, Does.Contain($"Erased {lead.LeadId}").And.Contain("1 pending delivery(ies) cancelled"));
@@ -55,7 +55,7 @@ public sealed class EraseTests : OperationsTest
         var second = await AddLeadAsync(OutboxStatus.Pending, email: "grace.hopper@example.com");
         var other = await AddLeadAsync(OutboxStatus.Pending, email: "alan@example.com");
 
-        var run = await CliAsync("erase", "--email", "GRACE.HOPPER@example.com", "--json");
+        var run = await CliAsync("erase", "--yes", "--email", "GRACE.HOPPER@example.com", "--json");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         var result = JsonSerializer.Deserialize(run.Output, OperationsJsonContext.Default.ErasureResult)!;
@@ -73,10 +73,10 @@ public sealed class EraseTests : OperationsTest
     public async Task Erase_prints_the_brevo_contact_to_delete_and_a_second_erase_is_harmless()
     {
         var lead = await AddLeadAsync(OutboxStatus.Delivered);
-        var first = await CliAsync("erase", "--lead", lead.LeadId);
+        var first = await CliAsync("erase", "--yes", "--lead", lead.LeadId);
         var erasedAt = await ScalarAsync<DateTime>("SELECT erased_at FROM hermes_leads WHERE id = $1", lead.Id);
 
-        var second = await CliAsync("erase", "--lead", lead.LeadId);
+        var second = await CliAsync("erase", "--yes", "--lead", lead.LeadId);
 
         Assert.That(first.Output, Does.Contain("Delete Brevo contact brevo-"));
         Assert.That(second.ExitCode, Is.Zero, second.ToString());

@@ -16,7 +16,7 @@ public sealed class PurgeAndStatsTests : OperationsTest
         var retrying = await AddLeadAsync(OutboxStatus.Pending, createdAt: now.AddDays(-10));
         await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) VALUES ($1, $2, 1, now() - interval '9 days', 10, 'retry'), ($1, $2, 2, now() - interval '1 hour', 10, 'retry')", retrying.OutboxId, retrying.Id);
 
-        var run = await CliAsync("purge");
+        var run = await CliAsync("purge", "--yes");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         Assert.That(run.Output, Does.Contain("Purged 1 delivered outbox rows and 2 attempt logs older than 7d."));
@@ -34,7 +34,7 @@ public sealed class PurgeAndStatsTests : OperationsTest
         await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddDays(-1));
         await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddMinutes(-5));
 
-        var run = await CliAsync("purge", "--older-than", "12h", "--json");
+        var run = await CliAsync("purge", "--yes", "--older-than", "12h", "--json");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         var result = JsonSerializer.Deserialize(run.Output, OperationsJsonContext.Default.PurgeResult)!;
@@ -65,7 +65,7 @@ public sealed class PurgeAndStatsTests : OperationsTest
     public async Task Purge_with_a_bad_duration_is_a_usage_error()
     {
         await AddLeadAsync(OutboxStatus.Delivered, createdAt: DateTimeOffset.UtcNow.AddDays(-30));
-        var run = await CliAsync("purge", "--older-than", "forever");
+        var run = await CliAsync("purge", "--yes", "--older-than", "forever");
         Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
         Assert.That(run.Error, Does.Contain("'forever' is not a duration"));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox"), Is.EqualTo(1));

@@ -16,7 +16,7 @@ public sealed class ReplayTests : OperationsTest
         var pending = await AddLeadAsync(OutboxStatus.Pending);
         var cancelled = await AddLeadAsync(OutboxStatus.Cancelled);
 
-        var run = await CliAsync("replay");
+        var run = await CliAsync("replay", "--yes");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         Assert.That(run.Output, Does.Contain("Replayed 2 failed outbox rows"));
@@ -52,7 +52,7 @@ public sealed class ReplayTests : OperationsTest
         var c = await AddLeadAsync(OutboxStatus.Delivered);
         var failed = await AddLeadAsync(OutboxStatus.Failed);
 
-        var run = await CliAsync("replay", "--status", "delivered", "--lead", a.LeadId, "--lead", c.LeadId, "--lead", failed.LeadId, "--json");
+        var run = await CliAsync("replay", "--yes", "--status", "delivered", "--lead", a.LeadId, "--lead", c.LeadId, "--lead", failed.LeadId, "--json");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         var result = JsonSerializer.Deserialize(run.Output, OperationsJsonContext.Default.ReplayResult)!;
@@ -73,7 +73,7 @@ public sealed class ReplayTests : OperationsTest
         var middle = await AddLeadAsync(OutboxStatus.Failed, createdAt: now.AddHours(-30));
         var recent = await AddLeadAsync(OutboxStatus.Failed, createdAt: now.AddMinutes(-10));
 
-        var run = await CliAsync("replay", "--since", now.AddDays(-2).ToString("O"), "--until", "2h");
+        var run = await CliAsync("replay", "--yes", "--since", now.AddDays(-2).ToString("O"), "--until", "2h");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         Assert.That(run.Output, Does.Contain("Replayed 1 failed outbox row:"));
@@ -105,9 +105,9 @@ public sealed class ReplayTests : OperationsTest
     public async Task Replay_never_resends_an_erased_lead()
     {
         var lead = await AddLeadAsync(OutboxStatus.Pending, email: "gone@example.com");
-        Assert.That((await CliAsync("erase", "--lead", lead.LeadId)).ExitCode, Is.Zero);
+        Assert.That((await CliAsync("erase", "--yes", "--lead", lead.LeadId)).ExitCode, Is.Zero);
 
-        var run = await CliAsync("replay", "--status", "cancelled", "--json");
+        var run = await CliAsync("replay", "--yes", "--status", "cancelled", "--json");
 
         Assert.That(JsonSerializer.Deserialize(run.Output, OperationsJsonContext.Default.ReplayResult)!.Count, Is.Zero);
         Assert.That(await OutboxStatusAsync(lead.OutboxId), Is.EqualTo("cancelled"));
@@ -121,7 +121,7 @@ public sealed class ReplayTests : OperationsTest
             await AddLeadAsync(OutboxStatus.Failed);
         }
 
-        var run = await CliAsync("replay");
+        var run = await CliAsync("replay", "--yes");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         Assert.That(run.Output, Does.Contain("Replayed 103 failed outbox rows").And.Contain("… and 3 more"));
@@ -132,7 +132,7 @@ public sealed class ReplayTests : OperationsTest
     public async Task Replay_with_nothing_to_do_says_so()
     {
         await AddLeadAsync(OutboxStatus.Delivered);
-        var run = await CliAsync("replay");
+        var run = await CliAsync("replay", "--yes");
         Assert.That(run.ExitCode, Is.Zero);
         Assert.That(run.Output, Does.Contain("No failed outbox row matched"));
     }
@@ -144,7 +144,7 @@ public sealed class ReplayTests : OperationsTest
     public async Task Replay_with_a_bad_option_is_a_usage_error(string option, string value)
     {
         await AddLeadAsync(OutboxStatus.Failed);
-        var run = await CliAsync("replay", option, value);
+        var run = await CliAsync("replay", "--yes", option, value);
         Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
         Assert.That(run.Error, Does.Contain("--help"));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'failed'"), Is.EqualTo(1));
@@ -153,7 +153,7 @@ public sealed class ReplayTests : OperationsTest
     [Test]
     public async Task Replay_with_since_after_until_is_a_usage_error()
     {
-        var run = await CliAsync("replay", "--since", "1h", "--until", "2h");
+        var run = await CliAsync("replay", "--yes", "--since", "1h", "--until", "2h");
         Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
         Assert.That(run.Error, Does.Contain("--until"));
     }
@@ -181,7 +181,7 @@ public sealed class ReplayTests : OperationsTest
         Assert.That((await CliAsync("replay", "--dry-run")).ExitCode, Is.Zero);
         Assert.That(await listener.WaitAsync(TimeSpan.FromMilliseconds(300)), Is.False, "a dry run must not wake the workers");
 
-        Assert.That((await CliAsync("replay")).ExitCode, Is.Zero);
+        Assert.That((await CliAsync("replay", "--yes")).ExitCode, Is.Zero);
         Assert.That(await listener.WaitAsync(TimeSpan.FromSeconds(5)), Is.True, "replay must wake the workers");
         Assert.That(channels, Is.EqualTo(new[] { "hermes_outbox" }));
     }

@@ -18,7 +18,7 @@ public sealed class ReplayWakesTheDispatcherTests : OperationsTest
         Assert.That(receiver.Count, Is.Zero, "failed rows are not delivered by themselves");
 
         var started = DateTimeOffset.UtcNow;
-        var run = await CliAsync("replay", "--lead", failed.LeadId);
+        var run = await CliAsync("replay", "--yes", "--lead", failed.LeadId);
         var requests = await receiver.WaitForAsync(1, TimeSpan.FromSeconds(10));
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());

@@ -9,7 +9,7 @@ public sealed class SeedTests : OperationsTest
     [Test]
     public async Task Seed_writes_realistic_leads_each_with_a_pending_outbox_row_in_the_shape_the_api_writes()
     {
-        var run = await CliAsync("seed", "--count", "612");
+        var run = await CliAsync("seed", "--yes", "--count", "612");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         Assert.That(run.Output, Does.Contain("Seeded 612 leads (backup ids 1–612)").And.Contain("(Staging)"));
@@ -39,7 +39,7 @@ public sealed class SeedTests : OperationsTest
     [Test]
     public async Task Seed_reports_json()
     {
-        var run = await CliAsync("seed", "--count", "3", "--json");
+        var run = await CliAsync("seed", "--yes", "--count", "3", "--json");
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         var result = JsonSerializer.Deserialize(run.Output, OperationsJsonContext.Default.SeedResult)!;
         Assert.That(result.Leads, Is.EqualTo(3));
@@ -54,7 +54,7 @@ public sealed class SeedTests : OperationsTest
     {
         var settings = CliSettings(("ASPNETCORE_ENVIRONMENT", aspNetCore), ("DOTNET_ENVIRONMENT", dotnet));
 
-        var run = await CliAsync(settings, "seed", "--count", "5");
+        var run = await CliAsync(settings, "seed", "--yes", "--count", "5");
 
         Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
         Assert.That(run.Error, Does.Contain("Refused").And.Contain("DOTNET_ENVIRONMENT"));
@@ -66,7 +66,7 @@ public sealed class SeedTests : OperationsTest
     [TestCase("many")]
     public async Task Seed_with_a_bad_count_is_a_usage_error(string count)
     {
-        var run = await CliAsync("seed", "--count", count);
+        var run = await CliAsync("seed", "--yes", "--count", count);
         Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.Zero);
     }
@@ -74,7 +74,7 @@ public sealed class SeedTests : OperationsTest
     [Test]
     public async Task Seed_without_a_count_is_a_usage_error()
     {
-        var run = await CliAsync("seed");
+        var run = await CliAsync("seed", "--yes");
         Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
         Assert.That(run.Error, Does.Contain("--count"));
     }

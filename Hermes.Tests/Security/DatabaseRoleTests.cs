@@ -150,7 +150,7 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
 
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var erase = await Hermes.Cli.OperatorCli.RunAsync(["erase", "--lead", lead.LeadId], output, error, settings, CancellationToken.None);
+        var erase = await Hermes.Cli.OperatorCli.RunAsync(["erase", "--yes", "--lead", lead.LeadId], output, error, settings, CancellationToken.None);
         var doctor = await Hermes.Cli.OperatorCli.RunAsync(["stats"], output, error, settings, CancellationToken.None);
 
         Assert.That(erase, Is.Zero, $"{output}\n{error}");

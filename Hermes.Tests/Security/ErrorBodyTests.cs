@@ -12,7 +12,7 @@ namespace Hermes.Tests.Security;
 [TestFixture("Production")]
 public sealed class ErrorBodyTests(string environment) : DatabaseTest, IAsyncDisposable
 {
-    private const string AdminKey = "fuzz-admin-key-0123456789abcdef";
+    private const string AdminKey = "fuzz-admin-key-0123456789abcdef-0123";
     private static readonly string[] Internals = ["at Hermes.", "   at ", "Npgsql", "Exception", "SELECT", "INSERT", "UPDATE ", "hermes_leads", "hermes_outbox", "42501", "permission denied", "StackTrace"];
 
     private readonly DatabaseLogins _logins = new();

@@ -8,8 +8,8 @@ namespace Hermes.Tests.Security;
 /// <summary>What every API answer says about itself, the limits of the public surface, and admin key rotation.</summary>
 public sealed class PublicSurfaceTests : ApiTest
 {
-    private const string OldKey = "old-admin-key-0123456789abcdef";
-    private const string NewKey = "new-admin-key-0123456789abcdef";
+    private const string OldKey = "old-admin-key-0123456789abcdef-01";
+    private const string NewKey = "new-admin-key-0123456789abcdef-01";
 
     private HermesAdminFactory? _admin;
     private HttpClient? _adminClient;
@@ -124,9 +124,9 @@ public sealed class PublicSurfaceTests : ApiTest
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
     }
 
-    [TestCase("old-admin-key-0123456789abcde", TestName = "A_key_one_character_short_is_refused")]
-    [TestCase("old-admin-key-0123456789abcdef0", TestName = "A_key_one_character_long_is_refused")]
-    [TestCase("OLD-ADMIN-KEY-0123456789ABCDEF", TestName = "A_key_in_other_case_is_refused")]
+    [TestCase("old-admin-key-0123456789abcdef-0", TestName = "A_key_one_character_short_is_refused")]
+    [TestCase("old-admin-key-0123456789abcdef-012", TestName = "A_key_one_character_long_is_refused")]
+    [TestCase("OLD-ADMIN-KEY-0123456789ABCDEF-01", TestName = "A_key_in_other_case_is_refused")]
     [TestCase(OldKey + "," + NewKey, TestName = "The_configured_list_itself_is_refused")]
     public async Task Anything_but_a_configured_key_is_refused(string key)
     {

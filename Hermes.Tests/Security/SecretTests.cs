@@ -19,7 +19,7 @@ public sealed class SecretTests : WorkerTest
     private static readonly string OldSecret = "whsec_" + Convert.ToBase64String(Enumerable.Range(1, 32).Select(static i => (byte)i).ToArray());
     private static readonly string NewSecret = "whsec_" + Convert.ToBase64String(Enumerable.Range(101, 32).Select(static i => (byte)i).ToArray());
     private const string DatabasePassword = "db-pass-Zq8v1Xw7Kc3";
-    private const string AdminKey = "admin-key-Hx7Pq2Lm9Vb4Tn6R";
+    private const string AdminKey = "admin-key-Hx7Pq2Lm9Vb4Tn6R-Wc3Jd8Ks";
 
     [Test]
     public async Task During_a_rotation_each_signature_verifies_with_its_own_secret()

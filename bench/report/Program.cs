@@ -103,7 +103,7 @@ if (dropIndexes.Length > 0)
 
 await bench.ExecuteAsync("SELECT pg_stat_reset()");
 var seed = Stopwatch.StartNew();
-await Host.RunAsync(seedDll, ["seed", "--count", backlog.ToString(CultureInfo.InvariantCulture)], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch));
+await Host.RunAsync(seedDll, ["seed", "--yes", "--count", backlog.ToString(CultureInfo.InvariantCulture)], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {backlog} pending rows in {seed.Elapsed.TotalSeconds:F1} s"));
 await using (var worker = Host.Start(workerDll, [], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
 {

@@ -65,9 +65,31 @@ log "creating database '$target'"
 "$(tool psql)" "${admin[@]}" -XAtq -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$target\" TEMPLATE template0"
 created=1
 
+# On a terminal, progress on stderr: pg_restore --verbose names each archive item as it goes (table data included, which
+# is where the time is spent); counted against the items of the list, with the time passed. Its other lines (errors,
+# warnings) pass through. Never when stderr is a pipe or a log file: there the restore prints as before.
+show_progress() {
+  local total=$1 n=0 started=$SECONDS line
+  while IFS= read -r line; do
+    if [[ $line =~ ^pg_restore:\ (creating|processing|executing)\ (.*)$ ]]; then
+      n=$((n + 1))
+      printf '\r\033[K[restore] item %d / %d, %ds: %.60s' "$n" "$total" $((SECONDS - started)) "${BASH_REMATCH[2]}" >&2
+    elif [[ $line != "pg_restore: connecting"* ]]; then
+      printf '\r\033[K%s\n' "$line" >&2
+    fi
+  done
+  printf '\r\033[K[restore] %d / %d items restored in %ds\n' "$n" "$total" $((SECONDS - started)) >&2
+}
+
 log "restoring $backup"
-"$(tool pg_restore)" "${into[@]}" --no-owner --no-acl --exit-on-error --single-transaction \
-  --use-list="$list" "$backup"
+restore=("$(tool pg_restore)" "${into[@]}" --no-owner --no-acl --exit-on-error --single-transaction --use-list="$list")
+if [[ -t 2 ]]; then
+  items=$(grep -cvE '^(;|$)' "$list" || true)
+  # pg_restore's stderr into the counter, its stdout where it was; pipefail keeps pg_restore's exit status.
+  { "${restore[@]}" --verbose "$backup" 2>&1 1>&3 3>&- | show_progress "$items"; } 3>&1
+else
+  "${restore[@]}" "$backup"
+fi
 
 log "comparing row counts with the archive"
 mismatches=0

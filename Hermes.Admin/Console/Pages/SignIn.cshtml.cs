@@ -9,10 +9,10 @@ namespace Hermes.Admin.OperatorConsole.Pages;
 
 /// <summary>
 /// Sign-in with an admin key, posted (never in a URL) with an antiforgery token. A wrong key is logged without the key
-/// and counted against the client's address; after <see cref="ConsoleOptions.SignInFailureLimit"/> wrong keys the
-/// address is refused (429) until the window ends.
+/// and counted against the client's address by <see cref="AdminKeyThrottle"/>, the rule the admin API uses too; after
+/// <see cref="AdminKeyThrottleOptions.KeyFailureLimit"/> wrong keys the address is refused (429) until the window ends.
 /// </summary>
-public sealed class SignInModel(AdminApiKeys keys, SignInThrottle throttle, IOptions<ConsoleOptions> options, TimeProvider clock, ILogger<SignInModel> logger) : PageModel
+public sealed class SignInModel(AdminApiKeys keys, AdminKeyThrottle throttle, IOptions<ConsoleOptions> options, TimeProvider clock, ILogger<SignInModel> logger) : PageModel
 {
     public string? Error { get; private set; }
 
@@ -29,12 +29,12 @@ public sealed class SignInModel(AdminApiKeys keys, SignInThrottle throttle, IOpt
     public async Task<IActionResult> OnPostAsync(string? key, string? returnUrl)
     {
         ReturnUrl = SafeReturnUrl(returnUrl);
-        var client = SignInThrottle.ClientOf(HttpContext);
+        var client = AdminKeyThrottle.ClientOf(HttpContext);
         if (throttle.IsBlocked(client))
         {
             ConsoleLog.Throttled(logger, client, throttle.Window);
             Error = $"Too many wrong keys from your address. Try again in {OperatorTime.Format(throttle.Window)} at the latest.";
-            Response.Headers.RetryAfter = ((int)throttle.Window.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Response.Headers.RetryAfter = throttle.RetryAfterSeconds;
             Response.StatusCode = StatusCodes.Status429TooManyRequests;
             return Page();
         }
