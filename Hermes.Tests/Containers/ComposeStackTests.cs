@@ -352,6 +352,35 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
+    [Order(8)]
+    public async Task Replay_erase_and_purge_run_through_the_cli_service_under_the_admin_login_as_the_docs_print_them()
+    {
+        var leadId = await ScalarAsync<string>("SELECT l.lead_id FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id WHERE o.status = 'delivered' AND l.erased_at IS NULL ORDER BY l.id LIMIT 1");
+        Task<ToolResult> Hermes(params string[] args) => Stack.ComposeAsync(["run", "--rm", "-T", "cli", .. args], TimeSpan.FromMinutes(3));
+
+        var dryRun = await Hermes("replay", "--status", "delivered", "--lead", leadId, "--dry-run");
+        Assert.That(dryRun.ExitCode, Is.Zero, dryRun.Describe());
+        Assert.That(await ScalarAsync<int>("SELECT o.replay_count FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id WHERE l.lead_id = $1", leadId), Is.Zero, "a dry run changes nothing");
+
+        var unconfirmed = await Hermes("replay", "--status", "delivered", "--lead", leadId);
+        Assert.That(unconfirmed.ExitCode, Is.EqualTo(2), "without a terminal a verb that changes data needs --yes: " + unconfirmed.Describe());
+
+        var replay = await Hermes("replay", "--status", "delivered", "--lead", leadId, "--yes");
+        Assert.That(replay.ExitCode, Is.Zero, replay.Describe());
+        await WaitUntilAsync(async () => await ScalarAsync<string>("SELECT o.status || ' ' || o.replay_count FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id WHERE l.lead_id = $1", leadId) == "delivered 1",
+            TimeSpan.FromSeconds(90), "the replayed lead is delivered again");
+
+        var erase = await Hermes("erase", "--lead", leadId, "--yes");
+        Assert.That(erase.ExitCode, Is.Zero, erase.Describe());
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE lead_id = $1", leadId), Is.EqualTo("erased@erased.invalid"));
+
+        var purge = await Hermes("purge", "--older-than", "0.001s", "--yes");
+        Assert.That(purge.ExitCode, Is.Zero, purge.Describe());
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'"), Is.Zero, "the delivered rows are purged");
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE lead_id = $1", leadId), Is.EqualTo(1), "leads are never purged");
+    }
+
+    [Test]
     [Order(7)]
     public async Task The_backup_and_restore_scripts_run_against_the_compose_database()
     {

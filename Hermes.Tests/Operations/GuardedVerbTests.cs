@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Hermes.Domain;
 using Hermes.Cli;
+using Hermes.Domain;
 using Hermes.Tests.Infrastructure;
 using Npgsql;
 
