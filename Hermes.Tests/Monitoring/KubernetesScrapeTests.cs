@@ -110,7 +110,7 @@ public sealed partial class KubernetesScrapeTests
             Assert.That(target["scrapeUrl"]!.GetValue<string>(), Is.EqualTo($"http://{ip}:{port}/metrics"), name + ": the annotated port and path");
         }
 
-        Assert.That(dropped.Select(static t => t!["discoveredLabels"]!["__meta_kubernetes_pod_name"]?.GetValue<string>()), Is.EquivalentTo(new[] { "hermes-migrate-0" }),
+        Assert.That(dropped.Select(static t => t!["discoveredLabels"]!["__meta_kubernetes_pod_name"]?.GetValue<string>()), Is.EquivalentTo(new[] { "hermes-migrate-0", "hermes-cli-run-0" }),
             "pods without prometheus.io/scrape are not scraped");
         var rules = File.ReadAllText(Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml"));
         Assert.That(active.Select(static t => t!["labels"]!["job"]?.GetValue<string>()).Distinct(),
