@@ -30,13 +30,25 @@ public sealed class ConfigurationTests : DatabaseTest
     [TestCaseSource(nameof(BadSettings))]
     public async Task Bad_setting_stops_the_host_with_a_message_naming_the_key(Dictionary<string, string?> settings, string key)
     {
-        await using var factory = new HermesApiFactory(ConnectionString, settings);
+        // The admin settings are the admin host's; the rest the public API's.
+        if (settings.TryGetValue("HERMES_ADMIN_API_KEY", out var adminKeys))
+        {
+            await using var admin = new HermesAdminFactory(ConnectionString, adminKeys!, settings);
+            AssertRefused(admin.StartServer, admin.Logs, key);
+            return;
+        }
 
-        var failure = Assert.Catch(() => factory.StartServer());
+        await using var factory = new HermesApiFactory(ConnectionString, settings);
+        AssertRefused(factory.StartServer, factory.Logs, key);
+    }
+
+    private static void AssertRefused(TestDelegate start, CapturedLogs logs, string key)
+    {
+        var failure = Assert.Catch(start);
 
         // The exception carries the message, and so does the host's log. (When start-up fails this fast, the test
         // host sometimes reports only that the host was disposed, so the log is the reliable witness.)
-        var messages = string.Join(" | ", Flatten(failure).Concat(factory.Logs.Entries));
+        var messages = string.Join(" | ", Flatten(failure).Concat(logs.Entries));
         Assert.That(messages, Does.Contain(key));
     }
 
