@@ -5,13 +5,16 @@ namespace Hermes.ServiceDefaults;
 
 /// <summary>
 /// <c>/health/live</c> (the process answers), <c>/health/ready</c> (the database answers and its schema is at the
-/// latest migration: an API on an old schema must not take traffic) and the seed's <c>/api/health/database</c>.
+/// latest migration: an API on an old schema must not take traffic), the seed's <c>/api/health/database</c> and
+/// <c>/metrics</c>; all on the management port when the host has one (<see cref="ManagementOptions"/>), the rest of
+/// the host's routes then off it.
 /// </summary>
 public static class ApiHealthExtensions
 {
     public static WebApplicationBuilder AddHermesHealth(this WebApplicationBuilder builder)
     {
         HealthOptions.Register(builder.Services);
+        builder.Services.AddHermesManagementPort();
         builder.Services.AddSingleton<DatabaseProbe>();
         builder.Services.AddHermesDatabaseGauges("Hermes.Api", includeSize: false);
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
@@ -26,12 +29,12 @@ public static class ApiHealthExtensions
     public static WebApplication MapHermesHealth(this WebApplication app)
     {
         app.MapHermesLiveAndReady();
+        // Internal like /health/ready (schema version, pool bounds, the probe's error): on the management port, and
+        // out of the OpenAPI document, which describes what the website may call.
         app.MapGet("/api/health/database", DatabaseAsync)
-            .WithTags("Health")
             .WithName("DatabaseHealth")
-            .WithSummary("Database status, latency, schema version and pool settings (the seed's endpoint)")
-            .Produces<DatabaseHealth>()
-            .Produces<DatabaseHealth>(StatusCodes.Status503ServiceUnavailable);
+            .ExcludeFromDescription()
+            .OnManagementPort();
         return app;
     }
 
