@@ -164,6 +164,35 @@ public sealed class ComposeFileTests
         Assert.That(Env(services, "worker", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8081"));
     }
 
+    /// <summary>
+    /// Who can open a connection to whom: Docker lets every member of a network reach every other member, so the
+    /// services a service shares a network with are exactly those it can reach (and that can reach it).
+    /// </summary>
+    [TestCase("api", new[] { "postgres", "otel-collector", "prometheus" })]
+    [TestCase("n8n", new[] { "worker", "n8n-runners" })]
+    [TestCase("n8n-runners", new[] { "n8n" })]
+    [TestCase("alertmanager", new[] { "prometheus", "grafana" })]
+    [TestCase("grafana", new[] { "prometheus", "alertmanager" })]
+    [TestCase("jaeger", new[] { "otel-collector" })]
+    [TestCase("admin", new[] { "postgres", "migrate", "worker", "backup", "cli", "otel-collector", "prometheus" })]
+    [TestCase("worker", new[] { "postgres", "migrate", "admin", "backup", "cli", "n8n", "n8n-runners", "otel-collector", "prometheus" })]
+    [TestCase("postgres", new[] { "api", "migrate", "admin", "worker", "backup", "cli" })]
+    public async Task Each_service_shares_a_network_only_with_what_it_talks_to(string service, string[] reachable)
+    {
+        var services = await ExampleServicesAsync();
+        static HashSet<string> Networks(JsonNode node) => node["networks"] switch
+        {
+            JsonObject map => [.. map.Select(static n => n.Key)],
+            JsonArray list => [.. list.Select(static n => n!.GetValue<string>())],
+            _ => ["default"],
+        };
+
+        var mine = Networks(services[service]!);
+        var neighbours = services.Where(s => s.Key != service && Networks(s.Value!).Overlaps(mine)).Select(static s => s.Key);
+
+        Assert.That(neighbours, Is.EquivalentTo(reachable), $"{service} is on {string.Join(", ", mine)}");
+    }
+
     [Test]
     public async Task Only_the_public_ports_are_published_and_the_management_ports_are_not()
     {
