@@ -170,7 +170,7 @@ public sealed class ComposeFileTests
     /// </summary>
     [TestCase("api", new[] { "postgres", "otel-collector", "prometheus" })]
     [TestCase("n8n", new[] { "worker", "n8n-runners" })]
-    [TestCase("n8n-runners", new[] { "n8n" })]
+    [TestCase("n8n-runners", new[] { "n8n", "worker" })]
     [TestCase("alertmanager", new[] { "prometheus", "grafana" })]
     [TestCase("grafana", new[] { "prometheus", "alertmanager" })]
     [TestCase("jaeger", new[] { "otel-collector" })]
