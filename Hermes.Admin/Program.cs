@@ -24,6 +24,7 @@ public sealed class AdminProgram
         builder.AddHermesPersistence("hermes-admin");
         builder.AddHermesSecurity();
         builder.AddHermesDatabaseHealth(HealthEndpoints.ReadyTag, "Hermes.Admin");
+        builder.Services.AddHermesManagementPort();
         builder.AddHermesProblemDetails();
         builder.AddHermesAdmin();
         builder.AddHermesConsole();
@@ -36,7 +37,7 @@ public sealed class AdminProgram
         app.MapHermesAdmin();
         app.MapHermesConsole();
         app.MapHermesLiveAndReady();
-        app.MapHermesDatabaseHealth();
+        app.MapHermesDatabaseHealth().OnManagementPort();
         app.Run();
     }
 }

@@ -16,6 +16,7 @@ builder.AddHermesDbContext();
 builder.AddHermesSecurity();
 builder.AddHermesApiTelemetry();
 builder.AddHermesDatabaseHealth(HealthEndpoints.ReadyTag, ApiTelemetry.Name);
+builder.Services.AddHermesManagementPort();
 builder.AddHermesProblemDetails();
 builder.AddHermesIntake();
 builder.AddHermesIntakeOpenApi();
@@ -28,7 +29,7 @@ app.UseHermesIntake();
 app.MapOpenApi(IntakeOpenApi.DocumentPath);
 app.MapHermesIntake();
 app.MapHermesLiveAndReady();
-app.MapHermesDatabaseHealth();
+app.MapHermesDatabaseHealth().OnManagementPort();
 app.Run();
 
 /// <summary>The API host's entry point, public for WebApplicationFactory.</summary>

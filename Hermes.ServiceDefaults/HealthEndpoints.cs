@@ -17,11 +17,15 @@ public static class HealthEndpoints
     /// <summary>Checks that say the process itself is broken and should be restarted (none in the API).</summary>
     public const string LiveTag = "live";
 
-    /// <summary><c>/health/live</c> (the checks tagged <see cref="LiveTag"/>; none: the process answers), <c>/health/ready</c> (the checks tagged <see cref="ReadyTag"/>) and the Prometheus scrape endpoint <c>/metrics</c>.</summary>
+    /// <summary>
+    /// <c>/health/live</c> (the checks tagged <see cref="LiveTag"/>; none: the process answers), <c>/health/ready</c>
+    /// (the checks tagged <see cref="ReadyTag"/>) and the Prometheus scrape endpoint <c>/metrics</c>, all on the
+    /// management port when the host has one (<see cref="ManagementOptions"/>).
+    /// </summary>
     public static IEndpointRouteBuilder MapHermesLiveAndReady(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", Options(static check => check.Tags.Contains(LiveTag)));
-        app.MapHealthChecks("/health/ready", Options(static check => check.Tags.Contains(ReadyTag)));
+        app.MapHealthChecks("/health/live", Options(static check => check.Tags.Contains(LiveTag))).OnManagementPort();
+        app.MapHealthChecks("/health/ready", Options(static check => check.Tags.Contains(ReadyTag))).OnManagementPort();
         app.MapHermesMetrics();
         return app;
     }

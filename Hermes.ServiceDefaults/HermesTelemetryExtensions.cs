@@ -38,7 +38,7 @@ public static class HermesTelemetryExtensions
     /// <summary>
     /// Metrics always: Hermes' meters and the ASP.NET Core, HttpClient, runtime and Npgsql instrumentation, served for
     /// Prometheus at <see cref="MetricsPath"/> (mapped by <see cref="HealthEndpoints.MapHermesLiveAndReady"/>, on the
-    /// health port). Traces, logs and an OTLP copy of the metrics only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set;
+    /// management port). Traces, logs and an OTLP copy of the metrics only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set;
     /// otherwise no exporter thread runs. <c>service.name</c> is <paramref name="serviceName"/> unless
     /// <c>OTEL_SERVICE_NAME</c> says otherwise.
     /// </summary>
@@ -89,16 +89,17 @@ public static class HermesTelemetryExtensions
         return builder;
     }
 
-    /// <summary>Where Prometheus scrapes both hosts (the health port: 8080 of the API, 8081 of the worker).</summary>
+    /// <summary>Where Prometheus scrapes every host: the management port of the API and the admin host (9464 in the images), the worker's health port (8081).</summary>
     public const string MetricsPath = "/metrics";
 
     /// <summary>
     /// The Prometheus text exposition at <see cref="MetricsPath"/>. Its own requests are left out of
-    /// <c>http.server.request.duration</c>, so scrapes do not count as traffic in the latency and 5xx alerts.
+    /// <c>http.server.request.duration</c>, so scrapes do not count as traffic in the latency and 5xx alerts. Served on
+    /// the management port only when the host has one: it names the database host, login and database (Npgsql's pool names).
     /// </summary>
     public static IEndpointRouteBuilder MapHermesMetrics(this IEndpointRouteBuilder app)
     {
-        app.MapPrometheusScrapingEndpoint(MetricsPath).DisableHttpMetrics();
+        app.MapPrometheusScrapingEndpoint(MetricsPath).DisableHttpMetrics().OnManagementPort();
         return app;
     }
 

@@ -12,7 +12,9 @@ namespace Hermes.Persistence.Hosting;
 /// <summary>
 /// The database's part of a web host's health: a check for readiness (the database answers and its schema is at the
 /// latest migration: a host on an old schema must not take traffic), its gauges, and the seed's
-/// <c>/api/health/database</c>. The host maps <c>/health/live</c> and <c>/health/ready</c> itself (ServiceDefaults).
+/// <c>/api/health/database</c>. The host maps <c>/health/live</c> and <c>/health/ready</c> itself (ServiceDefaults), and
+/// puts <c>/api/health/database</c> where it wants it (on its management port: the endpoint shows the schema version,
+/// pool bounds and the probe's error, so it is internal like <c>/health/ready</c>).
 /// </summary>
 public static class DatabaseHealthExtensions
 {
@@ -31,17 +33,11 @@ public static class DatabaseHealthExtensions
         return builder;
     }
 
-    /// <summary>Maps the seed's <c>/api/health/database</c>.</summary>
-    public static IEndpointRouteBuilder MapHermesDatabaseHealth(this IEndpointRouteBuilder app)
-    {
+    /// <summary>Maps the seed's <c>/api/health/database</c>, out of the OpenAPI document (which describes what the website may call).</summary>
+    public static RouteHandlerBuilder MapHermesDatabaseHealth(this IEndpointRouteBuilder app) =>
         app.MapGet("/api/health/database", DatabaseAsync)
-            .WithTags("Health")
             .WithName("DatabaseHealth")
-            .WithSummary("Database status, latency, schema version and pool settings (the seed's endpoint)")
-            .Produces<DatabaseHealth>()
-            .Produces<DatabaseHealth>(StatusCodes.Status503ServiceUnavailable);
-        return app;
-    }
+            .ExcludeFromDescription();
 
     private static async Task<IResult> DatabaseAsync(DatabaseProbe probe, IHostEnvironment environment, IOptions<HealthOptions> options, HttpContext http)
     {

@@ -110,12 +110,16 @@ public sealed class ComposeStackTests : IDisposable
         Assert.That(migrateLog.StandardOutput, Does.Contain("hermes_api, hermes_worker, hermes_admin"), "migrate --roles applied the grants");
 
         var latest = await ScalarAsync<string>("""SELECT max("MigrationId") FROM "__EFMigrationsHistory" """);
-        foreach (var port in new[] { Stack.ApiPort, Stack.AdminPort })
+        foreach (var (service, port) in new[] { ("api", Stack.ApiPort), ("admin", Stack.AdminPort) })
         {
-            using var ready = await _http.GetAsync($"http://127.0.0.1:{port}/health/ready");
-            var body = await ready.Content.ReadAsStringAsync();
-            Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), body);
-            Assert.That(body, Does.Contain($"\"schemaVersion\":\"{latest}\""));
+            // Health is on the management port, inside the container only; the published port does not serve it.
+            var ready = await Stack.DockerAsync(["exec", Stack.Container(service), "bash", "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && cat <&3"]);
+            Assert.That(ready.StandardOutput, Does.StartWith("HTTP/1.1 200").And.Contain($"\"schemaVersion\":\"{latest}\""), ready.Describe());
+            using var published = await _http.GetAsync($"http://127.0.0.1:{port}/health/ready");
+            Assert.That(published.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), service + ": no health on the published port");
+            using var metrics = await _http.GetAsync($"http://127.0.0.1:{port}/metrics");
+            Assert.That(metrics.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), service + ": no metrics on the published port");
         }
 
         // Who is connected, as PostgreSQL sees it.
@@ -217,6 +221,32 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
+    [Order(3)]
+    public async Task The_api_container_reaches_postgres_and_prometheus_but_not_alertmanager_the_admin_host_the_workers_or_n8n()
+    {
+        async Task<bool> Opens(string host, int port)
+        {
+            // bash alone (the stand-in images have no `timeout`): a name the api's networks do not know fails at once.
+            var result = await Stack.DockerAsync(["exec", Stack.Container("api"), "bash", "-c", $"exec 3<>/dev/tcp/{host}/{port}"]);
+            return result.ExitCode == 0;
+        }
+
+        var opened = new Dictionary<string, bool>();
+        foreach (var (host, port) in new[] { ("postgres", 5432), ("prometheus", 9090), ("alertmanager", 9093), ("admin", 8080), ("admin", 9464), ("worker", 8081), ("n8n", 5678) })
+        {
+            opened[$"{host}:{port}"] = await Opens(host, port);
+        }
+
+        Assert.That(opened.Where(static o => o.Value).Select(static o => o.Key), Is.EquivalentTo(new[] { "postgres:5432", "prometheus:9090" }),
+            "the api reaches its database and Prometheus (which scrapes it; a network has no direction) and nothing else: " +
+            "not Alertmanager, the admin host, the workers or n8n (here the receiver standing in for it)");
+
+        // The control: the same check from a worker opens what the worker needs.
+        var fromWorker = await Stack.DockerAsync(["exec", Stack.Container("worker", 1), "bash", "-c", "exec 3<>/dev/tcp/n8n/5678"]);
+        Assert.That(fromWorker.ExitCode, Is.Zero, fromWorker.Describe());
+    }
+
+    [Test]
     [Order(4)]
     public async Task Prometheus_scrapes_the_api_the_admin_and_both_workers_loads_the_rules_and_reaches_Alertmanager()
     {
@@ -224,7 +254,8 @@ public sealed class ComposeStackTests : IDisposable
         var workerAddresses = new List<string>();
         foreach (var index in new[] { 1, 2 })
         {
-            workerAddresses.Add(await Stack.InspectAsync(Stack.Container("worker", index), "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}") + ":8081");
+            // The address on the network Prometheus shares with the workers.
+            workerAddresses.Add(await Stack.InspectAsync(Stack.Container("worker", index), $"{{{{(index .NetworkSettings.Networks \"{Stack.Project}_scrape\").IPAddress}}}}") + ":8081");
         }
 
         // Targets: the API, the admin API, and both worker replicas found by DNS, each scraped successfully.
@@ -235,8 +266,8 @@ public sealed class ComposeStackTests : IDisposable
             return targets.Count == 4 && targets.All(static t => t!["health"]!.GetValue<string>() == "up");
         }, TimeSpan.FromSeconds(90), "Prometheus has four healthy targets");
         var byJob = targets.GroupBy(static t => t!["labels"]!["job"]!.GetValue<string>()).ToDictionary(static g => g.Key, static g => g.Select(static t => t!["labels"]!["instance"]!.GetValue<string>()).ToList());
-        Assert.That(byJob["hermes-api"], Is.EqualTo(new[] { "api:8080" }));
-        Assert.That(byJob["hermes-admin"], Is.EqualTo(new[] { "admin:8080" }));
+        Assert.That(byJob["hermes-api"], Is.EqualTo(new[] { "api:9464" }));
+        Assert.That(byJob["hermes-admin"], Is.EqualTo(new[] { "admin:9464" }));
         Assert.That(byJob["hermes-worker"], Is.EquivalentTo(workerAddresses), "one target per replica, by the service name's DNS");
 
         // The shipped rules, loaded and evaluated without error, and on the healthy stack all quiet. An evaluation that
@@ -419,13 +450,24 @@ public sealed class ComposeStackTests : IDisposable
         }
     }
 
-    /// <summary>A service with its volumes in name order (`config` lists a merged service's volumes in another order).</summary>
+    /// <summary>
+    /// A service with its volumes in name order and a network without settings as <c>{}</c> (`config` lists a merged
+    /// service's volumes in another order, and writes such a network as <c>null</c> in one file and <c>{}</c> in another).
+    /// </summary>
     private static JsonNode Normalized(JsonNode service)
     {
         var copy = service.DeepClone().AsObject();
         if (copy["volumes"] is JsonArray volumes)
         {
             copy["volumes"] = new JsonArray([.. volumes.Select(static v => v!.ToJsonString()).Order(StringComparer.Ordinal).Select(static v => JsonNode.Parse(v))]);
+        }
+
+        if (copy["networks"] is JsonObject networks)
+        {
+            foreach (var name in networks.Select(static n => n.Key).ToList())
+            {
+                networks[name] ??= new JsonObject();
+            }
         }
 
         return copy;

@@ -77,9 +77,14 @@ public sealed class ComposeFileTests
 
         // Every job of prometheus.yml names a compose service and the port that service's host listens on.
         var config = RepositoryFiles.Read("deploy", "monitoring", "prometheus", "prometheus.yml");
-        Assert.That(config, Does.Contain("\"api:8080\"").And.Contain("\"admin:8080\"").And.Contain("names: [\"worker\"]").And.Contain("port: 8081").And.Contain("\"alertmanager:9093\""));
-        Assert.That(Env(services, "api", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8080"));
-        Assert.That(Env(services, "admin", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8080"));
+        // The API and the admin host on their management port (metrics are served nowhere else), the workers on their health port.
+        Assert.That(config, Does.Contain("\"api:9464\"").And.Contain("\"admin:9464\"").And.Contain("names: [\"worker\"]").And.Contain("port: 8081").And.Contain("\"alertmanager:9093\""));
+        Assert.That(config, Does.Not.Contain("api:8080").And.Not.Contain("admin:8080"));
+        foreach (var host in new[] { "api", "admin" })
+        {
+            Assert.That(Env(services, host, "ASPNETCORE_URLS"), Is.EqualTo("http://+:8080;http://+:9464"), host);
+            Assert.That(Env(services, host, "Management__Port"), Is.EqualTo("9464"), host);
+        }
         Assert.That(Env(services, "worker", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8081"));
 
         var alertmanager = services["alertmanager"]!;
@@ -157,7 +162,61 @@ public sealed class ComposeFileTests
         Assert.That(services["worker"]!["deploy"]!["replicas"]!.GetValue<int>(), Is.EqualTo(2));
         Assert.That(services["worker"]!.AsObject().ContainsKey("ports"), Is.False, "replicas would fight over a host port");
         Assert.That(Env(services, "worker", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8081"));
-        Assert.That(Env(services, "api", "ASPNETCORE_URLS"), Is.EqualTo("http://+:8080"));
+    }
+
+    /// <summary>
+    /// Who can open a connection to whom: Docker lets every member of a network reach every other member, so the
+    /// services a service shares a network with are exactly those it can reach (and that can reach it).
+    /// </summary>
+    [TestCase("api", new[] { "postgres", "otel-collector", "prometheus" })]
+    [TestCase("n8n", new[] { "worker", "n8n-runners" })]
+    [TestCase("n8n-runners", new[] { "n8n", "worker" })]
+    [TestCase("alertmanager", new[] { "prometheus", "grafana" })]
+    [TestCase("grafana", new[] { "prometheus", "alertmanager" })]
+    [TestCase("jaeger", new[] { "otel-collector" })]
+    [TestCase("admin", new[] { "postgres", "migrate", "worker", "backup", "cli", "otel-collector", "prometheus" })]
+    [TestCase("worker", new[] { "postgres", "migrate", "admin", "backup", "cli", "n8n", "n8n-runners", "otel-collector", "prometheus" })]
+    [TestCase("postgres", new[] { "api", "migrate", "admin", "worker", "backup", "cli" })]
+    public async Task Each_service_shares_a_network_only_with_what_it_talks_to(string service, string[] reachable)
+    {
+        var services = await ExampleServicesAsync();
+        static HashSet<string> Networks(JsonNode node) => node["networks"] switch
+        {
+            JsonObject map => [.. map.Select(static n => n.Key)],
+            JsonArray list => [.. list.Select(static n => n!.GetValue<string>())],
+            _ => ["default"],
+        };
+
+        var mine = Networks(services[service]!);
+        var neighbours = services.Where(s => s.Key != service && Networks(s.Value!).Overlaps(mine)).Select(static s => s.Key);
+
+        Assert.That(neighbours, Is.EquivalentTo(reachable), $"{service} is on {string.Join(", ", mine)}");
+    }
+
+    [Test]
+    public async Task Only_the_public_ports_are_published_and_the_management_ports_are_not()
+    {
+        var services = await ExampleServicesAsync();
+        static (string? HostIp, int Target) Published(JsonNode port)
+        {
+            if (port is JsonObject published)
+            {
+                return (published["host_ip"]?.GetValue<string>(), int.Parse(published["target"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            // host_ip:published:target/protocol
+            var parts = port.GetValue<string>().Split('/')[0].Split(':');
+            return (parts.Length == 3 ? parts[0] : null, int.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var api = services["api"]!["ports"]!.AsArray().Select(static p => Published(p!)).ToList();
+        var admin = services["admin"]!["ports"]!.AsArray().Select(static p => Published(p!)).ToList();
+        Assert.That(api.Select(static p => p.Target), Is.EqualTo(new[] { 8080 }), "the public API only");
+        Assert.That(admin.Select(static p => p.Target), Is.EqualTo(new[] { 8080 }), "the admin host's own port only");
+        Assert.That(admin[0].HostIp, Is.EqualTo("127.0.0.1"));
+        var published = services.Where(static s => s.Value!.AsObject().ContainsKey("ports"))
+            .SelectMany(static s => s.Value!["ports"]!.AsArray().Select(p => (Service: s.Key, Published(p!).Target)));
+        Assert.That(published.Where(static p => p.Target == 9464), Is.Empty, "no management port is published");
     }
 
     [Test]
@@ -441,8 +500,8 @@ public sealed class ComposeFileTests
             .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
             .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
 
-    [TestCase("Dockerfile.api", "Hermes.Api", "8080", "", "-noble", "[\"/app/Hermes.Api\"]", "/dev/tcp/127.0.0.1/8080 && printf 'GET /health/ready ")]
-    [TestCase("Dockerfile.admin", "Hermes.Admin", "8080", "", "-noble", "[\"dotnet\", \"/app/Hermes.Admin.dll\"]", "/dev/tcp/127.0.0.1/8080 && printf 'GET /health/ready ")]
+    [TestCase("Dockerfile.api", "Hermes.Api", "8080;http://+:9464", "", "-noble", "[\"/app/Hermes.Api\"]", "/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready ")]
+    [TestCase("Dockerfile.admin", "Hermes.Admin", "8080;http://+:9464", "", "-noble", "[\"dotnet\", \"/app/Hermes.Admin.dll\"]", "/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready ")]
     [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081", "-noble-aot", "-noble", "[\"/app/Hermes.Outbox.Worker\"]", "/dev/tcp/127.0.0.1/8081 && printf 'GET /health/ready ")]
     public void Dockerfiles_build_with_the_sdk_and_run_small_non_root_and_health_checked(string file, string project, string port, string sdkVariant, string runtimeVariant, string entryPoint, string healthCheck)
     {

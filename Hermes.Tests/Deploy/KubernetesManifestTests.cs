@@ -67,9 +67,11 @@ public sealed partial class KubernetesManifestTests
         var api = Single(objects, "Deployment", "hermes-api");
         var container = Container(api);
 
-        Assert.That(Probe(container, "readinessProbe"), Is.EqualTo(("/health/ready", 8080)));
-        Assert.That(Probe(container, "livenessProbe"), Is.EqualTo(("/health/live", 8080)));
-        Assert.That(Probe(container, "startupProbe"), Is.EqualTo(("/health/live", 8080)));
+        // Probed on the management port, where health and metrics are served; the Service exposes only the public one.
+        Assert.That(Probe(container, "readinessProbe"), Is.EqualTo(("/health/ready", 9464)));
+        Assert.That(Probe(container, "livenessProbe"), Is.EqualTo(("/health/live", 9464)));
+        Assert.That(Probe(container, "startupProbe"), Is.EqualTo(("/health/live", 9464)));
+        AssertListensOnTheManagementPort(container);
         Assert.That(api["spec"]!["replicas"]!.GetValue<int>(), Is.GreaterThanOrEqualTo(2));
 
         var service = Single(objects, "Service", "hermes-api");
@@ -79,7 +81,14 @@ public sealed partial class KubernetesManifestTests
             Assert.That(podLabels[key]?.GetValue<string>(), Is.EqualTo(value!.GetValue<string>()), "the Service selects the API pods");
         }
 
-        Assert.That(ContainerPort(container, service["spec"]!["ports"]![0]!["targetPort"]!), Is.EqualTo(8080));
+        Assert.That(service["spec"]!["ports"]!.AsArray().Select(p => ContainerPort(container, p!["targetPort"]!)), Is.EqualTo(new[] { 8080 }), "the public port only");
+    }
+
+    private static void AssertListensOnTheManagementPort(JsonObject container)
+    {
+        string? Env(string name) => container["env"]!.AsArray().SingleOrDefault(e => e!["name"]!.GetValue<string>() == name)?["value"]?.GetValue<string>();
+        Assert.That(Env("ASPNETCORE_URLS"), Is.EqualTo("http://+:8080;http://+:9464"), container["name"]!.ToString());
+        Assert.That(Env("Management__Port"), Is.EqualTo("9464"), container["name"]!.ToString());
     }
 
     [Test]
@@ -150,9 +159,12 @@ public sealed partial class KubernetesManifestTests
         Assert.That(HasAdminKey(Container(Single(objects, "Deployment", "hermes-api"))), Is.False, "no admin routes on the public API");
         Assert.That(HasAdminKey(container), Is.True);
         Assert.That(container["image"]!.GetValue<string>(), Does.Contain("/hermes-admin:"), "a program and image of its own, with another login");
-        Assert.That(Probe(container, "readinessProbe"), Is.EqualTo(("/health/ready", 8080)));
+        Assert.That(Probe(container, "readinessProbe"), Is.EqualTo(("/health/ready", 9464)));
+        Assert.That(Probe(container, "livenessProbe"), Is.EqualTo(("/health/live", 9464)));
+        AssertListensOnTheManagementPort(container);
         var service = Single(objects, "Service", "hermes-admin");
         Assert.That(service["spec"]!["type"]!.GetValue<string>(), Is.EqualTo("ClusterIP"));
+        Assert.That(service["spec"]!["ports"]!.AsArray().Select(p => ContainerPort(container, p!["targetPort"]!)), Is.EqualTo(new[] { 8080 }), "the admin host's own port only");
         Assert.That(objects.Where(static o => o["kind"]!.GetValue<string>() == "Ingress"), Is.Empty);
         var podLabels = admin["spec"]!["template"]!["metadata"]!["labels"]!.AsObject();
         foreach (var (key, value) in service["spec"]!["selector"]!.AsObject())
@@ -274,6 +286,7 @@ public sealed partial class KubernetesManifestTests
             Assert.That(annotations["prometheus.io/path"]!.GetValue<string>(), Is.EqualTo("/metrics"), name);
             var port = int.Parse(annotations["prometheus.io/port"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
             Assert.That(port, Is.EqualTo(Probe(container, "readinessProbe").Port), name + ": the health port, where /metrics is served");
+            Assert.That(port, Is.EqualTo(name == "hermes-worker" ? 8081 : 9464), name + ": the API and the admin host serve /metrics on their management port only");
             Assert.That(container["ports"]!.AsArray().Select(static p => p!["containerPort"]!.GetValue<int>()), Does.Contain(port), name);
             jobs.Add(deployment["spec"]!["template"]!["metadata"]!["labels"]!["app.kubernetes.io/name"]!.GetValue<string>());
         }

@@ -52,8 +52,8 @@ public sealed partial class AlertRuleTests
             Assert.That(jobs.Keys, Does.Contain(job), $"alerts.yml selects job=\"{job}\"");
         }
 
-        Assert.That(jobs["hermes-api"]["static_configs"]![0]!["targets"]!.AsArray().Select(static t => t!.GetValue<string>()), Is.EqualTo(new[] { "api:8080" }));
-        Assert.That(jobs["hermes-admin"]["static_configs"]![0]!["targets"]!.AsArray().Select(static t => t!.GetValue<string>()), Is.EqualTo(new[] { "admin:8080" }));
+        Assert.That(jobs["hermes-api"]["static_configs"]![0]!["targets"]!.AsArray().Select(static t => t!.GetValue<string>()), Is.EqualTo(new[] { "api:9464" }), "the management port: /metrics is not served on 8080");
+        Assert.That(jobs["hermes-admin"]["static_configs"]![0]!["targets"]!.AsArray().Select(static t => t!.GetValue<string>()), Is.EqualTo(new[] { "admin:9464" }));
         var workers = jobs["hermes-worker"]["dns_sd_configs"]![0]!;
         Assert.That(workers["names"]!.AsArray().Select(static n => n!.GetValue<string>()), Is.EqualTo(new[] { "worker" }), "every replica of the compose service, by DNS");
         Assert.That(workers["type"]!.GetValue<string>(), Is.EqualTo("A"));

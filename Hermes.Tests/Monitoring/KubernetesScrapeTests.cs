@@ -108,6 +108,8 @@ public sealed partial class KubernetesScrapeTests
             Assert.That(target["labels"]!["job"]?.GetValue<string>(), Is.EqualTo(template["metadata"]!["labels"]!["app.kubernetes.io/name"]!.GetValue<string>()), name);
             Assert.That(target["labels"]!["namespace"]?.GetValue<string>(), Is.EqualTo("hermes"), name);
             Assert.That(target["scrapeUrl"]!.GetValue<string>(), Is.EqualTo($"http://{ip}:{port}/metrics"), name + ": the annotated port and path");
+            var app = template["metadata"]!["labels"]!["app.kubernetes.io/name"]!.GetValue<string>();
+            Assert.That(port, Is.EqualTo(app == "hermes-worker" ? "8081" : "9464"), name + ": the management port (the worker's health port)");
         }
 
         Assert.That(dropped.Select(static t => t!["discoveredLabels"]!["__meta_kubernetes_pod_name"]?.GetValue<string>()), Is.EquivalentTo(new[] { "hermes-migrate-0", "hermes-cli-run-0" }),
