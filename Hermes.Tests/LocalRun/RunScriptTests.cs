@@ -29,7 +29,9 @@ public sealed class RunScriptTests
         var workerUrl = $"http://127.0.0.1:{LocalProcesses.FreeLoopbackPort()}";
         var adminUrl = $"http://127.0.0.1:{LocalProcesses.FreeLoopbackPort()}";
         var lines = new ConcurrentQueue<string>();
-        var start = new ProcessStartInfo("setsid", ["bash", Path.Combine(root, "run.sh")])
+        // SIGINT back to its default first: a test run started in the background of a non-interactive shell inherits it
+        // ignored, and bash can neither trap nor reset a signal ignored on entry (the Ctrl-C below would then do nothing).
+        var start = new ProcessStartInfo("setsid", ["env", "--default-signal=INT", "bash", Path.Combine(root, "run.sh")])
         {
             WorkingDirectory = root,
             UseShellExecute = false,
