@@ -44,7 +44,10 @@ public sealed class ManagementPortTests : DatabaseTest
         }
 
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(1), "only the public port's submission was stored");
-        var metrics = await management.GetStringAsync("/metrics");
+        // The exporter serves a scrape from its cache for a moment: wait for one taken after the submission.
+        var metrics = "";
+        await WaitUntilAsync(async () => (metrics = await management.GetStringAsync("/metrics")).Contains("hermes_leads_accepted_total", StringComparison.Ordinal),
+            "the submission is counted on /metrics", TimeSpan.FromSeconds(10));
         Assert.That(metrics, Does.Contain("hermes_leads_accepted_total"));
     }
 
