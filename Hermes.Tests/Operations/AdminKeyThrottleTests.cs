@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Hermes.Tests.Api;
 
 namespace Hermes.Tests.Operations;
@@ -11,10 +12,8 @@ namespace Hermes.Tests.Operations;
 public sealed class AdminKeyThrottleTests : OperationsTest
 {
     private const string Key = "throttle-test-admin-key-0123456789abcdef";
-    private HermesApiFactory StartApi() => new(ConnectionString, new Dictionary<string, string?>
+    private HermesAdminFactory StartApi() => new(ConnectionString, Key, new Dictionary<string, string?>
     {
-        ["HERMES_ADMIN_API_KEY"] = Key,
-        ["Intake:TrustedProxies"] = "127.0.0.1",
         ["Admin:KeyFailureLimit"] = "3",
         ["Admin:KeyFailureWindow"] = "00:00:02",
     });
@@ -23,8 +22,8 @@ public sealed class AdminKeyThrottleTests : OperationsTest
     public async Task After_the_limit_of_wrong_keys_an_address_gets_429_with_retry_after_even_with_the_right_key()
     {
         await using var api = StartApi();
-        using var client = api.CreateApiClient();
-        const string Client = "203.0.113.10";
+        var client = api.ServerAddress;
+        const string Client = "127.0.0.10";
         for (var i = 0; i < 3; i++)
         {
             using var wrong = await GetStatsAsync(client, Client, key: $"wrong-admin-key-number-{i}-0123456789abcdef");
@@ -33,7 +32,7 @@ public sealed class AdminKeyThrottleTests : OperationsTest
 
         using var blockedWrong = await GetStatsAsync(client, Client, key: "wrong-admin-key-number-3-0123456789abcdef");
         using var blockedRight = await GetStatsAsync(client, Client, bearer: Key);
-        using var otherAddress = await GetStatsAsync(client, "203.0.113.11", key: Key);
+        using var otherAddress = await GetStatsAsync(client, "127.0.0.11", key: Key);
 
         foreach (var blocked in new[] { blockedWrong, blockedRight })
         {
@@ -61,24 +60,43 @@ public sealed class AdminKeyThrottleTests : OperationsTest
     public async Task Failed_admin_authentications_are_logged_with_the_client_and_never_with_the_key()
     {
         await using var api = StartApi();
-        using var client = api.CreateApiClient();
-        const string Client = "198.51.100.20";
+        var client = api.ServerAddress;
+        const string Client = "127.0.0.20";
         const string Guess = "guessed-admin-key-Zq81mXv3Lw0pRt5y";
         using var wrong = await GetStatsAsync(client, Client, key: Guess);
         using var wrongBearer = await GetStatsAsync(client, Client, bearer: Guess + "B");
         Assert.That(wrong.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
 
         var logs = string.Join("\n", api.Logs.Entries);
-        Assert.That(api.Logs.Entries.Where(static e => e.Contains("198.51.100.20", StringComparison.Ordinal)).ToList(), Has.Count.EqualTo(2), logs);
+        Assert.That(api.Logs.Entries.Where(static e => e.Contains("127.0.0.20", StringComparison.Ordinal)).ToList(), Has.Count.EqualTo(2), logs);
         Assert.That(logs, Does.Contain("Admin request GET /api/admin/outbox/stats rejected"));
         Assert.That(logs, Does.Not.Contain("Zq81mXv3Lw0pRt5y"), "no presented key is logged");
         Assert.That(logs, Does.Not.Contain("0123456789abcdef"), "nor the configured one");
     }
 
-    private static Task<HttpResponseMessage> GetStatsAsync(HttpClient http, string client, string? key = null, string? bearer = null)
+    /// <summary>Asks from <paramref name="client"/>, a loopback address of its own (the whole 127/8 reaches the host), as another machine would.</summary>
+    private static async Task<HttpResponseMessage> GetStatsAsync(Uri server, string client, string? key = null, string? bearer = null)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/outbox/stats");
-        request.Headers.Add("X-Forwarded-For", client);
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(client), 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        using var http = new HttpClient(handler) { BaseAddress = server };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/admin/outbox/stats");
         if (key is not null)
         {
             request.Headers.Add("X-Api-Key", key);
@@ -89,6 +107,8 @@ public sealed class AdminKeyThrottleTests : OperationsTest
             request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
         }
 
-        return http.SendAsync(request);
+        var response = await http.SendAsync(request);
+        await response.Content.LoadIntoBufferAsync();
+        return response;
     }
 }

@@ -49,7 +49,7 @@ public sealed class EraseReplayRaceTests : OperationsTest
     public async Task A_replay_racing_an_erase_through_the_admin_api_leaves_the_lead_erased_and_nothing_is_sent()
     {
         var lead = await AddLeadAsync(OutboxStatus.Failed);
-        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        await using var factory = new WebApplicationFactory<Hermes.Admin.AdminProgram>().WithWebHostBuilder(builder =>
         {
             builder.UseSetting("DATABASE_URL", "");
             builder.UseSetting("ConnectionStrings:Hermes", ConnectionString);

@@ -75,12 +75,12 @@ public sealed class ProgressTests : OperationsTest
             Assert.Ignore("util-linux script is not installed");
         }
 
-        var worker = Path.Combine(AppContext.BaseDirectory, "Hermes.Outbox.Worker.dll");
+        var hermes = Path.Combine(AppContext.BaseDirectory, "hermes.dll");
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var command = $"'{dotnet}' '{worker}' seed --count 3000 --yes";
+        var command = $"'{dotnet}' '{hermes}' seed --count 3000 --yes";
 
         var onTerminal = await RunAsync("/usr/bin/script", ["-qec", command, "/dev/null"]);
-        var piped = await RunAsync(dotnet, [worker, "seed", "--count", "3000", "--yes"]);
+        var piped = await RunAsync(dotnet, [hermes, "seed", "--count", "3000", "--yes"]);
 
         Assert.That(onTerminal.ExitCode, Is.Zero, onTerminal.ToString());
         Assert.That(onTerminal.Output, Does.Contain("seed: 3,000 / 3,000 rows (100.0%)").And.Contain("Seeded 3000 leads"));
