@@ -325,7 +325,7 @@ public sealed class ComposeStackTests : IDisposable
 
         // The load: 3,000 leads seeded by the operator CLI (seed refuses Production, so this one-off runs as Staging),
         // delivered by both workers while the seed still writes; worker 1 is killed once 200 of them have arrived.
-        var seed = Stack.ComposeAsync(["run", "--rm", "-e", "DOTNET_ENVIRONMENT=Staging", "-e", "ASPNETCORE_ENVIRONMENT=Staging", "cli", "seed", "--count", "3000"], TimeSpan.FromMinutes(5));
+        var seed = Stack.ComposeAsync(["run", "--rm", "-e", "DOTNET_ENVIRONMENT=Staging", "-e", "ASPNETCORE_ENVIRONMENT=Staging", "-T", "cli", "seed", "--count", "3000", "--yes"], TimeSpan.FromMinutes(5));
         await WaitUntilAsync(async () => seed.IsCompleted || await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'") >= before + 200,
             TimeSpan.FromMinutes(3), "deliveries of the seeded leads begin");
         var seedRunningAtKill = !seed.IsCompleted;
