@@ -12,7 +12,7 @@ namespace Hermes.Persistence.CompiledModel
     public partial class HermesDbContextModel
     {
         private HermesDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("4cd6d45b-a706-474f-8da9-e5cd6c7e7373"), entityTypeCount: 3)
+            : base(skipDetectChanges: false, modelId: new Guid("f2214536-8157-48b4-83b4-a5b9cc147999"), entityTypeCount: 3)
         {
         }
 
@@ -31,7 +31,7 @@ namespace Hermes.Persistence.CompiledModel
             OutboxMessageEntityType.CreateAnnotations(outboxMessage);
 
             AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn);
-            AddAnnotation("ProductVersion", "10.0.4");
+            AddAnnotation("ProductVersion", "10.0.15");
             AddAnnotation("Relational:MaxIdentifierLength", 63);
         }
     }

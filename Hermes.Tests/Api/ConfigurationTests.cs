@@ -42,7 +42,7 @@ public sealed class ConfigurationTests : DatabaseTest
         AssertRefused(factory.StartServer, factory.Logs, key);
     }
 
-    private static void AssertRefused(TestDelegate start, CapturedLogs logs, string key)
+    private static void AssertRefused(Action start, CapturedLogs logs, string key)
     {
         var failure = Assert.Catch(start);
 
