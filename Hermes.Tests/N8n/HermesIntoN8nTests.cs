@@ -57,6 +57,9 @@ public sealed class HermesIntoN8nTests : OperationsTest, IAsyncDisposable
     [SetUp]
     public async Task StartN8nAsync() => (_n8n, _brevo) = await N8nTier.StartAsync();
 
+    [TearDown]
+    public void LeaveN8n() => N8nTier.EndTest();
+
     /// <summary>The worker as compose runs it against n8n: its default request timeout, test-sized backoff.</summary>
     private Task<WorkerUnderTest> StartWorkerAsync(params (string Key, string? Value)[] overrides)
     {

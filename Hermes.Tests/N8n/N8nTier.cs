@@ -6,13 +6,16 @@ namespace Hermes.Tests.N8n;
 /// One n8n and one Brevo stand-in for the whole test run, started by the first test that needs them
 /// (<see cref="StartAsync"/>) and stopped after the last fixture of this namespace: starting n8n costs half a
 /// minute (its migrations and four CLI starts in entrypoint.sh), a test a few seconds.
-/// Tests that share it do not run in parallel (the stand-in's switches are global); each starts from
-/// <see cref="BrevoStandIn.Heal"/> and uses addresses of its own.
+/// Tests that share it do not run at the same time (the stand-in's switches are global): <see cref="StartAsync"/> makes the
+/// calling test the only one using the tier until its tear-down calls <see cref="EndTest"/>, while fixtures of other tiers
+/// run beside it. Each test starts from <see cref="BrevoStandIn.Heal"/> and uses addresses of its own.
 /// </summary>
 [SetUpFixture]
 public sealed class N8nTier
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);
+    private static readonly SemaphoreSlim InUse = new(1, 1);
+    private static string? _user;
     private static (RealN8n N8n, BrevoStandIn Brevo)? _running;
     private static string? _failure;
 
@@ -20,6 +23,8 @@ public sealed class N8nTier
     public static async Task<(RealN8n N8n, BrevoStandIn Brevo)> StartAsync()
     {
         var installation = await N8nInstallation.RequireAsync();
+        await InUse.WaitAsync();
+        _user = TestContext.CurrentContext.Test.ID;
         await Gate.WaitAsync();
         try
         {
@@ -50,9 +55,24 @@ public sealed class N8nTier
             _running.Value.Brevo.Heal();
             return _running.Value;
         }
+        catch
+        {
+            EndTest();
+            throw;
+        }
         finally
         {
             Gate.Release();
+        }
+    }
+
+    /// <summary>Lets the next test use the tier; called from the tear-down of every test that called <see cref="StartAsync"/>.</summary>
+    public static void EndTest()
+    {
+        if (_user is not null && _user == TestContext.CurrentContext.Test.ID)
+        {
+            _user = null;
+            InUse.Release();
         }
     }
 

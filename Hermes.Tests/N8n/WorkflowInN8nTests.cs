@@ -22,6 +22,9 @@ public sealed class WorkflowInN8nTests
     [SetUp]
     public async Task StartN8nAsync() => (_n8n, _brevo) = await N8nTier.StartAsync();
 
+    [TearDown]
+    public void LeaveN8n() => N8nTier.EndTest();
+
     private static string NewEmail() => $"lead.{Guid.NewGuid():N}@example.com";
 
     private static string NewLeadId() => "lead_" + Guid.NewGuid().ToString("N")[..20];

@@ -121,6 +121,7 @@ public sealed class CliTests : OperationsTest
     }
 
     [Test]
+    [NonParallelizable] // it sets the process's environment and console, which every host started beside it would read
     public async Task The_public_entry_point_reads_the_environment_and_writes_to_the_console()
     {
         await AddLeadAsync();

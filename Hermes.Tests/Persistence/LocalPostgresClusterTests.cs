@@ -40,6 +40,7 @@ public sealed class LocalPostgresClusterTests
     }
 
     [Test]
+    [NonParallelizable] // it points the process's PostgreSQL binaries elsewhere, which a cluster started beside it would read
     public void Missing_binaries_are_explained_both_ways()
     {
         var previous = Environment.GetEnvironmentVariable(LocalPostgresCluster.BinEnvironmentVariable);
