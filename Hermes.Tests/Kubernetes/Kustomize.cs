@@ -91,14 +91,15 @@ public static partial class Kustomize
             return JsonValue.Create(false);
         }
 
+        // A number as JSON reads it, so that GetValue<int>, <long> and <double> all work on it.
         if (Integer().IsMatch(value) && long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
         {
-            return JsonValue.Create(integer);
+            return JsonNode.Parse(integer.ToString(CultureInfo.InvariantCulture));
         }
 
-        if (Float().IsMatch(value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+        if (Float().IsMatch(value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number))
         {
-            return JsonValue.Create(number);
+            return JsonNode.Parse(number.ToString("R", CultureInfo.InvariantCulture));
         }
 
         return JsonValue.Create(value);
