@@ -1,36 +1,25 @@
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using Hermes.Tests.Kubernetes;
 
 namespace Hermes.Tests.Deploy;
 
 /// <summary>
-/// deploy/k8s read by kubectl itself, offline: `kubectl annotate --local` reads and re-emits the objects without a
-/// cluster, so what the tests see is what kubectl would send.
+/// deploy/k8s as an operator applies it: the production overlay rendered by <c>kubectl kustomize</c>
+/// (<see cref="Kustomize"/>), plus the Secret templates of deploy/k8s/secret, which are applied by hand and never by
+/// the overlay.
 /// </summary>
 public static class KubernetesManifests
 {
-    /// <summary>The objects under deploy/k8s (or only its top folder), as kubectl parsed them.</summary>
-    public static async Task<List<JsonObject>> LoadAsync(bool recursive = true)
+    /// <summary>The objects of the production overlay and the Secret templates (copies: callers may change them).</summary>
+    public static async Task<List<JsonObject>> LoadAsync()
     {
-        var kubectl = ExternalTool.Require("kubectl", "kubectl (client only) parses the manifests: https://kubernetes.io/docs/tasks/tools/");
-        List<string> arguments = ["annotate", "--local", "-f", RepositoryFiles.PathOf("deploy", "k8s"), "-o", "json", "hermes.test/parsed=yes"];
-        if (recursive)
-        {
-            arguments.Insert(2, "--recursive");
-        }
-
-        var result = await ExternalTool.RunAsync(kubectl, arguments);
-        Assert.That(result.ExitCode, Is.Zero, result.Describe());
-
-        // kubectl prints one JSON object per document, one after the other.
-        var objects = new List<JsonObject>();
-        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(result.StandardOutput), new JsonReaderOptions { AllowMultipleValues = true });
-        while (reader.Read())
-        {
-            objects.Add(JsonNode.Parse(ref reader)!.AsObject());
-        }
-
+        var objects = await Kustomize.CopyAsync("production");
+        objects.AddRange(SecretTemplates());
         return objects;
     }
+
+    /// <summary>The Secret templates under deploy/k8s/secret.</summary>
+    public static IEnumerable<JsonObject> SecretTemplates() =>
+        Directory.GetFiles(RepositoryFiles.PathOf("deploy", "k8s", "secret"), "*.yaml").Order(StringComparer.Ordinal)
+            .SelectMany(static f => Kustomize.ParseYaml(File.ReadAllText(f)));
 }

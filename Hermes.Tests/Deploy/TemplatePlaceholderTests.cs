@@ -45,7 +45,7 @@ public sealed class TemplatePlaceholderTests
     public async Task Production_refuses_every_value_of_the_kubernetes_secret_template_and_nothing_in_the_config_map()
     {
         var secret = (await KubectlAsync(RepositoryFiles.PathOf("deploy", "k8s", "secret", "secret.example.yaml"))).Single()["stringData"]!.AsObject();
-        var config = (await KubectlAsync(RepositoryFiles.PathOf("deploy", "k8s", "10-config.yaml"))).Single()["data"]!.AsObject();
+        var config = (await KubectlAsync(RepositoryFiles.PathOf("deploy", "k8s", "base", "config.yaml"))).Single()["data"]!.AsObject();
         var secretValues = secret.ToDictionary(static p => p.Key, static p => p.Value!.GetValue<string>());
         var configValues = config.ToDictionary(static p => p.Key, static p => p.Value!.GetValue<string>());
 

@@ -5,7 +5,7 @@ using Hermes.Tests.Deploy;
 namespace Hermes.Tests.Monitoring;
 
 /// <summary>
-/// The Kubernetes scrape job (deploy/monitoring/prometheus/kubernetes.yml) against the pods deploy/k8s makes. No cluster
+/// The Kubernetes scrape job (deploy/monitoring/prometheus/kubernetes.yml) against the pods the production overlay of deploy/k8s makes. No cluster
 /// runs here, and Debian's Prometheus is built without the Kubernetes discovery (its promtool refuses
 /// <c>kubernetes_sd_configs</c>), so the discovery's part is played by the test: for every pod the manifests would
 /// create (each Deployment's template times its replicas, the migrate Job's template once) it writes the target and the
@@ -28,15 +28,16 @@ public sealed partial class KubernetesScrapeTests
         Assert.That(shipped["rule_files"]!.AsArray().Select(static r => r!.GetValue<string>()), Is.EqualTo(new[] { "/etc/prometheus/rules/*.yml" }),
             "where docs/monitoring.md says to mount the rules ConfigMap");
 
-        // The pods deploy/k8s would run, each on an address of TEST-NET-1 (nothing answers there: only the targets matter).
+        // The pods the production overlay would run, each on an address of TEST-NET-1 (nothing answers there: only the targets matter).
         var objects = await KubernetesManifests.LoadAsync();
         var pods = new List<(string Name, string Ip, JsonObject Template)>();
-        foreach (var workload in objects.Where(static o => o["kind"]!.GetValue<string>() is "Deployment" or "Job"))
+        foreach (var workload in objects.Where(static o => o["kind"]!.GetValue<string>() is "Deployment" or "Job" or "CronJob"))
         {
-            var replicas = workload["kind"]!.GetValue<string>() == "Job" ? 1 : workload["spec"]!["replicas"]!.GetValue<int>();
+            // A Deployment whose count an autoscaler owns names no replicas: two pods stand for it; a Job or CronJob, one.
+            var replicas = workload["kind"]!.GetValue<string>() == "Deployment" ? workload["spec"]!["replicas"]?.GetValue<int>() ?? 2 : 1;
             for (var i = 0; i < replicas; i++)
             {
-                pods.Add(($"{workload["metadata"]!["name"]}-{i}", $"192.0.2.{pods.Count + 10}", workload["spec"]!["template"]!.AsObject()));
+                pods.Add(($"{workload["metadata"]!["name"]}-{i}", $"192.0.2.{pods.Count + 10}", Kubernetes.Kustomize.PodTemplate(workload)));
             }
         }
 
@@ -112,7 +113,7 @@ public sealed partial class KubernetesScrapeTests
             Assert.That(port, Is.EqualTo(app == "hermes-worker" ? "8081" : "9464"), name + ": the management port (the worker's health port)");
         }
 
-        Assert.That(dropped.Select(static t => t!["discoveredLabels"]!["__meta_kubernetes_pod_name"]?.GetValue<string>()), Is.EquivalentTo(new[] { "hermes-migrate-0", "hermes-cli-run-0" }),
+        Assert.That(dropped.Select(static t => t!["discoveredLabels"]!["__meta_kubernetes_pod_name"]?.GetValue<string>()), Is.EquivalentTo(new[] { "hermes-migrate-0", "hermes-cli-0", "hermes-purge-0" }),
             "pods without prometheus.io/scrape are not scraped");
         var rules = File.ReadAllText(Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml"));
         Assert.That(active.Select(static t => t!["labels"]!["job"]?.GetValue<string>()).Distinct(),
