@@ -8,7 +8,9 @@ namespace Hermes.Tests.Infrastructure;
 /// moves it for nothing; <see cref="TimersCreatedAsync"/> is the point after which <see cref="FakeTimeProvider.Advance"/>
 /// reaches that timer.
 /// </summary>
-public sealed class TestClock : FakeTimeProvider
+/// <remarks>It starts at the real now, so what the code under test stamps with it (a webhook's signature time, a row's
+/// timestamp) looks current to the receiver and the server.</remarks>
+public sealed class TestClock() : FakeTimeProvider(DateTimeOffset.UtcNow)
 {
     private readonly Lock _gate = new();
     private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
