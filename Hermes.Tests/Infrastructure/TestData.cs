@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Hermes.Domain;
 
 namespace Hermes.Tests.Infrastructure;
@@ -26,6 +27,13 @@ public static class TestData
         CaptchaToken = "token-123",
         Source = "hermes-website",
     };
+
+    /// <summary>
+    /// The contact form's fields as the website sends them: <see cref="LeadForm"/>'s properties under their JSON names,
+    /// in its order (the ten text fields first, then the three consents, the captcha token and the source).
+    /// </summary>
+    public static IReadOnlyList<string> FormFields { get; } =
+        [.. JsonSerializer.SerializeToNode(new LeadForm(), JsonSerializerOptions.Web)!.AsObject().Select(static p => p.Key)];
 
     public static LeadSubmission ValidSubmission(string? email = null)
     {
