@@ -18,6 +18,7 @@ public sealed class OutboxListener(
     OutboxWakeUp wakeUp,
     DeliveryState state,
     IOptions<OutboxOptions> options,
+    TimeProvider time,
     ILogger<OutboxListener> logger) : BackgroundService
 {
     /// <summary>How long the connection may stay silent before a <c>SELECT 1</c> checks it is still there.</summary>
@@ -62,7 +63,7 @@ public sealed class OutboxListener(
                 WorkerLog.ListenerLost(logger, e, delay);
                 try
                 {
-                    await Task.Delay(delay, stoppingToken);
+                    await Task.Delay(delay, time, stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {

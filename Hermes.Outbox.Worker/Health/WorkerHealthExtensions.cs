@@ -27,9 +27,8 @@ public static class WorkerHealthExtensions
         HealthOptions.Register(services);
         services.AddSingleton<DatabaseProbe>();
         services.AddSingleton<OutboxBacklog>();
-        services.AddSingleton<OutboxGauges>();
+        services.AddSingletonCreatedWithHost<OutboxGauges>();
         services.AddHermesDatabaseGauges(Delivery.OutboxTelemetry.Name, includeSize: true);
-        services.AddHostedService<GaugeStart>();
         var timeout = builder.Configuration.GetValue($"{HealthOptions.Section}:{nameof(HealthOptions.Timeout)}", new HealthOptions().Timeout);
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration(
@@ -58,17 +57,5 @@ public static class WorkerHealthExtensions
         app.MapHermesLiveAndReady();
         app.MapHealthChecks("/health/n8n", HealthEndpoints.Options(static check => check.Tags.Contains(N8nTag)));
         return app;
-    }
-
-    /// <summary>Creates the gauges with the host, so they exist before the first collection.</summary>
-    private sealed class GaugeStart(OutboxGauges gauges) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken)
-        {
-            GC.KeepAlive(gauges);
-            return Task.CompletedTask;
-        }
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

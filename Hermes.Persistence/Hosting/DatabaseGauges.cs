@@ -75,19 +75,6 @@ public static class DatabaseGaugeExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(new DatabaseGaugeSettings(meterName, includeSize));
-        services.AddSingleton<DatabaseGauges>();
-        services.AddHostedService<Start>();
-        return services;
-    }
-
-    private sealed class Start(DatabaseGauges gauges) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken)
-        {
-            GC.KeepAlive(gauges);
-            return Task.CompletedTask;
-        }
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        return services.AddSingletonCreatedWithHost<DatabaseGauges>();
     }
 }

@@ -1,38 +1,14 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json.Nodes;
 
 namespace Hermes.Tests.Api;
 
 /// <summary>The captcha switched on, against a fake verify endpoint on loopback that answers by token.</summary>
-public sealed class CaptchaTests : ApiTest
+public sealed class CaptchaTests : CaptchaApiTest
 {
     private const string Secret = "test-captcha-secret";
-    private FakeCaptchaVerifier? _verifier;
 
-    private ConcurrentQueue<IReadOnlyDictionary<string, string>> Verifications => _verifier!.Verifications;
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["Intake:Captcha:Enabled"] = "true",
-        ["Intake:Captcha:VerifyUrl"] = _verifier!.VerifyUrl,
-        ["Intake:Captcha:Secret"] = Secret,
-        ["Intake:Captcha:Timeout"] = "00:00:02",
-    };
-
-    protected override async Task BeforeApiStartsAsync() => _verifier = await FakeCaptchaVerifier.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopVerifierAsync()
-    {
-        if (_verifier is not null)
-        {
-            await _verifier.DisposeAsync();
-        }
-    }
-
-    [SetUp]
-    public void ForgetVerifications() => Verifications.Clear();
+    protected override string CaptchaSecret => Secret;
 
     [Test]
     public async Task Good_token_is_verified_with_secret_and_client_address_then_stored()

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Hermes.Persistence.Local;
 using Hermes.Tests.Deploy;
+using Hermes.Tests.Infrastructure;
 using Npgsql;
 
 namespace Hermes.Tests.Containers;
@@ -217,7 +218,7 @@ public sealed class ComposeStack : IAsyncDisposable
         var result = await ExternalTool.RunAsync(compose, [.. files.SelectMany(static f => new[] { "-f", f }), "--env-file", envFile, "config"],
             environment: DockerEngine.CommandEnvironment(dockerHost));
         Assert.That(result.ExitCode, Is.Zero, result.Describe());
-        return await ComposeYaml.ToJsonAsync(compose, result.StandardOutput);
+        return YamlJson.Parse(result.StandardOutput);
     }
 
     private static string Port() => LocalProcesses.FreeLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Deploy;
 
@@ -25,7 +26,7 @@ public sealed class ComposeFileTests
             return (result, null);
         }
 
-        return (result, await ComposeYaml.ToJsonAsync(compose, result.StandardOutput));
+        return (result, YamlJson.Parse(result.StandardOutput));
     }
 
     // One `docker-compose config` run (about a second) serves every test that reads the example's services.

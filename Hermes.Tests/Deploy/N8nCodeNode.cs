@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hermes.Domain;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Deploy;
 
@@ -70,22 +71,10 @@ public static class N8nCodeNode
     /// <summary>The body Hermes sends for a stored lead, from the domain's own payload contract.</summary>
     public static string HermesPayload(string leadId = "lead_0001", string email = "ada@example.com", bool marketingConsent = false)
     {
-        var lead = new Lead
-        {
-            Id = 42,
-            LeadId = leadId,
-            FirstName = "Ada",
-            LastName = "Lovelace",
-            Email = email,
-            Country = "United Kingdom",
-            PhoneNumber = "+44 20 7946 0958",
-            ProblemDescription = "Our web shop was defaced.",
-            CompanyName = "Analytical Engines Ltd",
-            MarketingConsent = marketingConsent,
-            AgreeToTerms = true,
-            PrivacyConsent = true,
-            CreatedAt = new DateTimeOffset(2026, 11, 22, 9, 30, 0, TimeSpan.Zero),
-        };
+        var lead = TestData.ValidLead(leadId, email);
+        lead.Id = 42;
+        lead.MarketingConsent = marketingConsent;
+        lead.CreatedAt = new DateTimeOffset(2026, 11, 22, 9, 30, 0, TimeSpan.Zero);
         return WebhookPayload.For(lead).ToJson();
     }
 

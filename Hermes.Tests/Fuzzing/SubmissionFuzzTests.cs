@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Hermes.Domain;
 using Hermes.Tests.Api;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Fuzzing;
 
@@ -38,11 +39,7 @@ public sealed class SubmissionFuzzTests : ApiTest
         "SELECT pg_sleep(10);",
     ];
 
-    private static readonly string[] Fields =
-    [
-        "firstName", "lastName", "email", "country", "phoneNumber", "userRole", "problemDescription", "companyName",
-        "companySize", "serviceUrgency", "agreeToTerms", "privacyConsent", "marketingConsent", "captchaToken", "source",
-    ];
+    private static IReadOnlyList<string> Fields => TestData.FormFields;
 
     private static readonly string[] Internals = ["   at ", "Exception", "Npgsql", "SQLSTATE", "INSERT INTO", "hermes_outbox", "StackTrace", "System.", "Microsoft."];
 
@@ -184,7 +181,7 @@ public sealed class SubmissionFuzzTests : ApiTest
             _ => "unusual-text",
         };
 
-        var field = Fields[random.Next(Fields.Length)];
+        var field = Fields[random.Next(Fields.Count)];
         var textField = Fields[random.Next(10)] is var f && f is "email" or "companySize" or "serviceUrgency" ? "problemDescription" : f;
         switch (kind)
         {

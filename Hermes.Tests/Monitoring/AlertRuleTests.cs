@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Hermes.Tests.Deploy;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Monitoring;
 
@@ -43,7 +44,7 @@ public sealed partial class AlertRuleTests
         Assert.That(result.ExitCode, Is.Zero, result.Describe());
         Assert.That(result.StandardOutput, Does.Contain("SUCCESS: 1 rule files found").And.Contain($"SUCCESS: {Alerts().Count + 3} rules found"), "alerts.yml, loaded with the config");
 
-        var config = await MonitoringTools.YamlAsync(file);
+        var config = YamlJson.Read(file);
         var jobs = config["scrape_configs"]!.AsArray().ToDictionary(static j => j!["job_name"]!.GetValue<string>(), static j => j!);
         Assert.That(jobs.Keys, Is.EquivalentTo(new[] { "hermes-api", "hermes-admin", "hermes-worker" }));
         var rules = File.ReadAllText(AlertsFile);

@@ -26,8 +26,8 @@ public sealed class DashboardTests
     public async Task The_dashboard_is_provisioned_against_the_compose_Prometheus_and_every_panel_asks_the_chosen_data_source()
     {
         var dashboard = GrafanaDashboard.Load();
-        var datasources = await MonitoringTools.YamlAsync(Path.Combine(GrafanaDashboard.ProvisioningDirectory, "datasources", "prometheus.yml"));
-        var providers = await MonitoringTools.YamlAsync(Path.Combine(GrafanaDashboard.ProvisioningDirectory, "dashboards", "hermes.yml"));
+        var datasources = YamlJson.Read(Path.Combine(GrafanaDashboard.ProvisioningDirectory, "datasources", "prometheus.yml"));
+        var providers = YamlJson.Read(Path.Combine(GrafanaDashboard.ProvisioningDirectory, "dashboards", "hermes.yml"));
 
         var datasource = datasources["datasources"]!.AsArray().Single()!;
         Assert.Multiple(() =>

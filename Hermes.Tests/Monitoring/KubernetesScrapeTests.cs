@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Hermes.Tests.Deploy;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Monitoring;
 
@@ -20,7 +21,7 @@ public sealed partial class KubernetesScrapeTests
     public async Task The_shipped_scrape_job_keeps_the_annotated_pods_on_their_health_port_under_the_job_names_the_rules_use()
     {
         var prometheusBinary = MonitoringTools.Prometheus;
-        var shipped = await MonitoringTools.YamlAsync(Path.Combine(MonitoringTools.RulesDirectory, "kubernetes.yml"));
+        var shipped = YamlJson.Read(Path.Combine(MonitoringTools.RulesDirectory, "kubernetes.yml"));
         var job = shipped["scrape_configs"]!.AsArray().Single()!.AsObject();
         var discovery = job["kubernetes_sd_configs"]!.AsArray().Single()!;
         Assert.That(discovery["role"]!.GetValue<string>(), Is.EqualTo("pod"));

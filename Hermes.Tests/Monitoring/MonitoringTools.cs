@@ -21,15 +21,6 @@ public static class MonitoringTools
 
     public static string RulesDirectory => RepositoryFiles.PathOf("deploy", "monitoring", "prometheus");
 
-    /// <summary>A YAML file as JSON, read by python3's PyYAML (a dependency of Debian's docker-compose).</summary>
-    public static async Task<JsonObject> YamlAsync(string path)
-    {
-        var python = ExternalTool.Require("python3", "python3 with PyYAML (apt-get install -y python3-yaml) reads the YAML files.");
-        var result = await ExternalTool.RunAsync(python, ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)", path]);
-        Assert.That(result.ExitCode, Is.Zero, result.Describe());
-        return JsonNode.Parse(result.StandardOutput)!.AsObject();
-    }
-
     public static string Need(string tool)
     {
         if (ExternalTool.Find(tool) is { } path)

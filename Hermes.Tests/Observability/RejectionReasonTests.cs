@@ -12,10 +12,9 @@ namespace Hermes.Tests.Observability;
 /// reached. The host runs with a 4 KiB body limit, two submissions per client address per minute (client addresses
 /// through the trusted loopback proxy, one per test) and the captcha on, against a loopback verifier.
 /// </summary>
-public sealed class RejectionReasonTests : ApiTest
+public sealed class RejectionReasonTests : CaptchaApiTest
 {
     private const int BodyLimit = 4096;
-    private FakeCaptchaVerifier? _verifier;
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
@@ -23,27 +22,9 @@ public sealed class RejectionReasonTests : ApiTest
         ["Intake:RateLimit:PermitLimit"] = "2",
         ["Intake:RateLimit:Window"] = "00:01:00",
         ["Intake:TrustedProxies:0"] = "127.0.0.1",
-        ["Intake:Captcha:Enabled"] = "true",
-        ["Intake:Captcha:VerifyUrl"] = _verifier!.VerifyUrl,
-        ["Intake:Captcha:Secret"] = "rejection-test-secret",
-        ["Intake:Captcha:Timeout"] = "00:00:02",
-    };
+    }.Concat(CaptchaSettings).ToDictionary();
 
-    private IEnumerable<string> Verified => _verifier!.Verifications.Select(static v => v["response"]);
-
-    protected override async Task BeforeApiStartsAsync() => _verifier = await FakeCaptchaVerifier.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopVerifierAsync()
-    {
-        if (_verifier is not null)
-        {
-            await _verifier.DisposeAsync();
-        }
-    }
-
-    [SetUp]
-    public void ForgetVerifications() => _verifier!.Verifications.Clear();
+    private IEnumerable<string> Verified => Verifications.Select(static v => v["response"]);
 
     [Test]
     public async Task Body_over_the_limit_counts_as_too_large()

@@ -3,45 +3,47 @@ using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
 using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
+using Hermes.Tests.Api;
+using Hermes.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Hermes.Tests.Operations;
 
 public sealed class RetentionServiceTests : OperationsTest
 {
+    // The schedule is the worker's clock (a FakeTimeProvider moved by hand); the age of a row is the server's now().
+
     [Test]
     public async Task The_worker_purges_old_delivered_rows_on_its_schedule()
     {
         var now = DateTimeOffset.UtcNow;
         var old = await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddDays(-3));
         var recent = await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddHours(-1));
-        using var host = Build(("Retention:Period", "1.00:00:00"), ("Retention:Interval", "00:00:00.200"));
+        var clock = new TestClock();
+        using var host = Build(clock, ("Retention:Period", "1.00:00:00"));
 
         await host.StartAsync();
         try
         {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", old.OutboxId) > 0 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
+            await clock.TimersCreatedAsync(1);
+            clock.Advance(TimeSpan.FromSeconds(4));
+            Assert.That(await OutboxRowsAsync(old.OutboxId), Is.EqualTo(1), "nothing is purged before the first run (5 s after the start)");
 
-            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", old.OutboxId), Is.Zero, "purged within the interval");
-            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", recent.OutboxId), Is.EqualTo(1));
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await WaitUntilAsync(async () => await OutboxRowsAsync(old.OutboxId) == 0, "the first run purges the old row");
+            Assert.That(await OutboxRowsAsync(recent.OutboxId), Is.EqualTo(1));
             Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(2));
 
-            // And again on the next tick.
+            // And again an interval (an hour by default) later.
             var later = await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddDays(-2));
-            deadline = DateTime.UtcNow.AddSeconds(10);
-            while (await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", later.OutboxId) > 0 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
-
-            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", later.OutboxId), Is.Zero);
+            await clock.TimersCreatedAsync(2);
+            clock.Advance(TimeSpan.FromHours(1));
+            await WaitUntilAsync(async () => await OutboxRowsAsync(later.OutboxId) == 0, "the next run purges the row that has aged since");
+            Assert.That(await OutboxRowsAsync(recent.OutboxId), Is.EqualTo(1));
         }
         finally
         {
@@ -53,15 +55,18 @@ public sealed class RetentionServiceTests : OperationsTest
     public async Task Switched_off_the_worker_never_purges()
     {
         var old = await AddLeadAsync(OutboxStatus.Delivered, createdAt: DateTimeOffset.UtcNow.AddDays(-30));
-        using var host = Build(("Retention:Enabled", "false"), ("Retention:Interval", "00:00:00.100"));
+        var clock = new TestClock();
+        using var host = Build(clock, ("Retention:Enabled", "false"));
 
         await host.StartAsync();
         var service = host.Services.GetServices<IHostedService>().OfType<RetentionService>().Single();
         await service.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(5));
+        clock.Advance(TimeSpan.FromDays(1));
         await host.StopAsync();
 
         Assert.That(service.ExecuteTask.IsCompletedSuccessfully, Is.True, "the service ends at once when switched off");
-        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", old.OutboxId), Is.EqualTo(1));
+        Assert.That(clock.TimersCreated, Is.Zero, "it never waited for a run");
+        Assert.That(await OutboxRowsAsync(old.OutboxId), Is.EqualTo(1));
     }
 
     [Test]
@@ -69,21 +74,22 @@ public sealed class RetentionServiceTests : OperationsTest
     {
         var old = await AddLeadAsync(OutboxStatus.Delivered, createdAt: DateTimeOffset.UtcNow.AddDays(-30));
         await ExecuteAsync("ALTER TABLE hermes_delivery_attempts RENAME TO hermes_delivery_attempts_away");
-        using var host = Build(("Retention:Interval", "00:00:00.100"));
+        var clock = new TestClock();
+        var logs = new CapturedLogs();
+        using var host = Build(clock, logs, ("Retention:Interval", "00:10:00"));
         await host.StartAsync();
         try
         {
-            await Task.Delay(400);
-            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", old.OutboxId), Is.EqualTo(1), "the purge cannot run yet");
+            await clock.TimersCreatedAsync(1);
+            clock.Advance(TimeSpan.FromSeconds(5));
+            await WaitUntilAsync(() => Task.FromResult(logs.Entries.Any(static e => e.StartsWith("Warning 5002:", StringComparison.Ordinal))), "the first purge fails");
+            Assert.That(await OutboxRowsAsync(old.OutboxId), Is.EqualTo(1), "the purge cannot run yet");
             await ExecuteAsync("ALTER TABLE hermes_delivery_attempts_away RENAME TO hermes_delivery_attempts");
 
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", old.OutboxId) > 0 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
-
-            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", old.OutboxId), Is.Zero, "purged once the table came back");
+            await clock.TimersCreatedAsync(2);
+            clock.Advance(TimeSpan.FromMinutes(10));
+            await WaitUntilAsync(async () => await OutboxRowsAsync(old.OutboxId) == 0, "the next interval's purge succeeds once the table is back");
+            Assert.That(logs.Entries.Count(static e => e.StartsWith("Warning 5002:", StringComparison.Ordinal)), Is.EqualTo(1), "one failure, logged once");
         }
         finally
         {
@@ -110,11 +116,22 @@ public sealed class RetentionServiceTests : OperationsTest
         Assert.That((options.Enabled, options.Period, options.Interval), Is.EqualTo((true, TimeSpan.FromDays(7), TimeSpan.FromHours(1))));
     }
 
-    private IHost Build(params (string Key, string Value)[] settings) => Build(ConnectionString, settings);
+    private Task<long> OutboxRowsAsync(long outboxId) => ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", outboxId);
 
-    private static IHost Build(string connectionString, params (string Key, string Value)[] settings)
+    private IHost Build(params (string Key, string Value)[] settings) => Build(TimeProvider.System, null, settings);
+
+    private IHost Build(TimeProvider clock, params (string Key, string Value)[] settings) => Build(clock, null, settings);
+
+    private IHost Build(TimeProvider clock, CapturedLogs? logs, params (string Key, string Value)[] settings)
     {
+        var connectionString = ConnectionString;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Staging", DisableDefaults = true });
+        builder.Services.AddSingleton(clock);
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         builder.Configuration.AddInMemoryCollection(
             new[] { new KeyValuePair<string, string?>("ConnectionStrings:Hermes", connectionString) }
                 .Concat(settings.Select(static s => new KeyValuePair<string, string?>(s.Key, s.Value))));

@@ -1,4 +1,5 @@
 using Hermes.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Hermes.Tests.Worker;
@@ -25,7 +26,10 @@ public sealed class WakeUpTests : WorkerTest
     [Test]
     public async Task Listener_reconnects_by_itself_after_its_connection_is_dropped()
     {
-        await using var worker = await StartWorkerAsync(SlowPoll);
+        // The worker's clock stands still unless moved: the reconnection waits its backoff on it, and no poll can
+        // find the row that proves the listener is back.
+        var clock = new TestClock();
+        await using var worker = await WorkerUnderTest.StartAsync(ConnectionString, Receiver.Url, SlowPoll, services: s => s.AddSingleton<TimeProvider>(clock));
         await WaitUntilAsync(() => Task.FromResult(worker.State.Listening), "the listener is connected");
         var database = new NpgsqlConnectionStringBuilder(ConnectionString).Database!;
 
@@ -39,9 +43,15 @@ public sealed class WakeUpTests : WorkerTest
             Assert.That(await kill.ExecuteScalarAsync(), Is.EqualTo(1L));
         }
 
-        await WaitUntilAsync(() => Task.FromResult(!worker.State.Listening), "the listener notices");
-        await WaitUntilAsync(() => Task.FromResult(worker.State.Listening), "the listener is back", TimeSpan.FromSeconds(10));
-        await Task.Delay(100);
+        await WaitUntilAsync(() => Task.FromResult(worker.Log.Any(static e => e.EventId == 4021)), "the listener notices and waits its backoff");
+        Assert.That(worker.State.Listening, Is.False);
+        // Moved on a little at every look, as the backoff's timer may be created just after the log line.
+        await WaitUntilAsync(() =>
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(100));
+            return Task.FromResult(worker.State.Listening);
+        }, "the listener is back after its one-second backoff");
+        Assert.That(clock.GetUtcNow() - clock.Start, Is.LessThan(TimeSpan.FromMinutes(1)), "well within the poll interval: no poll found the row below");
         var (_, message) = await InsertLeadAsync();
 
         await WaitForOutboxStatusAsync(message.Id, "delivered", TimeSpan.FromSeconds(5));

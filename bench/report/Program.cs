@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using Hermes.Bench.Worker;
+using Hermes.Tests.Infrastructure;
 
 // Usage: Hermes.Bench.Report --api <Hermes.Api.dll> --worker <Hermes.Outbox.Worker.dll> [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] --hermes <hermes.dll>
 var options = Args.Parse(args);
@@ -234,17 +235,7 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
 
     public static async Task<bool> SubmitAsync(HttpClient http, Uri api, int n)
     {
-        using var response = await http.PostAsJsonAsync(new Uri(api, "/api/leads"), new
-        {
-            firstName = "Ada",
-            lastName = "Lovelace",
-            email = $"bench{n}.{Guid.NewGuid():N}@example.com",
-            country = "United Kingdom",
-            phoneNumber = "+44 20 7946 0958",
-            problemDescription = "Our web shop was defaced last night.",
-            agreeToTerms = true,
-            privacyConsent = true,
-        });
+        using var response = await http.PostAsJsonAsync(new Uri(api, "/api/leads"), TestData.ValidForm($"bench{n}.{Guid.NewGuid():N}@example.com"));
         return response.StatusCode == HttpStatusCode.Created;
     }
 

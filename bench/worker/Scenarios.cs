@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Hermes.Domain;
 using Hermes.Persistence.Local;
 using Hermes.Persistence.Outbox;
+using Hermes.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -268,59 +269,74 @@ public static partial class Scenarios
     /// <summary>The API's write: the lead, then its outbox row with the frozen payload, one transaction.</summary>
     private static string PgbenchScript(bool notifyAfter)
     {
-        var payload = WebhookPayload.For(SampleLead(1, "lead_00000000000000000000000000")).ToJson().Replace("'", "''", StringComparison.Ordinal);
+        var lead = SampleLead(1, "lead_00000000000000000000000000");
+        var payload = WebhookPayload.For(lead).ToJson().Replace("'", "''", StringComparison.Ordinal);
         return $"""
             BEGIN;
-            INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, user_role, problem_description, company_name, company_size, service_urgency, agree_to_terms, privacy_consent, marketing_consent, captcha_token, user_agent, ip_address, source, status, n8n_success, lead_score, priority) VALUES ('lead_' || md5(random()::text || clock_timestamp()::text), 'Ada', 'Lovelace', 'ada@example.com', 'United Kingdom', '+44 20 7946 0958', 'CISO', 'Our web shop was defaced last night. We need an incident response.', 'Analytical Engines Ltd', '11-50', 'urgent', true, true, false, 'token-123', 'Mozilla/5.0 (X11; Linux x86_64)', '203.0.113.7', 'hermes-website', 'queued', false, 0, 'high');
+            INSERT INTO hermes_leads (lead_id, {Columns}) VALUES ('lead_' || md5(random()::text || clock_timestamp()::text), {string.Join(", ", LeadColumns.Select(c => Literal(c.Value(lead))))});
             INSERT INTO hermes_outbox (lead_id, payload) VALUES (currval(pg_get_serial_sequence('hermes_leads', 'id')), '{payload}');
             END;
             {(notifyAfter ? "BEGIN;\nSET LOCAL synchronous_commit TO off;\nSELECT pg_notify('hermes_outbox', '');\nEND;\n" : "")}
             """;
     }
 
-    private static Lead SampleLead(long id, string leadId) => new()
+    /// <summary>The lead's columns the benchmarks write, each with its value from a <see cref="Lead"/>.</summary>
+    private static readonly (string Column, Func<Lead, object?> Value)[] LeadColumns =
+    [
+        ("first_name", static l => l.FirstName), ("last_name", static l => l.LastName), ("email", static l => l.Email),
+        ("country", static l => l.Country), ("phone_number", static l => l.PhoneNumber), ("user_role", static l => l.UserRole),
+        ("problem_description", static l => l.ProblemDescription), ("company_name", static l => l.CompanyName),
+        ("company_size", static l => l.CompanySize), ("service_urgency", static l => l.ServiceUrgency),
+        ("agree_to_terms", static l => l.AgreeToTerms), ("privacy_consent", static l => l.PrivacyConsent),
+        ("marketing_consent", static l => l.MarketingConsent), ("captcha_token", static l => l.CaptchaToken),
+        ("user_agent", static l => l.UserAgent), ("ip_address", static l => l.IpAddress), ("source", static l => l.Source),
+        ("status", static l => l.Status), ("n8n_success", static l => l.N8nSuccess), ("lead_score", static l => l.LeadScore),
+        ("priority", static l => l.Priority),
+    ];
+
+    private static string Columns => string.Join(", ", LeadColumns.Select(static c => c.Column));
+
+    /// <summary>A value as an SQL literal, for the pgbench script (which takes no parameters).</summary>
+    private static string Literal(object? value) => value switch
     {
-        Id = id,
-        LeadId = leadId,
-        FirstName = "Ada",
-        LastName = "Lovelace",
-        Email = "ada@example.com",
-        Country = "United Kingdom",
-        PhoneNumber = "+44 20 7946 0958",
-        UserRole = "CISO",
-        ProblemDescription = "Our web shop was defaced last night. We need an incident response.",
-        CompanyName = "Analytical Engines Ltd",
-        CompanySize = "11-50",
-        ServiceUrgency = "urgent",
-        AgreeToTerms = true,
-        PrivacyConsent = true,
-        MarketingConsent = false,
-        CaptchaToken = "token-123",
-        UserAgent = "Mozilla/5.0 (X11; Linux x86_64)",
-        IpAddress = IPAddress.Parse("203.0.113.7"),
-        Source = "hermes-website",
-        Status = LeadStatus.Queued,
-        N8nSuccess = false,
-        LeadScore = 0,
-        Priority = "high",
-        CreatedAt = DateTimeOffset.UtcNow,
+        null => "NULL",
+        bool b => b ? "true" : "false",
+        int or long => Convert.ToString(value, CultureInfo.InvariantCulture)!,
+        _ when value.ToString()!.Contains('\n', StringComparison.Ordinal) =>
+            "E'" + value.ToString()!.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal) + "'",
+        _ => "'" + value.ToString()!.Replace("'", "''", StringComparison.Ordinal) + "'",
     };
 
+    /// <summary>The tests' sample lead (Hermes.Tests/Infrastructure/TestData.cs, linked into this project).</summary>
+    private static Lead SampleLead(long id, string leadId)
+    {
+        var lead = TestData.ValidLead(leadId);
+        lead.Id = id;
+        lead.CreatedAt = DateTimeOffset.UtcNow;
+        return lead;
+    }
+
     /// <summary>Stores <paramref name="rows"/> leads and outbox rows in one transaction; returns the commit's Stopwatch timestamp.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "The text is built from the constant column list; the values are parameters.")]
     private static async Task<long> PrefillAsync(BenchEnvironment bench, int rows)
     {
         var template = WebhookPayload.For(SampleLead(0, "lead_template")).ToJson();
         await using var connection = await bench.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await using (var leads = new NpgsqlCommand("""
-            INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, user_role, problem_description,
-                company_name, company_size, service_urgency, agree_to_terms, privacy_consent, marketing_consent, source, status, priority)
-            SELECT 'lead_bench' || lpad(g::text, 21, '0'), 'Ada', 'Lovelace', 'ada' || g || '@example.com', 'United Kingdom', '+44 20 7946 0958',
-                'CISO', 'Our web shop was defaced last night. We need an incident response.', 'Analytical Engines Ltd', '11-50', 'urgent',
-                true, true, false, 'hermes-website', 'queued', 'high'
+        var sample = SampleLead(0, "lead_template");
+        var values = LeadColumns.Select((c, n) => c.Column == "email" ? "'ada' || g || '@example.com'" : "$" + (n + 2).ToString(CultureInfo.InvariantCulture));
+        await using (var leads = new NpgsqlCommand($"""
+            INSERT INTO hermes_leads (lead_id, {Columns})
+            SELECT 'lead_bench' || lpad(g::text, 21, '0'), {string.Join(", ", values)}
             FROM generate_series(1, $1) g
-            """, connection, transaction) { Parameters = { new() { Value = rows } } })
+            """, connection, transaction))
         {
+            leads.Parameters.Add(new() { Value = rows });
+            foreach (var (_, value) in LeadColumns)
+            {
+                leads.Parameters.Add(new() { Value = value(sample) ?? DBNull.Value });
+            }
+
             await leads.ExecuteNonQueryAsync();
         }
 
@@ -350,15 +366,17 @@ public static partial class Scenarios
                 insert.BatchCommands.Add(new NpgsqlBatchCommand(OutboxNotifier.DeferInThisTransactionSql));
             }
 
-            insert.BatchCommands.Add(new NpgsqlBatchCommand("""
-                INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, user_role, problem_description,
-                    company_name, company_size, service_urgency, agree_to_terms, privacy_consent, marketing_consent, captcha_token, user_agent,
-                    ip_address, source, status, n8n_success, lead_score, priority)
-                VALUES ($1, 'Ada', 'Lovelace', 'ada@example.com', 'United Kingdom', '+44 20 7946 0958', 'CISO',
-                    'Our web shop was defaced last night. We need an incident response.', 'Analytical Engines Ltd', '11-50', 'urgent',
-                    true, true, false, 'token-123', 'Mozilla/5.0 (X11; Linux x86_64)', '203.0.113.7', 'hermes-website', 'queued', false, 0, 'high')
+            var command = new NpgsqlBatchCommand($"""
+                INSERT INTO hermes_leads (lead_id, {Columns})
+                VALUES ($1, {string.Join(", ", LeadColumns.Select((_, n) => "$" + (n + 2).ToString(CultureInfo.InvariantCulture)))})
                 RETURNING id, created_at
-                """) { Parameters = { new() { Value = lead.LeadId } } });
+                """) { Parameters = { new() { Value = lead.LeadId } } };
+            foreach (var (_, value) in LeadColumns)
+            {
+                command.Parameters.Add(new() { Value = value(lead) ?? DBNull.Value });
+            }
+
+            insert.BatchCommands.Add(command);
             await using var reader = await insert.ExecuteReaderAsync();
             if (deferWakeUp)
             {
