@@ -16,17 +16,10 @@ public sealed class DeliveryAttempt
     /// <summary>HTTP status, or null when no answer came (timeout, refused, dropped connection).</summary>
     public int? StatusCode { get; set; }
 
-    /// <summary><c>delivered</c>, <c>retry</c> or <c>failed</c>.</summary>
+    /// <summary>One of <see cref="DeliveryOutcomes"/>.</summary>
     public required string Outcome { get; set; }
 
     public string? Error { get; set; }
     public string? ResponseExcerpt { get; set; }
     public string? WorkerId { get; set; }
-}
-
-public static class DeliveryOutcomes
-{
-    public const string Delivered = "delivered";
-    public const string Retry = "retry";
-    public const string Failed = "failed";
 }

@@ -45,7 +45,7 @@ public sealed class Lead
     public bool? N8nSuccess { get; set; }
     public string? N8nErrorMessage { get; set; }
 
-    // Status and workflow.
+    // Status and workflow: free text, of which Hermes writes the values of LeadStatus (LeadStatusNames).
     public string? Status { get; set; }
     public DateTimeOffset? ProcessedAt { get; set; }
     public string? AssignedTo { get; set; }
@@ -84,31 +84,9 @@ public sealed class Lead
         UserAgent = submission.UserAgent,
         IpAddress = submission.IpAddress,
         Source = submission.Source,
-        Status = LeadStatus.Queued,
+        Status = LeadStatus.Queued.ToDatabase(),
         N8nSuccess = false,
         LeadScore = 0,
         Priority = ServiceUrgencies.PriorityFor(submission.ServiceUrgency),
     };
-}
-
-/// <summary>
-/// The values of <c>hermes_leads.status</c> that Hermes writes. The column stays free text (the seed's
-/// <c>VARCHAR(50)</c>) because people working the CRM may set their own workflow states.
-/// </summary>
-public static class LeadStatus
-{
-    /// <summary>The seed's default, for rows written by something other than Hermes.</summary>
-    public const string New = "new";
-
-    /// <summary>Stored and waiting for delivery to n8n.</summary>
-    public const string Queued = "queued";
-
-    /// <summary>n8n accepted the lead (2xx).</summary>
-    public const string Forwarded = "forwarded";
-
-    /// <summary>Delivery gave up after the last attempt, or n8n answered 410 Gone.</summary>
-    public const string DeliveryFailed = "delivery_failed";
-
-    /// <summary>Personal data was erased on request (GDPR); the row and its ids remain.</summary>
-    public const string Erased = "erased";
 }

@@ -84,7 +84,8 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
     private static void MapOutbox(EntityTypeBuilder<OutboxMessage> outbox)
     {
         outbox.ToTable("hermes_outbox", static t => t.HasCheckConstraint(
-            "ck_hermes_outbox_status", "status IN ('pending', 'delivered', 'failed', 'cancelled')"));
+            "ck_hermes_outbox_status",
+            $"status IN ('{OutboxStatusNames.Pending}', '{OutboxStatusNames.Delivered}', '{OutboxStatusNames.Failed}', '{OutboxStatusNames.Cancelled}')"));
         outbox.HasKey(static o => o.Id).HasName("hermes_outbox_pkey");
         outbox.Property(static o => o.Id).HasColumnName("id").UseIdentityByDefaultColumn();
         outbox.Property(static o => o.LeadId).HasColumnName("lead_id");
@@ -104,12 +105,12 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
 
         outbox.HasOne(static o => o.Lead).WithMany().HasForeignKey(static o => o.LeadId)
             .HasConstraintName("fk_hermes_outbox_lead").OnDelete(DeleteBehavior.Restrict);
-        outbox.HasIndex(static o => new { o.AvailableAt, o.Id }).HasFilter("status = 'pending'")
+        outbox.HasIndex(static o => new { o.AvailableAt, o.Id }).HasFilter($"status = '{OutboxStatusNames.Pending}'")
             .HasDatabaseName("idx_hermes_outbox_pending");
         outbox.HasIndex(static o => o.LeadId).HasDatabaseName("idx_hermes_outbox_lead_id");
-        outbox.HasIndex(static o => o.DeliveredAt).HasFilter("status = 'delivered'")
+        outbox.HasIndex(static o => o.DeliveredAt).HasFilter($"status = '{OutboxStatusNames.Delivered}'")
             .HasDatabaseName("idx_hermes_outbox_delivered_at");
-        outbox.HasIndex(static o => new { o.Status, o.CreatedAt }).HasFilter("status <> 'delivered'")
+        outbox.HasIndex(static o => new { o.Status, o.CreatedAt }).HasFilter($"status <> '{OutboxStatusNames.Delivered}'")
             .HasDatabaseName("idx_hermes_outbox_undelivered");
     }
 

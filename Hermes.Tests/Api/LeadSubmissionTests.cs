@@ -54,7 +54,7 @@ public sealed class LeadSubmissionTests : ApiTest
             Assert.That(lead.Source, Is.EqualTo("hermes-website"));
             Assert.That(lead.UserAgent, Is.EqualTo("HermesTest/1.0"));
             Assert.That(lead.IpAddress, Is.EqualTo(IPAddress.Loopback));
-            Assert.That(lead.Status, Is.EqualTo(LeadStatus.Queued));
+            Assert.That(lead.Status, Is.EqualTo(LeadStatus.Queued.ToDatabase()));
             Assert.That(lead.N8nSuccess, Is.False);
             Assert.That(lead.IdempotencyKey, Is.Null);
             Assert.That(lead.RequestHash, Is.Null);

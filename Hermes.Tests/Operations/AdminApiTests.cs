@@ -117,7 +117,7 @@ public sealed class AdminApiTests : OperationsTest
 
         Assert.That(details!.Id, Is.EqualTo(lead.Id));
         Assert.That(details.LeadId, Is.EqualTo(lead.LeadId));
-        Assert.That(details.Status, Is.EqualTo(LeadStatus.DeliveryFailed));
+        Assert.That(details.Status, Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
         Assert.That(details.N8nSuccess, Is.False);
         Assert.That(details.FormData.Email, Is.EqualTo("ada@example.com"));
         Assert.That(details.FormData.FirstName, Is.EqualTo("Ada"));
@@ -215,7 +215,7 @@ public sealed class AdminApiTests : OperationsTest
         Assert.That(result.LeadIds, Is.EqualTo(new[] { a.LeadId }));
         Assert.That(await OutboxStatusAsync(a.OutboxId), Is.EqualTo("pending"));
         Assert.That(await OutboxStatusAsync(b.OutboxId), Is.EqualTo("failed"));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", a.Id), Is.EqualTo(LeadStatus.Queued));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", a.Id), Is.EqualTo(LeadStatus.Queued.ToDatabase()));
     }
 
     [Test]
@@ -264,7 +264,7 @@ public sealed class AdminApiTests : OperationsTest
         Assert.That(notJson.StatusCode, Is.EqualTo(HttpStatusCode.UnsupportedMediaType));
 
         var details = await _client.GetFromJsonAsync($"/api/leads/{lead.LeadId}", OperationsJsonContext.Default.LeadDetails);
-        Assert.That(details!.Status, Is.EqualTo(LeadStatus.Erased));
+        Assert.That(details!.Status, Is.EqualTo(LeadStatus.Erased.ToDatabase()));
         Assert.That(details.ErasedAt, Is.Not.Null);
         Assert.That(details.FormData.LastName, Is.EqualTo(LeadErasure.ErasedText));
         Assert.That(details.Metadata.IpAddress, Is.Null);

@@ -23,9 +23,9 @@ public abstract class OperationsTest : DatabaseTest
         lead.CreatedAt = created;
         lead.Status = status switch
         {
-            OutboxStatus.Delivered => LeadStatus.Forwarded,
-            OutboxStatus.Failed => LeadStatus.DeliveryFailed,
-            _ => LeadStatus.Queued,
+            OutboxStatus.Delivered => LeadStatus.Forwarded.ToDatabase(),
+            OutboxStatus.Failed => LeadStatus.DeliveryFailed.ToDatabase(),
+            _ => LeadStatus.Queued.ToDatabase(),
         };
         if (status == OutboxStatus.Delivered)
         {

@@ -25,7 +25,7 @@ public sealed class LeadPersistenceTests : DatabaseTest
         var stored = await reader.Leads.SingleAsync(l => l.LeadId == leadId);
         var message = await reader.Outbox.SingleAsync(o => o.LeadId == stored.Id);
         Assert.That(stored.Email, Is.EqualTo("ada@example.com"));
-        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Queued));
+        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Queued.ToDatabase()));
         Assert.That(stored.Priority, Is.EqualTo("high"));
         Assert.That(stored.IpAddress!.ToString(), Is.EqualTo("203.0.113.7"));
         Assert.That(stored.CreatedAt, Is.Not.Null, "the database assigns created_at");

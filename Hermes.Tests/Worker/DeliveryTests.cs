@@ -44,7 +44,7 @@ public sealed class DeliveryTests : WorkerTest
 
         await using var db = CreateContext();
         var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.Id == lead.Id);
-        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Forwarded));
+        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Forwarded.ToDatabase()));
         Assert.That(stored.N8nSuccess, Is.True);
         Assert.That(stored.BrevoContactId, Is.EqualTo("brevo-4711"));
         Assert.That(stored.N8nErrorMessage, Is.Null);
@@ -190,7 +190,7 @@ public sealed class DeliveryTests : WorkerTest
         var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.Id == lead.Id);
         Assert.That(stored.N8nSuccess, Is.False);
         Assert.That(stored.N8nErrorMessage, Does.StartWith("HTTP 503"));
-        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Queued));
+        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Queued.ToDatabase()));
         Assert.That(worker.State.ConsecutiveFailures, Is.EqualTo(1));
     }
 
@@ -248,7 +248,7 @@ public sealed class DeliveryTests : WorkerTest
         Assert.That(outbox.LastError, Does.Contain("refused").IgnoreCase);
         Assert.That(outbox.DeliveredAt, Is.Null);
         var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.Id == lead.Id);
-        Assert.That(stored.Status, Is.EqualTo(LeadStatus.DeliveryFailed));
+        Assert.That(stored.Status, Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
         Assert.That(stored.N8nSuccess, Is.False);
         Assert.That(stored.N8nErrorMessage, Does.Contain("refused").IgnoreCase);
         Assert.That(stored.ProcessedAt, Is.Null);
@@ -266,7 +266,7 @@ public sealed class DeliveryTests : WorkerTest
 
         Assert.That(Receiver.Count, Is.EqualTo(3), "no attempt after the last");
         Assert.That(Receiver.Requests.Select(static r => r.Attempt), Is.EqualTo(new[] { 1, 2, 3 }));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.DeliveryFailed));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
         Assert.That(await ScalarAsync<string>("SELECT n8n_error_message FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("HTTP 500 Internal Server Error: boom"));
         Assert.That(await ScalarAsync<int>("SELECT last_status_code FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(500));
         Assert.That(await ScalarAsync<string>("SELECT string_agg(outcome, ',' ORDER BY attempt_number) FROM hermes_delivery_attempts WHERE outbox_id = $1", message.Id), Is.EqualTo("retry,retry,failed"));
@@ -284,7 +284,7 @@ public sealed class DeliveryTests : WorkerTest
         Assert.That(Receiver.Count, Is.EqualTo(1));
         Assert.That(await ScalarAsync<int>("SELECT attempts FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(1));
         Assert.That(await ScalarAsync<int>("SELECT last_status_code FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(410));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.DeliveryFailed));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
         Assert.That(await ScalarAsync<string>("SELECT outcome FROM hermes_delivery_attempts WHERE outbox_id = $1", message.Id), Is.EqualTo(DeliveryOutcomes.Failed));
     }
 

@@ -89,7 +89,7 @@ public sealed class OutboxStoreTests : WorkerTest
             CancellationToken.None);
 
         Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo("cancelled"));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Queued));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Queued.ToDatabase()));
         // n8n has the lead: the row says so, and the contact id is kept (erasure relies on it, see the erasure race tests).
         Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", otherMessage.Id), Is.EqualTo("delivered"));
         Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", other.Id), Is.EqualTo("77"));

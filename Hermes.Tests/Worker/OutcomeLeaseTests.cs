@@ -86,7 +86,7 @@ public sealed class OutcomeLeaseTests : WorkerTest
         await WaitForOutboxStatusAsync(message.Id, "delivered");
         Assert.That(PostsOf(webhookId), Is.EqualTo(2));
         Assert.That(await ScalarAsync<string>("SELECT locked_by FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(other.WorkerId));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Forwarded));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Forwarded.ToDatabase()));
         Assert.That(other.State.FatalError, Is.Null);
     }
 

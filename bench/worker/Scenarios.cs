@@ -299,7 +299,7 @@ public static partial class Scenarios
         UserAgent = "Mozilla/5.0 (X11; Linux x86_64)",
         IpAddress = IPAddress.Parse("203.0.113.7"),
         Source = "hermes-website",
-        Status = LeadStatus.Queued,
+        Status = LeadStatus.Queued.ToDatabase(),
         N8nSuccess = false,
         LeadScore = 0,
         Priority = "high",
