@@ -5,7 +5,8 @@ public sealed class DeliveryAttempt
 {
     public long Id { get; set; }
     public long OutboxId { get; set; }
-    public long LeadId { get; set; }
+    /// <summary>The lead's <see cref="Lead.BackupId"/> (column <c>lead_id</c>).</summary>
+    public long BackupId { get; set; }
 
     /// <summary>The attempt number within the replay generation (1 for the first).</summary>
     public int AttemptNumber { get; set; }

@@ -8,8 +8,11 @@ namespace Hermes.Domain;
 /// </summary>
 public sealed class Lead
 {
-    /// <summary>The incremental id (the seed's SERIAL, widened to bigint): the "backupId" users link Brevo with.</summary>
-    public long Id { get; set; }
+    /// <summary>
+    /// The lead's row id (<c>hermes_leads.id</c>, the seed's SERIAL widened to bigint): the "backupId" users link Brevo
+    /// with. Every type that points at a lead calls it <c>BackupId</c> (docs/architecture.md, "Names").
+    /// </summary>
+    public long BackupId { get; set; }
 
     /// <summary>The public, unguessable lead identifier (at most 50 characters).</summary>
     public required string LeadId { get; set; }
@@ -63,7 +66,7 @@ public sealed class Lead
     public string? RequestHash { get; set; }
     public DateTimeOffset? ErasedAt { get; set; }
 
-    /// <summary>Builds a new lead from a validated submission; the database assigns <see cref="Id"/> and <see cref="CreatedAt"/>.</summary>
+    /// <summary>Builds a new lead from a validated submission; the database assigns <see cref="BackupId"/> and <see cref="CreatedAt"/>.</summary>
     public static Lead FromSubmission(LeadSubmission submission, string leadId) => new()
     {
         LeadId = leadId,

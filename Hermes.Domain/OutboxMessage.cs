@@ -7,8 +7,8 @@ public sealed class OutboxMessage
 
     public long Id { get; set; }
 
-    /// <summary>The lead's incremental id (<c>hermes_leads.id</c>).</summary>
-    public long LeadId { get; set; }
+    /// <summary>The lead's <see cref="Domain.Lead.BackupId"/> (column <c>lead_id</c>).</summary>
+    public long BackupId { get; set; }
 
     public string Type { get; set; } = LeadSubmittedType;
 

@@ -114,7 +114,7 @@ internal sealed class LeadIntake(
         lead.IdempotencyKey = idempotencyKey;
         lead.RequestHash = requestHash;
         await store.StoreAsync(lead, Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null);
-        return new LeadReceipt(lead.LeadId, lead.Id, lead.CreatedAt!.Value);
+        return new LeadReceipt(lead.LeadId, lead.BackupId, lead.CreatedAt!.Value);
     }
 
     private IntakeOutcome Replay(EarlierLead earlier, string? requestHash)
@@ -133,7 +133,7 @@ internal sealed class LeadIntake(
     private Task<EarlierLead?> FindByKeyAsync(string idempotencyKey, CancellationToken cancellationToken) =>
         db.Leads.AsNoTracking()
             .Where(l => l.IdempotencyKey == idempotencyKey)
-            .Select(static l => new EarlierLead(l.LeadId, l.Id, l.CreatedAt, l.RequestHash))
+            .Select(static l => new EarlierLead(l.LeadId, l.BackupId, l.CreatedAt, l.RequestHash))
             .FirstOrDefaultAsync(cancellationToken);
 
     /// <summary>

@@ -6,7 +6,7 @@ namespace Hermes.Persistence.Outbox;
 
 /// <summary>A row the worker has claimed: everything needed to POST it and to write its outcome back.</summary>
 /// <param name="Id">The outbox row's id.</param>
-/// <param name="LeadRowId">The lead's incremental id (<c>hermes_leads.id</c>, the backupId).</param>
+/// <param name="BackupId">The lead's <see cref="Lead.BackupId"/> (<c>hermes_leads.id</c>).</param>
 /// <param name="LeadId">The lead's public id, for logs.</param>
 /// <param name="MessageId">The frozen payload's <c>id</c> (<c>msg_&lt;leadId&gt;</c>).</param>
 /// <param name="Payload">The frozen webhook body, exactly as it is sent and signed.</param>
@@ -16,7 +16,7 @@ namespace Hermes.Persistence.Outbox;
 /// <param name="SinceCreated">How long ago the row was committed (<c>created_at</c>) when it was claimed, by the database's clock.</param>
 public sealed record ClaimedMessage(
     long Id,
-    long LeadRowId,
+    long BackupId,
     string LeadId,
     string MessageId,
     string Payload,
@@ -29,7 +29,7 @@ public sealed record ClaimedMessage(
 public sealed record AttemptOutcome
 {
     public required long OutboxId { get; init; }
-    public required long LeadRowId { get; init; }
+    public required long BackupId { get; init; }
     public required int Attempt { get; init; }
 
     /// <summary>The replay generation of the claim (<c>replay_count</c>): with <see cref="Attempt"/> and the worker id, the claim token.</summary>
@@ -250,10 +250,10 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
 
         if (outcomes.Count > 0)
         {
-            var leadIds = outcomes.Select(static o => o.LeadRowId).Distinct().ToArray();
+            var backupIds = outcomes.Select(static o => o.BackupId).Distinct().ToArray();
             batch.BatchCommands.Add(new NpgsqlBatchCommand(LockLeadsSql)
             {
-                Parameters = { new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leadIds } },
+                Parameters = { new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = backupIds } },
             });
             batch.BatchCommands.Add(CompleteCommand(outcomes, workerId));
         }
@@ -312,7 +312,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     {
         var n = outcomes.Count;
         var outboxIds = new long[n];
-        var leadIds = new long[n];
+        var backupIds = new long[n];
         var attempts = new int[n];
         var replays = new int[n];
         var kinds = new string[n];
@@ -329,7 +329,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         {
             var o = outcomes[i];
             outboxIds[i] = o.OutboxId;
-            leadIds[i] = o.LeadRowId;
+            backupIds[i] = o.BackupId;
             attempts[i] = o.Attempt;
             replays[i] = o.ReplayCount;
             kinds[i] = o.Outcome;
@@ -349,7 +349,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             Parameters =
             {
                 new NpgsqlParameter("outbox_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = outboxIds },
-                new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leadIds },
+                new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = backupIds },
                 new NpgsqlParameter("attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = attempts },
                 new NpgsqlParameter("replays", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = replays },
                 new NpgsqlParameter("outcomes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = kinds },

@@ -71,7 +71,7 @@ public sealed partial class SubmissionStore(
 
     /// <summary>
     /// Queues <paramref name="lead"/> (validated, with its lead id, idempotency key and hash set) and completes once
-    /// it and its outbox row are committed, with <c>Id</c> and <c>CreatedAt</c> assigned; or fails with the error
+    /// it and its outbox row are committed, with <c>BackupId</c> and <c>CreatedAt</c> assigned; or fails with the error
     /// that kept it out of the database.
     /// </summary>
     public Task StoreAsync(Lead lead, string? traceparent)
@@ -201,7 +201,7 @@ public sealed partial class SubmissionStore(
     /// </summary>
     private async Task AnswerFromWhatIsStoredAsync(List<Pending> batch, Exception commitError)
     {
-        Dictionary<string, (long Id, DateTimeOffset CreatedAt)> stored;
+        Dictionary<string, (long BackupId, DateTimeOffset CreatedAt)> stored;
         try
         {
             stored = await FindStoredAsync(batch);
@@ -224,7 +224,7 @@ public sealed partial class SubmissionStore(
         {
             if (stored.TryGetValue(pending.Lead.LeadId, out var row))
             {
-                (pending.Lead.Id, pending.Lead.CreatedAt) = row;
+                (pending.Lead.BackupId, pending.Lead.CreatedAt) = row;
                 committed.Add(pending);
             }
             else
@@ -242,7 +242,7 @@ public sealed partial class SubmissionStore(
     }
 
     /// <summary>The batch's leads that are in the database, by lead id, with the id and time it gave them.</summary>
-    private async Task<Dictionary<string, (long Id, DateTimeOffset CreatedAt)>> FindStoredAsync(List<Pending> batch)
+    private async Task<Dictionary<string, (long BackupId, DateTimeOffset CreatedAt)>> FindStoredAsync(List<Pending> batch)
     {
         // The lead ids were made before the insert, so they name the rows whether or not the commit's answer arrived.
         await using var command = dataSource.CreateCommand("SELECT lead_id, id, created_at FROM hermes_leads WHERE lead_id = ANY($1)");
@@ -290,7 +290,7 @@ public sealed partial class SubmissionStore(
         {
             messages[i] = new OutboxMessage
             {
-                LeadId = leads[i].Id,
+                BackupId = leads[i].BackupId,
                 Payload = WebhookPayload.For(leads[i]).ToJson(),
                 Traceparent = batch[i].Traceparent,
             };

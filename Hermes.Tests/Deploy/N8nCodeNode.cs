@@ -72,7 +72,7 @@ public static class N8nCodeNode
     {
         var lead = new Lead
         {
-            Id = 42,
+            BackupId = 42,
             LeadId = leadId,
             FirstName = "Ada",
             LastName = "Lovelace",

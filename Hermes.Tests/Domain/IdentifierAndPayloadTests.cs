@@ -32,7 +32,7 @@ public sealed class IdentifierAndPayloadTests
     public void The_payload_carries_the_contract_fields_in_camel_case()
     {
         var lead = Lead.FromSubmission(TestData.ValidSubmission(), "lead_abc");
-        lead.Id = 42;
+        lead.BackupId = 42;
         lead.CreatedAt = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
 
         using var json = JsonDocument.Parse(WebhookPayload.For(lead).ToJson());
