@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Hermes.Domain;
 using Hermes.Persistence.Outbox;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -19,6 +20,9 @@ public sealed record SubmissionStoreSettings(int MaxBatch, int Writers)
     /// <summary>Called with the number of leads of each committed transaction (the host's metric).</summary>
     public Action<int>? BatchCommitted { get; init; }
 }
+
+/// <summary>What is stored for a submission: its ids, its time and the hash of the body its Idempotency-Key came with.</summary>
+public sealed record StoredSubmission(string LeadId, long BackupId, DateTimeOffset? CreatedAt, string? RequestHash);
 
 /// <summary>
 /// The outbox's one home on the submission path: takes validated leads (with their trace parents) and writes each
@@ -66,8 +70,32 @@ public sealed partial class SubmissionStore(
     private readonly int _maxWriters = settings.Writers;
     private int _writers;
 
+    /// <summary>The unique index that holds each Idempotency-Key once (<c>hermes_leads.idempotency_key</c>).</summary>
+    public const string IdempotencyIndex = "idx_hermes_leads_idempotency_key";
+
     /// <summary>Submissions queued and not yet taken by a writer.</summary>
     public int Queued => _queue.Count;
+
+    /// <summary>
+    /// The submission stored earlier under <paramref name="idempotencyKey"/>, or null: the look-up that comes before a
+    /// new submission is queued, on a context of its own (the transactions have theirs).
+    /// </summary>
+    public async Task<StoredSubmission?> FindByIdempotencyKeyAsync(string idempotencyKey, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<HermesDbContext>();
+        return await db.Leads.AsNoTracking()
+            .Where(l => l.IdempotencyKey == idempotencyKey)
+            .Select(static l => new StoredSubmission(l.LeadId, l.BackupId, l.CreatedAt, l.RequestHash))
+            .FirstOrDefaultAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// True when <paramref name="e"/>, from <see cref="StoreAsync"/>, says that a submission with the same
+    /// Idempotency-Key committed first (the unique index made this one wait for it): look that one up.
+    /// </summary>
+    public static bool IsIdempotencyKeyTaken(PostgresException e) =>
+        e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: IdempotencyIndex };
 
     /// <summary>
     /// Queues <paramref name="lead"/> (validated, with its lead id, idempotency key and hash set) and completes once
