@@ -167,14 +167,10 @@ public static class SubmissionRows
     {
         var connection = (NpgsqlConnection)context.Database.GetDbConnection();
         await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)context.Database.CurrentTransaction?.GetDbTransaction());
-        if (wakeUp is { DefersTrigger: true })
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(OutboxNotifier.DeferInThisTransactionSql));
-        }
-
+        var deferred = wakeUp?.DeferIn(batch) ?? false;
         batch.BatchCommands.Add(LeadInsert(context.Model).BatchCommandFor(leads));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        if (batch.BatchCommands.Count > 1)
+        if (deferred)
         {
             // The setting's one row first, then the leads.
             await reader.NextResultAsync(cancellationToken);
