@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Hermes.Domain;
 using Hermes.Persistence.Operations;
 using Npgsql;
 
@@ -12,15 +13,15 @@ internal static class EraseVerb
 {
     // The leads LeadErasure would take (the same matching: lead id, or email ignoring case), read without locks: what a
     // dry run shows and the question names. The erasure itself decides again under its locks.
-    private const string PlanByLeadSql = """
+    private const string PlanByLeadSql = $"""
         SELECT l.id, l.lead_id, l.erased_at IS NOT NULL,
-               (SELECT count(*) FROM hermes_outbox o WHERE o.lead_id = l.id AND o.status = 'pending')
+               (SELECT count(*) FROM hermes_outbox o WHERE o.lead_id = l.id AND o.status = '{OutboxStatusNames.Pending}')
         FROM hermes_leads l WHERE l.lead_id = @value ORDER BY l.id
         """;
 
-    private const string PlanByEmailSql = """
+    private const string PlanByEmailSql = $"""
         SELECT l.id, l.lead_id, l.erased_at IS NOT NULL,
-               (SELECT count(*) FROM hermes_outbox o WHERE o.lead_id = l.id AND o.status = 'pending')
+               (SELECT count(*) FROM hermes_outbox o WHERE o.lead_id = l.id AND o.status = '{OutboxStatusNames.Pending}')
         FROM hermes_leads l WHERE lower(l.email) = lower(@value) ORDER BY l.id
         """;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Hermes.Domain;
 using Hermes.Persistence.Operations;
 using Npgsql;
 using NpgsqlTypes;
@@ -14,15 +15,15 @@ internal static class PurgeVerb
 {
     // What OutboxPurge's two statements would delete, counted without locks: delivered rows past retention with their
     // attempt logs, and attempt logs past retention except those of failed rows. The first ids show what is meant.
-    private const string PlanSql = """
+    private const string PlanSql = $"""
         WITH doomed AS (
-            SELECT id FROM hermes_outbox WHERE status = 'delivered' AND delivered_at < now() - @retention
+            SELECT id FROM hermes_outbox WHERE status = '{OutboxStatusNames.Delivered}' AND delivered_at < now() - @retention
         )
         SELECT (SELECT count(*) FROM doomed),
                (SELECT count(*) FROM hermes_delivery_attempts a
                 WHERE a.outbox_id IN (SELECT id FROM doomed)
                    OR (a.started_at < now() - @retention
-                       AND NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.id = a.outbox_id AND o.status = 'failed'))),
+                       AND NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.id = a.outbox_id AND o.status = '{OutboxStatusNames.Failed}'))),
                ARRAY(SELECT id FROM doomed ORDER BY id LIMIT @listed)
         """;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Hermes.Domain;
 using Hermes.Persistence.Operations;
 
 namespace Hermes.Cli;
@@ -14,7 +15,7 @@ internal static class ReplayVerb
         var status = new Option<string>("--status")
         {
             Description = "Replay rows in this status.",
-            DefaultValueFactory = static _ => "failed",
+            DefaultValueFactory = static _ => OutboxStatusNames.Failed,
         };
         status.AcceptOnlyFromAmong([.. ReplayRequest.ReplayableStatuses]);
         var leads = new Option<string[]>("--lead")

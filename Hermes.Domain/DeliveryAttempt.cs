@@ -5,7 +5,8 @@ public sealed class DeliveryAttempt
 {
     public long Id { get; set; }
     public long OutboxId { get; set; }
-    public long LeadId { get; set; }
+    /// <summary>The lead's <see cref="Lead.BackupId"/> (column <c>lead_id</c>).</summary>
+    public long BackupId { get; set; }
 
     /// <summary>The attempt number within the replay generation (1 for the first).</summary>
     public int AttemptNumber { get; set; }
@@ -16,17 +17,10 @@ public sealed class DeliveryAttempt
     /// <summary>HTTP status, or null when no answer came (timeout, refused, dropped connection).</summary>
     public int? StatusCode { get; set; }
 
-    /// <summary><c>delivered</c>, <c>retry</c> or <c>failed</c>.</summary>
+    /// <summary>One of <see cref="DeliveryOutcomes"/>.</summary>
     public required string Outcome { get; set; }
 
     public string? Error { get; set; }
     public string? ResponseExcerpt { get; set; }
     public string? WorkerId { get; set; }
-}
-
-public static class DeliveryOutcomes
-{
-    public const string Delivered = "delivered";
-    public const string Retry = "retry";
-    public const string Failed = "failed";
 }

@@ -8,8 +8,11 @@ namespace Hermes.Domain;
 /// </summary>
 public sealed class Lead
 {
-    /// <summary>The incremental id (the seed's SERIAL, widened to bigint): the "backupId" users link Brevo with.</summary>
-    public long Id { get; set; }
+    /// <summary>
+    /// The lead's row id (<c>hermes_leads.id</c>, the seed's SERIAL widened to bigint): the "backupId" users link Brevo
+    /// with. Every type that points at a lead calls it <c>BackupId</c> (docs/architecture.md, "Names").
+    /// </summary>
+    public long BackupId { get; set; }
 
     /// <summary>The public, unguessable lead identifier (at most 50 characters).</summary>
     public required string LeadId { get; set; }
@@ -45,7 +48,7 @@ public sealed class Lead
     public bool? N8nSuccess { get; set; }
     public string? N8nErrorMessage { get; set; }
 
-    // Status and workflow.
+    // Status and workflow: free text, of which Hermes writes the values of LeadStatus (LeadStatusNames).
     public string? Status { get; set; }
     public DateTimeOffset? ProcessedAt { get; set; }
     public string? AssignedTo { get; set; }
@@ -63,7 +66,7 @@ public sealed class Lead
     public string? RequestHash { get; set; }
     public DateTimeOffset? ErasedAt { get; set; }
 
-    /// <summary>Builds a new lead from a validated submission; the database assigns <see cref="Id"/> and <see cref="CreatedAt"/>.</summary>
+    /// <summary>Builds a new lead from a validated submission; the database assigns <see cref="BackupId"/> and <see cref="CreatedAt"/>.</summary>
     public static Lead FromSubmission(LeadSubmission submission, string leadId) => new()
     {
         LeadId = leadId,
@@ -84,31 +87,9 @@ public sealed class Lead
         UserAgent = submission.UserAgent,
         IpAddress = submission.IpAddress,
         Source = submission.Source,
-        Status = LeadStatus.Queued,
+        Status = LeadStatus.Queued.ToDatabase(),
         N8nSuccess = false,
         LeadScore = 0,
         Priority = ServiceUrgencies.PriorityFor(submission.ServiceUrgency),
     };
-}
-
-/// <summary>
-/// The values of <c>hermes_leads.status</c> that Hermes writes. The column stays free text (the seed's
-/// <c>VARCHAR(50)</c>) because people working the CRM may set their own workflow states.
-/// </summary>
-public static class LeadStatus
-{
-    /// <summary>The seed's default, for rows written by something other than Hermes.</summary>
-    public const string New = "new";
-
-    /// <summary>Stored and waiting for delivery to n8n.</summary>
-    public const string Queued = "queued";
-
-    /// <summary>n8n accepted the lead (2xx).</summary>
-    public const string Forwarded = "forwarded";
-
-    /// <summary>Delivery gave up after the last attempt, or n8n answered 410 Gone.</summary>
-    public const string DeliveryFailed = "delivery_failed";
-
-    /// <summary>Personal data was erased on request (GDPR); the row and its ids remain.</summary>
-    public const string Erased = "erased";
 }

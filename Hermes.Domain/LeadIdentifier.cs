@@ -4,7 +4,7 @@ namespace Hermes.Domain;
 
 /// <summary>
 /// Public lead ids: <c>lead_</c> and 26 random characters of Crockford base32 (130 bits). They reveal
-/// neither time nor volume and cannot be guessed; the incremental <see cref="Lead.Id"/> stays internal.
+/// neither time nor volume and cannot be guessed; the incremental <see cref="Lead.BackupId"/> stays internal.
 /// </summary>
 public static class LeadIdentifier
 {

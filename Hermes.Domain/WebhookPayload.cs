@@ -20,13 +20,13 @@ public sealed record WebhookPayload(
 {
     public const int CurrentVersion = 1;
 
-    /// <summary>The payload for a stored lead (its <see cref="Lead.Id"/> and <see cref="Lead.CreatedAt"/> assigned).</summary>
+    /// <summary>The payload for a stored lead (its <see cref="Lead.BackupId"/> and <see cref="Lead.CreatedAt"/> assigned).</summary>
     public static WebhookPayload For(Lead lead) => new(
         OutboxMessage.LeadSubmittedType,
         CurrentVersion,
         MessageIdFor(lead.LeadId),
         lead.LeadId,
-        lead.Id,
+        lead.BackupId,
         lead.CreatedAt ?? throw new InvalidOperationException("The lead must be stored before its payload is frozen."),
         new WebhookLead(
             lead.FirstName,

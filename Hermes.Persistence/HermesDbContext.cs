@@ -25,9 +25,9 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
     private static void MapLead(EntityTypeBuilder<Lead> lead)
     {
         lead.ToTable("hermes_leads");
-        lead.HasKey(static l => l.Id).HasName("hermes_leads_pkey");
-        lead.Property(static l => l.Id).HasColumnName("id").UseIdentityByDefaultColumn();
-        lead.Property(static l => l.LeadId).HasColumnName("lead_id").HasMaxLength(50);
+        lead.HasKey(static l => l.BackupId).HasName("hermes_leads_pkey");
+        lead.Property(static l => l.BackupId).HasColumnName("id").UseIdentityByDefaultColumn();
+        lead.Property(static l => l.LeadId).HasColumnName("lead_id").HasMaxLength(50).IsRequired();
         lead.Property(static l => l.BrevoContactId).HasColumnName("brevo_contact_id").HasMaxLength(100);
 
         lead.Property(static l => l.FirstName).HasColumnName("first_name").HasMaxLength(100);
@@ -84,10 +84,11 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
     private static void MapOutbox(EntityTypeBuilder<OutboxMessage> outbox)
     {
         outbox.ToTable("hermes_outbox", static t => t.HasCheckConstraint(
-            "ck_hermes_outbox_status", "status IN ('pending', 'delivered', 'failed', 'cancelled')"));
+            "ck_hermes_outbox_status",
+            $"status IN ('{OutboxStatusNames.Pending}', '{OutboxStatusNames.Delivered}', '{OutboxStatusNames.Failed}', '{OutboxStatusNames.Cancelled}')"));
         outbox.HasKey(static o => o.Id).HasName("hermes_outbox_pkey");
         outbox.Property(static o => o.Id).HasColumnName("id").UseIdentityByDefaultColumn();
-        outbox.Property(static o => o.LeadId).HasColumnName("lead_id");
+        outbox.Property(static o => o.BackupId).HasColumnName("lead_id");
         outbox.Property(static o => o.Type).HasColumnName("type").HasMaxLength(100);
         outbox.Property(static o => o.Payload).HasColumnName("payload").HasColumnType("jsonb");
         outbox.Property(static o => o.Status).HasColumnName("status").HasMaxLength(20)
@@ -102,14 +103,14 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
         outbox.Property(static o => o.ReplayCount).HasColumnName("replay_count");
         outbox.Property(static o => o.Traceparent).HasColumnName("traceparent").HasMaxLength(100);
 
-        outbox.HasOne(static o => o.Lead).WithMany().HasForeignKey(static o => o.LeadId)
+        outbox.HasOne(static o => o.Lead).WithMany().HasForeignKey(static o => o.BackupId)
             .HasConstraintName("fk_hermes_outbox_lead").OnDelete(DeleteBehavior.Restrict);
-        outbox.HasIndex(static o => new { o.AvailableAt, o.Id }).HasFilter("status = 'pending'")
+        outbox.HasIndex(static o => new { o.AvailableAt, o.Id }).HasFilter($"status = '{OutboxStatusNames.Pending}'")
             .HasDatabaseName("idx_hermes_outbox_pending");
-        outbox.HasIndex(static o => o.LeadId).HasDatabaseName("idx_hermes_outbox_lead_id");
-        outbox.HasIndex(static o => o.DeliveredAt).HasFilter("status = 'delivered'")
+        outbox.HasIndex(static o => o.BackupId).HasDatabaseName("idx_hermes_outbox_lead_id");
+        outbox.HasIndex(static o => o.DeliveredAt).HasFilter($"status = '{OutboxStatusNames.Delivered}'")
             .HasDatabaseName("idx_hermes_outbox_delivered_at");
-        outbox.HasIndex(static o => new { o.Status, o.CreatedAt }).HasFilter("status <> 'delivered'")
+        outbox.HasIndex(static o => new { o.Status, o.CreatedAt }).HasFilter($"status <> '{OutboxStatusNames.Delivered}'")
             .HasDatabaseName("idx_hermes_outbox_undelivered");
     }
 
@@ -119,7 +120,7 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
         attempt.HasKey(static a => a.Id).HasName("hermes_delivery_attempts_pkey");
         attempt.Property(static a => a.Id).HasColumnName("id").UseIdentityByDefaultColumn();
         attempt.Property(static a => a.OutboxId).HasColumnName("outbox_id");
-        attempt.Property(static a => a.LeadId).HasColumnName("lead_id");
+        attempt.Property(static a => a.BackupId).HasColumnName("lead_id");
         attempt.Property(static a => a.AttemptNumber).HasColumnName("attempt_number");
         attempt.Property(static a => a.StartedAt).HasColumnName("started_at");
         attempt.Property(static a => a.DurationMs).HasColumnName("duration_ms");
@@ -131,10 +132,10 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
 
         attempt.HasOne<OutboxMessage>().WithMany().HasForeignKey(static a => a.OutboxId)
             .HasConstraintName("fk_hermes_delivery_attempts_outbox").OnDelete(DeleteBehavior.Cascade);
-        attempt.HasOne<Lead>().WithMany().HasForeignKey(static a => a.LeadId)
+        attempt.HasOne<Lead>().WithMany().HasForeignKey(static a => a.BackupId)
             .HasConstraintName("fk_hermes_delivery_attempts_lead").OnDelete(DeleteBehavior.Restrict);
         attempt.HasIndex(static a => new { a.OutboxId, a.AttemptNumber }).HasDatabaseName("idx_hermes_delivery_attempts_outbox");
-        attempt.HasIndex(static a => a.LeadId).HasDatabaseName("idx_hermes_delivery_attempts_lead_id");
+        attempt.HasIndex(static a => a.BackupId).HasDatabaseName("idx_hermes_delivery_attempts_lead_id");
         attempt.HasIndex(static a => a.StartedAt).HasDatabaseName("idx_hermes_delivery_attempts_started_at");
     }
 }

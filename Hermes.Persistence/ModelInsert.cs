@@ -152,13 +152,13 @@ public static class SubmissionRows
 
     public static ModelInsert<Domain.OutboxMessage> OutboxInsert(IModel model) => s_outbox ??= ModelInsert<Domain.OutboxMessage>.Create(model);
 
-    /// <summary>Inserts <paramref name="lead"/> and sets its <c>Id</c> and <c>CreatedAt</c> from the database.</summary>
+    /// <summary>Inserts <paramref name="lead"/> and sets its <c>BackupId</c> and <c>CreatedAt</c> from the database.</summary>
     public static Task InsertLeadAsync(HermesDbContext context, Domain.Lead lead, CancellationToken cancellationToken) =>
         InsertLeadsAsync(context, [lead], cancellationToken);
 
     /// <summary>
     /// Inserts <paramref name="leads"/> (distinct lead ids, at most <see cref="ModelInsert{TEntity}.MaxRows"/>) in one
-    /// statement and sets each one's <c>Id</c> and <c>CreatedAt</c> from the row returned for its lead id (PostgreSQL
+    /// statement and sets each one's <c>BackupId</c> and <c>CreatedAt</c> from the row returned for its lead id (PostgreSQL
     /// does not promise to return rows in the order of the VALUES list). With <paramref name="wakeUp"/>, the
     /// transaction's wake-up setting (<see cref="OutboxNotifier.DeferInThisTransactionSql"/>) goes in the same round trip,
     /// before the statement.
@@ -167,14 +167,10 @@ public static class SubmissionRows
     {
         var connection = (NpgsqlConnection)context.Database.GetDbConnection();
         await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)context.Database.CurrentTransaction?.GetDbTransaction());
-        if (wakeUp is { DefersTrigger: true })
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(OutboxNotifier.DeferInThisTransactionSql));
-        }
-
+        var deferred = wakeUp?.DeferIn(batch) ?? false;
         batch.BatchCommands.Add(LeadInsert(context.Model).BatchCommandFor(leads));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        if (batch.BatchCommands.Count > 1)
+        if (deferred)
         {
             // The setting's one row first, then the leads.
             await reader.NextResultAsync(cancellationToken);
@@ -185,7 +181,7 @@ public static class SubmissionRows
         while (await reader.ReadAsync(cancellationToken))
         {
             var lead = byLeadId is null ? leads[0] : byLeadId[reader.GetString(0)];
-            lead.Id = reader.GetInt64(1);
+            lead.BackupId = reader.GetInt64(1);
             lead.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
             returned++;
         }

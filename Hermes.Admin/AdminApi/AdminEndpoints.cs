@@ -121,7 +121,7 @@ public static partial class AdminEndpoints
             return problem!;
         }
 
-        body = body with { LeadIds = body.LeadIds ?? [], Status = body.Status ?? "failed" };
+        body = body with { LeadIds = body.LeadIds ?? [], Status = body.Status ?? OutboxStatusNames.Failed };
         var errors = body.Validate();
         if (errors.Count > 0)
         {

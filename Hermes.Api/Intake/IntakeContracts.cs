@@ -12,7 +12,7 @@ namespace Hermes.Api.Intake;
 /// <param name="Timestamp">When the lead was stored (the database's clock).</param>
 public sealed record LeadAccepted(bool Success, string LeadId, long BackupId, string Status, DateTimeOffset Timestamp)
 {
-    public const string QueuedStatus = "queued";
+    public const string QueuedStatus = LeadStatusNames.Queued;
 
     internal static LeadAccepted From(LeadReceipt receipt) => new(true, receipt.LeadId, receipt.BackupId, QueuedStatus, receipt.CreatedAt);
 }

@@ -3,9 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Hermes.Api.Telemetry;
 using Hermes.Domain;
-using Hermes.Persistence;
 using Hermes.Persistence.Submissions;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -28,13 +26,13 @@ internal abstract record IntakeOutcome
 }
 
 /// <summary>
-/// Takes a submission from form to stored lead: validates it, honours the Idempotency-Key, checks the captcha
+/// Takes a submission from form to stored lead: validates it, honours the Idempotency-Key (looked up by
+/// <see cref="SubmissionStore"/>, which holds the database side of it), checks the captcha
 /// when that is switched on, and has <see cref="SubmissionStore"/> write the <c>hermes_leads</c> row and its
 /// <c>hermes_outbox</c> row in one transaction (shared with the submissions arriving at the same time). Database failures are not caught here: they surface as 503 (see <c>DatabaseUnavailableHandler</c>),
 /// and since both rows are in one transaction, nothing is ever half-written.
 /// </summary>
 internal sealed class LeadIntake(
-    HermesDbContext db,
     CaptchaVerifier captcha,
     SubmissionStore store,
     LeadValidationOptions rules,
@@ -42,8 +40,6 @@ internal sealed class LeadIntake(
     ApiTelemetry telemetry,
     ILogger<LeadIntake> logger)
 {
-    private const string IdempotencyIndex = "idx_hermes_leads_idempotency_key";
-
     /// <param name="form">The form as the client sent it.</param>
     /// <param name="metadata">What the request itself says about the client.</param>
     /// <param name="idempotencyKey">The already checked <c>Idempotency-Key</c>, or null.</param>
@@ -66,7 +62,7 @@ internal sealed class LeadIntake(
         }
 
         var requestHash = idempotencyKey is null ? null : RequestHash(form);
-        if (idempotencyKey is not null && await FindByKeyAsync(idempotencyKey, cancellationToken) is { } earlier)
+        if (idempotencyKey is not null && await store.FindByIdempotencyKeyAsync(idempotencyKey, cancellationToken) is { } earlier)
         {
             // A replay answers from the stored lead: the captcha token was checked (and spent) the first time.
             return Replay(earlier, requestHash);
@@ -95,10 +91,10 @@ internal sealed class LeadIntake(
             telemetry.Accepted.Add(1);
             return new IntakeOutcome.Stored(receipt, Replayed: false);
         }
-        catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: IdempotencyIndex })
+        catch (PostgresException e) when (SubmissionStore.IsIdempotencyKeyTaken(e))
         {
             // A concurrent request with the same key committed first; the unique index made this one wait for it.
-            var winner = await FindByKeyAsync(idempotencyKey!, CancellationToken.None)
+            var winner = await store.FindByIdempotencyKeyAsync(idempotencyKey!, CancellationToken.None)
                 ?? throw new InvalidOperationException("The Idempotency-Key clashed, but no lead holds it.", e);
             return Replay(winner, requestHash);
         }
@@ -114,10 +110,10 @@ internal sealed class LeadIntake(
         lead.IdempotencyKey = idempotencyKey;
         lead.RequestHash = requestHash;
         await store.StoreAsync(lead, Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null);
-        return new LeadReceipt(lead.LeadId, lead.Id, lead.CreatedAt!.Value);
+        return new LeadReceipt(lead.LeadId, lead.BackupId, lead.CreatedAt!.Value);
     }
 
-    private IntakeOutcome Replay(EarlierLead earlier, string? requestHash)
+    private IntakeOutcome Replay(StoredSubmission earlier, string? requestHash)
     {
         if (!string.Equals(earlier.RequestHash, requestHash, StringComparison.Ordinal))
         {
@@ -127,14 +123,8 @@ internal sealed class LeadIntake(
         }
 
         IntakeLog.IdempotentReplay(logger, earlier.LeadId);
-        return new IntakeOutcome.Stored(new LeadReceipt(earlier.LeadId, earlier.Id, earlier.CreatedAt!.Value), Replayed: true);
+        return new IntakeOutcome.Stored(new LeadReceipt(earlier.LeadId, earlier.BackupId, earlier.CreatedAt!.Value), Replayed: true);
     }
-
-    private Task<EarlierLead?> FindByKeyAsync(string idempotencyKey, CancellationToken cancellationToken) =>
-        db.Leads.AsNoTracking()
-            .Where(l => l.IdempotencyKey == idempotencyKey)
-            .Select(static l => new EarlierLead(l.LeadId, l.Id, l.CreatedAt, l.RequestHash))
-            .FirstOrDefaultAsync(cancellationToken);
 
     /// <summary>
     /// SHA-256 (hex) of the canonical body: the form's fields in a fixed order, as parsed, so formatting, field
@@ -146,6 +136,4 @@ internal sealed class LeadIntake(
         var canonical = JsonSerializer.SerializeToUtf8Bytes(form with { CaptchaToken = null }, IntakeJsonContext.Default.LeadForm);
         return Convert.ToHexStringLower(SHA256.HashData(canonical));
     }
-
-    private sealed record EarlierLead(string LeadId, long Id, DateTimeOffset? CreatedAt, string? RequestHash);
 }

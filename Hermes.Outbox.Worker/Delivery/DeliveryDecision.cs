@@ -73,7 +73,7 @@ public static class DeliveryDecision
     private static AttemptOutcome Outcome(ClaimedMessage message, WebhookResult result, string kind) => new()
     {
         OutboxId = message.Id,
-        LeadRowId = message.LeadRowId,
+        BackupId = message.BackupId,
         Attempt = message.Attempt,
         ReplayCount = message.ReplayCount,
         Outcome = kind,

@@ -1,3 +1,4 @@
+using Hermes.Domain;
 using Hermes.Outbox.Worker.Delivery;
 using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
@@ -22,10 +23,10 @@ public sealed record BacklogSnapshot(long PendingCount, double OldestPendingAgeS
 /// </summary>
 public sealed class OutboxBacklog(NpgsqlDataSource dataSource, IOptions<HealthOptions> options, TimeProvider time)
 {
-    private const string Sql = """
+    private const string Sql = $"""
         SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8,
-               (SELECT count(*) FROM hermes_outbox WHERE status = 'failed')
-        FROM hermes_outbox WHERE status = 'pending'
+               (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Failed}')
+        FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}'
         """;
 
     private readonly Lock _gate = new();

@@ -46,6 +46,15 @@ namespace Hermes.Persistence.CompiledModel
             attemptNumber.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
             attemptNumber.AddAnnotation("Relational:ColumnName", "attempt_number");
 
+            var backupId = runtimeEntityType.AddProperty(
+                "BackupId",
+                typeof(long),
+                propertyInfo: typeof(DeliveryAttempt).GetProperty("BackupId", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(DeliveryAttempt).GetField("<BackupId>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                sentinel: 0L);
+            backupId.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            backupId.AddAnnotation("Relational:ColumnName", "lead_id");
+
             var durationMs = runtimeEntityType.AddProperty(
                 "DurationMs",
                 typeof(int),
@@ -64,15 +73,6 @@ namespace Hermes.Persistence.CompiledModel
             error.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
             error.AddAnnotation("Relational:ColumnName", "error");
             error.AddAnnotation("Relational:ColumnType", "text");
-
-            var leadId = runtimeEntityType.AddProperty(
-                "LeadId",
-                typeof(long),
-                propertyInfo: typeof(DeliveryAttempt).GetProperty("LeadId", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
-                fieldInfo: typeof(DeliveryAttempt).GetField("<LeadId>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
-                sentinel: 0L);
-            leadId.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
-            leadId.AddAnnotation("Relational:ColumnName", "lead_id");
 
             var outboxId = runtimeEntityType.AddProperty(
                 "OutboxId",
@@ -136,7 +136,7 @@ namespace Hermes.Persistence.CompiledModel
             key.AddAnnotation("Relational:Name", "hermes_delivery_attempts_pkey");
 
             var index = runtimeEntityType.AddIndex(
-                new[] { leadId });
+                new[] { backupId });
             index.AddAnnotation("Relational:Name", "idx_hermes_delivery_attempts_lead_id");
 
             var index0 = runtimeEntityType.AddIndex(
@@ -152,8 +152,8 @@ namespace Hermes.Persistence.CompiledModel
 
         public static RuntimeForeignKey CreateForeignKey1(RuntimeEntityType declaringEntityType, RuntimeEntityType principalEntityType)
         {
-            var runtimeForeignKey = declaringEntityType.AddForeignKey(new[] { declaringEntityType.FindProperty("LeadId") },
-                principalEntityType.FindKey(new[] { principalEntityType.FindProperty("Id") }),
+            var runtimeForeignKey = declaringEntityType.AddForeignKey(new[] { declaringEntityType.FindProperty("BackupId") },
+                principalEntityType.FindKey(new[] { principalEntityType.FindProperty("BackupId") }),
                 principalEntityType,
                 deleteBehavior: DeleteBehavior.Restrict,
                 required: true);

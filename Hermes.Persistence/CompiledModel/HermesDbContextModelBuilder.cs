@@ -12,7 +12,7 @@ namespace Hermes.Persistence.CompiledModel
     public partial class HermesDbContextModel
     {
         private HermesDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("f2214536-8157-48b4-83b4-a5b9cc147999"), entityTypeCount: 3)
+            : base(skipDetectChanges: false, modelId: new Guid("7c888bd1-a99b-497c-95e3-68c5080966a1"), entityTypeCount: 3)
         {
         }
 

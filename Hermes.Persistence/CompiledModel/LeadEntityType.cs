@@ -25,16 +25,16 @@ namespace Hermes.Persistence.CompiledModel
                 unnamedIndexCount: 6,
                 keyCount: 1);
 
-            var id = runtimeEntityType.AddProperty(
-                "Id",
+            var backupId = runtimeEntityType.AddProperty(
+                "BackupId",
                 typeof(long),
-                propertyInfo: typeof(Lead).GetProperty("Id", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
-                fieldInfo: typeof(Lead).GetField("<Id>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                propertyInfo: typeof(Lead).GetProperty("BackupId", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Lead).GetField("<BackupId>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 valueGenerated: ValueGenerated.OnAdd,
                 afterSaveBehavior: PropertySaveBehavior.Throw,
                 sentinel: 0L);
-            id.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn);
-            id.AddAnnotation("Relational:ColumnName", "id");
+            backupId.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn);
+            backupId.AddAnnotation("Relational:ColumnName", "id");
 
             var agreeToTerms = runtimeEntityType.AddProperty(
                 "AgreeToTerms",
@@ -392,7 +392,7 @@ namespace Hermes.Persistence.CompiledModel
             userRole.AddAnnotation("Relational:ColumnName", "user_role");
 
             var key = runtimeEntityType.AddKey(
-                new[] { id });
+                new[] { backupId });
             runtimeEntityType.SetPrimaryKey(key);
             key.AddAnnotation("Relational:Name", "hermes_leads_pkey");
 

@@ -59,6 +59,15 @@ namespace Hermes.Persistence.CompiledModel
             availableAt.AddAnnotation("Relational:ColumnName", "available_at");
             availableAt.AddAnnotation("Relational:DefaultValueSql", "now()");
 
+            var backupId = runtimeEntityType.AddProperty(
+                "BackupId",
+                typeof(long),
+                propertyInfo: typeof(OutboxMessage).GetProperty("BackupId", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(OutboxMessage).GetField("<BackupId>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                sentinel: 0L);
+            backupId.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            backupId.AddAnnotation("Relational:ColumnName", "lead_id");
+
             var createdAt = runtimeEntityType.AddProperty(
                 "CreatedAt",
                 typeof(DateTimeOffset),
@@ -97,15 +106,6 @@ namespace Hermes.Persistence.CompiledModel
                 nullable: true);
             lastStatusCode.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
             lastStatusCode.AddAnnotation("Relational:ColumnName", "last_status_code");
-
-            var leadId = runtimeEntityType.AddProperty(
-                "LeadId",
-                typeof(long),
-                propertyInfo: typeof(OutboxMessage).GetProperty("LeadId", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
-                fieldInfo: typeof(OutboxMessage).GetField("<LeadId>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
-                sentinel: 0L);
-            leadId.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
-            leadId.AddAnnotation("Relational:ColumnName", "lead_id");
 
             var lockedBy = runtimeEntityType.AddProperty(
                 "LockedBy",
@@ -173,13 +173,13 @@ namespace Hermes.Persistence.CompiledModel
             key.AddAnnotation("Relational:Name", "hermes_outbox_pkey");
 
             var index = runtimeEntityType.AddIndex(
-                new[] { deliveredAt });
-            index.AddAnnotation("Relational:Filter", "status = 'delivered'");
-            index.AddAnnotation("Relational:Name", "idx_hermes_outbox_delivered_at");
+                new[] { backupId });
+            index.AddAnnotation("Relational:Name", "idx_hermes_outbox_lead_id");
 
             var index0 = runtimeEntityType.AddIndex(
-                new[] { leadId });
-            index0.AddAnnotation("Relational:Name", "idx_hermes_outbox_lead_id");
+                new[] { deliveredAt });
+            index0.AddAnnotation("Relational:Filter", "status = 'delivered'");
+            index0.AddAnnotation("Relational:Name", "idx_hermes_outbox_delivered_at");
 
             var index1 = runtimeEntityType.AddIndex(
                 new[] { availableAt, id });
@@ -196,8 +196,8 @@ namespace Hermes.Persistence.CompiledModel
 
         public static RuntimeForeignKey CreateForeignKey1(RuntimeEntityType declaringEntityType, RuntimeEntityType principalEntityType)
         {
-            var runtimeForeignKey = declaringEntityType.AddForeignKey(new[] { declaringEntityType.FindProperty("LeadId") },
-                principalEntityType.FindKey(new[] { principalEntityType.FindProperty("Id") }),
+            var runtimeForeignKey = declaringEntityType.AddForeignKey(new[] { declaringEntityType.FindProperty("BackupId") },
+                principalEntityType.FindKey(new[] { principalEntityType.FindProperty("BackupId") }),
                 principalEntityType,
                 deleteBehavior: DeleteBehavior.Restrict,
                 required: true);

@@ -44,7 +44,7 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnType("text")
                         .HasColumnName("error");
 
-                    b.Property<long>("LeadId")
+                    b.Property<long>("BackupId")
                         .HasColumnType("bigint")
                         .HasColumnName("lead_id");
 
@@ -78,7 +78,7 @@ namespace Hermes.Persistence.Migrations
                     b.HasKey("Id")
                         .HasName("hermes_delivery_attempts_pkey");
 
-                    b.HasIndex("LeadId")
+                    b.HasIndex("BackupId")
                         .HasDatabaseName("idx_hermes_delivery_attempts_lead_id");
 
                     b.HasIndex("StartedAt")
@@ -92,12 +92,12 @@ namespace Hermes.Persistence.Migrations
 
             modelBuilder.Entity("Hermes.Domain.Lead", b =>
                 {
-                    b.Property<long>("Id")
+                    b.Property<long>("BackupId")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("bigint")
                         .HasColumnName("id");
 
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("BackupId"));
 
                     b.Property<bool>("AgreeToTerms")
                         .HasColumnType("boolean")
@@ -277,7 +277,7 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnType("character varying(100)")
                         .HasColumnName("user_role");
 
-                    b.HasKey("Id")
+                    b.HasKey("BackupId")
                         .HasName("hermes_leads_pkey");
 
                     b.HasIndex("BrevoContactId")
@@ -341,7 +341,7 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("last_status_code");
 
-                    b.Property<long>("LeadId")
+                    b.Property<long>("BackupId")
                         .HasColumnType("bigint")
                         .HasColumnName("lead_id");
 
@@ -383,7 +383,7 @@ namespace Hermes.Persistence.Migrations
                         .HasDatabaseName("idx_hermes_outbox_delivered_at")
                         .HasFilter("status = 'delivered'");
 
-                    b.HasIndex("LeadId")
+                    b.HasIndex("BackupId")
                         .HasDatabaseName("idx_hermes_outbox_lead_id");
 
                     b.HasIndex("AvailableAt", "Id")
@@ -404,7 +404,7 @@ namespace Hermes.Persistence.Migrations
                 {
                     b.HasOne("Hermes.Domain.Lead", null)
                         .WithMany()
-                        .HasForeignKey("LeadId")
+                        .HasForeignKey("BackupId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_hermes_delivery_attempts_lead");
@@ -421,7 +421,7 @@ namespace Hermes.Persistence.Migrations
                 {
                     b.HasOne("Hermes.Domain.Lead", "Lead")
                         .WithMany()
-                        .HasForeignKey("LeadId")
+                        .HasForeignKey("BackupId")
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_hermes_outbox_lead");

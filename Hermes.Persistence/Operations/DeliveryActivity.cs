@@ -1,3 +1,4 @@
+using Hermes.Domain;
 using Npgsql;
 
 namespace Hermes.Persistence.Operations;
@@ -44,12 +45,12 @@ public sealed class DeliveryActivity(NpgsqlDataSource dataSource)
 
     // Aggregate the day's attempts first (one range scan of the started_at index), then join the 24 hours on equality:
     // a range join of the hours to the attempts is planned as a nested loop over every attempt row, 24 times.
-    private const string HoursSql = """
+    private const string HoursSql = $"""
         WITH counted AS (
             SELECT date_trunc('hour', started_at) AS hour,
-                   count(*) FILTER (WHERE outcome = 'delivered') AS delivered,
-                   count(*) FILTER (WHERE outcome <> 'delivered') AS failed_attempts,
-                   count(*) FILTER (WHERE outcome = 'failed') AS gave_up
+                   count(*) FILTER (WHERE outcome = '{DeliveryOutcomes.Delivered}') AS delivered,
+                   count(*) FILTER (WHERE outcome <> '{DeliveryOutcomes.Delivered}') AS failed_attempts,
+                   count(*) FILTER (WHERE outcome = '{DeliveryOutcomes.Failed}') AS gave_up
             FROM hermes_delivery_attempts
             WHERE started_at >= date_trunc('hour', now()) - interval '23 hours'
             GROUP BY 1
@@ -64,13 +65,13 @@ public sealed class DeliveryActivity(NpgsqlDataSource dataSource)
         SELECT started_at, outcome, status_code, worker_id FROM hermes_delivery_attempts ORDER BY started_at DESC LIMIT 1
         """;
 
-    private const string LastDeliveredSql = """
-        SELECT max(delivered_at) FROM hermes_outbox WHERE status = 'delivered'
+    private const string LastDeliveredSql = $"""
+        SELECT max(delivered_at) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Delivered}'
         """;
 
-    private const string HealthSql = """
+    private const string HealthSql = $"""
         SELECT now(),
-               (SELECT count(*) FROM hermes_outbox WHERE status = 'pending' AND available_at < now() - interval '1 minute'),
+               (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}' AND available_at < now() - interval '1 minute'),
                (SELECT count(DISTINCT worker_id) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '15 minutes')::int
         """;
 

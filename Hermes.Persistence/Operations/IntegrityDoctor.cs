@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Hermes.Domain;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -117,10 +118,10 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
             cancellationToken));
         findings.Add(await CountAsync(
             "stale_pending",
-            """
+            $"""
             SELECT count(*), (array_agg(l.lead_id ORDER BY o.created_at))[1:5]
             FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id
-            WHERE o.status = 'pending' AND o.created_at < now() - @pending_older_than
+            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.created_at < now() - @pending_older_than
             """,
             $"No pending row is older than {OperatorTime.Format(settings.PendingOlderThan)}.",
             $"pending rows are older than {OperatorTime.Format(settings.PendingOlderThan)}: is n8n down or is no worker running?",
@@ -128,20 +129,20 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
             ("pending_older_than", settings.PendingOlderThan)));
         findings.Add(await CountAsync(
             "failed_deliveries",
-            """
+            $"""
             SELECT count(*), (array_agg(l.lead_id ORDER BY o.id))[1:5]
             FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id
-            WHERE o.status = 'failed'
+            WHERE o.status = '{OutboxStatusNames.Failed}'
             """,
             "No delivery has given up.",
             "deliveries gave up: read their attempt logs, then 'replay --status failed'",
             cancellationToken));
         findings.Add(await CountAsync(
             "expired_leases",
-            """
+            $"""
             SELECT count(*), (array_agg(l.lead_id ORDER BY o.available_at))[1:5]
             FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id
-            WHERE o.status = 'pending' AND o.locked_by IS NOT NULL AND o.available_at < now() - @lease_grace
+            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.locked_by IS NOT NULL AND o.available_at < now() - @lease_grace
             """,
             "No lease has expired without being taken over.",
             $"claimed rows' leases ended over {OperatorTime.Format(settings.LeaseGrace)} ago and no worker took them over: is any worker running?",

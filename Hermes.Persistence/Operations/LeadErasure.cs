@@ -32,7 +32,7 @@ public sealed record ErasureResult(IReadOnlyList<ErasedLead> Leads)
 /// GDPR erasure. Anonymises a lead's personal data — names, email, phone, problem description, company, user agent,
 /// IP address, captcha token, n8n's answer, notes, AI analysis, the request hash — in <c>hermes_leads</c>, in its
 /// frozen outbox payloads and in its attempt logs (errors and response excerpts may echo the data); cancels its
-/// pending deliveries; keeps the rows and their ids for integrity; sets <c>status = 'erased'</c> and
+/// pending deliveries; keeps the rows and their ids for integrity; sets <c>status</c> to <see cref="LeadStatus.Erased"/> and
 /// <c>erased_at</c>. Non-identifying fields (country, role, company size, urgency, consents, timestamps) stay for
 /// statistics. One transaction: either everything about the lead is erased or nothing is.
 /// </summary>
@@ -51,15 +51,15 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
 
     // A row claimed and not yet answered (a worker's lease still running) is in flight: reported, since its POST may
     // still reach Brevo. Its outcome statement waits for this transaction (it locks the lead first, as this does).
-    private const string CancelSql = """
+    private const string CancelSql = $"""
         WITH c AS (
             SELECT id, lead_id, locked_by IS NOT NULL AND available_at > now() AS in_flight
             FROM hermes_outbox
-            WHERE lead_id = ANY(@ids) AND status = 'pending'
+            WHERE lead_id = ANY(@ids) AND status = '{OutboxStatusNames.Pending}'
             ORDER BY id
             FOR UPDATE
         )
-        UPDATE hermes_outbox o SET status = 'cancelled', locked_by = NULL
+        UPDATE hermes_outbox o SET status = '{OutboxStatusNames.Cancelled}', locked_by = NULL
         FROM c
         WHERE o.id = c.id
         RETURNING c.lead_id, c.in_flight
@@ -86,7 +86,7 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
             phone_number = '{ErasedText}', problem_description = '{ErasedText}', company_name = NULL,
             user_agent = NULL, ip_address = NULL, captcha_token = NULL, n8n_response_data = NULL,
             n8n_error_message = NULL, notes = NULL, ai_analysis = NULL, request_hash = NULL,
-            status = '{LeadStatus.Erased}', erased_at = now()
+            status = '{LeadStatusNames.Erased}', erased_at = now()
         WHERE id = ANY(@ids)
         RETURNING id, erased_at
         """;

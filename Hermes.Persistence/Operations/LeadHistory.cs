@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Hermes.Domain;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -51,10 +52,10 @@ public sealed record DeliveryAttemptRecord(
 
 /// <summary>
 /// The seed's <c>LeadResponse</c> (<c>id</c>, <c>leadId</c>, <c>formData</c>, <c>status</c>, <c>n8nSuccess</c>,
-/// <c>brevoContactId</c>, <c>createdAt</c>, "other fields") plus the lead's outbox rows and delivery history.
+/// <c>brevoContactId</c>, <c>createdAt</c>, "other fields"; the seed names the <see cref="BackupId"/> <c>id</c>) plus the lead's outbox rows and delivery history.
 /// </summary>
 public sealed record LeadDetails(
-    long Id,
+    [property: JsonPropertyName("id")] long BackupId,
     string LeadId,
     LeadFormData FormData,
     string? Status,
@@ -89,11 +90,11 @@ public sealed class LeadHistory(NpgsqlDataSource dataSource)
             return null;
         }
 
-        var outbox = await context.Outbox.AsNoTracking().Where(o => o.LeadId == lead.Id).OrderBy(static o => o.Id).ToListAsync(cancellationToken);
-        var attempts = await context.DeliveryAttempts.AsNoTracking().Where(a => a.LeadId == lead.Id)
+        var outbox = await context.Outbox.AsNoTracking().Where(o => o.BackupId == lead.BackupId).OrderBy(static o => o.Id).ToListAsync(cancellationToken);
+        var attempts = await context.DeliveryAttempts.AsNoTracking().Where(a => a.BackupId == lead.BackupId)
             .OrderBy(static a => a.StartedAt).ThenBy(static a => a.Id).ToListAsync(cancellationToken);
         return new LeadDetails(
-            lead.Id,
+            lead.BackupId,
             lead.LeadId,
             new LeadFormData(lead.FirstName, lead.LastName, lead.Email, lead.Country, lead.PhoneNumber, lead.UserRole, lead.ProblemDescription,
                 lead.CompanyName, lead.CompanySize, lead.ServiceUrgency, lead.AgreeToTerms, lead.PrivacyConsent, lead.MarketingConsent, lead.Source),

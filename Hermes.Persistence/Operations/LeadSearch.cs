@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
+using System.Text.Json.Serialization;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -43,7 +44,7 @@ public sealed record LeadQuery
 
 /// <summary>One lead in a list: who, when, where it stands.</summary>
 public sealed record LeadSummary(
-    long Id,
+    [property: JsonPropertyName("id")] long BackupId,
     string LeadId,
     DateTimeOffset? CreatedAt,
     string FirstName,
@@ -141,7 +142,7 @@ public sealed class LeadSearch(NpgsqlDataSource dataSource)
         }
 
         items.RemoveAt(items.Count - 1);
-        return new LeadPage(items, items[^1].Id);
+        return new LeadPage(items, items[^1].BackupId);
     }
 
     [SuppressMessage("Security", "CA2100:Review SQL queries for security vulnerabilities", Justification = "The statement is joined from this class's constant fragments only; values travel as parameters.")]

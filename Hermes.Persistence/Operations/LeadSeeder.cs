@@ -45,11 +45,11 @@ public sealed class LeadSeeder(NpgsqlDataSource dataSource)
             await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken);
             context.Leads.AddRange(leads);
             await context.SaveChangesAsync(cancellationToken);
-            context.Outbox.AddRange(leads.Select(static lead => new OutboxMessage { LeadId = lead.Id, Payload = WebhookPayload.For(lead).ToJson() }));
+            context.Outbox.AddRange(leads.Select(static lead => new OutboxMessage { BackupId = lead.BackupId, Payload = WebhookPayload.For(lead).ToJson() }));
             await context.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            first = first == 0 ? leads[0].Id : first;
-            last = leads[^1].Id;
+            first = first == 0 ? leads[0].BackupId : first;
+            last = leads[^1].BackupId;
             progress?.Report(done + leads.Count);
         }
 

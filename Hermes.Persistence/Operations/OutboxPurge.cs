@@ -1,3 +1,4 @@
+using Hermes.Domain;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -18,10 +19,10 @@ public sealed class OutboxPurge(NpgsqlDataSource dataSource)
     public static readonly TimeSpan DefaultRetention = TimeSpan.FromDays(7);
     public const int BatchSize = 5000;
 
-    private const string DeliveredSql = """
+    private const string DeliveredSql = $"""
         WITH doomed AS (
             SELECT id FROM hermes_outbox
-            WHERE status = 'delivered' AND delivered_at < now() - @retention
+            WHERE status = '{OutboxStatusNames.Delivered}' AND delivered_at < now() - @retention
             ORDER BY delivered_at
             LIMIT @batch
             FOR UPDATE SKIP LOCKED
@@ -33,11 +34,11 @@ public sealed class OutboxPurge(NpgsqlDataSource dataSource)
         SELECT (SELECT count(*) FROM rows), (SELECT count(*) FROM attempts)
         """;
 
-    private const string AttemptsSql = """
+    private const string AttemptsSql = $"""
         WITH doomed AS (
             SELECT a.id FROM hermes_delivery_attempts a
             WHERE a.started_at < now() - @retention
-              AND NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.id = a.outbox_id AND o.status = 'failed')
+              AND NOT EXISTS (SELECT 1 FROM hermes_outbox o WHERE o.id = a.outbox_id AND o.status = '{OutboxStatusNames.Failed}')
             ORDER BY a.started_at
             LIMIT @batch
             FOR UPDATE SKIP LOCKED

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Hermes.Domain;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -8,9 +9,9 @@ namespace Hermes.Persistence.Operations;
 public sealed record ReplayRequest
 {
     /// <summary>The statuses a replay may start from.</summary>
-    public static readonly IReadOnlyList<string> ReplayableStatuses = ["failed", "delivered", "cancelled"];
+    public static readonly IReadOnlyList<string> ReplayableStatuses = [OutboxStatusNames.Failed, OutboxStatusNames.Delivered, OutboxStatusNames.Cancelled];
 
-    public string Status { get; init; } = "failed";
+    public string Status { get; init; } = OutboxStatusNames.Failed;
 
     /// <summary>Public lead ids (<c>lead_…</c>); empty means every lead.</summary>
     public IReadOnlyList<string> LeadIds { get; init; } = [];
@@ -91,12 +92,12 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
             ) chosen
         ), replayed AS (
             UPDATE hermes_outbox o
-            SET status = 'pending', attempts = 0, available_at = now(), locked_by = NULL,
+            SET status = '{OutboxStatusNames.Pending}', attempts = 0, available_at = now(), locked_by = NULL,
                 replay_count = o.replay_count + 1, last_error = NULL
             WHERE o.lead_id = ANY((SELECT ids FROM locked)::bigint[]) AND {RowSelection}
             RETURNING o.id, o.lead_id
         ), requeued AS (
-            UPDATE hermes_leads l SET status = 'queued'
+            UPDATE hermes_leads l SET status = '{LeadStatusNames.Queued}'
             WHERE l.id IN (SELECT lead_id FROM replayed)
         )
         SELECT l.lead_id, count(*) OVER ()

@@ -1,3 +1,4 @@
+using Hermes.Domain;
 using Npgsql;
 
 namespace Hermes.Persistence.Operations;
@@ -24,20 +25,20 @@ public sealed class OutboxStatistics(NpgsqlDataSource dataSource)
     // Each count reads the partial index of its status (idx_hermes_outbox_pending, _delivered_at, _undelivered), never
     // the table: the outbox holds each lead's payload, and a scan of it with 100,000 rows took 126 ms against an
     // index-only read of a few megabytes (bench/console).
-    private const string Sql = """
+    private const string Sql = $"""
         SELECT
             now(),
-            (SELECT count(*) FROM hermes_outbox WHERE status = 'pending'),
-            (SELECT count(*) FROM hermes_outbox WHERE status = 'pending' AND locked_by IS NOT NULL AND available_at > now()),
-            (SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'),
-            (SELECT count(*) FROM hermes_outbox WHERE status = 'failed'),
-            (SELECT count(*) FROM hermes_outbox WHERE status = 'cancelled'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}' AND locked_by IS NOT NULL AND available_at > now()),
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Delivered}'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Failed}'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Cancelled}'),
             p.oldest,
             extract(epoch FROM now() - p.oldest)::float8,
-            (SELECT count(*) FROM hermes_outbox WHERE status = 'delivered' AND delivered_at >= now() - interval '1 hour'),
-            (SELECT count(*) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '1 hour' AND outcome <> 'delivered'),
-            (SELECT count(*) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '1 hour' AND outcome = 'failed')
-        FROM (SELECT min(created_at) AS oldest FROM hermes_outbox WHERE status = 'pending') p
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Delivered}' AND delivered_at >= now() - interval '1 hour'),
+            (SELECT count(*) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '1 hour' AND outcome <> '{DeliveryOutcomes.Delivered}'),
+            (SELECT count(*) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '1 hour' AND outcome = '{DeliveryOutcomes.Failed}')
+        FROM (SELECT min(created_at) AS oldest FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}') p
         """;
 
     public async Task<OutboxStats> ReadAsync(CancellationToken cancellationToken)

@@ -64,6 +64,22 @@ public sealed partial class OutboxNotifier(NpgsqlDataSource dataSource, ILogger<
     /// </summary>
     public bool DefersTrigger => enabled;
 
+    /// <summary>
+    /// Puts this transaction's deferral (<see cref="DeferInThisTransactionSql"/>) into <paramref name="batch"/>, before
+    /// the inserts that follow it, when this process sends the wake-up itself; true when it did (the batch then
+    /// returns one more result, first). The caller calls <see cref="Signal"/> after the commit.
+    /// </summary>
+    public bool DeferIn(NpgsqlBatch batch)
+    {
+        if (!enabled)
+        {
+            return false;
+        }
+
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(DeferInThisTransactionSql));
+        return true;
+    }
+
     /// <summary>Call after a commit that wrote outbox rows. Never blocks and never throws.</summary>
     public void Signal()
     {

@@ -6,7 +6,7 @@ namespace Hermes.Persistence.Outbox;
 
 /// <summary>A row the worker has claimed: everything needed to POST it and to write its outcome back.</summary>
 /// <param name="Id">The outbox row's id.</param>
-/// <param name="LeadRowId">The lead's incremental id (<c>hermes_leads.id</c>, the backupId).</param>
+/// <param name="BackupId">The lead's <see cref="Lead.BackupId"/> (<c>hermes_leads.id</c>).</param>
 /// <param name="LeadId">The lead's public id, for logs.</param>
 /// <param name="MessageId">The frozen payload's <c>id</c> (<c>msg_&lt;leadId&gt;</c>).</param>
 /// <param name="Payload">The frozen webhook body, exactly as it is sent and signed.</param>
@@ -16,7 +16,7 @@ namespace Hermes.Persistence.Outbox;
 /// <param name="SinceCreated">How long ago the row was committed (<c>created_at</c>) when it was claimed, by the database's clock.</param>
 public sealed record ClaimedMessage(
     long Id,
-    long LeadRowId,
+    long BackupId,
     string LeadId,
     string MessageId,
     string Payload,
@@ -29,7 +29,7 @@ public sealed record ClaimedMessage(
 public sealed record AttemptOutcome
 {
     public required long OutboxId { get; init; }
-    public required long LeadRowId { get; init; }
+    public required long BackupId { get; init; }
     public required int Attempt { get; init; }
 
     /// <summary>The replay generation of the claim (<c>replay_count</c>): with <see cref="Attempt"/> and the worker id, the claim token.</summary>
@@ -81,7 +81,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         WITH c AS (
             SELECT o.id
             FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id
-            WHERE o.status = 'pending' AND o.available_at <= now()
+            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now()
             ORDER BY o.available_at, o.id
             LIMIT @batch
             FOR SHARE OF l SKIP LOCKED
@@ -110,7 +110,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead it is
     // logged without its error and response excerpt. "Erased" is erased_at, which only an erase sets (the worker role
     // may read it), never the status, which other statements write.
-    private const string CompleteSql = """
+    private const string CompleteSql = $"""
         WITH r AS (
             SELECT *
             FROM unnest(@outbox_ids, @lead_ids, @attempts, @replays, @outcomes, @started_at, @finished_at, @durations,
@@ -120,28 +120,28 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         ),
         o AS (
             UPDATE hermes_outbox o
-            SET status = CASE r.outcome WHEN 'retry' THEN 'pending' ELSE r.outcome END,
-                delivered_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE o.delivered_at END,
-                available_at = CASE WHEN r.outcome = 'retry' THEN now() + r.retry_delay ELSE o.available_at END,
+            SET status = CASE r.outcome WHEN '{DeliveryOutcomes.Retry}' THEN '{OutboxStatusNames.Pending}' ELSE r.outcome END,
+                delivered_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN r.finished_at ELSE o.delivered_at END,
+                available_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Retry}' THEN now() + r.retry_delay ELSE o.available_at END,
                 last_error = r.error,
                 last_status_code = r.status_code
             FROM r
             WHERE o.id = r.outbox_id AND o.replay_count = r.replay_count
-              AND ((r.outcome = 'delivered' AND o.status IN ('pending', 'cancelled'))
-                   OR (o.status = 'pending' AND o.attempts = r.attempt AND o.locked_by = @worker))
+              AND ((r.outcome = '{DeliveryOutcomes.Delivered}' AND o.status IN ('{OutboxStatusNames.Pending}', '{OutboxStatusNames.Cancelled}'))
+                   OR (o.status = '{OutboxStatusNames.Pending}' AND o.attempts = r.attempt AND o.locked_by = @worker))
             RETURNING o.id
         ),
         l AS (
             UPDATE hermes_leads l
-            SET n8n_webhook_sent_at = CASE WHEN r.outcome = 'delivered' THEN r.started_at ELSE l.n8n_webhook_sent_at END,
-                n8n_response_received_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.n8n_response_received_at END,
-                n8n_response_data = CASE WHEN r.outcome = 'delivered' AND l.erased_at IS NULL THEN r.response_data ELSE l.n8n_response_data END,
-                n8n_success = r.outcome = 'delivered',
-                n8n_error_message = CASE WHEN r.outcome = 'delivered' THEN NULL WHEN l.erased_at IS NOT NULL THEN l.n8n_error_message ELSE r.error END,
-                brevo_contact_id = CASE WHEN r.outcome = 'delivered' THEN coalesce(r.brevo_contact_id, l.brevo_contact_id) ELSE l.brevo_contact_id END,
-                status = CASE WHEN l.erased_at IS NOT NULL THEN 'erased'
-                              WHEN r.outcome = 'delivered' THEN 'forwarded' WHEN r.outcome = 'failed' THEN 'delivery_failed' ELSE l.status END,
-                processed_at = CASE WHEN r.outcome = 'delivered' THEN r.finished_at ELSE l.processed_at END
+            SET n8n_webhook_sent_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN r.started_at ELSE l.n8n_webhook_sent_at END,
+                n8n_response_received_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN r.finished_at ELSE l.n8n_response_received_at END,
+                n8n_response_data = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' AND l.erased_at IS NULL THEN r.response_data ELSE l.n8n_response_data END,
+                n8n_success = r.outcome = '{DeliveryOutcomes.Delivered}',
+                n8n_error_message = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN NULL WHEN l.erased_at IS NOT NULL THEN l.n8n_error_message ELSE r.error END,
+                brevo_contact_id = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN coalesce(r.brevo_contact_id, l.brevo_contact_id) ELSE l.brevo_contact_id END,
+                status = CASE WHEN l.erased_at IS NOT NULL THEN '{LeadStatusNames.Erased}'
+                              WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN '{LeadStatusNames.Forwarded}' WHEN r.outcome = '{DeliveryOutcomes.Failed}' THEN '{LeadStatusNames.DeliveryFailed}' ELSE l.status END,
+                processed_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN r.finished_at ELSE l.processed_at END
             FROM r JOIN o ON o.id = r.outbox_id
             WHERE l.id = r.lead_id
         ),
@@ -164,24 +164,24 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
 
     // Undoes a claim that was never acted on, and wakes the other workers, whose next look at the table
     // would otherwise wait for the lease end they saw.
-    private const string ReleaseSql = """
+    private const string ReleaseSql = $"""
         WITH u AS (
             UPDATE hermes_outbox o
             SET available_at = now(), attempts = o.attempts - 1, locked_by = NULL
             FROM unnest(@outbox_ids, @attempts, @replays) AS r(outbox_id, attempt, replay_count)
-            WHERE o.id = r.outbox_id AND o.status = 'pending' AND o.attempts = r.attempt AND o.replay_count = r.replay_count
+            WHERE o.id = r.outbox_id AND o.status = '{OutboxStatusNames.Pending}' AND o.attempts = r.attempt AND o.replay_count = r.replay_count
               AND o.locked_by = @worker
             RETURNING o.id
         ),
         n AS (SELECT count(*) AS released FROM u)
-        SELECT n.released, CASE WHEN n.released > 0 THEN pg_notify('hermes_outbox', '') END
+        SELECT n.released, CASE WHEN n.released > 0 THEN pg_notify('{NotifyChannel}', '') END
         FROM n
         """;
 
-    private const string NextDueSql = """
+    private const string NextDueSql = $"""
         SELECT min(available_at) - now()
         FROM hermes_outbox
-        WHERE status = 'pending'
+        WHERE status = '{OutboxStatusNames.Pending}'
         """;
 
     /// <summary>
@@ -250,10 +250,10 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
 
         if (outcomes.Count > 0)
         {
-            var leadIds = outcomes.Select(static o => o.LeadRowId).Distinct().ToArray();
+            var backupIds = outcomes.Select(static o => o.BackupId).Distinct().ToArray();
             batch.BatchCommands.Add(new NpgsqlBatchCommand(LockLeadsSql)
             {
-                Parameters = { new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leadIds } },
+                Parameters = { new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = backupIds } },
             });
             batch.BatchCommands.Add(CompleteCommand(outcomes, workerId));
         }
@@ -312,7 +312,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     {
         var n = outcomes.Count;
         var outboxIds = new long[n];
-        var leadIds = new long[n];
+        var backupIds = new long[n];
         var attempts = new int[n];
         var replays = new int[n];
         var kinds = new string[n];
@@ -329,7 +329,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         {
             var o = outcomes[i];
             outboxIds[i] = o.OutboxId;
-            leadIds[i] = o.LeadRowId;
+            backupIds[i] = o.BackupId;
             attempts[i] = o.Attempt;
             replays[i] = o.ReplayCount;
             kinds[i] = o.Outcome;
@@ -349,7 +349,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             Parameters =
             {
                 new NpgsqlParameter("outbox_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = outboxIds },
-                new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = leadIds },
+                new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = backupIds },
                 new NpgsqlParameter("attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = attempts },
                 new NpgsqlParameter("replays", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = replays },
                 new NpgsqlParameter("outcomes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = kinds },

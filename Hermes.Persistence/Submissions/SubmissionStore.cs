@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Hermes.Domain;
 using Hermes.Persistence.Outbox;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -19,6 +20,9 @@ public sealed record SubmissionStoreSettings(int MaxBatch, int Writers)
     /// <summary>Called with the number of leads of each committed transaction (the host's metric).</summary>
     public Action<int>? BatchCommitted { get; init; }
 }
+
+/// <summary>What is stored for a submission: its ids, its time and the hash of the body its Idempotency-Key came with.</summary>
+public sealed record StoredSubmission(string LeadId, long BackupId, DateTimeOffset? CreatedAt, string? RequestHash);
 
 /// <summary>
 /// The outbox's one home on the submission path: takes validated leads (with their trace parents) and writes each
@@ -66,12 +70,36 @@ public sealed partial class SubmissionStore(
     private readonly int _maxWriters = settings.Writers;
     private int _writers;
 
+    /// <summary>The unique index that holds each Idempotency-Key once (<c>hermes_leads.idempotency_key</c>).</summary>
+    public const string IdempotencyIndex = "idx_hermes_leads_idempotency_key";
+
     /// <summary>Submissions queued and not yet taken by a writer.</summary>
     public int Queued => _queue.Count;
 
     /// <summary>
+    /// The submission stored earlier under <paramref name="idempotencyKey"/>, or null: the look-up that comes before a
+    /// new submission is queued, on a context of its own (the transactions have theirs).
+    /// </summary>
+    public async Task<StoredSubmission?> FindByIdempotencyKeyAsync(string idempotencyKey, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<HermesDbContext>();
+        return await db.Leads.AsNoTracking()
+            .Where(l => l.IdempotencyKey == idempotencyKey)
+            .Select(static l => new StoredSubmission(l.LeadId, l.BackupId, l.CreatedAt, l.RequestHash))
+            .FirstOrDefaultAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// True when <paramref name="e"/>, from <see cref="StoreAsync"/>, says that a submission with the same
+    /// Idempotency-Key committed first (the unique index made this one wait for it): look that one up.
+    /// </summary>
+    public static bool IsIdempotencyKeyTaken(PostgresException e) =>
+        e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: IdempotencyIndex };
+
+    /// <summary>
     /// Queues <paramref name="lead"/> (validated, with its lead id, idempotency key and hash set) and completes once
-    /// it and its outbox row are committed, with <c>Id</c> and <c>CreatedAt</c> assigned; or fails with the error
+    /// it and its outbox row are committed, with <c>BackupId</c> and <c>CreatedAt</c> assigned; or fails with the error
     /// that kept it out of the database.
     /// </summary>
     public Task StoreAsync(Lead lead, string? traceparent)
@@ -201,7 +229,7 @@ public sealed partial class SubmissionStore(
     /// </summary>
     private async Task AnswerFromWhatIsStoredAsync(List<Pending> batch, Exception commitError)
     {
-        Dictionary<string, (long Id, DateTimeOffset CreatedAt)> stored;
+        Dictionary<string, (long BackupId, DateTimeOffset CreatedAt)> stored;
         try
         {
             stored = await FindStoredAsync(batch);
@@ -224,7 +252,7 @@ public sealed partial class SubmissionStore(
         {
             if (stored.TryGetValue(pending.Lead.LeadId, out var row))
             {
-                (pending.Lead.Id, pending.Lead.CreatedAt) = row;
+                (pending.Lead.BackupId, pending.Lead.CreatedAt) = row;
                 committed.Add(pending);
             }
             else
@@ -242,7 +270,7 @@ public sealed partial class SubmissionStore(
     }
 
     /// <summary>The batch's leads that are in the database, by lead id, with the id and time it gave them.</summary>
-    private async Task<Dictionary<string, (long Id, DateTimeOffset CreatedAt)>> FindStoredAsync(List<Pending> batch)
+    private async Task<Dictionary<string, (long BackupId, DateTimeOffset CreatedAt)>> FindStoredAsync(List<Pending> batch)
     {
         // The lead ids were made before the insert, so they name the rows whether or not the commit's answer arrived.
         await using var command = dataSource.CreateCommand("SELECT lead_id, id, created_at FROM hermes_leads WHERE lead_id = ANY($1)");
@@ -290,7 +318,7 @@ public sealed partial class SubmissionStore(
         {
             messages[i] = new OutboxMessage
             {
-                LeadId = leads[i].Id,
+                BackupId = leads[i].BackupId,
                 Payload = WebhookPayload.For(leads[i]).ToJson(),
                 Traceparent = batch[i].Traceparent,
             };

@@ -34,7 +34,7 @@ public sealed class LeadSubmissionTests : ApiTest
         var outbox = await db.Outbox.AsNoTracking().SingleAsync();
         Assert.Multiple(() =>
         {
-            Assert.That(lead.Id, Is.EqualTo(backupId));
+            Assert.That(lead.BackupId, Is.EqualTo(backupId));
             Assert.That(lead.LeadId, Is.EqualTo(leadId));
             Assert.That(lead.CreatedAt, Is.EqualTo(timestamp));
             Assert.That(lead.FirstName, Is.EqualTo("Ada"));
@@ -54,12 +54,12 @@ public sealed class LeadSubmissionTests : ApiTest
             Assert.That(lead.Source, Is.EqualTo("hermes-website"));
             Assert.That(lead.UserAgent, Is.EqualTo("HermesTest/1.0"));
             Assert.That(lead.IpAddress, Is.EqualTo(IPAddress.Loopback));
-            Assert.That(lead.Status, Is.EqualTo(LeadStatus.Queued));
+            Assert.That(lead.Status, Is.EqualTo(LeadStatus.Queued.ToDatabase()));
             Assert.That(lead.N8nSuccess, Is.False);
             Assert.That(lead.IdempotencyKey, Is.Null);
             Assert.That(lead.RequestHash, Is.Null);
 
-            Assert.That(outbox.LeadId, Is.EqualTo(lead.Id));
+            Assert.That(outbox.BackupId, Is.EqualTo(lead.BackupId));
             Assert.That(outbox.Type, Is.EqualTo(OutboxMessage.LeadSubmittedType));
             Assert.That(outbox.Status, Is.EqualTo(OutboxStatus.Pending));
             Assert.That(outbox.Attempts, Is.Zero);
@@ -144,13 +144,13 @@ public sealed class LeadSubmissionTests : ApiTest
         var lead = await db.Leads.AsNoTracking().SingleAsync();
         Assert.Multiple(async () =>
         {
-            Assert.That(lead.Id, Is.EqualTo((long)answer["backupId"]!));
+            Assert.That(lead.BackupId, Is.EqualTo((long)answer["backupId"]!));
             Assert.That(lead.LeadId, Is.EqualTo(leadId));
             Assert.That(lead.Email, Is.EqualTo("ada@example.com"));
             Assert.That(lead.CaptchaToken, Is.EqualTo("token-from-metadata"));
             Assert.That(lead.UserAgent, Is.EqualTo("Mozilla/5.0 (seed website)"), "the body's user agent when the request has none");
             Assert.That(lead.IpAddress, Is.EqualTo(IPAddress.Loopback), "never the address the body claims");
-            Assert.That(await db.Outbox.CountAsync(o => o.LeadId == lead.Id), Is.EqualTo(1));
+            Assert.That(await db.Outbox.CountAsync(o => o.BackupId == lead.BackupId), Is.EqualTo(1));
         });
     }
 

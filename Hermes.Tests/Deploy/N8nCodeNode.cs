@@ -72,7 +72,7 @@ public static class N8nCodeNode
     public static string HermesPayload(string leadId = "lead_0001", string email = "ada@example.com", bool marketingConsent = false)
     {
         var lead = TestData.ValidLead(leadId, email);
-        lead.Id = 42;
+        lead.BackupId = 42;
         lead.MarketingConsent = marketingConsent;
         lead.CreatedAt = new DateTimeOffset(2026, 11, 22, 9, 30, 0, TimeSpan.Zero);
         return WebhookPayload.For(lead).ToJson();

@@ -32,7 +32,7 @@ public sealed class IdentifierAndPayloadTests
     public void The_payload_carries_the_contract_fields_in_camel_case()
     {
         var lead = Lead.FromSubmission(TestData.ValidSubmission(), "lead_abc");
-        lead.Id = 42;
+        lead.BackupId = 42;
         lead.CreatedAt = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero);
 
         using var json = JsonDocument.Parse(WebhookPayload.For(lead).ToJson());
@@ -71,5 +71,26 @@ public sealed class IdentifierAndPayloadTests
 
         Assert.That(OutboxStatusNames.TryParse("sent", out _), Is.False);
         Assert.Throws<ArgumentOutOfRangeException>(() => OutboxStatusNames.Parse("sent"));
+    }
+
+    [Test]
+    public void Lead_status_names_round_trip_and_leave_a_crm_state_alone()
+    {
+        foreach (var status in Enum.GetValues<LeadStatus>())
+        {
+            Assert.That(LeadStatusNames.TryParse(status.ToDatabase(), out var parsed) && parsed == status, Is.True);
+        }
+
+        Assert.That(LeadStatusNames.TryParse("contacted", out _), Is.False);
+        Assert.That(LeadStatusNames.TryParse(null, out _), Is.False);
+    }
+
+    [Test]
+    public void The_database_strings_of_the_states_are_the_ones_already_stored()
+    {
+        // Rows written by earlier versions hold these; changing one would need a migration of data.
+        Assert.That(Enum.GetValues<OutboxStatus>().Select(static s => s.ToDatabase()), Is.EqualTo(new[] { "pending", "delivered", "failed", "cancelled" }));
+        Assert.That(Enum.GetValues<LeadStatus>().Select(static s => s.ToDatabase()), Is.EqualTo(new[] { "new", "queued", "forwarded", "delivery_failed", "erased" }));
+        Assert.That(new[] { DeliveryOutcomes.Delivered, DeliveryOutcomes.Retry, DeliveryOutcomes.Failed }, Is.EqualTo(new[] { "delivered", "retry", "failed" }));
     }
 }

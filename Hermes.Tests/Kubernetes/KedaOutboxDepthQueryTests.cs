@@ -39,7 +39,7 @@ public sealed class KedaOutboxDepthQueryTests : WorkerTest
         AttemptOutcome Outcome(int i, string outcome) => new()
         {
             OutboxId = claimed[i].Id,
-            LeadRowId = claimed[i].LeadRowId,
+            BackupId = claimed[i].BackupId,
             Attempt = 1,
             Outcome = outcome,
             StartedAt = now,

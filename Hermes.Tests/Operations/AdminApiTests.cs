@@ -111,13 +111,13 @@ public sealed class AdminApiTests : OperationsTest
     public async Task A_lead_comes_with_its_form_its_outbox_rows_and_its_delivery_history()
     {
         var lead = await AddLeadAsync(OutboxStatus.Failed, email: "ada@example.com");
-        await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error) VALUES ($1, $2, 2, now(), 30, 503, 'retry', 'Service Unavailable')", lead.OutboxId, lead.Id);
+        await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error) VALUES ($1, $2, 2, now(), 30, 503, 'retry', 'Service Unavailable')", lead.OutboxId, lead.BackupId);
 
         var details = await _client.GetFromJsonAsync($"/api/leads/{lead.LeadId}", OperationsJsonContext.Default.LeadDetails);
 
-        Assert.That(details!.Id, Is.EqualTo(lead.Id));
+        Assert.That(details!.BackupId, Is.EqualTo(lead.BackupId));
         Assert.That(details.LeadId, Is.EqualTo(lead.LeadId));
-        Assert.That(details.Status, Is.EqualTo(LeadStatus.DeliveryFailed));
+        Assert.That(details.Status, Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
         Assert.That(details.N8nSuccess, Is.False);
         Assert.That(details.FormData.Email, Is.EqualTo("ada@example.com"));
         Assert.That(details.FormData.FirstName, Is.EqualTo("Ada"));
@@ -215,7 +215,7 @@ public sealed class AdminApiTests : OperationsTest
         Assert.That(result.LeadIds, Is.EqualTo(new[] { a.LeadId }));
         Assert.That(await OutboxStatusAsync(a.OutboxId), Is.EqualTo("pending"));
         Assert.That(await OutboxStatusAsync(b.OutboxId), Is.EqualTo("failed"));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", a.Id), Is.EqualTo(LeadStatus.Queued));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", a.BackupId), Is.EqualTo(LeadStatus.Queued.ToDatabase()));
     }
 
     [Test]
@@ -256,7 +256,7 @@ public sealed class AdminApiTests : OperationsTest
         Assert.That(erased.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         var result = await erased.Content.ReadFromJsonAsync(OperationsJsonContext.Default.ErasureResult);
         Assert.That(result!.Leads.Single().CancelledDeliveries, Is.EqualTo(1));
-        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadErasure.ErasedEmail));
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(LeadErasure.ErasedEmail));
         Assert.That(await OutboxStatusAsync(lead.OutboxId), Is.EqualTo("cancelled"));
         Assert.That(unknown.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(unknown.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
@@ -264,7 +264,7 @@ public sealed class AdminApiTests : OperationsTest
         Assert.That(notJson.StatusCode, Is.EqualTo(HttpStatusCode.UnsupportedMediaType));
 
         var details = await _client.GetFromJsonAsync($"/api/leads/{lead.LeadId}", OperationsJsonContext.Default.LeadDetails);
-        Assert.That(details!.Status, Is.EqualTo(LeadStatus.Erased));
+        Assert.That(details!.Status, Is.EqualTo(LeadStatus.Erased.ToDatabase()));
         Assert.That(details.ErasedAt, Is.Not.Null);
         Assert.That(details.FormData.LastName, Is.EqualTo(LeadErasure.ErasedText));
         Assert.That(details.Metadata.IpAddress, Is.Null);

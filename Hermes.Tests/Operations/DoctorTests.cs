@@ -40,7 +40,7 @@ public sealed class DoctorTests : OperationsTest
         var orphanLead = await AddLeadAsync(OutboxStatus.Pending);
         await ExecuteAsync("DELETE FROM hermes_outbox WHERE id = $1", orphanLead.OutboxId);
         var blank = await AddLeadAsync(OutboxStatus.Delivered);
-        await ExecuteAsync("UPDATE hermes_leads SET first_name = '  ' WHERE id = $1", blank.Id);
+        await ExecuteAsync("UPDATE hermes_leads SET first_name = '  ' WHERE id = $1", blank.BackupId);
 
         var run = await CliAsync("doctor", "--json");
         var human = await CliAsync("doctor", "--pending-older-than", "4h");
@@ -91,11 +91,11 @@ public sealed class DoctorOnABrokenSchemaTests : OperationsTest
         await ExecuteAsync("""
             INSERT INTO hermes_delivery_attempts (id, outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome)
             OVERRIDING SYSTEM VALUE VALUES (9002, 777777, $1, 1, now(), 1, 'retry')
-            """, lead.Id);
+            """, lead.BackupId);
         await ExecuteAsync("""
             INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, problem_description, n8n_success)
             SELECT lead_id, first_name, last_name, email, country, phone_number, problem_description, true FROM hermes_leads WHERE id = $1
-            """, lead.Id);
+            """, lead.BackupId);
 
         var run = await CliAsync("doctor", "--json");
 

@@ -107,8 +107,8 @@ public sealed class EraseReplayRaceTests : OperationsTest
     /// <summary>The lead is erased, its row is not pending and was not replayed, and a worker started now sends nothing of it.</summary>
     private async Task AssertStaysErasedAndUnsentAsync(StoredLead lead)
     {
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Erased));
-        Assert.That(await ScalarAsync<bool>("SELECT erased_at IS NOT NULL FROM hermes_leads WHERE id = $1", lead.Id), Is.True);
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(LeadStatus.Erased.ToDatabase()));
+        Assert.That(await ScalarAsync<bool>("SELECT erased_at IS NOT NULL FROM hermes_leads WHERE id = $1", lead.BackupId), Is.True);
         Assert.That(await OutboxStatusAsync(lead.OutboxId), Is.EqualTo("failed"), "an erase cancels pending rows only; a failed row stays failed, never pending");
         Assert.That(await ScalarAsync<int>("SELECT replay_count FROM hermes_outbox WHERE id = $1", lead.OutboxId), Is.Zero);
 
@@ -121,6 +121,6 @@ public sealed class EraseReplayRaceTests : OperationsTest
         }
 
         Assert.That(receiver.Requests.Select(static r => r.WebhookId), Is.EqualTo(new[] { WebhookIds.MessageIdFor(control.LeadId) }), "the erased lead is never POSTed");
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Erased));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(LeadStatus.Erased.ToDatabase()));
     }
 }

@@ -11,8 +11,8 @@ public sealed class EraseTests : OperationsTest
     {
         var lead = await AddLeadAsync(OutboxStatus.Pending, email: "ada@example.com");
         var failed = await AddLeadAsync(OutboxStatus.Failed, email: "other@example.com");
-        await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt) VALUES ($1, $2, 1, now(), 10, 500, 'retry', 'ada@example.com bounced', 'Ada Lovelace')", lead.OutboxId, lead.Id);
-        await ExecuteAsync("UPDATE hermes_leads SET notes = 'called Ada', n8n_response_data = '{\"email\": \"ada@example.com\"}', request_hash = 'abc' WHERE id = $1", lead.Id);
+        await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt) VALUES ($1, $2, 1, now(), 10, 500, 'retry', 'ada@example.com bounced', 'Ada Lovelace')", lead.OutboxId, lead.BackupId);
+        await ExecuteAsync("UPDATE hermes_leads SET notes = 'called Ada', n8n_response_data = '{\"email\": \"ada@example.com\"}', request_hash = 'abc' WHERE id = $1", lead.BackupId);
 
         var run = await CliAsync("erase", "--yes", "--lead", lead.LeadId);
 
@@ -23,12 +23,12 @@ public sealed class EraseTests : OperationsTest
                 coalesce(user_agent, '-'), coalesce(host(ip_address), '-'), coalesce(captcha_token, '-'), coalesce(n8n_response_data::text, '-'),
                 coalesce(notes, '-'), coalesce(request_hash, '-'), status, erased_at IS NOT NULL, country)
             FROM hermes_leads WHERE id = $1
-            """, lead.Id);
-        Assert.That(row, Is.EqualTo($"{lead.Id}|{lead.LeadId}|[erased]|[erased]|erased@erased.invalid|[erased]|[erased]|-|-|-|-|-|-|-|erased|t|United Kingdom"));
+            """, lead.BackupId);
+        Assert.That(row, Is.EqualTo($"{lead.BackupId}|{lead.LeadId}|[erased]|[erased]|erased@erased.invalid|[erased]|[erased]|-|-|-|-|-|-|-|erased|t|United Kingdom"));
         Assert.That(await OutboxStatusAsync(lead.OutboxId), Is.EqualTo("cancelled"));
         var payload = WebhookPayload.FromJson(await ScalarAsync<string>("SELECT payload::text FROM hermes_outbox WHERE id = $1", lead.OutboxId));
         Assert.That(payload.LeadId, Is.EqualTo(lead.LeadId), "ids are kept");
-        Assert.That(payload.BackupId, Is.EqualTo(lead.Id));
+        Assert.That(payload.BackupId, Is.EqualTo(lead.BackupId));
         Assert.That(payload.Lead.Email, Is.EqualTo(LeadErasure.ErasedEmail));
         Assert.That(payload.Lead.FirstName, Is.EqualTo(LeadErasure.ErasedText));
         Assert.That(payload.Lead.PhoneNumber, Is.EqualTo(LeadErasure.ErasedText));
@@ -36,16 +36,16 @@ public sealed class EraseTests : OperationsTest
         Assert.That(payload.Lead.CompanyName, Is.Null);
         Assert.That(payload.Metadata.UserAgent, Is.Null);
         Assert.That(payload.Metadata.IpAddress, Is.Null);
-        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE lead_id = $1 AND (error IS NOT NULL OR response_excerpt IS NOT NULL)", lead.Id), Is.Zero);
-        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE lead_id = $1", lead.Id), Is.EqualTo(1), "the attempt rows stay");
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE lead_id = $1 AND (error IS NOT NULL OR response_excerpt IS NOT NULL)", lead.BackupId), Is.Zero);
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE lead_id = $1", lead.BackupId), Is.EqualTo(1), "the attempt rows stay");
         Assert.That(
             await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE payload::text ~* '(ada@|lovelace|mozilla|203\\.0\\.113|analytical|defaced)' OR last_error ILIKE '%ada@%'"),
             Is.EqualTo(1),
             "only the other lead's row still holds personal data");
 
-        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", failed.Id), Is.EqualTo("other@example.com"));
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", failed.BackupId), Is.EqualTo("other@example.com"));
         Assert.That(await OutboxStatusAsync(failed.OutboxId), Is.EqualTo("failed"));
-        Assert.That(await ScalarAsync<string>("SELECT error FROM hermes_delivery_attempts WHERE lead_id = $1", failed.Id), Is.Not.Null);
+        Assert.That(await ScalarAsync<string>("SELECT error FROM hermes_delivery_attempts WHERE lead_id = $1", failed.BackupId), Is.Not.Null);
     }
 
     [Test]
@@ -74,14 +74,14 @@ public sealed class EraseTests : OperationsTest
     {
         var lead = await AddLeadAsync(OutboxStatus.Delivered);
         var first = await CliAsync("erase", "--yes", "--lead", lead.LeadId);
-        var erasedAt = await ScalarAsync<DateTime>("SELECT erased_at FROM hermes_leads WHERE id = $1", lead.Id);
+        var erasedAt = await ScalarAsync<DateTime>("SELECT erased_at FROM hermes_leads WHERE id = $1", lead.BackupId);
 
         var second = await CliAsync("erase", "--yes", "--lead", lead.LeadId);
 
         Assert.That(first.Output, Does.Contain("Delete Brevo contact brevo-"));
         Assert.That(second.ExitCode, Is.Zero, second.ToString());
         Assert.That(second.Output, Does.Contain("was already erased"));
-        Assert.That(await ScalarAsync<DateTime>("SELECT erased_at FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(erasedAt));
+        Assert.That(await ScalarAsync<DateTime>("SELECT erased_at FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(erasedAt));
     }
 
     [Test]

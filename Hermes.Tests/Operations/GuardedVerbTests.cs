@@ -23,8 +23,8 @@ public sealed class GuardedVerbTests : OperationsTest
 
         Assert.That(run.ExitCode, Is.EqualTo(ExitCodes.Usage), run.ToString());
         Assert.That(run.Error, Does.Contain("--yes").And.Contain("not a terminal"));
-        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("ada@example.com"));
-        Assert.That(await ScalarAsync<bool>("SELECT erased_at IS NULL FROM hermes_leads WHERE id = $1", lead.Id), Is.True);
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("ada@example.com"));
+        Assert.That(await ScalarAsync<bool>("SELECT erased_at IS NULL FROM hermes_leads WHERE id = $1", lead.BackupId), Is.True);
         Assert.That(await OutboxStatusAsync(lead.OutboxId), Is.EqualTo("pending"));
     }
 
@@ -57,12 +57,12 @@ public sealed class GuardedVerbTests : OperationsTest
         var declined = await TerminalAsync("n\n", "erase", "--lead", lead.LeadId);
         Assert.That(declined.ExitCode, Is.EqualTo(ExitCodes.Problem), declined.ToString());
         Assert.That(declined.Error, Does.Contain(lead.LeadId).And.Contain("yes"), "the question names what it will erase");
-        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("ada@example.com"));
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("ada@example.com"));
 
         var confirmed = await TerminalAsync("yes\n", "erase", "--lead", lead.LeadId, "--json");
         Assert.That(confirmed.ExitCode, Is.Zero, confirmed.ToString());
         Assert.That(JsonDocument.Parse(confirmed.Output).RootElement.GetProperty("leads").GetArrayLength(), Is.EqualTo(1), "stdout stays JSON: the question went to stderr");
-        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("erased@erased.invalid"));
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("erased@erased.invalid"));
         Assert.That(await OutboxStatusAsync(lead.OutboxId), Is.EqualTo("cancelled"));
     }
 

@@ -23,9 +23,9 @@ public abstract class OperationsTest : DatabaseTest
         lead.CreatedAt = created;
         lead.Status = status switch
         {
-            OutboxStatus.Delivered => LeadStatus.Forwarded,
-            OutboxStatus.Failed => LeadStatus.DeliveryFailed,
-            _ => LeadStatus.Queued,
+            OutboxStatus.Delivered => LeadStatus.Forwarded.ToDatabase(),
+            OutboxStatus.Failed => LeadStatus.DeliveryFailed.ToDatabase(),
+            _ => LeadStatus.Queued.ToDatabase(),
         };
         if (status == OutboxStatus.Delivered)
         {
@@ -38,7 +38,7 @@ public abstract class OperationsTest : DatabaseTest
         await context.SaveChangesAsync();
         var message = new OutboxMessage
         {
-            LeadId = lead.Id,
+            BackupId = lead.BackupId,
             Payload = WebhookPayload.For(lead).ToJson(),
             Status = status,
             CreatedAt = created,
@@ -56,7 +56,7 @@ public abstract class OperationsTest : DatabaseTest
             context.DeliveryAttempts.Add(new DeliveryAttempt
             {
                 OutboxId = message.Id,
-                LeadId = lead.Id,
+                BackupId = lead.BackupId,
                 AttemptNumber = 1,
                 StartedAt = created,
                 DurationMs = 120,
@@ -70,7 +70,7 @@ public abstract class OperationsTest : DatabaseTest
         }
 
         await transaction.CommitAsync();
-        return new StoredLead(lead.Id, lead.LeadId, message.Id);
+        return new StoredLead(lead.BackupId, lead.LeadId, message.Id);
     }
 
     protected Task<string> OutboxStatusAsync(long outboxId) => ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", outboxId);
@@ -104,7 +104,7 @@ public abstract class OperationsTest : DatabaseTest
     }
 }
 
-public sealed record StoredLead(long Id, string LeadId, long OutboxId);
+public sealed record StoredLead(long BackupId, string LeadId, long OutboxId);
 
 public sealed record CliRun(int ExitCode, string Output, string Error)
 {

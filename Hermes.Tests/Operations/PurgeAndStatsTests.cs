@@ -14,7 +14,7 @@ public sealed class PurgeAndStatsTests : OperationsTest
         var recentDelivered = await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddDays(-1));
         var oldFailed = await AddLeadAsync(OutboxStatus.Failed, createdAt: now.AddDays(-30));
         var retrying = await AddLeadAsync(OutboxStatus.Pending, createdAt: now.AddDays(-10));
-        await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) VALUES ($1, $2, 1, now() - interval '9 days', 10, 'retry'), ($1, $2, 2, now() - interval '1 hour', 10, 'retry')", retrying.OutboxId, retrying.Id);
+        await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) VALUES ($1, $2, 1, now() - interval '9 days', 10, 'retry'), ($1, $2, 2, now() - interval '1 hour', 10, 'retry')", retrying.OutboxId, retrying.BackupId);
 
         var run = await CliAsync("purge", "--yes");
 

@@ -34,14 +34,14 @@ public sealed class ReplayTests : OperationsTest
             Assert.That(reader.IsDBNull(3), Is.True, "locked_by cleared");
             Assert.That(reader.IsDBNull(4), Is.True, "last_error cleared");
             Assert.That(reader.GetBoolean(5), Is.True, "available now");
-            Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", row.Id), Is.EqualTo(LeadStatus.Queued));
+            Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", row.BackupId), Is.EqualTo(LeadStatus.Queued.ToDatabase()));
         }
 
         Assert.That(await OutboxStatusAsync(delivered.OutboxId), Is.EqualTo("delivered"));
         Assert.That(await OutboxStatusAsync(pending.OutboxId), Is.EqualTo("pending"));
         Assert.That(await OutboxStatusAsync(cancelled.OutboxId), Is.EqualTo("cancelled"));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE replay_count > 0"), Is.EqualTo(2));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", delivered.Id), Is.EqualTo(LeadStatus.Forwarded));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", delivered.BackupId), Is.EqualTo(LeadStatus.Forwarded.ToDatabase()));
     }
 
     [Test]

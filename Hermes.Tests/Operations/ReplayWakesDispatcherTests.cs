@@ -25,7 +25,7 @@ public sealed class ReplayWakesTheDispatcherTests : OperationsTest
         Assert.That(requests.Single().WebhookId, Is.EqualTo(WebhookPayload.MessageIdFor(failed.LeadId) + "_r1"), "a replay is a new message for the receiver");
         Assert.That(requests.Single().ReceivedAt - started, Is.LessThan(TimeSpan.FromSeconds(10)), "far below the five-minute poll");
         await WaitAsync(async () => await OutboxStatusAsync(failed.OutboxId) == "delivered", "the replayed row is delivered");
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", failed.Id), Is.EqualTo(LeadStatus.Forwarded));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", failed.BackupId), Is.EqualTo(LeadStatus.Forwarded.ToDatabase()));
         Assert.That(await ScalarAsync<int>("SELECT replay_count FROM hermes_outbox WHERE id = $1", failed.OutboxId), Is.EqualTo(1));
         Assert.That(await OutboxStatusAsync(other.OutboxId), Is.EqualTo("failed"));
         Assert.That(receiver.Count, Is.EqualTo(1));

@@ -23,10 +23,10 @@ public sealed class SeedTests : OperationsTest
         await using var context = CreateContext();
         foreach (var message in context.Outbox.OrderBy(static o => o.Id).Take(20).ToList())
         {
-            var lead = context.Leads.Single(l => l.Id == message.LeadId);
+            var lead = context.Leads.Single(l => l.BackupId == message.BackupId);
             Assert.That(LeadIdentifier.IsWellFormed(lead.LeadId), Is.True);
             var payload = WebhookPayload.FromJson(message.Payload);
-            Assert.That(payload.BackupId, Is.EqualTo(lead.Id));
+            Assert.That(payload.BackupId, Is.EqualTo(lead.BackupId));
             Assert.That(payload.LeadId, Is.EqualTo(lead.LeadId));
             Assert.That(payload.Lead.Email, Is.EqualTo(lead.Email));
             Assert.That(payload.Lead.Priority, Is.EqualTo(ServiceUrgencies.PriorityFor(lead.ServiceUrgency)));

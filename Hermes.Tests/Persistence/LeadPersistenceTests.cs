@@ -16,16 +16,16 @@ public sealed class LeadPersistenceTests : DatabaseTest
             var lead = Lead.FromSubmission(TestData.ValidSubmission(), leadId);
             context.Leads.Add(lead);
             await context.SaveChangesAsync();
-            context.Outbox.Add(new OutboxMessage { LeadId = lead.Id, Payload = WebhookPayload.For(lead).ToJson() });
+            context.Outbox.Add(new OutboxMessage { BackupId = lead.BackupId, Payload = WebhookPayload.For(lead).ToJson() });
             await context.SaveChangesAsync();
             await transaction.CommitAsync();
         }
 
         await using var reader = CreateContext();
         var stored = await reader.Leads.SingleAsync(l => l.LeadId == leadId);
-        var message = await reader.Outbox.SingleAsync(o => o.LeadId == stored.Id);
+        var message = await reader.Outbox.SingleAsync(o => o.BackupId == stored.BackupId);
         Assert.That(stored.Email, Is.EqualTo("ada@example.com"));
-        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Queued));
+        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Queued.ToDatabase()));
         Assert.That(stored.Priority, Is.EqualTo("high"));
         Assert.That(stored.IpAddress!.ToString(), Is.EqualTo("203.0.113.7"));
         Assert.That(stored.CreatedAt, Is.Not.Null, "the database assigns created_at");
@@ -34,7 +34,7 @@ public sealed class LeadPersistenceTests : DatabaseTest
         Assert.That(message.AvailableAt, Is.EqualTo(message.CreatedAt).Within(TimeSpan.FromSeconds(1)));
 
         var payload = WebhookPayload.FromJson(message.Payload);
-        Assert.That(payload.BackupId, Is.EqualTo(stored.Id));
+        Assert.That(payload.BackupId, Is.EqualTo(stored.BackupId));
         Assert.That(payload.LeadId, Is.EqualTo(leadId));
         Assert.That(payload.Id, Is.EqualTo("msg_" + leadId));
         Assert.That(payload.Lead.ProblemDescription, Is.EqualTo(stored.ProblemDescription));
@@ -52,7 +52,7 @@ public sealed class LeadPersistenceTests : DatabaseTest
             var lead = Lead.FromSubmission(TestData.ValidSubmission(), leadId);
             context.Leads.Add(lead);
             await context.SaveChangesAsync();
-            context.Outbox.Add(new OutboxMessage { LeadId = lead.Id, Payload = WebhookPayload.For(lead).ToJson() });
+            context.Outbox.Add(new OutboxMessage { BackupId = lead.BackupId, Payload = WebhookPayload.For(lead).ToJson() });
             await context.SaveChangesAsync();
             await transaction.RollbackAsync();
         }
@@ -71,7 +71,7 @@ public sealed class LeadPersistenceTests : DatabaseTest
             var lead = Lead.FromSubmission(TestData.ValidSubmission(), leadId);
             context.Leads.Add(lead);
             await context.SaveChangesAsync();
-            context.Outbox.Add(new OutboxMessage { LeadId = lead.Id, Payload = "not json" });
+            context.Outbox.Add(new OutboxMessage { BackupId = lead.BackupId, Payload = "not json" });
             Assert.ThrowsAsync<DbUpdateException>(() => context.SaveChangesAsync());
         }
 

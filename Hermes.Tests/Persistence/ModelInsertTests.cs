@@ -43,7 +43,7 @@ public sealed class ModelInsertTests : DatabaseTest
         {
             context.Leads.Add(viaEf);
             await context.SaveChangesAsync();
-            context.Outbox.Add(FullMessage(viaEf.Id));
+            context.Outbox.Add(FullMessage(viaEf.BackupId));
             await context.SaveChangesAsync();
             await transaction.CommitAsync();
         }
@@ -52,24 +52,24 @@ public sealed class ModelInsertTests : DatabaseTest
         await using (var transaction = await context.Database.BeginTransactionAsync())
         {
             await SubmissionRows.InsertLeadAsync(context, viaInsert, CancellationToken.None);
-            await SubmissionRows.InsertOutboxAsync(context, FullMessage(viaInsert.Id), CancellationToken.None);
+            await SubmissionRows.InsertOutboxAsync(context, FullMessage(viaInsert.BackupId), CancellationToken.None);
             await transaction.CommitAsync();
         }
 
         const string Lead = "SELECT (to_jsonb(l) - 'id' - 'lead_id' - 'created_at' - 'idempotency_key')::text FROM hermes_leads l WHERE l.id = $1";
         const string Outbox = "SELECT (to_jsonb(o) - 'id' - 'lead_id' - 'created_at' - 'available_at')::text FROM hermes_outbox o WHERE o.lead_id = $1";
-        var efLead = await ScalarAsync<string>(Lead, viaEf.Id);
-        var insertedLead = await ScalarAsync<string>(Lead, viaInsert.Id);
+        var efLead = await ScalarAsync<string>(Lead, viaEf.BackupId);
+        var insertedLead = await ScalarAsync<string>(Lead, viaInsert.BackupId);
         Assert.Multiple(async () =>
         {
-            Assert.That(viaInsert.Id, Is.GreaterThan(viaEf.Id), "the id read back from the database");
+            Assert.That(viaInsert.BackupId, Is.GreaterThan(viaEf.BackupId), "the id read back from the database");
             Assert.That(viaInsert.CreatedAt?.Offset, Is.EqualTo(TimeSpan.Zero));
-            Assert.That(await ScalarAsync<bool>("SELECT created_at = $2 FROM hermes_leads WHERE id = $1", viaInsert.Id, viaInsert.CreatedAt!.Value), Is.True, "the time read back from the database");
+            Assert.That(await ScalarAsync<bool>("SELECT created_at = $2 FROM hermes_leads WHERE id = $1", viaInsert.BackupId, viaInsert.CreatedAt!.Value), Is.True, "the time read back from the database");
             Assert.That(insertedLead, Is.EqualTo(efLead));
-            Assert.That(await ScalarAsync<string>("SELECT idempotency_key FROM hermes_leads WHERE id = $1", viaInsert.Id), Is.EqualTo("key-lead_via_model_insert"));
+            Assert.That(await ScalarAsync<string>("SELECT idempotency_key FROM hermes_leads WHERE id = $1", viaInsert.BackupId), Is.EqualTo("key-lead_via_model_insert"));
             Assert.That(insertedLead, Does.Contain("Notes kept verbatim").And.Contain("incident").And.Contain("1234.5"), "every property set");
-            Assert.That(await ScalarAsync<string>(Outbox, viaInsert.Id), Is.EqualTo(await ScalarAsync<string>(Outbox, viaEf.Id)));
-            Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE lead_id = $1", viaInsert.Id), Is.EqualTo("pending"), "the status through the model's converter");
+            Assert.That(await ScalarAsync<string>(Outbox, viaInsert.BackupId), Is.EqualTo(await ScalarAsync<string>(Outbox, viaEf.BackupId)));
+            Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE lead_id = $1", viaInsert.BackupId), Is.EqualTo("pending"), "the status through the model's converter");
         });
     }
 
@@ -114,7 +114,7 @@ public sealed class ModelInsertTests : DatabaseTest
 
     private static OutboxMessage FullMessage(long leadId) => new()
     {
-        LeadId = leadId,
+        BackupId = leadId,
         Payload = """{"type": "lead.submitted", "version": 1}""",
         Status = OutboxStatus.Pending,
         Attempts = 2,

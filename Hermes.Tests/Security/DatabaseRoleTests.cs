@@ -104,14 +104,14 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         });
 
         // The purge may take the delivered row within milliseconds: watch the lead, which stays.
-        await WaitUntilAsync(async () => await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id) == "forwarded", "the lead is forwarded");
+        await WaitUntilAsync(async () => await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId) == "forwarded", "the lead is forwarded");
         // The retention purge, run by the same role, deletes the delivered row and its attempt log.
         await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox") + await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts") == 0, "the delivered row and its attempt log are purged");
 
         Assert.That(Receiver.Count, Is.EqualTo(1));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("forwarded"));
-        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("4711"));
-        Assert.That(await ScalarAsync<bool>("SELECT n8n_success FROM hermes_leads WHERE id = $1", lead.Id), Is.True);
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("forwarded"));
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("4711"));
+        Assert.That(await ScalarAsync<bool>("SELECT n8n_success FROM hermes_leads WHERE id = $1", lead.BackupId), Is.True);
         Assert.That(worker.Log.Where(static e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).Select(static e => e.Message), Is.Empty);
     }
 
@@ -127,7 +127,7 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         var (lead, _) = await InsertLeadAsync();
 
         await AssertDeniedAsync(_worker, sql);
-        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(lead.Email));
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(lead.Email));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(1));
     }
 
@@ -136,10 +136,10 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
     {
         var (lead, _) = await InsertLeadAsync();
 
-        var changed = await ExecuteAsAsync(_worker, "UPDATE hermes_leads SET status = 'forwarded', brevo_contact_id = '9', n8n_success = true, processed_at = now() WHERE id = " + lead.Id);
+        var changed = await ExecuteAsAsync(_worker, "UPDATE hermes_leads SET status = 'forwarded', brevo_contact_id = '9', n8n_success = true, processed_at = now() WHERE id = " + lead.BackupId);
 
         Assert.That(changed, Is.EqualTo(1));
-        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("9"));
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("9"));
     }
 
     [Test]
@@ -155,7 +155,7 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
 
         Assert.That(erase, Is.Zero, $"{output}\n{error}");
         Assert.That(doctor, Is.Zero, $"{output}\n{error}");
-        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.Id), Is.Not.EqualTo(lead.Email));
+        Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads WHERE id = $1", lead.BackupId), Is.Not.EqualTo(lead.Email));
         await AssertDeniedAsync(_admin, "DROP TABLE hermes_delivery_attempts");
         await AssertDeniedAsync(_admin, "TRUNCATE hermes_outbox CASCADE");
     }

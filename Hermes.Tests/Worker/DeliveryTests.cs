@@ -43,8 +43,8 @@ public sealed class DeliveryTests : WorkerTest
         Assert.That(traceparent, Does.Not.Contain("b7ad6b7169203331"), "as a child span of the stored one");
 
         await using var db = CreateContext();
-        var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.Id == lead.Id);
-        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Forwarded));
+        var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.BackupId == lead.BackupId);
+        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Forwarded.ToDatabase()));
         Assert.That(stored.N8nSuccess, Is.True);
         Assert.That(stored.BrevoContactId, Is.EqualTo("brevo-4711"));
         Assert.That(stored.N8nErrorMessage, Is.Null);
@@ -62,7 +62,7 @@ public sealed class DeliveryTests : WorkerTest
         Assert.That(outbox.LockedBy, Is.EqualTo(worker.WorkerId));
 
         var attempt = await db.DeliveryAttempts.AsNoTracking().SingleAsync(a => a.OutboxId == message.Id);
-        Assert.That(attempt.LeadId, Is.EqualTo(lead.Id));
+        Assert.That(attempt.BackupId, Is.EqualTo(lead.BackupId));
         Assert.That(attempt.AttemptNumber, Is.EqualTo(1));
         Assert.That(attempt.Outcome, Is.EqualTo(DeliveryOutcomes.Delivered));
         Assert.That(attempt.StatusCode, Is.EqualTo(200));
@@ -83,7 +83,7 @@ public sealed class DeliveryTests : WorkerTest
 
         await WaitForOutboxStatusAsync(message.Id, "delivered");
 
-        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("90210"));
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("90210"));
         Assert.That(worker.State.DeliveredWithoutContactId, Is.Zero);
     }
 
@@ -97,11 +97,11 @@ public sealed class DeliveryTests : WorkerTest
 
         await WaitForOutboxStatusAsync(message.Id, "delivered");
 
-        var data = JsonNode.Parse(await ScalarAsync<string>("SELECT n8n_response_data::text FROM hermes_leads WHERE id = $1", lead.Id))!;
+        var data = JsonNode.Parse(await ScalarAsync<string>("SELECT n8n_response_data::text FROM hermes_leads WHERE id = $1", lead.BackupId))!;
         Assert.That(data["raw"]!.GetValue<string>(), Does.StartWith("<html>"));
         Assert.That(data["truncated"]!.GetValue<bool>(), Is.False);
-        Assert.That(await ScalarAsync<string?>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.Id), Is.Null);
-        Assert.That(await ScalarAsync<bool>("SELECT n8n_success FROM hermes_leads WHERE id = $1", lead.Id), Is.True);
+        Assert.That(await ScalarAsync<string?>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.BackupId), Is.Null);
+        Assert.That(await ScalarAsync<bool>("SELECT n8n_success FROM hermes_leads WHERE id = $1", lead.BackupId), Is.True);
         Assert.That(worker.State.DeliveredWithoutContactId, Is.EqualTo(1));
         Assert.That(worker.Log.Count(static e => e.EventId == 4004), Is.EqualTo(1), "the missing contact id is logged");
     }
@@ -116,9 +116,9 @@ public sealed class DeliveryTests : WorkerTest
 
         await WaitForAllDeliveredAsync(2);
 
-        var first = await ScalarAsync<string?>("SELECT n8n_response_data::text FROM hermes_leads WHERE id = $1", rows[0].Lead.Id);
+        var first = await ScalarAsync<string?>("SELECT n8n_response_data::text FROM hermes_leads WHERE id = $1", rows[0].Lead.BackupId);
         Assert.That(first, Is.Null, "an empty answer stores no data");
-        var second = JsonNode.Parse(await ScalarAsync<string>("SELECT n8n_response_data::text FROM hermes_leads WHERE id = $1", rows[1].Lead.Id))!;
+        var second = JsonNode.Parse(await ScalarAsync<string>("SELECT n8n_response_data::text FROM hermes_leads WHERE id = $1", rows[1].Lead.BackupId))!;
         Assert.That(second["truncated"]!.GetValue<bool>(), Is.True);
         Assert.That(second["raw"]!.GetValue<string>(), Has.Length.EqualTo(1024));
         Assert.That(worker.State.DeliveredWithoutContactId, Is.EqualTo(2));
@@ -144,7 +144,7 @@ public sealed class DeliveryTests : WorkerTest
         Assert.That(attempts[0].Error, Does.StartWith("HTTP 500"));
         Assert.That(attempts[0].ResponseExcerpt, Does.Contain("Workflow could not be started"));
         Assert.That(attempts[1].StartedAt, Is.GreaterThanOrEqualTo(attempts[0].StartedAt.AddMilliseconds(attempts[0].DurationMs)));
-        var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.Id == lead.Id);
+        var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.BackupId == lead.BackupId);
         Assert.That(stored.N8nSuccess, Is.True);
         Assert.That(stored.N8nErrorMessage, Is.Null, "the success clears the earlier error");
         Assert.That(stored.BrevoContactId, Is.EqualTo("7"));
@@ -187,10 +187,10 @@ public sealed class DeliveryTests : WorkerTest
         Assert.That(outbox.LastError, Does.StartWith("HTTP 503").And.Contain("n8n is restarting"));
         var delay = await ScalarAsync<double>("SELECT extract(epoch FROM available_at - now()) FROM hermes_outbox WHERE id = $1", message.Id);
         Assert.That(delay, Is.LessThanOrEqualTo(600), "at most the first retry's ceiling (BaseDelay)");
-        var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.Id == lead.Id);
+        var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.BackupId == lead.BackupId);
         Assert.That(stored.N8nSuccess, Is.False);
         Assert.That(stored.N8nErrorMessage, Does.StartWith("HTTP 503"));
-        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Queued));
+        Assert.That(stored.Status, Is.EqualTo(LeadStatus.Queued.ToDatabase()));
         Assert.That(worker.State.ConsecutiveFailures, Is.EqualTo(1));
     }
 
@@ -247,8 +247,8 @@ public sealed class DeliveryTests : WorkerTest
         Assert.That(outbox.Attempts, Is.EqualTo(3));
         Assert.That(outbox.LastError, Does.Contain("refused").IgnoreCase);
         Assert.That(outbox.DeliveredAt, Is.Null);
-        var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.Id == lead.Id);
-        Assert.That(stored.Status, Is.EqualTo(LeadStatus.DeliveryFailed));
+        var stored = await db.Leads.AsNoTracking().SingleAsync(l => l.BackupId == lead.BackupId);
+        Assert.That(stored.Status, Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
         Assert.That(stored.N8nSuccess, Is.False);
         Assert.That(stored.N8nErrorMessage, Does.Contain("refused").IgnoreCase);
         Assert.That(stored.ProcessedAt, Is.Null);
@@ -266,8 +266,8 @@ public sealed class DeliveryTests : WorkerTest
 
         Assert.That(Receiver.Count, Is.EqualTo(3), "no attempt after the last");
         Assert.That(Receiver.Requests.Select(static r => r.Attempt), Is.EqualTo(new[] { 1, 2, 3 }));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.DeliveryFailed));
-        Assert.That(await ScalarAsync<string>("SELECT n8n_error_message FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo("HTTP 500 Internal Server Error: boom"));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
+        Assert.That(await ScalarAsync<string>("SELECT n8n_error_message FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("HTTP 500 Internal Server Error: boom"));
         Assert.That(await ScalarAsync<int>("SELECT last_status_code FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(500));
         Assert.That(await ScalarAsync<string>("SELECT string_agg(outcome, ',' ORDER BY attempt_number) FROM hermes_delivery_attempts WHERE outbox_id = $1", message.Id), Is.EqualTo("retry,retry,failed"));
     }
@@ -284,7 +284,7 @@ public sealed class DeliveryTests : WorkerTest
         Assert.That(Receiver.Count, Is.EqualTo(1));
         Assert.That(await ScalarAsync<int>("SELECT attempts FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(1));
         Assert.That(await ScalarAsync<int>("SELECT last_status_code FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(410));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.DeliveryFailed));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
         Assert.That(await ScalarAsync<string>("SELECT outcome FROM hermes_delivery_attempts WHERE outbox_id = $1", message.Id), Is.EqualTo(DeliveryOutcomes.Failed));
     }
 

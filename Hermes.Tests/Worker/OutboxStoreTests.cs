@@ -16,7 +16,7 @@ public sealed class OutboxStoreTests : WorkerTest
         AttemptOutcome Outcome(int i, string kind) => new()
         {
             OutboxId = claimed[i].Id,
-            LeadRowId = claimed[i].LeadRowId,
+            BackupId = claimed[i].BackupId,
             Attempt = 1,
             Outcome = kind,
             StartedAt = now,
@@ -55,8 +55,8 @@ public sealed class OutboxStoreTests : WorkerTest
 
         var changed = await store.CompleteAsync(
         [
-            new AttemptOutcome { OutboxId = stale[0].Id, LeadRowId = stale[0].LeadRowId, Attempt = 1, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.FromHours(1) },
-            new AttemptOutcome { OutboxId = stale[1].Id, LeadRowId = stale[1].LeadRowId, Attempt = 1, Outcome = DeliveryOutcomes.Delivered, StartedAt = now, FinishedAt = now, StatusCode = 200 },
+            new AttemptOutcome { OutboxId = stale[0].Id, BackupId = stale[0].BackupId, Attempt = 1, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.FromHours(1) },
+            new AttemptOutcome { OutboxId = stale[1].Id, BackupId = stale[1].BackupId, Attempt = 1, Outcome = DeliveryOutcomes.Delivered, StartedAt = now, FinishedAt = now, StatusCode = 200 },
         ],
         [new ReleasedClaim(stale[0].Id, 1)],
         "slow",
@@ -81,18 +81,18 @@ public sealed class OutboxStoreTests : WorkerTest
 
         await store.CompleteAsync(
             [
-                new AttemptOutcome { OutboxId = claimed[0].Id, LeadRowId = lead.Id, Attempt = 1, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.Zero },
-                new AttemptOutcome { OutboxId = claimed[1].Id, LeadRowId = other.Id, Attempt = 1, Outcome = DeliveryOutcomes.Delivered, StartedAt = now, FinishedAt = now, StatusCode = 200, BrevoContactId = "77" },
+                new AttemptOutcome { OutboxId = claimed[0].Id, BackupId = lead.BackupId, Attempt = 1, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.Zero },
+                new AttemptOutcome { OutboxId = claimed[1].Id, BackupId = other.BackupId, Attempt = 1, Outcome = DeliveryOutcomes.Delivered, StartedAt = now, FinishedAt = now, StatusCode = 200, BrevoContactId = "77" },
             ],
             [],
             "w",
             CancellationToken.None);
 
         Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo("cancelled"));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Queued));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(LeadStatus.Queued.ToDatabase()));
         // n8n has the lead: the row says so, and the contact id is kept (erasure relies on it, see the erasure race tests).
         Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", otherMessage.Id), Is.EqualTo("delivered"));
-        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", other.Id), Is.EqualTo("77"));
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", other.BackupId), Is.EqualTo("77"));
     }
 
     [Test]
@@ -104,12 +104,12 @@ public sealed class OutboxStoreTests : WorkerTest
         var claimed = await store.ClaimAsync(2, TimeSpan.FromMinutes(5), "w", CancellationToken.None);
         // What erasure does to a lead whose delivery is in flight (LeadErasure): cancel the row, mark the lead.
         await ExecuteAsync("UPDATE hermes_outbox SET status = 'cancelled', locked_by = NULL WHERE id = $1", message.Id);
-        await ExecuteAsync("UPDATE hermes_leads SET email = 'erased', status = 'erased', erased_at = now() WHERE id = $1", lead.Id);
+        await ExecuteAsync("UPDATE hermes_leads SET email = 'erased', status = 'erased', erased_at = now() WHERE id = $1", lead.BackupId);
         var now = DateTimeOffset.UtcNow;
         AttemptOutcome Failed(ClaimedMessage claim) => new()
         {
             OutboxId = claim.Id,
-            LeadRowId = claim.LeadRowId,
+            BackupId = claim.BackupId,
             Attempt = 1,
             Outcome = DeliveryOutcomes.Retry,
             StartedAt = now,
@@ -124,8 +124,8 @@ public sealed class OutboxStoreTests : WorkerTest
 
         Assert.Multiple(async () =>
         {
-            Assert.That(await ScalarAsync<string>("SELECT coalesce(error, '-') || '|' || coalesce(response_excerpt, '-') || '|' || status_code FROM hermes_delivery_attempts WHERE lead_id = $1", lead.Id), Is.EqualTo("-|-|500"), "the attempt is in the history, its content is not");
-            Assert.That(await ScalarAsync<string>("SELECT error || '|' || response_excerpt FROM hermes_delivery_attempts WHERE lead_id = $1", other.Id), Is.EqualTo("HTTP 500|{\"echo\": \"ada@example.com\"}"), "a lead not erased keeps both");
+            Assert.That(await ScalarAsync<string>("SELECT coalesce(error, '-') || '|' || coalesce(response_excerpt, '-') || '|' || status_code FROM hermes_delivery_attempts WHERE lead_id = $1", lead.BackupId), Is.EqualTo("-|-|500"), "the attempt is in the history, its content is not");
+            Assert.That(await ScalarAsync<string>("SELECT error || '|' || response_excerpt FROM hermes_delivery_attempts WHERE lead_id = $1", other.BackupId), Is.EqualTo("HTTP 500|{\"echo\": \"ada@example.com\"}"), "a lead not erased keeps both");
             Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo("cancelled"));
         });
     }

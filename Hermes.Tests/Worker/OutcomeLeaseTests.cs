@@ -35,7 +35,7 @@ public sealed class OutcomeLeaseTests : WorkerTest
             {
                 // An admin's transaction takes the lead's row lock while the delivery is answered: the outcome must wait for it.
                 holderId = await ScalarAsync<string>("SELECT locked_by FROM hermes_outbox WHERE id = $1", message.Id);
-                await using var take = new NpgsqlCommand("SELECT id FROM hermes_leads WHERE id = $1 FOR UPDATE", locker, lockTransaction) { Parameters = { new() { Value = lead.Id } } };
+                await using var take = new NpgsqlCommand("SELECT id FROM hermes_leads WHERE id = $1 FOR UPDATE", locker, lockTransaction) { Parameters = { new() { Value = lead.BackupId } } };
                 await take.ExecuteNonQueryAsync();
             }
 
@@ -86,7 +86,7 @@ public sealed class OutcomeLeaseTests : WorkerTest
         await WaitForOutboxStatusAsync(message.Id, "delivered");
         Assert.That(PostsOf(webhookId), Is.EqualTo(2));
         Assert.That(await ScalarAsync<string>("SELECT locked_by FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(other.WorkerId));
-        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.Id), Is.EqualTo(LeadStatus.Forwarded));
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(LeadStatus.Forwarded.ToDatabase()));
         Assert.That(other.State.FatalError, Is.Null);
     }
 

@@ -39,7 +39,7 @@ public sealed class PoisonTests : WorkerTest
         Assert.That(Receiver.Requests.GroupBy(static r => r.WebhookId).Select(static g => g.Count()), Is.EquivalentTo(new[] { 1, 2, 2, 1, 1, 1 }),
             "each row was POSTed once, or twice after an error answer, never again at a lease end");
         await AssertAllTextReadsBackAsync();
-        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", leads[3].Lead.Id), Is.EqualTo("12"));
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", leads[3].Lead.BackupId), Is.EqualTo("12"));
         Assert.That(worker.State.FatalError, Is.Null);
     }
 
@@ -68,7 +68,7 @@ public sealed class PoisonTests : WorkerTest
         var ids = new List<string?>();
         foreach (var (lead, _) in leads)
         {
-            ids.Add(await ScalarAsync<string?>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.Id));
+            ids.Add(await ScalarAsync<string?>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.BackupId));
         }
 
         Assert.That(ids, Is.EqualTo(new[] { "5", "6", "7", null, null, "8", null, "9" }));
@@ -110,7 +110,7 @@ public sealed class PoisonTests : WorkerTest
         var now = DateTimeOffset.UtcNow;
 
         var changed = await store.CompleteAsync(
-            [new AttemptOutcome { OutboxId = message.Id, LeadRowId = lead.Id, Attempt = first.Attempt, ReplayCount = first.ReplayCount, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.FromHours(1) }],
+            [new AttemptOutcome { OutboxId = message.Id, BackupId = lead.BackupId, Attempt = first.Attempt, ReplayCount = first.ReplayCount, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.FromHours(1) }],
             [new ReleasedClaim(message.Id, first.Attempt, first.ReplayCount)],
             "w",
             CancellationToken.None);
@@ -119,7 +119,7 @@ public sealed class PoisonTests : WorkerTest
         Assert.That(await ScalarAsync<bool>("SELECT available_at > now() + interval '4 minutes' AND locked_by = 'w' FROM hermes_outbox WHERE id = $1", message.Id), Is.True,
             "the new claim's lease is untouched by the stale retry and the stale release");
         Assert.That(await store.CompleteAsync(
-            [new AttemptOutcome { OutboxId = message.Id, LeadRowId = lead.Id, Attempt = second.Attempt, ReplayCount = second.ReplayCount, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.FromHours(1) }],
+            [new AttemptOutcome { OutboxId = message.Id, BackupId = lead.BackupId, Attempt = second.Attempt, ReplayCount = second.ReplayCount, Outcome = DeliveryOutcomes.Retry, StartedAt = now, FinishedAt = now, StatusCode = 500, RetryDelay = TimeSpan.FromHours(1) }],
             [], "w", CancellationToken.None), Is.EqualTo(1), "the claim's own outcome lands");
     }
 
@@ -159,11 +159,11 @@ public sealed class PoisonTests : WorkerTest
             await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts") == 2, "both attempts are logged");
             Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE error IS NOT NULL OR response_excerpt IS NOT NULL"), Is.Zero,
                 "attempts of erased leads are blanked, whichever came first");
-            Assert.That(await ScalarAsync<string>("SELECT status || ' ' || brevo_contact_id || ' ' || coalesce(n8n_response_data::text, '-') FROM hermes_leads WHERE id = $1", lead.Id),
+            Assert.That(await ScalarAsync<string>("SELECT status || ' ' || brevo_contact_id || ' ' || coalesce(n8n_response_data::text, '-') FROM hermes_leads WHERE id = $1", lead.BackupId),
                 Is.EqualTo("erased 4242 -"), "the late delivery keeps its contact id (to delete in Brevo) but nothing of the answer");
             Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo("delivered"));
             Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", failingMessage.Id), Is.EqualTo("cancelled"), "a late failure revives nothing");
-            Assert.That(await ScalarAsync<string?>("SELECT n8n_error_message FROM hermes_leads WHERE id = $1", failing.Id), Is.Null);
+            Assert.That(await ScalarAsync<string?>("SELECT n8n_error_message FROM hermes_leads WHERE id = $1", failing.BackupId), Is.Null);
         }
         finally
         {

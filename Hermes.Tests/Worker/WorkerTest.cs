@@ -33,7 +33,7 @@ public abstract class WorkerTest : DatabaseTest
         await db.SaveChangesAsync();
         var messages = leads.Select(lead => new OutboxMessage
         {
-            LeadId = lead.Id,
+            BackupId = lead.BackupId,
             Payload = WebhookPayload.For(lead).ToJson(),
             Traceparent = traceparent,
             ReplayCount = replayCount,

@@ -311,7 +311,7 @@ public static partial class Scenarios
     private static Lead SampleLead(long id, string leadId)
     {
         var lead = TestData.ValidLead(leadId);
-        lead.Id = id;
+        lead.BackupId = id;
         lead.CreatedAt = DateTimeOffset.UtcNow;
         return lead;
     }
@@ -384,14 +384,14 @@ public static partial class Scenarios
             }
 
             await reader.ReadAsync();
-            lead.Id = reader.GetInt64(0);
+            lead.BackupId = reader.GetInt64(0);
             lead.CreatedAt = reader.GetFieldValue<DateTimeOffset>(1);
         }
 
         var payload = WebhookPayload.For(lead);
         await using (var outbox = new NpgsqlCommand("INSERT INTO hermes_outbox (lead_id, payload) VALUES ($1, $2::jsonb)", connection, transaction)
         {
-            Parameters = { new() { Value = lead.Id }, new() { Value = payload.ToJson() } },
+            Parameters = { new() { Value = lead.BackupId }, new() { Value = payload.ToJson() } },
         })
         {
             await outbox.ExecuteNonQueryAsync();

@@ -1,4 +1,5 @@
 using Hermes.Admin.AdminApi;
+using Hermes.Domain;
 using Hermes.Persistence.Operations;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.Extensions.Primitives;
@@ -18,7 +19,7 @@ public sealed class IndexModel(LeadHistory history, TimeProvider clock) : PageMo
 
     public IReadOnlyDictionary<string, string[]> Errors { get; private set; } = new Dictionary<string, string[]>();
 
-    public string Status { get; private set; } = "failed";
+    public string Status { get; private set; } = OutboxStatusNames.Failed;
 
     public string? Since => Value("since");
 
@@ -28,7 +29,7 @@ public sealed class IndexModel(LeadHistory history, TimeProvider clock) : PageMo
 
     public async Task OnGetAsync(CancellationToken cancellationToken)
     {
-        Status = Value("status") ?? "failed";
+        Status = Value("status") ?? OutboxStatusNames.Failed;
         // The page's default is "failed" and its "all" means no status filter; the admin API's query has neither.
         var parameters = Request.Query.ToDictionary(static q => q.Key, static q => q.Value, StringComparer.Ordinal);
         parameters["status"] = Status == AllStatuses ? StringValues.Empty : new StringValues(Status);

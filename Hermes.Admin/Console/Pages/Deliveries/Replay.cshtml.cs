@@ -1,3 +1,4 @@
+using Hermes.Domain;
 using Hermes.Persistence.Operations;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.Extensions.Primitives;
@@ -67,7 +68,7 @@ public sealed class ReplayModel(OutboxReplay replay, TimeProvider clock, ILogger
         var leadIds = values.TryGetValue("leadIds", out var ids)
             ? ids.Where(static id => !string.IsNullOrWhiteSpace(id)).Select(static id => id!.Trim()).Distinct(StringComparer.Ordinal).ToList()
             : [];
-        var request = new ReplayRequest { Status = Single("status") ?? "failed", LeadIds = leadIds, Since = Instant("since"), Until = Instant("until") };
+        var request = new ReplayRequest { Status = Single("status") ?? OutboxStatusNames.Failed, LeadIds = leadIds, Since = Instant("since"), Until = Instant("until") };
         foreach (var (key, messages) in request.Validate())
         {
             errors.TryAdd(key, messages);
