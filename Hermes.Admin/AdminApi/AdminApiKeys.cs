@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Admin.AdminApi;
 
@@ -104,5 +105,31 @@ public sealed class AdminApiKeys
         var authorization = request.Headers.Authorization.ToString();
         const string Bearer = "Bearer ";
         return authorization.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase) ? authorization[Bearer.Length..].Trim() : null;
+    }
+}
+
+/// <summary>What <see cref="AdminApiKeysCheck"/> validates: nothing bound, the keys are read from configuration.</summary>
+internal sealed class AdminApiKeysChecked;
+
+/// <summary><c>HERMES_ADMIN_API_KEY</c>: at least one key, none shorter than <see cref="AdminApiKeys.MinimumLength"/>.</summary>
+internal sealed class AdminApiKeysCheck(IConfiguration configuration) : IValidateOptions<AdminApiKeysChecked>
+{
+    public ValidateOptionsResult Validate(string? name, AdminApiKeysChecked options)
+    {
+        AdminApiKeys keys;
+        try
+        {
+            keys = AdminApiKeys.FromConfiguration(configuration);
+        }
+        catch (InvalidOperationException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
+        }
+
+        return keys.IsEnabled
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(
+                $"{AdminApiKeys.ConfigurationKey} is not set: the admin host (admin API and console) needs at least one key " +
+                "(for example: openssl rand -hex 32; several separated by commas while rotating).");
     }
 }
