@@ -65,13 +65,6 @@ public sealed class AdminApiKeys
     }
 
     /// <summary>
-    /// One key per configured admin key, in configuration order, derived with HKDF-SHA256 for <paramref name="info"/>
-    /// (the console protects its cookies with them; see <c>AdminKeyDataProtectionProvider</c>).
-    /// </summary>
-    internal byte[][] DeriveKeys(byte[] info, int length) =>
-        [.. _hashes.Select(hash => HKDF.DeriveKey(HashAlgorithmName.SHA256, hash, length, ConsoleSalt, info))];
-
-    /// <summary>
     /// A short id of the configured key that <paramref name="presented"/> is, or null when it is none of them: kept in a
     /// console session, so removing a key from the setting ends the sessions signed in with it.
     /// </summary>
