@@ -129,10 +129,17 @@ internal sealed class CliContext(TextWriter output, TextWriter error, IEnumerabl
         var environment = FirstSet(
             Setting(explicitSettings, "ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT"),
             Setting(explicitSettings, "DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT")) ?? Environments.Production;
-        return new ConfigurationBuilder()
+        var configuration = new ConfigurationBuilder()
             .SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)
-            .AddJsonFile($"appsettings.{environment}.json", optional: true)
+            .AddJsonFile($"appsettings.{environment}.json", optional: true);
+        if (string.Equals(environment.Trim(), Environments.Development, StringComparison.OrdinalIgnoreCase))
+        {
+            // As the hosts read them in Development: the shared store of <UserSecretsId>hermes-development</UserSecretsId>.
+            configuration.AddUserSecrets(typeof(CliContext).Assembly, optional: true);
+        }
+
+        return configuration
             .AddEnvironmentVariables()
             .AddInMemoryCollection(explicitSettings)
             .Build();
