@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Hermes.Domain;
+using Hermes.ServiceDefaults;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Operations;
@@ -17,6 +18,17 @@ public sealed class CliExecutableTests : OperationsTest
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         Assert.That(run.Output, Does.Contain("migrate").And.Contain("replay").And.Contain("purge").And.Contain("doctor")
             .And.Contain("erase").And.Contain("seed").And.Contain("stats").And.Contain("local-postgres"));
+    }
+
+    [Test]
+    public async Task Version_prints_the_version_MinVer_took_from_the_git_history()
+    {
+        var run = await RunAsync([], "--version");
+        var expected = HermesTelemetryExtensions.VersionOf(typeof(CliExecutableTests).Assembly);
+
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
+        Assert.That(expected, Does.Match(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$").And.Not.EqualTo("1.0.0"), "MinVer stamped this build");
+        Assert.That(run.Output.Trim().Split('+')[0], Is.EqualTo(expected), "the same version as every assembly of this build, and as service.version");
     }
 
     [Test]
