@@ -64,16 +64,37 @@ public static class ConfigurationRefusal
         return ExitCode;
     }
 
-    /// <summary>The message of a refusal, each problem on a line of its own; null when <paramref name="exception"/> is not one.</summary>
-    public static string? MessageOf(Exception exception) => exception switch
+    /// <summary>
+    /// The message of a refusal, each problem on a line of its own (the failures of every option under one heading);
+    /// null when <paramref name="exception"/> is not one.
+    /// </summary>
+    public static string? MessageOf(Exception exception)
     {
-        ConfigurationRefusedException refused => refused.Message,
-        OptionsValidationException options => "Refusing to start: the configuration is not valid:" + Environment.NewLine + "  "
-            + string.Join(Environment.NewLine + "  ", options.Failures.SelectMany(static f => f.Split(Environment.NewLine)).Where(static f => f.Length > 0).Select(static f => f.Trim())),
-        AggregateException aggregate when aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(static e => MessageOf(e) is not null) =>
-            string.Join(Environment.NewLine, aggregate.InnerExceptions.Select(static e => MessageOf(e))),
-        _ => null,
-    };
+        if (exception is ConfigurationRefusedException refused)
+        {
+            return refused.Message;
+        }
+
+        var failures = new List<string>();
+        return CollectFailures(exception, failures) && failures.Count > 0
+            ? "Refusing to start: the configuration is not valid:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", failures)
+            : null;
+    }
+
+    /// <summary>Adds the failures of an <see cref="OptionsValidationException"/>, or of every one an <see cref="AggregateException"/> holds; false for anything else.</summary>
+    private static bool CollectFailures(Exception exception, List<string> failures)
+    {
+        switch (exception)
+        {
+            case OptionsValidationException options:
+                failures.AddRange(options.Failures.SelectMany(static f => f.Split('\n')).Select(static f => f.Trim()).Where(static f => f.Length > 0));
+                return true;
+            case AggregateException aggregate when aggregate.InnerExceptions.Count > 0:
+                return aggregate.InnerExceptions.All(e => CollectFailures(e, failures));
+            default:
+                return false;
+        }
+    }
 
     private static async Task WriteAsync(string message, TextWriter? error)
     {

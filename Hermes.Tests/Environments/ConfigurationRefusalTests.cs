@@ -79,6 +79,21 @@ public sealed class ConfigurationRefusalTests
         });
     }
 
+    [Test]
+    public async Task The_worker_with_nothing_configured_lists_every_problem_under_one_heading()
+    {
+        var run = await RunHostAsync("Hermes.Outbox.Worker", []);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(78), run.ToString());
+            Assert.That(run.Error, Does.StartWith("Refusing to start: the configuration is not valid:"));
+            Assert.That(run.Error.Split("Refusing to start").Length - 1, Is.EqualTo(1), "one heading, however many options failed");
+            Assert.That(run.Error, Does.Contain("No database is configured: set DATABASE_URL").And.Contain("N8N_WEBHOOK_URL is not set"));
+            AssertNothingElse(run);
+        });
+    }
+
     /// <summary>No stack trace, no log line, nothing on stdout: the refusal is all there is.</summary>
     private static void AssertNothingElse(HostRun run)
     {
