@@ -37,7 +37,7 @@ public sealed partial class LaunchSettingsTests
         Assembly[] programs = [typeof(Program).Assembly, typeof(Hermes.Admin.AdminProgram).Assembly, typeof(Hermes.Outbox.Worker.WorkerHost).Assembly, typeof(Hermes.Cli.OperatorCli).Assembly];
 
         Assert.That(programs.Select(static p => p.GetCustomAttribute<UserSecretsIdAttribute>()?.UserSecretsId), Is.All.EqualTo("hermes-development"));
-        Assert.That(RepositoryFiles.Read("docs", "development.md"), Does.Contain("dotnet user-secrets set DATABASE_URL").And.Contain("--id hermes-development"));
+        Assert.That(RepositoryFiles.Read("docs/development.md"), Does.Contain("dotnet user-secrets set DATABASE_URL").And.Contain("--id hermes-development"));
     }
 
     [GeneratedRegex(@"^(?<var>\w+)=\$\{(?<key>HERMES_\w+_URL):-(?<url>[^}]+)\}", RegexOptions.Multiline)]
