@@ -17,7 +17,24 @@ public sealed class AdminProgram
     {
     }
 
-    public static void Main(string[] args)
+    /// <summary>Configuration is checked before anything is mapped or started: a refusal exits 78 (ConfigurationRefusal).</summary>
+    public static Task<int> Main(string[] args) => ConfigurationRefusal.RunAsync(() => Build(args), static async app =>
+    {
+        await using (app)
+        {
+            app.UseHermesSecurity();
+            app.UseHermesProblemDetails();
+            app.MapOpenApi(AdminOpenApi.DocumentPath);
+            app.MapHermesAdmin();
+            app.MapHermesConsole();
+            app.MapHermesLiveAndReady();
+            app.MapHermesDatabaseHealth().OnManagementPort();
+            await app.RunAsync();
+            return 0;
+        }
+    });
+
+    private static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddHermesServiceDefaults("hermes-admin");
@@ -29,15 +46,6 @@ public sealed class AdminProgram
         builder.AddHermesAdmin();
         builder.AddHermesConsole();
         builder.AddHermesAdminOpenApi();
-
-        var app = builder.Build();
-        app.UseHermesSecurity();
-        app.UseHermesProblemDetails();
-        app.MapOpenApi(AdminOpenApi.DocumentPath);
-        app.MapHermesAdmin();
-        app.MapHermesConsole();
-        app.MapHermesLiveAndReady();
-        app.MapHermesDatabaseHealth().OnManagementPort();
-        app.Run();
+        return builder.Build();
     }
 }

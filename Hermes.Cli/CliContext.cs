@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Hermes.Persistence;
+using Hermes.ServiceDefaults;
 using Npgsql;
 
 namespace Hermes.Cli;
@@ -85,10 +86,15 @@ internal sealed class CliContext(TextWriter output, TextWriter error, IEnumerabl
         {
             return await body(cancellationToken);
         }
-        catch (HermesConfigurationException e)
+        catch (CliUsageException e)
         {
             await Error.WriteLineAsync(e.Message);
             return ExitCodes.Usage;
+        }
+        catch (HermesConfigurationException e)
+        {
+            // The message alone, as every host refuses its configuration (ConfigurationRefusal).
+            return await ConfigurationRefusal.RefuseAsync(e.Message, Error);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -123,10 +129,17 @@ internal sealed class CliContext(TextWriter output, TextWriter error, IEnumerabl
         var environment = FirstSet(
             Setting(explicitSettings, "ASPNETCORE_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT"),
             Setting(explicitSettings, "DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT")) ?? Environments.Production;
-        return new ConfigurationBuilder()
+        var configuration = new ConfigurationBuilder()
             .SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)
-            .AddJsonFile($"appsettings.{environment}.json", optional: true)
+            .AddJsonFile($"appsettings.{environment}.json", optional: true);
+        if (string.Equals(environment.Trim(), Environments.Development, StringComparison.OrdinalIgnoreCase))
+        {
+            // As the hosts read them in Development: the shared store of <UserSecretsId>hermes-development</UserSecretsId>.
+            configuration.AddUserSecrets(typeof(CliContext).Assembly, optional: true);
+        }
+
+        return configuration
             .AddEnvironmentVariables()
             .AddInMemoryCollection(explicitSettings)
             .Build();
@@ -137,3 +150,6 @@ internal sealed class CliContext(TextWriter output, TextWriter error, IEnumerabl
 
     private static string? FirstSet(params string?[] values) => values.FirstOrDefault(static v => !string.IsNullOrWhiteSpace(v));
 }
+
+/// <summary>A bad argument value found while a verb runs (e.g. <c>migrate --to</c> an unknown migration): exit 2, the message alone.</summary>
+internal sealed class CliUsageException(string message) : Exception(message);

@@ -13,11 +13,17 @@ public static class ExitCodes
     public const int Problem = 1;
 
     /// <summary>
-    /// Wrong usage (unknown verb or option, bad value; a verb that changes data run without <c>--yes</c> when stdin is not
-    /// a terminal) or configuration (database setting missing or malformed).
+    /// Wrong usage: unknown verb or option, bad value (e.g. <c>migrate --to</c> an unknown migration), a verb that changes
+    /// data run without <c>--yes</c> when stdin is not a terminal.
     /// </summary>
     public const int Usage = 2;
 
     /// <summary>Could not finish: the database is unreachable or a statement failed, or the command was interrupted.</summary>
     public const int Failure = 3;
+
+    /// <summary>
+    /// The configuration was refused (database setting missing or malformed; the message names the key): EX_CONFIG,
+    /// the code every Hermes host exits with for the same reason (<see cref="ServiceDefaults.ConfigurationRefusal"/>).
+    /// </summary>
+    public const int Configuration = ServiceDefaults.ConfigurationRefusal.ExitCode;
 }

@@ -49,7 +49,7 @@ internal static class MigrateVerb
             await using var dataSource = context.CreateDataSource(direct: true);
             await using var db = PersistenceExtensions.CreateContext(dataSource);
             var migrator = new HermesMigrator(db);
-            var resolved = target is null ? null : migrator.Resolve(target);
+            var resolved = target is null ? null : ResolveTarget(migrator, target);
             var before = await migrator.AppliedAsync(ct);
             var plan = await PlanAsync(dataSource, migrator, resolved, before, ct);
             if (parse.GetValue(dryRun))
@@ -112,6 +112,19 @@ internal static class MigrateVerb
         return command;
     }
 
+    /// <summary>The migration <c>--to</c> names; an unknown one is a usage error (exit 2), listing the known ones.</summary>
+    private static string ResolveTarget(HermesMigrator migrator, string target)
+    {
+        try
+        {
+            return migrator.Resolve(target);
+        }
+        catch (HermesConfigurationException e)
+        {
+            throw new CliUsageException(e.Message);
+        }
+    }
+
     private static int PrintScript(CliContext context, string? target, bool json)
     {
         // Scripting needs the model, not a server: without database settings a placeholder that is never opened will do.
@@ -128,7 +141,7 @@ internal static class MigrateVerb
         using var dataSource = NpgsqlDataSource.Create(connectionString);
         using var db = PersistenceExtensions.CreateContext(dataSource);
         var migrator = new HermesMigrator(db);
-        var resolved = target is null ? null : migrator.Resolve(target);
+        var resolved = target is null ? null : ResolveTarget(migrator, target);
         var sql = migrator.Script(to: resolved);
         if (json)
         {

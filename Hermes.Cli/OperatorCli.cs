@@ -24,7 +24,7 @@ public static class OperatorCli
         var context = new CliContext(output, error, settings, terminal ?? CliTerminal.None);
         var root = new RootCommand(
             "hermes: the Hermes operator CLI. " +
-            "Exit codes: 0 ok, 1 problem found or refused, 2 usage or configuration error, 3 database unreachable or statement failed.")
+            "Exit codes: 0 ok, 1 problem found or refused, 2 usage error, 3 database unreachable or statement failed, 78 configuration refused (database setting missing or malformed).")
         {
             MigrateVerb.Create(context),
             ReplayVerb.Create(context),

@@ -26,16 +26,19 @@ public static class WorkerHost
     /// <summary>The exit code of a worker that stopped because it could not write delivery outcomes (EX_SOFTWARE).</summary>
     public const int FatalExitCode = 70;
 
-    public static async Task<int> RunAsync(string[] args)
+    /// <summary>Runs the worker; a configuration refusal exits <see cref="ConfigurationRefusal.ExitCode"/> before anything starts.</summary>
+    public static Task<int> RunAsync(string[] args) => ConfigurationRefusal.RunAsync(() => CreateBuilder(args).Build(), static async app =>
     {
-        await using var app = CreateBuilder(args).Build();
-        app.MapDevelopmentReceiver();
-        app.MapWorkerHealth();
-        // RunAsync disposes the host's services when it returns: take what the exit code needs first.
-        var state = app.Services.GetRequiredService<DeliveryState>();
-        await app.RunAsync();
-        return ExitCodeOf(state);
-    }
+        await using (app)
+        {
+            app.MapDevelopmentReceiver();
+            app.MapWorkerHealth();
+            // RunAsync disposes the host's services when it returns: take what the exit code needs first.
+            var state = app.Services.GetRequiredService<DeliveryState>();
+            await app.RunAsync();
+            return ExitCodeOf(state);
+        }
+    });
 
     /// <summary>0 after a normal stop; <see cref="FatalExitCode"/> when the worker stopped itself (see <see cref="DeliveryState.FatalError"/>).</summary>
     public static int ExitCodeOf(IServiceProvider services) => ExitCodeOf(services.GetRequiredService<DeliveryState>());

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -28,6 +29,24 @@ public static class HermesTelemetryExtensions
     public const string EndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
     public const string ServiceNameKey = "OTEL_SERVICE_NAME";
     public const string LogFormatKey = "HERMES_LOG_FORMAT";
+    public const string ResourceAttributesKey = "OTEL_RESOURCE_ATTRIBUTES";
+    public const string EnvironmentAttribute = "deployment.environment.name";
+
+    /// <summary>
+    /// <c>service.version</c> of every signal: the version MinVer stamped from the git history (or
+    /// <c>HERMES_BUILD_VERSION</c> in an image), without its build metadata. Every Hermes assembly of one build carries
+    /// the same, so this assembly's is the host's.
+    /// </summary>
+    public static readonly string ServiceVersion = VersionOf(typeof(HermesTelemetryExtensions).Assembly);
+
+    /// <summary>An assembly's informational version without build metadata (<c>+…</c>); its assembly version if it has none.</summary>
+    public static string VersionOf(Assembly assembly)
+    {
+        var informational = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        return string.IsNullOrWhiteSpace(informational)
+            ? assembly.GetName().Version?.ToString(3) ?? "0.0.0"
+            : informational.Split('+', 2)[0];
+    }
 
     /// <summary>Hermes' own spans; ASP.NET Core, HttpClient and Npgsql spans come from their instrumentation.</summary>
     public static readonly string[] ActivitySources = ["Hermes.Api", "Hermes.Outbox"];
@@ -40,23 +59,27 @@ public static class HermesTelemetryExtensions
     /// Prometheus at <see cref="MetricsPath"/> (mapped by <see cref="HealthEndpoints.MapHermesLiveAndReady"/>, on the
     /// management port). Traces, logs and an OTLP copy of the metrics only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set;
     /// otherwise no exporter thread runs. <c>service.name</c> is <paramref name="serviceName"/> unless
-    /// <c>OTEL_SERVICE_NAME</c> says otherwise.
+    /// <c>OTEL_SERVICE_NAME</c> says otherwise; <c>service.version</c> is <see cref="ServiceVersion"/>.
     /// </summary>
     public static IHostApplicationBuilder AddHermesTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
         builder.AddHermesConsoleLogging();
         ThreadPoolBlocking.Start();
-        var explicitName = builder.Configuration[ServiceNameKey];
+        var name = FirstSet(builder.Configuration[ServiceNameKey]) ?? serviceName;
         var environment = builder.Environment.EnvironmentName;
+        var environmentGiven = ResourceAttributesName(builder.Configuration[ResourceAttributesKey]);
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource =>
             {
-                if (string.IsNullOrWhiteSpace(explicitName))
-                {
-                    resource.AddService(serviceName);
-                }
+                resource.AddService(name, serviceVersion: ServiceVersion);
 
-                resource.AddAttributes([new("deployment.environment.name", environment)]);
+                // One deployment.environment.name (the semantic conventions' current name; the deprecated
+                // deployment.environment is not set): OTEL_RESOURCE_ATTRIBUTES' when it gives one, else the host's
+                // environment (Development, Staging, Production).
+                if (environmentGiven is null)
+                {
+                    resource.AddAttributes([new(EnvironmentAttribute, environment)]);
+                }
             })
             .WithMetrics(static metrics => metrics
                 .AddMeter(Meters)
@@ -123,6 +146,16 @@ public static class HermesTelemetryExtensions
         });
         return builder;
     }
+
+    /// <summary>The <c>deployment.environment.name</c> that <c>OTEL_RESOURCE_ATTRIBUTES</c> gives, if any.</summary>
+    internal static string? ResourceAttributesName(string? attributes) =>
+        (attributes ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(static pair => pair.Split('=', 2))
+            .Where(static pair => pair.Length == 2 && string.Equals(pair[0].Trim(), EnvironmentAttribute, StringComparison.Ordinal))
+            .Select(static pair => Uri.UnescapeDataString(pair[1].Trim()))
+            .LastOrDefault();
+
+    private static string? FirstSet(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     internal static bool WantsJson(IConfiguration configuration)
     {

@@ -56,4 +56,10 @@ public static class ProductionGuard
 }
 
 /// <summary>A Production host refused to start with development defaults; the message lists each problem with its key.</summary>
-public sealed class ProductionGuardException(string message) : InvalidOperationException(message);
+public sealed class ProductionGuardException(string message) : ConfigurationRefusedException(message);
+
+/// <summary>
+/// A setting that makes the host refuse to start, found while it is set up; the message names the key. The hosts exit
+/// with it in order (<see cref="ConfigurationRefusal"/>).
+/// </summary>
+public class ConfigurationRefusedException(string message) : InvalidOperationException(message);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Admin.AdminApi;
 
@@ -64,13 +65,6 @@ public sealed class AdminApiKeys
     }
 
     /// <summary>
-    /// One key per configured admin key, in configuration order, derived with HKDF-SHA256 for <paramref name="info"/>
-    /// (the console protects its cookies with them; see <c>AdminKeyDataProtectionProvider</c>).
-    /// </summary>
-    internal byte[][] DeriveKeys(byte[] info, int length) =>
-        [.. _hashes.Select(hash => HKDF.DeriveKey(HashAlgorithmName.SHA256, hash, length, ConsoleSalt, info))];
-
-    /// <summary>
     /// A short id of the configured key that <paramref name="presented"/> is, or null when it is none of them: kept in a
     /// console session, so removing a key from the setting ends the sessions signed in with it.
     /// </summary>
@@ -104,5 +98,31 @@ public sealed class AdminApiKeys
         var authorization = request.Headers.Authorization.ToString();
         const string Bearer = "Bearer ";
         return authorization.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase) ? authorization[Bearer.Length..].Trim() : null;
+    }
+}
+
+/// <summary>What <see cref="AdminApiKeysCheck"/> validates: nothing bound, the keys are read from configuration.</summary>
+internal sealed class AdminApiKeysChecked;
+
+/// <summary><c>HERMES_ADMIN_API_KEY</c>: at least one key, none shorter than <see cref="AdminApiKeys.MinimumLength"/>.</summary>
+internal sealed class AdminApiKeysCheck(IConfiguration configuration) : IValidateOptions<AdminApiKeysChecked>
+{
+    public ValidateOptionsResult Validate(string? name, AdminApiKeysChecked options)
+    {
+        AdminApiKeys keys;
+        try
+        {
+            keys = AdminApiKeys.FromConfiguration(configuration);
+        }
+        catch (InvalidOperationException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
+        }
+
+        return keys.IsEnabled
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(
+                $"{AdminApiKeys.ConfigurationKey} is not set: the admin host (admin API and console) needs at least one key " +
+                "(for example: openssl rand -hex 32; several separated by commas while rotating).");
     }
 }

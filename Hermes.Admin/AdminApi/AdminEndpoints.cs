@@ -23,16 +23,11 @@ public static partial class AdminEndpoints
         builder.Services.AddProblemDetails();
         builder.Services.AddHermesOperations();
         builder.Services.TryAddSingleton(TimeProvider.System);
-        // Read while the host is set up: a missing or weak key stops the admin host here, naming the setting.
-        var keys = AdminApiKeys.FromConfiguration(builder.Configuration);
-        if (!keys.IsEnabled)
-        {
-            throw new InvalidOperationException(
-                $"{AdminApiKeys.ConfigurationKey} is not set: the admin host (admin API and console) needs at least one key " +
-                "(for example: openssl rand -hex 32; several separated by commas while rotating).");
-        }
-
-        builder.Services.AddSingleton(keys);
+        // Checked with the host's other options when it starts, before anything is mapped: a missing or weak key stops
+        // the admin host naming the setting (ConfigurationRefusal exits 78 with the message).
+        builder.Services.AddSingleton(static sp => AdminApiKeys.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        builder.Services.AddOptions<AdminApiKeysChecked>().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AdminApiKeysChecked>, AdminApiKeysCheck>();
         builder.Services.AddOptions<AdminKeyThrottleOptions>().BindConfiguration(AdminKeyThrottleOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AdminKeyThrottleOptions>, AdminKeyThrottleOptionsValidator>();
         builder.Services.AddSingleton<AdminKeyThrottle>();

@@ -6,8 +6,10 @@ using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Hermes.Admin.OperatorConsole;
 
@@ -23,6 +25,9 @@ public static class ConsoleExtensions
     public const string Policy = "HermesConsole";
     public const string KeyIdClaim = "hermes:key-id";
     public const string SignedInAtClaim = "hermes:signed-in-at";
+
+    /// <summary>Isolates the console's protected data from any other application sharing the key ring.</summary>
+    public const string DataProtectionApplicationName = "hermes-admin";
 
     /// <summary>No script, no frames, styles and images from the console itself, forms posting only to it.</summary>
     public const string ContentSecurityPolicy =
@@ -60,17 +65,12 @@ public static class ConsoleExtensions
             antiforgery.FormFieldName = "__RequestVerificationToken";
         });
 
-        // Cookies and antiforgery tokens must open on every API replica: protect them with the admin keys, which every
-        // replica has, rather than with a per-process key ring (see AdminKeyDataProtectionProvider).
-        services.AddDataProtection();
-        services.Replace(ServiceDescriptor.Singleton<IDataProtectionProvider>(static sp => new AdminKeyDataProtectionProvider(sp.GetRequiredService<AdminApiKeys>())));
-        // The default key ring would still be created (and written to disk, with warnings) at start by this service,
-        // though nothing reads it any more.
-        foreach (var keyRingWarmUp in services.Where(static d => d.ImplementationType?.FullName == "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService").ToList())
-        {
-            services.Remove(keyRingWarmUp);
-        }
-
+        // Cookies and antiforgery tokens must open on every admin replica and survive a restart: ASP.NET Core Data
+        // Protection with its key ring in the Hermes database, which every replica reads (ConsoleKeyRingContext).
+        services.AddDbContext<ConsoleKeyRingContext>(static (sp, options) => options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddDataProtection()
+            .SetApplicationName(DataProtectionApplicationName)
+            .PersistKeysToDbContext<ConsoleKeyRingContext>();
         return builder;
     }
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Hermes.Persistence.Hosting;
@@ -42,7 +43,10 @@ public static class PersistenceHostingExtensions
         services.AddSingleton(sp => new OutboxNotifier(
             sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<ILogger<OutboxNotifier>>(), sp.GetRequiredService<TimeProvider>(),
             enabled: wakesWorkersItself));
-        services.AddHostedService<DatabaseSettingsCheck>();
+        // Checked with the host's other options when it starts (before anything runs), so a refusal is an options
+        // validation failure like every other: the hosts exit with it in order (ConfigurationRefusal).
+        services.AddOptions<DatabaseSettings>().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DatabaseSettings>, DatabaseSettingsCheck>();
         return builder;
     }
 
@@ -60,29 +64,38 @@ public static class PersistenceHostingExtensions
         return builder;
     }
 
+    /// <summary>What <see cref="DatabaseSettingsCheck"/> validates: nothing bound, the settings are read from configuration.</summary>
+    internal sealed class DatabaseSettings;
+
     /// <summary>
     /// Resolves the database settings when the host starts, so bad settings fail fast with their key named; and in
     /// Production refuses the local development cluster (<c>.hermes/</c>, what run.sh starts).
     /// </summary>
-    private sealed class DatabaseSettingsCheck(IServiceProvider services, IConfiguration configuration, IHostEnvironment environment) : IHostedService
+    private sealed class DatabaseSettingsCheck(IServiceProvider services, IConfiguration configuration, IHostEnvironment environment) : IValidateOptions<DatabaseSettings>
     {
-        public Task StartAsync(CancellationToken cancellationToken)
+        public ValidateOptionsResult Validate(string? name, DatabaseSettings options)
         {
-            _ = services.GetRequiredService<HermesDatabase>();
+            try
+            {
+                _ = services.GetRequiredService<HermesDatabase>();
+            }
+            catch (HermesConfigurationException e)
+            {
+                return ValidateOptionsResult.Fail(e.Message);
+            }
+
             if (environment.IsProduction())
             {
                 foreach (var key in new[] { HermesDatabase.UrlKey, HermesDatabase.ConnectionStringKey })
                 {
                     if (configuration[key] is { } database && database.Contains(".hermes", StringComparison.Ordinal))
                     {
-                        throw new HermesConfigurationException($"{key} points at the local development cluster (.hermes/): give the production database.");
+                        return ValidateOptionsResult.Fail($"{key} points at the local development cluster (.hermes/): give the production database.");
                     }
                 }
             }
 
-            return Task.CompletedTask;
+            return ValidateOptionsResult.Success;
         }
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

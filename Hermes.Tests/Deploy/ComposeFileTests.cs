@@ -302,7 +302,8 @@ public sealed class ComposeFileTests
         foreach (var service in new[] { "api", "admin", "worker", "migrate", "cli" })
         {
             Assert.That(Env(services, service, "OTEL_EXPORTER_OTLP_ENDPOINT"), Is.EqualTo("http://otel-collector:4317"), service);
-            Assert.That(Env(services, service, "OTEL_RESOURCE_ATTRIBUTES"), Does.Contain("deployment.environment="), service);
+            Assert.That(Env(services, service, "OTEL_RESOURCE_ATTRIBUTES"), Does.Contain("deployment.environment.name=compose")
+                .And.Not.Contain("deployment.environment="), service + ": one deployment.environment.name, not the deprecated deployment.environment");
             names.Add(Env(services, service, "OTEL_SERVICE_NAME"));
         }
 
@@ -500,6 +501,21 @@ public sealed class ComposeFileTests
         File.ReadAllLines(path)
             .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
             .ToDictionary(static l => l[..l.IndexOf('=', StringComparison.Ordinal)], static l => l[(l.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+
+    [TestCase("Dockerfile.api", "api")]
+    [TestCase("Dockerfile.admin", "admin")]
+    [TestCase("Dockerfile.worker", "worker")]
+    [TestCase("Dockerfile.cli", "cli")]
+    public async Task Images_are_stamped_with_the_build_version_they_are_given(string file, string service)
+    {
+        var dockerfile = RepositoryFiles.Read("deploy", file);
+        var compose = await ExampleServicesAsync();
+
+        Assert.That(dockerfile, Does.Contain("ARG HERMES_BUILD_VERSION="), "the context has no .git: MinVer needs the version given");
+        Assert.That(dockerfile, Does.Match(@"RUN dotnet publish [^\n]*-p:MinVerVersionOverride=""\$HERMES_BUILD_VERSION"""));
+        Assert.That(compose[service]!["build"]!["args"]!["HERMES_BUILD_VERSION"]!.GetValue<string>(), Is.Not.Empty, "compose passes it on");
+        Assert.That(RepositoryFiles.Read("docker-compose.yml"), Does.Contain("HERMES_BUILD_VERSION: ${HERMES_BUILD_VERSION:-"), "from the environment of docker compose build");
+    }
 
     [TestCase("Dockerfile.api", "Hermes.Api", "8080;http://+:9464", "", "-noble", "[\"/app/Hermes.Api\"]", "/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready ")]
     [TestCase("Dockerfile.admin", "Hermes.Admin", "8080;http://+:9464", "", "-noble", "[\"dotnet\", \"/app/Hermes.Admin.dll\"]", "/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready ")]

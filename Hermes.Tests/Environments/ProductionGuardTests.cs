@@ -4,6 +4,7 @@ using Hermes.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Hermes.Tests.Environments;
 
@@ -35,7 +36,7 @@ public sealed class ProductionGuardTests
 
         if (refused)
         {
-            var error = Assert.ThrowsAsync<HermesConfigurationException>(() => host.StartAsync());
+            var error = Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
             Assert.That(error!.Message, Does.Contain("DATABASE_URL points at the local development cluster"));
         }
         else

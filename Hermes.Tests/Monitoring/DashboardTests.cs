@@ -92,7 +92,7 @@ public sealed class DashboardTests
             .And.Contain("hermes_outbox_delivery_latency_seconds_bucket")
             .And.Contain("sum by (http_response_status_code) (rate(http_client_request_duration_seconds_count")
             .And.Contain("sum by (error_type) (rate(http_client_request_duration_seconds_count")
-            .And.Contain("hermes_outbox_circuit_state").And.Contain("hermes_database_up")
+            .And.Contain("hermes_outbox_circuit_status").And.Contain("hermes_database_up")
             .And.Contain("http_server_request_duration_seconds_bucket"));
     }
 

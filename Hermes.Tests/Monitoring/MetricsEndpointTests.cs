@@ -58,7 +58,10 @@ public sealed class MetricsEndpointTests : DatabaseTest
             Assert.That(workerMetrics.Value("hermes_outbox_deliveries_total", ("outcome", "delivered")), Is.EqualTo(1), workerText);
             Assert.That(workerMetrics.Value("hermes_outbox_pending"), Is.EqualTo(0));
             Assert.That(workerMetrics.Value("hermes_outbox_failed"), Is.EqualTo(1));
-            Assert.That(workerMetrics.Value("hermes_outbox_circuit_state"), Is.EqualTo(0));
+            Assert.That(workerMetrics.Value("hermes_outbox_circuit_status", ("state", "closed")), Is.EqualTo(1), "one series per state, 1 for the current one");
+            Assert.That(workerMetrics.Value("hermes_outbox_circuit_status", ("state", "half-open")), Is.EqualTo(0));
+            Assert.That(workerMetrics.Value("hermes_outbox_circuit_status", ("state", "open")), Is.EqualTo(0));
+            Assert.That(workerMetrics.Names, Does.Not.Contain("hermes_outbox_circuit_state"), "the old bare number is gone");
             Assert.That(workerMetrics.Value("hermes_database_up", ("otel_scope_name", "Hermes.Outbox")), Is.EqualTo(1));
             Assert.That(apiText + workerText, Does.Not.Contain("Password").IgnoreCase, "Npgsql's pool names carry no password");
             Assert.That(workerMetrics.Value("hermes_database_size_bytes"), Is.GreaterThan(1_000_000), "pg_database_size of a migrated database");

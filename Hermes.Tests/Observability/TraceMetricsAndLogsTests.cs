@@ -183,7 +183,8 @@ public sealed class TraceMetricsAndLogsTests : WorkerTest
             Assert.That(durations.Select(static d => d.Seconds), Is.All.InRange(0.0, 30.0).And.Some.GreaterThan(0.0), "durations in seconds");
             Assert.That(values.GetValueOrDefault("hermes.outbox.pending"), Is.EqualTo(1));
             Assert.That(values.GetValueOrDefault("hermes.outbox.oldest_pending.age"), Is.InRange(59.0, 90.0));
-            Assert.That(values.GetValueOrDefault("hermes.outbox.circuit.state"), Is.EqualTo(OutboxGauges.Closed));
+            Assert.That(values.GetValueOrDefault("hermes.outbox.circuit.status|state=closed"), Is.EqualTo(1));
+            Assert.That(values.GetValueOrDefault("hermes.outbox.circuit.status|state=open", -1), Is.Zero, "every state has its series");
         });
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Hermes.Domain;
+using Hermes.ServiceDefaults;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Operations;
@@ -20,6 +21,17 @@ public sealed class CliExecutableTests : OperationsTest
     }
 
     [Test]
+    public async Task Version_prints_the_version_MinVer_took_from_the_git_history()
+    {
+        var run = await RunAsync([], "--version");
+        var expected = HermesTelemetryExtensions.VersionOf(typeof(CliExecutableTests).Assembly);
+
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
+        Assert.That(expected, Does.Match(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$").And.Not.EqualTo("1.0.0"), "MinVer stamped this build");
+        Assert.That(run.Output.Trim().Split('+')[0], Is.EqualTo(expected), "the same version as every assembly of this build, and as service.version");
+    }
+
+    [Test]
     public async Task The_executable_runs_a_verb_with_the_database_from_the_environment()
     {
         var lead = await AddLeadAsync(OutboxStatus.Failed);
@@ -34,15 +46,15 @@ public sealed class CliExecutableTests : OperationsTest
     }
 
     [Test]
-    public async Task The_executable_exits_one_on_a_refusal_and_two_without_a_database()
+    public async Task The_executable_exits_one_on_a_refusal_and_78_without_a_database()
     {
         var refused = await RunAsync(new() { ["ConnectionStrings__Hermes"] = ConnectionString }, "erase", "--lead", "lead_nobody");
         var unconfigured = await RunAsync([], "doctor");
 
         Assert.That(refused.ExitCode, Is.EqualTo(1), refused.ToString());
         Assert.That(refused.Error, Does.Contain("Refused"));
-        Assert.That(unconfigured.ExitCode, Is.EqualTo(2), unconfigured.ToString());
-        Assert.That(unconfigured.Error, Does.Contain("DATABASE_URL"));
+        Assert.That(unconfigured.ExitCode, Is.EqualTo(78), unconfigured.ToString());
+        Assert.That(unconfigured.Error.Trim(), Does.StartWith("No database is configured: set DATABASE_URL").And.Not.Contain("Exception").And.Not.Contain("\n"), "the message alone, no stack trace");
     }
 
     private static async Task<CliRun> RunAsync(Dictionary<string, string> environment, params string[] args)

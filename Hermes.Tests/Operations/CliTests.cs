@@ -25,7 +25,7 @@ public sealed class CliTests : OperationsTest
     {
         var run = await CliAsync(help);
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
-        Assert.That(run.Output, Does.Contain("Exit codes: 0 ok, 1 problem found or refused, 2 usage or configuration error"));
+        Assert.That(run.Output, Does.Contain("Exit codes: 0 ok, 1 problem found or refused, 2 usage error, 3 database unreachable or statement failed, 78 configuration refused"));
         foreach (var verb in Verbs)
         {
             Assert.That(run.Output, Does.Contain(verb));
@@ -49,7 +49,7 @@ public sealed class CliTests : OperationsTest
     }
 
     [TestCaseSource(nameof(Verbs))]
-    public async Task Without_database_settings_every_verb_names_the_keys_and_exits_two(string verb)
+    public async Task Without_database_settings_every_verb_names_the_keys_and_exits_78(string verb)
     {
         var settings = CliSettings(("DATABASE_URL", ""), ("ConnectionStrings:Hermes", ""));
         string[] args = verb switch
@@ -61,7 +61,7 @@ public sealed class CliTests : OperationsTest
 
         var run = await CliAsync(settings, args);
 
-        Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
+        Assert.That(run.ExitCode, Is.EqualTo(ExitCodes.Configuration).And.EqualTo(78), run.ToString());
         Assert.That(run.Error, Does.Contain("DATABASE_URL").And.Contain("ConnectionStrings:Hermes"));
     }
 
@@ -69,7 +69,7 @@ public sealed class CliTests : OperationsTest
     public async Task A_malformed_database_url_is_named()
     {
         var run = await CliAsync(CliSettings(("DATABASE_URL", "mysql://root@db/hermes")), "stats");
-        Assert.That(run.ExitCode, Is.EqualTo(2), run.ToString());
+        Assert.That(run.ExitCode, Is.EqualTo(78), run.ToString());
         Assert.That(run.Error, Does.StartWith("DATABASE_URL is not a valid PostgreSQL URL"));
     }
 
@@ -168,7 +168,7 @@ public sealed class MigrateCommandTests
 
         Assert.That(first.ExitCode, Is.Zero, first.ToString());
         Assert.That(first.Output, Does.Contain("Applied     20261122000100_InitialSchema").And.Contain("The schema is now at"));
-        Assert.That(await TableCountAsync(), Is.EqualTo(3));
+        Assert.That(await TableCountAsync(), Is.EqualTo(4), "leads, outbox, attempts and the console's key ring");
         var report = JsonSerializer.Deserialize(second.Output, CliJsonContext.Default.MigrationReport)!;
         Assert.That(report.Applied, Is.Empty);
         Assert.That(report.Current[^1], Is.EqualTo(report.Latest));

@@ -1,3 +1,4 @@
+using Hermes.Admin.OperatorConsole;
 using Hermes.Persistence;
 using Hermes.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -31,7 +32,7 @@ public sealed class MigrationTests
         var migrator = new HermesMigrator(context);
 
         await migrator.MigrateAsync(null, CancellationToken.None);
-        Assert.That(await TablesAsync(), Is.EquivalentTo(new[] { "hermes_leads", "hermes_outbox", "hermes_delivery_attempts" }));
+        Assert.That(await TablesAsync(), Is.EquivalentTo(new[] { "hermes_leads", "hermes_outbox", "hermes_delivery_attempts", "hermes_console_keys" }));
         Assert.That(await migrator.PendingAsync(CancellationToken.None), Is.Empty);
 
         await migrator.MigrateAsync(HermesMigrator.Empty, CancellationToken.None);
@@ -40,7 +41,7 @@ public sealed class MigrationTests
         Assert.That(await migrator.AppliedAsync(CancellationToken.None), Is.Empty);
 
         await migrator.MigrateAsync(null, CancellationToken.None);
-        Assert.That(await TablesAsync(), Has.Count.EqualTo(3));
+        Assert.That(await TablesAsync(), Has.Count.EqualTo(4));
         Assert.That(await migrator.AppliedAsync(CancellationToken.None), Is.EqualTo(migrator.All));
     }
 
@@ -124,7 +125,7 @@ public sealed class MigrationTests
             await batch.ExecuteNonQueryAsync();
         }
 
-        Assert.That(await TablesAsync(), Has.Count.EqualTo(3));
+        Assert.That(await TablesAsync(), Has.Count.EqualTo(4));
         Assert.That(await new HermesMigrator(context).PendingAsync(CancellationToken.None), Is.Empty);
     }
 
@@ -135,11 +136,13 @@ public sealed class MigrationTests
         await using var context = PersistenceExtensions.CreateContext(_dataSource);
         await new HermesMigrator(context).MigrateAsync(null, CancellationToken.None);
 
+        // The admin host's key ring is migrated here too, and read through a context of its own.
+        await using var keyRing = new ConsoleKeyRingContext(new DbContextOptionsBuilder<ConsoleKeyRingContext>().UseNpgsql(_dataSource).Options);
         var actualColumns = await ColumnsAsync();
         var expectedColumns = new SortedSet<string>(StringComparer.Ordinal);
         var expectedIndexes = new SortedSet<string>(StringComparer.Ordinal);
         var expectedForeignKeys = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var table in context.Model.GetRelationalModel().Tables)
+        foreach (var table in context.Model.GetRelationalModel().Tables.Concat(keyRing.Model.GetRelationalModel().Tables))
         {
             foreach (var column in table.Columns)
             {

@@ -6,6 +6,8 @@ using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;
 using Hermes.Tests.Observability;
 using Hermes.Tests.Worker;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Hermes.Tests.Security;
@@ -50,6 +52,26 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(1));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox"), Is.EqualTo(1));
         Assert.That(await ScalarAsync<string>("SELECT email FROM hermes_leads"), Is.EqualTo(TestData.ValidForm().Email));
+    }
+
+    [Test]
+    public async Task The_admin_role_keeps_the_console_key_ring_which_no_other_role_reads()
+    {
+        await using var admin = new HermesAdminFactory(_admin, "role-test-admin-key-0123456789abcdef");
+        var protector = admin.Services.GetRequiredService<IDataProtectionProvider>().CreateProtector("role-test");
+
+        var token = protector.Protect("opened on every replica");
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(protector.Unprotect(token), Is.EqualTo("opened on every replica"));
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_console_keys WHERE xml LIKE '%<key %'"), Is.GreaterThanOrEqualTo(1),
+                "the key the admin login wrote, in the table every replica reads");
+            Assert.That(await ScalarAsync<bool>("SELECT has_table_privilege('hermes_admin', 'hermes_console_keys', 'SELECT, INSERT')"), Is.True);
+            Assert.That(await ScalarAsync<bool>("SELECT has_table_privilege('hermes_admin', 'hermes_console_keys', 'UPDATE')"), Is.False);
+            Assert.That(await ScalarAsync<bool>("SELECT has_table_privilege('hermes_api', 'hermes_console_keys', 'SELECT')"), Is.False);
+            Assert.That(await ScalarAsync<bool>("SELECT has_table_privilege('hermes_worker', 'hermes_console_keys', 'SELECT')"), Is.False);
+        });
     }
 
     [Test]

@@ -21,7 +21,9 @@
 --                  UPDATEs only the tracking columns of hermes_leads (n8n_*, brevo_contact_id, status,
 --                  processed_at): it cannot change what a person submitted. It reads payloads, which it delivers,
 --                  and erased_at, which keeps what it writes about an erased lead blank.
---   hermes_admin   the admin API and the operator CLI (history, replay, erase, purge, stats, doctor, seed).
+--   hermes_admin   the admin API and the operator CLI (history, replay, erase, purge, stats, doctor, seed), and the
+--                  console's Data Protection key ring (hermes_console_keys: read and append; no other group reads it,
+--                  since a key there forges console sessions).
 --   All three read "__EFMigrationsHistory": readiness (/health/ready) checks that no migration is pending.
 --
 -- Every run revokes what the groups held on the Hermes tables and grants the list below afresh, so the result is
@@ -54,6 +56,18 @@ $schema$;
 
 REVOKE ALL ON hermes_leads, hermes_outbox, hermes_delivery_attempts FROM PUBLIC;
 REVOKE ALL ON hermes_leads, hermes_outbox, hermes_delivery_attempts FROM hermes_api, hermes_worker, hermes_admin;
+-- The console's key ring (migration ConsoleKeyRing); absent before that migration.
+DO $keyring$
+BEGIN
+    IF to_regclass('hermes_console_keys') IS NOT NULL THEN
+        REVOKE ALL ON hermes_console_keys FROM PUBLIC, hermes_api, hermes_worker, hermes_admin;
+        GRANT SELECT, INSERT ON hermes_console_keys TO hermes_admin;
+        EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM PUBLIC, hermes_api, hermes_worker, hermes_admin',
+            pg_get_serial_sequence('hermes_console_keys', 'id'));
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hermes_admin', pg_get_serial_sequence('hermes_console_keys', 'id'));
+    END IF;
+END
+$keyring$;
 
 -- hermes_api: the two-row submission transaction (LeadIntake.StoreAsync) and the idempotency look-up (FindByKeyAsync).
 GRANT INSERT ON hermes_leads, hermes_outbox TO hermes_api;
