@@ -24,9 +24,10 @@ public sealed class NetworkPolicyMatrixTests
             (candidates ?? Endpoints).Where(e => Policies.Allows(e, this[to], port, protocol)).Select(static e => e.Name).Order(StringComparer.Ordinal);
     }
 
-    private static async Task<Cluster> ClusterAsync(string overlay)
+    private static async Task<Cluster> ClusterAsync(string overlay) => ClusterOf(await Kustomize.ObjectsAsync(overlay));
+
+    private static Cluster ClusterOf(IReadOnlyList<JsonObject> objects)
     {
-        var objects = await Kustomize.ObjectsAsync(overlay);
         var policies = objects.Where(static o => Kustomize.KindOf(o) == "NetworkPolicy").ToList();
         var endpoints = new List<Endpoint>();
         var next = 10;
@@ -160,6 +161,25 @@ public sealed class NetworkPolicyMatrixTests
         {
             Assert.That(cluster.Reaching("internet", port, cluster.Hermes), Is.Empty, $"nothing in the namespace reaches the internet on {port}");
         }
+    }
+
+    [Test]
+    public async Task A_policy_that_opens_too_much_is_seen()
+    {
+        // The admin host's policy widened by mistake: its CLI-only rule made to admit any pod of the namespace.
+        var objects = await Kustomize.CopyAsync("production");
+        var admin = Kustomize.Single(objects, "NetworkPolicy", "hermes-admin");
+        admin["spec"]!["ingress"]![0]!["from"]![0]!["podSelector"] = new JsonObject();
+        // And the workers' n8n rule lost its namespaceSelector: it then means pods named n8n in namespace hermes, of which there are none.
+        var worker = Kustomize.Single(objects, "NetworkPolicy", "hermes-worker");
+        worker["spec"]!["egress"]![0]!["to"]![0]!.AsObject().Remove("namespaceSelector");
+
+        var cluster = ClusterOf(objects);
+
+        // The migrate Job and the purge, whose egress allows the admin host, now get in; the API and the workers still do
+        // not, because their own egress policies hold.
+        Assert.That(cluster.Reaching("hermes-admin", 8080), Is.EqualTo(new[] { "hermes-cli", "hermes-migrate", "hermes-purge" }));
+        Assert.That(cluster.Reaching("n8n", 5678, cluster.Hermes), Is.Empty);
     }
 
     [Test]
