@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Hermes.ServiceDefaults;
+using Hermes.Tests.Deploy;
 using Hermes.Tests.Faults;
 
 namespace Hermes.Tests.Environments;
@@ -104,48 +105,22 @@ public sealed class ConfigurationRefusalTests
     private static async Task<HostRun> RunHostAsync(string project, Dictionary<string, string> environment)
     {
         var assembly = ChildProcess.HostAssembly(project);
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(assembly)!,
-        };
-        start.ArgumentList.Add(assembly);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add("http://127.0.0.1:0");
-        foreach (var key in start.Environment.Keys.Where(static k => k.StartsWith("HERMES_", StringComparison.Ordinal) || k.StartsWith("OTEL_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-
-        foreach (var key in new[] { "DATABASE_URL", "ConnectionStrings__Hermes", "DATABASE_DIRECT_URL", "POSTGRES_URL_NON_POOLING", "ASPNETCORE_URLS", "DOTNET_ENVIRONMENT", "N8N_WEBHOOK_URL" })
-        {
-            start.Environment.Remove(key);
-        }
-
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["Logging__Console__FormatterName"] = "simple";
+        // The host sees only what the test gives it: no Hermes, OpenTelemetry or database setting of the test run's own.
+        var settings = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(static k => k.StartsWith("HERMES_", StringComparison.Ordinal) || k.StartsWith("OTEL_", StringComparison.Ordinal))
+            .Concat(["DATABASE_URL", "ConnectionStrings__Hermes", "DATABASE_DIRECT_URL", "POSTGRES_URL_NON_POOLING", "ASPNETCORE_URLS", "DOTNET_ENVIRONMENT", "N8N_WEBHOOK_URL"])
+            .ToDictionary(static k => k, static _ => (string?)null);
+        settings["ASPNETCORE_ENVIRONMENT"] = "Production";
+        settings["Logging__Console__FormatterName"] = "simple";
         foreach (var (key, value) in environment)
         {
-            start.Environment[key] = value;
+            settings[key] = value;
         }
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{project} did not exit within 60 s:\n{await output}\n{await error}");
-        }
-
-        return new HostRun(process.ExitCode, await output, await error);
+        var run = await ExternalTool.RunAsync(
+            Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", [assembly, "--urls", "http://127.0.0.1:0"],
+            environment: settings, workingDirectory: Path.GetDirectoryName(assembly)!, timeout: TimeSpan.FromSeconds(60));
+        return new HostRun(run.ExitCode, run.StandardOutput, run.StandardError);
     }
 
     private sealed record HostRun(int ExitCode, string Output, string Error)

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Hermes.Domain;
 using Hermes.ServiceDefaults;
+using Hermes.Tests.Deploy;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Operations;
@@ -60,33 +60,21 @@ public sealed class CliExecutableTests : OperationsTest
     private static async Task<CliRun> RunAsync(Dictionary<string, string> environment, params string[] args)
     {
         var hermes = Path.Combine(AppContext.BaseDirectory, "hermes.dll");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var settings = new Dictionary<string, string?>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["DATABASE_URL"] = null,
+            ["ConnectionStrings__Hermes"] = null,
+            ["DATABASE_DIRECT_URL"] = null,
+            ["POSTGRES_URL_NON_POOLING"] = null,
         };
-        start.ArgumentList.Add(hermes);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var key in new[] { "DATABASE_URL", "ConnectionStrings__Hermes", "DATABASE_DIRECT_URL", "POSTGRES_URL_NON_POOLING" })
-        {
-            start.Environment.Remove(key);
-        }
-
         foreach (var (key, value) in environment)
         {
-            start.Environment[key] = value;
+            settings[key] = value;
         }
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return new CliRun(process.ExitCode, await output, await error);
+        var run = await ExternalTool.RunAsync(
+            Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", [hermes, .. args],
+            environment: settings, workingDirectory: AppContext.BaseDirectory, timeout: TimeSpan.FromSeconds(60));
+        return new CliRun(run.ExitCode, run.StandardOutput, run.StandardError);
     }
 }
