@@ -165,7 +165,7 @@ public sealed class GuardedMigrateTests
     {
         var run = await RunAsync("Production", "migrate");
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
-        Assert.That(await TableCountAsync(), Is.EqualTo(3));
+        Assert.That(await TableCountAsync(), Is.EqualTo(SchemaTables));
     }
 
     [Test]
@@ -177,7 +177,7 @@ public sealed class GuardedMigrateTests
 
         Assert.That(run.ExitCode, Is.EqualTo(ExitCodes.Usage), run.ToString());
         Assert.That(run.Error, Does.Contain("--yes"));
-        Assert.That(await TableCountAsync(), Is.EqualTo(3));
+        Assert.That(await TableCountAsync(), Is.EqualTo(SchemaTables));
         Assert.That(await LeadCountAsync(), Is.EqualTo(1));
     }
 
@@ -194,7 +194,7 @@ public sealed class GuardedMigrateTests
         using var plan = JsonDocument.Parse(json.Output);
         Assert.That(plan.RootElement.GetProperty("rollBack").EnumerateArray().Select(static m => m.GetString()), Does.Contain("20261122000100_InitialSchema"));
         Assert.That(plan.RootElement.GetProperty("leads").GetInt64(), Is.EqualTo(1));
-        Assert.That(await TableCountAsync(), Is.EqualTo(3));
+        Assert.That(await TableCountAsync(), Is.EqualTo(SchemaTables));
     }
 
     [Test]
@@ -204,7 +204,7 @@ public sealed class GuardedMigrateTests
 
         var refused = await RunAsync("Production", "migrate", "--to", "0", "--yes");
         var refusedStep = await RunAsync("Production", "migrate", "--to", "InitialSchema", "--yes");
-        Assert.That(await TableCountAsync(), Is.EqualTo(3));
+        Assert.That(await TableCountAsync(), Is.EqualTo(SchemaTables));
         Assert.That(await LeadCountAsync(), Is.EqualTo(1));
         var allowed = await RunAsync("Production", "migrate", "--to", "0", "--yes", "--allow-schema-loss");
 
@@ -250,6 +250,9 @@ public sealed class GuardedMigrateTests
         await using var command = dataSource.CreateCommand("SELECT count(*) FROM hermes_leads");
         return (long)(await command.ExecuteScalarAsync())!;
     }
+
+    /// <summary>The schema's tables: leads, outbox, delivery attempts and the console's key ring.</summary>
+    private const long SchemaTables = 4;
 
     private async Task<long> TableCountAsync()
     {
