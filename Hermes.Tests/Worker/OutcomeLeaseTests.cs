@@ -72,7 +72,7 @@ public sealed class OutcomeLeaseTests : WorkerTest
             Assert.That(PostsOf(webhookId), Is.EqualTo(1), "the row of a locked lead is not claimed");
             // The server's timeout ends the wait; on a loaded machine its answer can come after the client-side backstop
             // (half a margin later) has cancelled the write: either way the write was bounded and the worker stopped.
-            Assert.That(holder.State.FatalError, Does.Contain("lease").And.Match("SQLSTATE (55P03|57014)|OperationCanceledException"),
+            Assert.That(holder.State.FatalError, Does.Contain("lease").And.Match("SQLSTATE (55P03|57014)|(Operation|Task)CanceledException"),
                 "the wait for the lock was bounded (lock_timeout or statement_timeout, or the client-side backstop)");
             Assert.That(WorkerHost.ExitCodeOf(holder.Services), Is.EqualTo(WorkerHost.FatalExitCode));
             Assert.That(health.Status, Is.EqualTo(HealthStatus.Unhealthy));
