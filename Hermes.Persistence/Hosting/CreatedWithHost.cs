@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -9,7 +10,7 @@ public static class CreatedWithHostExtensions
     /// Registers <typeparamref name="T"/> as a singleton that the host creates when it starts rather than on first use
     /// (gauges that must exist before the first metrics collection).
     /// </summary>
-    public static IServiceCollection AddSingletonCreatedWithHost<T>(this IServiceCollection services)
+    public static IServiceCollection AddSingletonCreatedWithHost<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] T>(this IServiceCollection services)
         where T : class
     {
         services.AddSingleton<T>();
