@@ -11,6 +11,7 @@ namespace Hermes.Tests.Worker;
 /// A lease holds while its outcome is written: a worker whose outcome cannot be written before its lease ends (less the
 /// margin) stops itself, and no other worker sends the row while its lead is locked.
 /// </summary>
+[NonParallelizable] // its lease arithmetic runs on real seconds (8 s leases, 2 s requests), which a busy neighbour stretches
 public sealed class OutcomeLeaseTests : WorkerTest
 {
     private static readonly Dictionary<string, string?> ShortLease = new()
