@@ -14,7 +14,6 @@ namespace Hermes.Tests.Api;
 /// lookup), ICU (NFC) and the OpenAPI document generated from the endpoints. Each is used here and checked against
 /// what the database stored.
 /// </summary>
-[NonParallelizable]
 public sealed class PublishedApiTests : DatabaseTest
 {
     [Test]

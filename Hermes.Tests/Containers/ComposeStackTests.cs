@@ -20,7 +20,6 @@ namespace Hermes.Tests.Containers;
 /// The tests run in order on one stack.
 /// </summary>
 [Category("Containers")]
-[NonParallelizable]
 public sealed class ComposeStackTests : IDisposable
 {
     private static readonly TimeSpan Build = TimeSpan.FromMinutes(20);

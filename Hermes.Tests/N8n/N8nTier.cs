@@ -9,8 +9,11 @@ namespace Hermes.Tests.N8n;
 /// Tests that share it do not run at the same time (the stand-in's switches are global): <see cref="StartAsync"/> makes the
 /// calling test the only one using the tier until its tear-down calls <see cref="EndTest"/>, while fixtures of other tiers
 /// run beside it. Each test starts from <see cref="BrevoStandIn.Heal"/> and uses addresses of its own.
+/// A set-up fixture without [Parallelizable] would put the whole namespace in NUnit's non-parallel shift (nothing else
+/// runs beside it); Self | Fixtures lets it and its fixtures run beside the other tiers, each fixture's tests in order.
 /// </summary>
 [SetUpFixture]
+[Parallelizable(ParallelScope.Self | ParallelScope.Fixtures)]
 public sealed class N8nTier
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);

@@ -11,7 +11,6 @@ namespace Hermes.Tests.Worker;
 /// still do — bind and validate its configuration, deliver and sign, record outcomes, answer its probes with the
 /// migrations it was built with — and what it leaves to the .NET build (the operator verbs).
 /// </summary>
-[NonParallelizable]
 public sealed class NativeWorkerTests : WorkerTest
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
