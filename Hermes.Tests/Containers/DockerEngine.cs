@@ -35,7 +35,7 @@ public static class DockerEngine
         }
 
         var message = $"No Docker engine: {problem}. Start one (docs/deploy-compose.md, \"Local stand-ins for the base images\": as root, apt-get install -y docker.io docker-compose; " +
-            "dockerd --storage-driver vfs ...), or set DOCKER_HOST.";
+            "dockerd --storage-driver overlay2 (or vfs) ...), or set DOCKER_HOST.";
         if (System.Environment.GetEnvironmentVariable(RequireVariable) == "1")
         {
             Assert.Fail(message + $" ({RequireVariable}=1: failing instead of skipping.)");
