@@ -517,10 +517,12 @@ public sealed class ComposeFileTests
         Assert.That(RepositoryFiles.Read("docker-compose.yml"), Does.Contain("HERMES_BUILD_VERSION: ${HERMES_BUILD_VERSION:-"), "from the environment of docker compose build");
     }
 
-    [TestCase("Dockerfile.api", "Hermes.Api", "8080;http://+:9464", "", "-noble", "[\"/app/Hermes.Api\"]", "/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready ")]
-    [TestCase("Dockerfile.admin", "Hermes.Admin", "8080;http://+:9464", "", "-noble", "[\"dotnet\", \"/app/Hermes.Admin.dll\"]", "/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready ")]
-    [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081", "-noble-aot", "-noble", "[\"/app/Hermes.Outbox.Worker\"]", "/dev/tcp/127.0.0.1/8081 && printf 'GET /health/ready ")]
-    public void Dockerfiles_build_with_the_sdk_and_run_small_non_root_and_health_checked(string file, string project, string port, string sdkVariant, string runtimeVariant, string entryPoint, string healthCheck)
+    // The self-contained API and the native worker carry their runtime: they run on runtime-deps; the admin host is
+    // framework-dependent and runs on the ASP.NET image.
+    [TestCase("Dockerfile.api", "Hermes.Api", "8080;http://+:9464", "", "runtime-deps:${DOTNET_VERSION}-noble", "[\"/app/Hermes.Api\"]", "/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready ")]
+    [TestCase("Dockerfile.admin", "Hermes.Admin", "8080;http://+:9464", "", "aspnet:${DOTNET_VERSION}-noble", "[\"dotnet\", \"/app/Hermes.Admin.dll\"]", "/dev/tcp/127.0.0.1/9464 && printf 'GET /health/ready ")]
+    [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "8081", "-noble-aot", "runtime-deps:${DOTNET_VERSION}-noble", "[\"/app/Hermes.Outbox.Worker\"]", "/dev/tcp/127.0.0.1/8081 && printf 'GET /health/ready ")]
+    public void Dockerfiles_build_with_the_sdk_and_run_small_non_root_and_health_checked(string file, string project, string port, string sdkVariant, string runtimeImage, string entryPoint, string healthCheck)
     {
         var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", file)).Select(static l => l.Trim()).ToList();
         var froms = lines.Where(static l => l.StartsWith("FROM ", StringComparison.Ordinal)).ToList();
@@ -528,7 +530,7 @@ public sealed class ComposeFileTests
 
         Assert.That(froms, Has.Count.EqualTo(2), "multi-stage");
         Assert.That(froms[0], Is.EqualTo($"FROM mcr.microsoft.com/dotnet/sdk:${{DOTNET_VERSION}}{sdkVariant} AS build"));
-        Assert.That(froms[1], Is.EqualTo($"FROM mcr.microsoft.com/dotnet/aspnet:${{DOTNET_VERSION}}{runtimeVariant} AS runtime"));
+        Assert.That(froms[1], Is.EqualTo($"FROM mcr.microsoft.com/dotnet/{runtimeImage} AS runtime"));
         Assert.That(lines, Has.Some.Contains($"dotnet publish {project}/{project}.csproj"));
         Assert.That(File.Exists(RepositoryFiles.PathOf(project, project + ".csproj")), Is.True);
         Assert.That(runtime, Has.Some.EqualTo("USER $APP_UID"), "runs as the image's non-root app user");
@@ -538,6 +540,47 @@ public sealed class ComposeFileTests
         Assert.That(runtime[check + 1], Does.StartWith("CMD ").And.Contain(healthCheck), "the check asks the readiness endpoint");
         Assert.That(runtime, Has.Some.Contains($"ASPNETCORE_URLS=http://+:{port}"));
         Assert.That(runtime, Has.Some.EqualTo($"ENTRYPOINT {entryPoint}"));
+    }
+
+    [TestCase("Dockerfile.api", "Hermes.Api", "-r linux-x64 -p:HermesTrimmed=true")]
+    [TestCase("Dockerfile.admin", "Hermes.Admin", "")]
+    [TestCase("Dockerfile.worker", "Hermes.Outbox.Worker", "-r linux-x64 -p:HermesNative=true")]
+    [TestCase("Dockerfile.cli", "Hermes.Cli", "")]
+    public void Dockerfiles_restore_in_a_layer_of_their_own_before_the_sources_come_in(string file, string project, string restoreOptions)
+    {
+        var lines = File.ReadAllLines(RepositoryFiles.PathOf("deploy", file)).Select(static l => l.Trim()).ToList();
+        var build = lines.TakeWhile(static l => !l.EndsWith(" AS runtime", StringComparison.Ordinal)).ToList();
+        var sources = build.IndexOf("COPY . .");
+        var restore = build.FindIndex(static l => l.StartsWith("RUN dotnet restore ", StringComparison.Ordinal));
+        var publish = build.FindIndex(static l => l.StartsWith("RUN dotnet publish ", StringComparison.Ordinal));
+
+        Assert.That(restore, Is.Positive.And.LessThan(sources), "restore runs before the sources are copied");
+        Assert.That(sources, Is.LessThan(publish));
+        Assert.That(build[restore], Is.EqualTo($"RUN dotnet restore {project}/{project}.csproj {restoreOptions}".TrimEnd()), "restored for what the publish builds");
+        Assert.That(build[publish], Does.Contain(" --no-restore ").And.Contain(restoreOptions));
+
+        // What the restore layer copies is exactly what restore reads: the build-wide files, this project and the
+        // projects it references (transitively), so a change to any of them restores again and nothing else does.
+        var copied = build.Take(restore).Where(static l => l.StartsWith("COPY ", StringComparison.Ordinal))
+            .SelectMany(static l => l["COPY ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).SkipLast(1)).ToHashSet();
+        var wanted = new HashSet<string> { "global.json", "Directory.Build.props", "Directory.Packages.props" };
+        var queue = new Queue<string>([$"{project}/{project}.csproj"]);
+        while (queue.TryDequeue(out var csproj))
+        {
+            if (!wanted.Add(csproj))
+            {
+                continue;
+            }
+
+            var folder = Path.GetDirectoryName(csproj)!;
+            foreach (var reference in System.Xml.Linq.XDocument.Load(RepositoryFiles.PathOf(csproj.Split('/'))).Descendants("ProjectReference"))
+            {
+                var path = Path.GetRelativePath(RepositoryFiles.Root, Path.GetFullPath(Path.Combine(RepositoryFiles.PathOf(folder), reference.Attribute("Include")!.Value.Replace('\\', '/'))));
+                queue.Enqueue(path.Replace('\\', '/'));
+            }
+        }
+
+        Assert.That(copied, Is.EquivalentTo(wanted));
     }
 
     [Test]

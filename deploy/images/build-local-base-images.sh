@@ -5,7 +5,9 @@
 #   postgres:15                                  <- docker-compose.yml (postgres, backup)
 #   mcr.microsoft.com/dotnet/sdk:10.0            <- the build stage of deploy/Dockerfile.api, .admin and .cli
 #   mcr.microsoft.com/dotnet/sdk:10.0-noble-aot  <- the build stage of deploy/Dockerfile.worker (with clang, for Native AOT)
-#   mcr.microsoft.com/dotnet/aspnet:10.0-noble   <- the runtime stage of every deploy/Dockerfile.* (glibc, ICU, bash)
+#   mcr.microsoft.com/dotnet/aspnet:10.0-noble   <- the runtime stage of deploy/Dockerfile.admin and .cli (glibc, ICU, bash)
+#   mcr.microsoft.com/dotnet/runtime-deps:10.0-noble <- the runtime stage of deploy/Dockerfile.api and .worker (self-contained
+#                                                   and native builds: glibc, ICU, bash, no .NET)
 #   prom/prometheus:<tag>                        <- docker-compose.yml (prometheus): Debian's prometheus
 #   prom/alertmanager:<tag>                      <- docker-compose.yml (alertmanager): Debian's prometheus-alertmanager
 # (the names are read from those files, not written here). grafana/grafana has no stand-in: Grafana is not packaged
@@ -42,14 +44,19 @@ dotnet_arg=$(sed -n 's/^ARG DOTNET_VERSION=//p' "$repo/deploy/Dockerfile.api" | 
   die "deploy/Dockerfile.worker wants another .NET version than deploy/Dockerfile.api"
 from_image() { sed -n "s|^FROM \\([^ ]*$1[^ ]*\\).*|\\1|p" "$repo/deploy/$2" | head -n1 | sed "s|\${DOTNET_VERSION}|$dotnet_arg|"; }
 sdk_image=$(from_image /sdk: Dockerfile.api)
-aspnet_image=$(from_image /aspnet: Dockerfile.api)
+aspnet_image=$(from_image /aspnet: Dockerfile.admin)
 sdk_aot_image=$(from_image /sdk: Dockerfile.worker)
-aspnet_glibc_image=$(from_image /aspnet: Dockerfile.worker)
+aspnet_glibc_image=$aspnet_image
+runtime_deps_image=$(from_image /runtime-deps: Dockerfile.api)
+[[ $(from_image /runtime-deps: Dockerfile.worker) == "$runtime_deps_image" ]] ||
+  die "deploy/Dockerfile.worker wants another runtime-deps image than deploy/Dockerfile.api"
+[[ $(from_image /aspnet: Dockerfile.cli) == "$aspnet_image" ]] ||
+  die "deploy/Dockerfile.cli wants another ASP.NET image than deploy/Dockerfile.admin"
 postgres_image=$(sed -n 's/^ *image: \(postgres:[^ ]*\)$/\1/p' "$repo/docker-compose.yml" | sort -u)
-[[ -n $sdk_image && -n $aspnet_image && -n $sdk_aot_image && -n $aspnet_glibc_image && $(wc -w <<<"$postgres_image") == 1 ]] ||
+[[ -n $sdk_image && -n $aspnet_image && -n $sdk_aot_image && -n $runtime_deps_image && $(wc -w <<<"$postgres_image") == 1 ]] ||
   die "cannot read the base image names from the shipped files"
-[[ $sdk_aot_image == *-aot && $aspnet_glibc_image != *-alpine* ]] ||
-  die "deploy/Dockerfile.worker should build on an -aot SDK and run on a glibc ASP.NET image, not $sdk_aot_image / $aspnet_glibc_image"
+[[ $sdk_aot_image == *-aot && $runtime_deps_image != *-alpine* && $aspnet_image != *-alpine* ]] ||
+  die "deploy/Dockerfile.worker should build on an -aot SDK and the images run on glibc, not $sdk_aot_image / $runtime_deps_image / $aspnet_image"
 pg_major=${postgres_image#postgres:}
 compose_image() { sed -n "s|^ *image: \\($1:[^ ]*\\)\$|\\1|p" "$repo/docker-compose.yml" | sort -u; }
 prometheus_image=$(compose_image prom/prometheus)
@@ -227,6 +234,20 @@ build_aspnet_glibc() {
   import "$root" "$aspnet_glibc_image" "${dotnet_env[@]}"
 }
 
+# Ubuntu's runtime-deps image: what a self-contained or native .NET program needs of the system (glibc, libstdc++,
+# OpenSSL, ICU, tzdata, the CA bundle) and bash, the health checks' shell; no .NET. The API (self-contained) and the
+# native worker run on it.
+build_runtime_deps_glibc() {
+  local root=$work/runtime-deps-glibc
+  python3 "$here/assemble-rootfs.py" "$root" "${dotnet_libraries[@]}" --package tzdata --package bash --package dash \
+    --exclude '/usr/share/zoneinfo/right/*' "${applets[@]/#/--busybox=}"
+  ln -sfn dash "$root/usr/bin/sh"
+  users "$root" app:1654:/home/app:/bin/sh
+  certificates "$root"
+  import "$root" "$runtime_deps_image" --change "ENV APP_UID=1654" --change "ENV ASPNETCORE_HTTP_PORTS=8080" \
+    --change "ENV DOTNET_RUNNING_IN_CONTAINER=true" --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+}
+
 # (libcoreclrtraceptprovider.so is left out: it is the LTTng tracing provider, which needs liblttng-ust; .NET loads
 # it only when present and LTTng is installed, and this machine has no LTTng.)
 # The .NET tree lives at /usr/share/dotnet in the official images, wherever it is on this machine.
@@ -302,13 +323,14 @@ build_postgres() {
 started=$SECONDS
 log "recipe $recipe: PostgreSQL $pg_version, .NET SDK $sdk_version (runtime $runtime_version, ASP.NET $aspnet_version), Prometheus $prometheus_version, Alertmanager $alertmanager_version"
 if wanted "$postgres_image"; then build_postgres; fi
-# (Both Dockerfiles now run on the glibc image; the Alpine stand-in is built only for a Dockerfile.api that names one.)
-if [[ $aspnet_image != "$aspnet_glibc_image" ]] && wanted "$aspnet_image"; then build_aspnet; fi
+# (Every Dockerfile runs on glibc now; the Alpine stand-in is built only for a Dockerfile that names one.)
+if [[ $aspnet_image == *-alpine* ]] && wanted "$aspnet_image"; then build_aspnet; fi
 if wanted "$sdk_image"; then build_sdk; fi
-if wanted "$aspnet_glibc_image"; then build_aspnet_glibc; fi
+if [[ $aspnet_image != *-alpine* ]] && wanted "$aspnet_glibc_image"; then build_aspnet_glibc; fi
+if wanted "$runtime_deps_image"; then build_runtime_deps_glibc; fi
 if wanted "$sdk_aot_image"; then build_sdk_aot; fi
 if wanted "$prometheus_image"; then build_prometheus; fi
 if wanted "$alertmanager_image"; then build_alertmanager; fi
 # Images replaced by a newer recipe leave dangling layers behind.
 docker image prune -f --filter "label=org.hermes.stand-in.recipe" >/dev/null 2>&1 || true
-log "done in $((SECONDS - started)) s: $postgres_image, $sdk_image, $aspnet_image, $sdk_aot_image, $aspnet_glibc_image, $prometheus_image, $alertmanager_image"
+log "done in $((SECONDS - started)) s: $postgres_image, $sdk_image, $aspnet_image, $sdk_aot_image, $runtime_deps_image, $prometheus_image, $alertmanager_image"
