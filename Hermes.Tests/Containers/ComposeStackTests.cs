@@ -154,6 +154,13 @@ public sealed class ComposeStackTests : IDisposable
         Assert.That(help.StandardOutput, Does.Contain("migrate").And.Contain("replay").And.Contain("doctor"), "the cli image is the hermes command");
         var workerImage = await Stack.DockerAsync(["exec", Stack.Container("worker", 1), "ls", "/app"]);
         Assert.That(workerImage.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "Hermes.Outbox.Worker" }), "the worker image holds the native dispatcher alone");
+
+        // The native worker and the self-contained API carry their runtime: their base (runtime-deps) has no .NET.
+        foreach (var container in new[] { Stack.Container("worker", 1), Stack.Container("api") })
+        {
+            var shared = await Stack.DockerAsync(["exec", container, "bash", "-c", "ls -d /usr/share/dotnet /usr/bin/dotnet 2>/dev/null | wc -l"]);
+            Assert.That(shared.StandardOutput.Trim(), Is.EqualTo("0"), container + " runs on runtime-deps, without a shared .NET");
+        }
     }
 
     [Test]

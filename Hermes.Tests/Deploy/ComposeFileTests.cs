@@ -605,6 +605,8 @@ public sealed class ComposeFileTests
         Assert.That(ignored, Has.None.StartsWith("Hermes.Api").And.None.StartsWith("Hermes.Admin").And.None.StartsWith("Hermes.Cli")
             .And.None.StartsWith("Hermes.Domain").And.None.StartsWith("Hermes.Persistence").And.None.StartsWith("Hermes.Outbox").And.None.StartsWith("Hermes.ServiceDefaults"));
         Assert.That(ignored, Has.None.EqualTo("global.json").And.None.EqualTo("Directory.Build.props").And.None.EqualTo(".editorconfig"));
+        // Docs and scripts stay out, so a change to them reuses the images' layers (docs/deploy-compose.md, "Image sizes").
+        Assert.That(ignored, Is.SupersetOf(new[] { "docs/", "*.md", ".ci/", "run.sh" }));
     }
 
     [Test]
