@@ -22,7 +22,7 @@ namespace Hermes.Tests.Containers;
 [Category("Containers")]
 public sealed class ComposeStackTests : IDisposable
 {
-    private static readonly TimeSpan Build = TimeSpan.FromMinutes(20);
+    private static readonly TimeSpan Build = TimeSpan.FromMinutes(40); // four images, one of them native, beside the other tiers on two cores
     private ComposeStack? _stack;
     private HttpClient _http = null!;
 
