@@ -46,7 +46,6 @@ from_image() { sed -n "s|^FROM \\([^ ]*$1[^ ]*\\).*|\\1|p" "$repo/deploy/$2" | h
 sdk_image=$(from_image /sdk: Dockerfile.api)
 aspnet_image=$(from_image /aspnet: Dockerfile.admin)
 sdk_aot_image=$(from_image /sdk: Dockerfile.worker)
-aspnet_glibc_image=$aspnet_image
 runtime_deps_image=$(from_image /runtime-deps: Dockerfile.api)
 [[ $(from_image /runtime-deps: Dockerfile.worker) == "$runtime_deps_image" ]] ||
   die "deploy/Dockerfile.worker wants another runtime-deps image than deploy/Dockerfile.api"
@@ -100,7 +99,7 @@ ca_bundle=/etc/ssl/certs/ca-certificates.crt
 [[ -s $ca_bundle ]] || die "no CA bundle at $ca_bundle (apt-get install -y ca-certificates)"
 
 recipe=$({
-  cat "$0" "$here/assemble-rootfs.py" "$here/postgres/docker-entrypoint.sh" "$here/aspnet/apk"
+  cat "$0" "$here/assemble-rootfs.py" "$here/postgres/docker-entrypoint.sh"
   dpkg-query -W "${packages[@]}" "$icu"
   echo "$sdk_version $runtime_version $aspnet_version"
   sha256sum "$ca_bundle"
@@ -159,14 +158,15 @@ certificates() { # the machine's trust store, where OpenSSL (and so .NET) looks 
   ln -sfn /etc/ssl/certs/ca-certificates.crt "$root/usr/lib/ssl/cert.pem"
 }
 
-# The applets of the busybox the Alpine .NET images are built on that scripts and health checks use.
+# The busybox applets that scripts and health checks use.
 applets=(sh ash cat cp mv rm ls ln mkdir rmdir chmod chown echo env grep egrep sed awk find xargs head tail tr
   cut sort uniq wc tar gzip gunzip wget nc id whoami sleep ps kill date touch test '[' true false printf pwd
   readlink realpath dirname basename uname hostname mktemp stat du df less vi which tee sha256sum base64 od)
 
-dotnet_env=(--change "ENV APP_UID=1654" --change "ENV ASPNETCORE_HTTP_PORTS=8080" --change "ENV DOTNET_RUNNING_IN_CONTAINER=true"
-  --change "ENV DOTNET_VERSION=$runtime_version" --change "ENV ASPNET_VERSION=$aspnet_version"
+# Every .NET image's variables (runtime-deps has these alone); the images holding .NET add their versions.
+container_env=(--change "ENV APP_UID=1654" --change "ENV ASPNETCORE_HTTP_PORTS=8080" --change "ENV DOTNET_RUNNING_IN_CONTAINER=true"
   --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+dotnet_env=("${container_env[@]}" --change "ENV DOTNET_VERSION=$runtime_version" --change "ENV ASPNET_VERSION=$aspnet_version")
 
 # What every .NET image stand-in carries: the native libraries .NET needs, ICU among them; and, for the ASP.NET
 # images, the runtimes without the SDK.
@@ -174,19 +174,6 @@ dotnet_libraries=(--package libc6 --package libgcc-s1 --package libstdc++6 --pac
   --exclude '*/gconv/*' --exclude '*/libcoreclrtraceptprovider.so')
 runtime_paths=(--path "$dotnet_root/dotnet" --path "$dotnet_root/host" --path "$dotnet_root/LICENSE.txt" --path "$dotnet_root/ThirdPartyNotices.txt"
   --path "$dotnet_root/shared/Microsoft.NETCore.App/$runtime_version" --path "$dotnet_root/shared/Microsoft.AspNetCore.App/$aspnet_version")
-
-build_aspnet() {
-  local root=$work/aspnet
-  # ICU too: the shipped Dockerfiles add Alpine's icu-libs (Unicode normalisation), which this image's apk stand-in
-  # (deploy/images/aspnet/apk) checks for rather than downloads.
-  python3 "$here/assemble-rootfs.py" "$root" "${dotnet_libraries[@]}" "${runtime_paths[@]}" "${applets[@]/#/--busybox=}"
-  relocate_dotnet "$root"
-  install -D -m 755 "$here/aspnet/apk" "$root/sbin/apk"
-  users "$root" app:1654:/home/app:/bin/sh
-  certificates "$root"
-  # As the Alpine images: no ICU, so globalization-invariant by default.
-  import "$root" "$aspnet_image" "${dotnet_env[@]}" --change "ENV DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=true"
-}
 
 # The SDK's root filesystem: the whole .NET installation, plus what assemble-rootfs.py is given ($2...).
 assemble_sdk() {
@@ -222,30 +209,29 @@ build_sdk_aot() {
   import_sdk "$root" "$sdk_aot_image"
 }
 
-# Ubuntu's ASP.NET image: glibc, ICU and tzdata in, .NET not globalization-invariant, bash as the shell.
-build_aspnet_glibc() {
-  local root=$work/aspnet-glibc
+# Ubuntu's runtime images: glibc, libstdc++, OpenSSL, ICU (Unicode normalisation), tzdata, the CA bundle and bash (the
+# health checks' shell). runtime-deps stops there: the self-contained API and the native worker carry their own
+# runtime. The ASP.NET image adds the .NET and ASP.NET Core runtimes (the admin host and the CLI), not
+# globalization-invariant. build_glibc_runtime <folder under $work> [assemble-rootfs.py arguments...]
+build_glibc_runtime() {
+  local root=$work/$1
+  shift
   python3 "$here/assemble-rootfs.py" "$root" "${dotnet_libraries[@]}" --package tzdata --package bash --package dash \
-    --exclude '/usr/share/zoneinfo/right/*' "${runtime_paths[@]}" "${applets[@]/#/--busybox=}"
+    --exclude '/usr/share/zoneinfo/right/*' "$@" "${applets[@]/#/--busybox=}"
   ln -sfn dash "$root/usr/bin/sh"
-  relocate_dotnet "$root"
   users "$root" app:1654:/home/app:/bin/sh
   certificates "$root"
-  import "$root" "$aspnet_glibc_image" "${dotnet_env[@]}"
 }
 
-# Ubuntu's runtime-deps image: what a self-contained or native .NET program needs of the system (glibc, libstdc++,
-# OpenSSL, ICU, tzdata, the CA bundle) and bash, the health checks' shell; no .NET. The API (self-contained) and the
-# native worker run on it.
-build_runtime_deps_glibc() {
-  local root=$work/runtime-deps-glibc
-  python3 "$here/assemble-rootfs.py" "$root" "${dotnet_libraries[@]}" --package tzdata --package bash --package dash \
-    --exclude '/usr/share/zoneinfo/right/*' "${applets[@]/#/--busybox=}"
-  ln -sfn dash "$root/usr/bin/sh"
-  users "$root" app:1654:/home/app:/bin/sh
-  certificates "$root"
-  import "$root" "$runtime_deps_image" --change "ENV APP_UID=1654" --change "ENV ASPNETCORE_HTTP_PORTS=8080" \
-    --change "ENV DOTNET_RUNNING_IN_CONTAINER=true" --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+build_runtime_deps() {
+  build_glibc_runtime runtime-deps
+  import "$work/runtime-deps" "$runtime_deps_image" "${container_env[@]}"
+}
+
+build_aspnet() {
+  build_glibc_runtime aspnet "${runtime_paths[@]}"
+  relocate_dotnet "$work/aspnet"
+  import "$work/aspnet" "$aspnet_image" "${dotnet_env[@]}"
 }
 
 # (libcoreclrtraceptprovider.so is left out: it is the LTTng tracing provider, which needs liblttng-ust; .NET loads
@@ -323,11 +309,9 @@ build_postgres() {
 started=$SECONDS
 log "recipe $recipe: PostgreSQL $pg_version, .NET SDK $sdk_version (runtime $runtime_version, ASP.NET $aspnet_version), Prometheus $prometheus_version, Alertmanager $alertmanager_version"
 if wanted "$postgres_image"; then build_postgres; fi
-# (Every Dockerfile runs on glibc now; the Alpine stand-in is built only for a Dockerfile that names one.)
-if [[ $aspnet_image == *-alpine* ]] && wanted "$aspnet_image"; then build_aspnet; fi
 if wanted "$sdk_image"; then build_sdk; fi
-if [[ $aspnet_image != *-alpine* ]] && wanted "$aspnet_glibc_image"; then build_aspnet_glibc; fi
-if wanted "$runtime_deps_image"; then build_runtime_deps_glibc; fi
+if wanted "$aspnet_image"; then build_aspnet; fi
+if wanted "$runtime_deps_image"; then build_runtime_deps; fi
 if wanted "$sdk_aot_image"; then build_sdk_aot; fi
 if wanted "$prometheus_image"; then build_prometheus; fi
 if wanted "$alertmanager_image"; then build_alertmanager; fi
