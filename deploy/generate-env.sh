@@ -4,7 +4,7 @@
 #   CHANGE_ME_hex32  -> 32 hex characters (URL-safe: POSTGRES_PASSWORD goes into DATABASE_URL as is)
 #   CHANGE_ME_hex64  -> 64 hex characters
 #   CHANGE_ME_whsec  -> whsec_ + base64 of 32 random bytes (a Standard Webhooks secret)
-# Other CHANGE_ME_* values (BREVO_API_KEY, the ALERTMANAGER_* receiver secrets) cannot be generated: the script lists
+# Other CHANGE_ME_* values (BREVO_API_KEY) cannot be generated: the script lists
 # them for you to fill in.
 #
 #   deploy/generate-env.sh [output]     # default .env next to docker-compose.yml; never overwrites

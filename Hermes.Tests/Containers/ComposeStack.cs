@@ -102,6 +102,10 @@ public sealed class ComposeStack : IAsyncDisposable
             ["PROMETHEUS_HOST_PORT"] = Port(),
             ["ALERTMANAGER_HOST_PORT"] = Port(),
             ["GRAFANA_HOST_PORT"] = Port(),
+            // The optional receivers, all three on: Alertmanager is checked with every secret file in place.
+            ["ALERTMANAGER_SLACK_WEBHOOK_URL"] = "https://hooks.slack.invalid/services/compose-test",
+            ["ALERTMANAGER_SMTP_PASSWORD"] = "compose-test-smtp-password",
+            ["ALERTMANAGER_PAGERDUTY_ROUTING_KEY"] = "compose-test-routing-key",
             // Images of the test's own tag: a developer's hermes-api:local is left alone.
             ["HERMES_VERSION"] = "compose-test",
             ["RECEIVER_DATA_DIR"] = received.FullName,
@@ -152,9 +156,9 @@ public sealed class ComposeStack : IAsyncDisposable
         return derived;
     }
 
-    /// <summary>docker-compose with the derived file, this project and the repository as project directory.</summary>
+    /// <summary>docker-compose with the derived file, this project, the monitoring profile and the repository as project directory.</summary>
     public Task<ToolResult> ComposeAsync(IEnumerable<string> arguments, TimeSpan timeout) =>
-        ExternalTool.RunAsync(_compose, ["-p", Project, "-f", DerivedFile, "--project-directory", RepositoryFiles.Root, .. arguments],
+        ExternalTool.RunAsync(_compose, ["-p", Project, "--profile", "monitoring", "-f", DerivedFile, "--project-directory", RepositoryFiles.Root, .. arguments],
             environment: DockerEngine.CommandEnvironment(_dockerHost), timeout: timeout);
 
     public Task<ToolResult> DockerAsync(IEnumerable<string> arguments, TimeSpan? timeout = null) =>

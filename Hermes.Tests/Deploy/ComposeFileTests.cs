@@ -90,24 +90,30 @@ public sealed class ComposeFileTests
 
         var alertmanager = services["alertmanager"]!;
         Assert.That(alertmanager["image"]!.GetValue<string>(), Does.StartWith("prom/alertmanager:v"));
-        Assert.That(Mounts(alertmanager), Does.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "alertmanager", "alertmanager.yml") + ":/etc/alertmanager/alertmanager.yml:ro"));
-        Assert.That(alertmanager["tmpfs"]!.AsArray().Select(static t => t!.GetValue<string>()), Does.Contain("/etc/alertmanager/secrets"), "secrets in memory only");
+        Assert.That(Mounts(alertmanager), Does.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "alertmanager", "entrypoint.sh") + ":/hermes/entrypoint.sh:ro")
+            .And.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "alertmanager", "render-config.sh") + ":/hermes/render-config.sh:ro"));
+        Assert.That(alertmanager["tmpfs"]!.AsArray().Select(static t => t!.GetValue<string>()), Is.EquivalentTo(new[] { "/etc/alertmanager/secrets", "/etc/alertmanager/rendered" }), "secrets and the configuration naming them in memory only");
         var entrypoint = RepositoryFiles.Read("deploy", "monitoring", "alertmanager", "entrypoint.sh");
+        Assert.That(entrypoint, Does.Contain("/hermes/render-config.sh /etc/alertmanager/rendered/alertmanager.yml").And.Contain("--config.file=/etc/alertmanager/rendered/alertmanager.yml"));
+        var render = RepositoryFiles.Read("deploy", "monitoring", "alertmanager", "render-config.sh");
         var secretFiles = System.Text.RegularExpressions.Regex.Matches(RepositoryFiles.Read("deploy", "monitoring", "alertmanager", "alertmanager.yml"), @"_file: /etc/alertmanager/secrets/(?<name>[a-z-]+)")
             .Select(static m => m.Groups["name"].Value).ToList();
         Assert.That(secretFiles, Has.Count.EqualTo(3));
         foreach (var name in secretFiles)
         {
-            var line = entrypoint.Split('\n').SingleOrDefault(l => l.StartsWith($"write {name} ", StringComparison.Ordinal))
-                ?? throw new AssertionException($"entrypoint.sh does not write {name}, which alertmanager.yml reads");
+            var line = render.Split('\n').SingleOrDefault(l => l.Contains($"$(secret {name} ", StringComparison.Ordinal))
+                ?? throw new AssertionException($"render-config.sh does not write {name}, which alertmanager.yml reads");
             var variable = line.Split(' ')[2];
             Assert.That(Env(services, "alertmanager", variable), Is.EqualTo(example[variable]), $"{name} from {variable} in .env");
-            Assert.That(example[variable], Does.StartWith("CHANGE_ME_"), variable + " is a placeholder in the example");
+            Assert.That(example[variable], Is.Empty, variable + " is optional: empty in the example, its receiver off");
         }
 
         var grafana = services["grafana"]!;
         Assert.That(grafana["image"]!.GetValue<string>(), Does.StartWith("grafana/grafana:"));
         Assert.That(Env(services, "grafana", "GF_SECURITY_ADMIN_PASSWORD"), Is.EqualTo(example["GRAFANA_ADMIN_PASSWORD"]));
+        Assert.That(grafana["entrypoint"]!.AsArray().Select(static e => e!.GetValue<string>()), Is.EqualTo(new[] { "/bin/sh", "-c", "/bin/sh /hermes/check-admin-password.sh && exec /run.sh" }),
+            "the password is checked, then the image's own entrypoint runs");
+        Assert.That(Mounts(grafana), Does.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "grafana", "check-admin-password.sh") + ":/hermes/check-admin-password.sh:ro"));
         Assert.That(Env(services, "grafana", "GF_AUTH_ANONYMOUS_ENABLED"), Is.EqualTo("false"));
         Assert.That(Env(services, "grafana", "GF_USERS_ALLOW_SIGN_UP"), Is.EqualTo("false"));
         Assert.That(Mounts(grafana), Does.Contain(RepositoryFiles.PathOf("deploy", "monitoring", "grafana", "provisioning") + ":/etc/grafana/provisioning:ro")
@@ -406,6 +412,68 @@ public sealed class ComposeFileTests
         }
     }
 
+    /// <summary>The secrets a plain <c>docker compose up</c> needs; nothing of the monitoring profile.</summary>
+    private static readonly string[] RequiredSecrets =
+    [
+        "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD", "HERMES_ADMIN_API_KEY",
+        "HERMES_WEBHOOK_SECRET", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY",
+    ];
+
+    [Test]
+    public async Task The_monitoring_services_sit_in_the_monitoring_profile_and_the_core_services_in_none()
+    {
+        var services = await ExampleServicesAsync();
+        static string[] Profiles(JsonNode service) => service["profiles"] is JsonArray profiles ? [.. profiles.Select(static p => p!.GetValue<string>())] : [];
+
+        foreach (var name in new[] { "prometheus", "alertmanager", "grafana" })
+        {
+            Assert.That(Profiles(services[name]!), Is.EqualTo(new[] { "monitoring" }), name);
+        }
+
+        foreach (var name in new[] { "backup", "cli" })
+        {
+            Assert.That(Profiles(services[name]!), Is.EqualTo(new[] { "ops" }), name);
+        }
+
+        foreach (var name in new[] { "postgres", "migrate", "api", "admin", "worker", "n8n", "n8n-runners", "otel-collector", "jaeger" })
+        {
+            Assert.That(Profiles(services[name]!), Is.Empty, name + " starts with a plain `docker compose up`");
+            var dependsOn = services[name]!["depends_on"] is JsonObject d ? d.Select(static p => p.Key) : [];
+            Assert.That(dependsOn, Has.None.AnyOf("prometheus", "alertmanager", "grafana"), name + " does not need the monitoring profile");
+        }
+    }
+
+    [Test]
+    public async Task A_plain_up_needs_only_the_required_secrets()
+    {
+        var envFile = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllLinesAsync(envFile, RequiredSecrets.Select(static s => $"{s}=set-{s.ToLowerInvariant()}"));
+
+            var (result, config) = await ConfigAsync(envFile);
+
+            Assert.That(result.ExitCode, Is.Zero, result.Describe());
+            Assert.That(result.StandardError, Does.Not.Contain("is not set"), "no monitoring variable is asked for");
+            var services = config!["services"]!.AsObject();
+            Assert.That(Env(services, "alertmanager", "ALERTMANAGER_SLACK_WEBHOOK_URL"), Is.Empty);
+            Assert.That(Env(services, "grafana", "GF_SECURITY_ADMIN_PASSWORD"), Is.Empty, "checked when Grafana starts, not by compose");
+
+            // Each required secret, left out alone, still stops compose with its name.
+            foreach (var left in RequiredSecrets)
+            {
+                await File.WriteAllLinesAsync(envFile, RequiredSecrets.Where(s => s != left).Select(static s => $"{s}=set"));
+                var (refused, _) = await ConfigAsync(envFile);
+                Assert.That(refused.ExitCode, Is.Not.Zero, left);
+                Assert.That(refused.StandardError, Does.Contain(left));
+            }
+        }
+        finally
+        {
+            File.Delete(envFile);
+        }
+    }
+
     [Test]
     public async Task A_missing_secret_stops_compose_with_its_name()
     {
@@ -433,7 +501,6 @@ public sealed class ComposeFileTests
         {
             "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD", "HERMES_ADMIN_API_KEY", "HERMES_WEBHOOK_SECRET",
             "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY", "GRAFANA_ADMIN_PASSWORD",
-            "ALERTMANAGER_SLACK_WEBHOOK_URL", "ALERTMANAGER_SMTP_PASSWORD", "ALERTMANAGER_PAGERDUTY_ROUTING_KEY",
         };
         var values = File.ReadAllLines(RepositoryFiles.PathOf(".env.example"))
             .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
@@ -442,6 +509,12 @@ public sealed class ComposeFileTests
         foreach (var secret in secrets)
         {
             Assert.That(values[secret], Does.StartWith("CHANGE_ME_"), secret);
+        }
+
+        // The optional receivers' secrets are empty: set, their receiver is on (a placeholder would stop Alertmanager).
+        foreach (var optional in new[] { "ALERTMANAGER_SLACK_WEBHOOK_URL", "ALERTMANAGER_SMTP_PASSWORD", "ALERTMANAGER_PAGERDUTY_ROUTING_KEY" })
+        {
+            Assert.That(values[optional], Is.Empty, optional);
         }
     }
 
@@ -477,9 +550,9 @@ public sealed class ComposeFileTests
 
             Assert.That(values["HERMES_WEBHOOK_SECRET"], Does.StartWith("whsec_"));
             Assert.That(Convert.FromBase64String(values["HERMES_WEBHOOK_SECRET"]["whsec_".Length..]), Has.Length.EqualTo(32));
-            string[] byHand = ["BREVO_API_KEY", "ALERTMANAGER_SLACK_WEBHOOK_URL", "ALERTMANAGER_SMTP_PASSWORD", "ALERTMANAGER_PAGERDUTY_ROUTING_KEY"];
+            string[] byHand = ["BREVO_API_KEY"];
             Assert.That(values.Where(static v => v.Value.StartsWith("CHANGE_ME_", StringComparison.Ordinal)).Select(static v => v.Key), Is.EqualTo(byHand));
-            Assert.That(run.StandardError, Does.Contain(byHand[0]).And.Contain(byHand[1]).And.Contain(byHand[2]).And.Contain(byHand[3]), "the script says what is left to fill in");
+            Assert.That(run.StandardError, Does.Contain(byHand[0]), "the script says what is left to fill in");
             if (!OperatingSystem.IsWindows())
             {
                 Assert.That(File.GetUnixFileMode(first), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));

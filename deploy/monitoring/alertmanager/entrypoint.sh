@@ -1,23 +1,11 @@
 #!/bin/sh
-# Entrypoint of the alertmanager service in docker-compose.yml. alertmanager.yml reads each receiver's secret from a
-# file under /etc/alertmanager/secrets (Alertmanager expands no environment variables in its configuration); this
-# writes those files from the environment (.env: ALERTMANAGER_*), readable by Alertmanager's user only, into the
-# tmpfs compose mounts there, then starts Alertmanager with the shipped file. Kubernetes mounts a Secret there instead.
+# Entrypoint of the alertmanager service in docker-compose.yml (profile monitoring). render-config.sh writes the
+# receivers' secrets from the environment (.env: ALERTMANAGER_*) into the tmpfs at /etc/alertmanager/secrets and the
+# configuration naming only the receivers given into the tmpfs at /etc/alertmanager/rendered; then Alertmanager starts
+# on it. A placeholder left in .env stops the container here with exit code 78 and the variable's name.
 set -eu
 
-dir=/etc/alertmanager/secrets
-umask 077
-write() { # write <file> <variable>
-  eval "value=\${$2:-}"
-  if [ -z "$value" ]; then
-    echo "alertmanager: $2 is empty: set it in .env" >&2
-    exit 2
-  fi
-  printf '%s' "$value" >"$dir/$1"
-}
-write slack-webhook-url ALERTMANAGER_SLACK_WEBHOOK_URL
-write smtp-password ALERTMANAGER_SMTP_PASSWORD
-write pagerduty-routing-key ALERTMANAGER_PAGERDUTY_ROUTING_KEY
+/bin/sh /hermes/render-config.sh /etc/alertmanager/rendered/alertmanager.yml
 
 # One instance: no high-availability gossip (an empty --cluster.listen-address turns it off).
-exec /bin/alertmanager --config.file=/etc/alertmanager/alertmanager.yml --storage.path=/alertmanager --cluster.listen-address= "$@"
+exec /bin/alertmanager --config.file=/etc/alertmanager/rendered/alertmanager.yml --storage.path=/alertmanager --cluster.listen-address= "$@"
