@@ -3,7 +3,7 @@ namespace Hermes.Admin.AdminApi;
 /// <summary>
 /// Lets a request through only with a valid admin key; otherwise 401 problem details, with or without a key alike. A
 /// wrong key counts against the client's address (<see cref="AdminKeyThrottle"/>, the console's rule); a client that has
-/// sent too many gets 429 with <c>Retry-After</c>, right key or not, until its window ends. A request without any key
+/// sent too many gets 429 with <c>Retry-After</c> (the time left in its window), right key or not, until its window ends. A request without any key
 /// is not a guess and is not counted. No key is ever logged, right or wrong.
 /// </summary>
 internal sealed partial class AdminKeyFilter(AdminApiKeys keys, AdminKeyThrottle throttle, ILogger<AdminKeyFilter> logger) : IEndpointFilter
@@ -13,13 +13,14 @@ internal sealed partial class AdminKeyFilter(AdminApiKeys keys, AdminKeyThrottle
         var http = context.HttpContext;
         var presented = AdminApiKeys.FromRequest(http.Request);
         var client = AdminKeyThrottle.ClientOf(http);
-        if (presented is not null && throttle.IsBlocked(client))
+        if (presented is not null && throttle.BlockedFor(client) is { } left)
         {
-            LogThrottled(logger, http.Request.Method, http.Request.Path, client, throttle.Window);
-            http.Response.Headers.RetryAfter = throttle.RetryAfterSeconds;
+            LogThrottled(logger, http.Request.Method, http.Request.Path, client, left);
+            var retryAfter = AdminKeyThrottle.RetryAfterSeconds(left);
+            http.Response.Headers.RetryAfter = retryAfter;
             return TypedResults.Problem(
                 title: "Too many wrong admin keys",
-                detail: $"Too many wrong admin keys from your address; try again in {throttle.RetryAfterSeconds} seconds.",
+                detail: $"Too many wrong admin keys from your address; try again in {retryAfter} seconds.",
                 statusCode: StatusCodes.Status429TooManyRequests,
                 type: "https://www.rfc-editor.org/rfc/rfc6585#section-4");
         }
@@ -51,6 +52,6 @@ internal sealed partial class AdminKeyFilter(AdminApiKeys keys, AdminKeyThrottle
     [LoggerMessage(EventId = 5104, Level = LogLevel.Warning, Message = "Admin request {Method} {Path} rejected for client {Client}: no key")]
     private static partial void LogMissing(ILogger logger, string method, PathString path, string client);
 
-    [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "Admin request {Method} {Path} refused for client {Client}: too many wrong keys, blocked for up to {Window}")]
-    private static partial void LogThrottled(ILogger logger, string method, PathString path, string client, TimeSpan window);
+    [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "Admin request {Method} {Path} refused for client {Client}: too many wrong keys, blocked for {Left} more")]
+    private static partial void LogThrottled(ILogger logger, string method, PathString path, string client, TimeSpan left);
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Threading.RateLimiting;
 using Hermes.ServiceDefaults.Http;
 using Microsoft.Extensions.Options;
 
@@ -12,41 +11,67 @@ namespace Hermes.Admin.AdminApi;
 /// <see cref="AdminKeyThrottleOptions.KeyFailureLimit"/>, every request with a key from it is refused (429), right key or
 /// not, until its window ends. Right keys are not counted.
 /// </summary>
-public sealed class AdminKeyThrottle : IDisposable
+/// <remarks>
+/// A fixed window of its own rather than System.Threading.RateLimiting's: that limiter runs on the system clock (it
+/// takes no <see cref="TimeProvider"/>, so a test could only sleep through a window) and does not say how much of a
+/// window is left. Here a client's window starts at its first wrong key and lasts
+/// <see cref="AdminKeyThrottleOptions.KeyFailureWindow"/> on the host's <see cref="TimeProvider"/>; a refusal's
+/// <c>Retry-After</c> is the time left in it, rounded up to whole seconds. Windows that have ended are dropped when the
+/// next wrong key is counted, so the table holds only the addresses that sent one within the last window.
+/// </remarks>
+public sealed class AdminKeyThrottle
 {
-    private readonly PartitionedRateLimiter<string> _failures;
+    private readonly int _limit;
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, (DateTimeOffset Ends, int Failures)> _windows = new(StringComparer.Ordinal);
 
-    public AdminKeyThrottle(IOptions<AdminKeyThrottleOptions> options)
+    public AdminKeyThrottle(IOptions<AdminKeyThrottleOptions> options, TimeProvider time)
     {
         var settings = options.Value;
+        _limit = settings.KeyFailureLimit;
         Window = settings.KeyFailureWindow;
-        _failures = PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = settings.KeyFailureLimit,
-            Window = settings.KeyFailureWindow,
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        }));
+        _time = time;
     }
 
-    /// <summary>How long a blocked client waits at most: the whole window (the limiter does not say how much of it is left).</summary>
+    /// <summary>How long a window lasts: the longest a blocked client waits.</summary>
     public TimeSpan Window { get; }
-
-    /// <summary>The <c>Retry-After</c> value of a refusal, in whole seconds.</summary>
-    public string RetryAfterSeconds => Math.Max(1, (int)Math.Ceiling(Window.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
     public static string ClientOf(HttpContext context) => ClientAddress.Partition(context.Connection.RemoteIpAddress);
 
-    public bool IsBlocked(string client) => _failures.GetStatistics(client)?.CurrentAvailablePermits == 0;
+    /// <summary>How long <paramref name="client"/> stays refused; <see langword="null"/> when it is not.</summary>
+    public TimeSpan? BlockedFor(string client)
+    {
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            return _windows.TryGetValue(client, out var window) && window.Ends > now && window.Failures >= _limit ? window.Ends - now : null;
+        }
+    }
+
+    public bool IsBlocked(string client) => BlockedFor(client) is not null;
+
+    /// <summary>The <c>Retry-After</c> value of a refusal: the time left in the window, in whole seconds (at least 1).</summary>
+    public static string RetryAfterSeconds(TimeSpan left) =>
+        Math.Max(1, (long)Math.Ceiling(left.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Counts a wrong key; returns how many more the client may try in this window.</summary>
     public long RecordFailure(string client)
     {
-        using var lease = _failures.AttemptAcquire(client);
-        return _failures.GetStatistics(client)?.CurrentAvailablePermits ?? 0;
-    }
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            foreach (var ended in _windows.Where(w => w.Value.Ends <= now).Select(static w => w.Key).ToList())
+            {
+                _windows.Remove(ended);
+            }
 
-    public void Dispose() => _failures.Dispose();
+            var window = _windows.TryGetValue(client, out var open) ? open : (Ends: now + Window, Failures: 0);
+            window.Failures = Math.Min(window.Failures + 1, _limit);
+            _windows[client] = window;
+            return _limit - window.Failures;
+        }
+    }
 }
 
 /// <summary>Section <c>Admin</c>: how many wrong admin keys a client address may send, console and admin API together.</summary>

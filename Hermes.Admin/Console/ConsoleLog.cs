@@ -6,8 +6,8 @@ internal static partial class ConsoleLog
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Console sign-in refused for client {Client}: wrong key ({Remaining} more allowed in this window)")]
     public static partial void WrongKey(ILogger logger, string client, long remaining);
 
-    [LoggerMessage(EventId = 5202, Level = LogLevel.Warning, Message = "Console sign-in refused for client {Client}: too many wrong keys, blocked for up to {Window}")]
-    public static partial void Throttled(ILogger logger, string client, TimeSpan window);
+    [LoggerMessage(EventId = 5202, Level = LogLevel.Warning, Message = "Console sign-in refused for client {Client}: too many wrong keys, blocked for {Left} more")]
+    public static partial void Throttled(ILogger logger, string client, TimeSpan left);
 
     [LoggerMessage(EventId = 5203, Level = LogLevel.Information, Message = "Console sign-in from client {Client} (key {KeyId})")]
     public static partial void SignedIn(ILogger logger, string client, string keyId);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -89,6 +90,9 @@ public abstract class HermesHostFactory<TEntryPoint> : WebApplicationFactory<TEn
     /// <summary>What the host logged at Warning or above.</summary>
     public CapturedLogs Logs { get; } = new();
 
+    /// <summary>The host's <see cref="TimeProvider"/> instead of the system clock (a <see cref="Infrastructure.TestClock"/>).</summary>
+    public TimeProvider? Clock { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(_environment);
@@ -100,6 +104,10 @@ public abstract class HermesHostFactory<TEntryPoint> : WebApplicationFactory<TEn
         }
 
         builder.ConfigureLogging(logging => logging.AddProvider(Logs));
+        if (Clock is { } clock)
+        {
+            builder.ConfigureTestServices(services => services.AddSingleton(clock));
+        }
         builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(_settings));
     }
 

@@ -1,25 +1,30 @@
 using System.Net;
 using System.Net.Sockets;
 using Hermes.Tests.Api;
+using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Operations;
 
 /// <summary>
 /// Wrong admin keys sent to the admin API are counted per client address by the same rule as the console's sign-in
 /// (Admin:KeyFailureLimit in Admin:KeyFailureWindow); the loopback is a trusted proxy here so that each test can speak
-/// from addresses of its own through X-Forwarded-For.
+/// from addresses of its own through X-Forwarded-For. The window runs on the host's clock, a <see cref="TestClock"/> moved by
+/// the test.
 /// </summary>
 public sealed class AdminKeyThrottleTests : OperationsTest
 {
     private const string Key = "throttle-test-admin-key-0123456789abcdef";
+    private readonly TestClock _clock = new();
+
     private HermesAdminFactory StartApi() => new(ConnectionString, Key, new Dictionary<string, string?>
     {
         ["Admin:KeyFailureLimit"] = "3",
-        ["Admin:KeyFailureWindow"] = "00:00:02",
-    });
+        ["Admin:KeyFailureWindow"] = "00:02:00",
+    })
+    { Clock = _clock };
 
     [Test]
-    public async Task After_the_limit_of_wrong_keys_an_address_gets_429_with_retry_after_even_with_the_right_key()
+    public async Task After_the_limit_of_wrong_keys_an_address_gets_429_with_the_time_left_as_retry_after_even_with_the_right_key()
     {
         await using var api = StartApi();
         var client = api.ServerAddress;
@@ -28,6 +33,7 @@ public sealed class AdminKeyThrottleTests : OperationsTest
         {
             using var wrong = await GetStatsAsync(client, Client, key: $"wrong-admin-key-number-{i}-0123456789abcdef");
             Assert.That(wrong.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), $"wrong key {i + 1} of the 3 allowed");
+            _clock.Advance(TimeSpan.FromSeconds(10)); // the window started at the first wrong key: 30 s of it used
         }
 
         using var blockedWrong = await GetStatsAsync(client, Client, key: "wrong-admin-key-number-3-0123456789abcdef");
@@ -38,22 +44,24 @@ public sealed class AdminKeyThrottleTests : OperationsTest
         {
             Assert.That(blocked.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
             Assert.That(blocked.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
-            Assert.That(blocked.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(2)));
+            Assert.That(blocked.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(90)), "the time left in the 2-minute window");
         }
 
         Assert.That(otherAddress.StatusCode, Is.EqualTo(HttpStatusCode.OK), "another address is not blocked");
 
-        // The window ends by itself: the right key works again, without any restart.
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        HttpStatusCode status;
-        do
-        {
-            using var again = await GetStatsAsync(client, Client, key: Key);
-            status = again.StatusCode;
-        }
-        while (status == HttpStatusCode.TooManyRequests && DateTime.UtcNow < deadline);
+        _clock.Advance(TimeSpan.FromSeconds(89.5));
+        using var lastMoment = await GetStatsAsync(client, Client, key: Key);
+        Assert.That(lastMoment.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests), "half a second of the window is left");
+        Assert.That(lastMoment.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(1)), "rounded up to whole seconds");
 
-        Assert.That(status, Is.EqualTo(HttpStatusCode.OK), "the right key works once the window has ended");
+        // The window ends by itself: the right key works again, without any restart, and wrong keys count afresh.
+        _clock.Advance(TimeSpan.FromSeconds(0.5));
+        using var again = await GetStatsAsync(client, Client, key: Key);
+        Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the right key works once the window has ended");
+        using var wrongAgain = await GetStatsAsync(client, Client, key: "wrong-admin-key-number-4-0123456789abcdef");
+        Assert.That(wrongAgain.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "a new window, the first of 3 wrong keys");
+        using var stillAllowed = await GetStatsAsync(client, Client, key: Key);
+        Assert.That(stillAllowed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]

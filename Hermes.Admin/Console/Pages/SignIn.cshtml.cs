@@ -30,11 +30,11 @@ public sealed class SignInModel(AdminApiKeys keys, AdminKeyThrottle throttle, IO
     {
         ReturnUrl = SafeReturnUrl(returnUrl);
         var client = AdminKeyThrottle.ClientOf(HttpContext);
-        if (throttle.IsBlocked(client))
+        if (throttle.BlockedFor(client) is { } left)
         {
-            ConsoleLog.Throttled(logger, client, throttle.Window);
-            Error = $"Too many wrong keys from your address. Try again in {OperatorTime.Format(throttle.Window)} at the latest.";
-            Response.Headers.RetryAfter = throttle.RetryAfterSeconds;
+            ConsoleLog.Throttled(logger, client, left);
+            Error = $"Too many wrong keys from your address. Try again in {OperatorTime.Format(left)}.";
+            Response.Headers.RetryAfter = AdminKeyThrottle.RetryAfterSeconds(left);
             Response.StatusCode = StatusCodes.Status429TooManyRequests;
             return Page();
         }
