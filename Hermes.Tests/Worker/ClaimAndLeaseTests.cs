@@ -1,5 +1,6 @@
 using Hermes.Outbox.Worker.Delivery;
 using Hermes.Persistence.Outbox;
+using Hermes.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Polly.CircuitBreaker;
@@ -110,31 +111,50 @@ public sealed class ClaimAndLeaseTests : WorkerTest
     [Test]
     public async Task Open_circuit_stops_claiming_so_no_attempts_are_burned_and_a_probe_resumes_delivery()
     {
+        // The break runs on the worker's clock, a fake one: the circuit opens for 30 s of it, and the test moves it.
+        var clock = new TestClock();
         var healthy = false;
         Receiver.Behaviour = (_, context) => Volatile.Read(ref healthy)
             ? WebhookReceiver.Json(200, """{"brevoContactId": 1}""")(context)
             : WebhookReceiver.Json(500, "down", "text/plain")(context);
         await InsertLeadsAsync(2);
-        await using var worker = await StartWorkerAsync(new Dictionary<string, string?>
+        await using var worker = await WorkerUnderTest.StartAsync(ConnectionString, Receiver.Url, new Dictionary<string, string?>
         {
             ["Outbox:CircuitBreaker:MinimumThroughput"] = "2",
             ["Outbox:CircuitBreaker:FailureRatio"] = "1",
-            ["Outbox:CircuitBreaker:BreakDuration"] = "00:00:02",
-            ["Outbox:CircuitBreaker:SamplingDuration"] = "00:00:10",
-        });
+            ["Outbox:CircuitBreaker:BreakDuration"] = "00:00:30",
+            ["Outbox:CircuitBreaker:SamplingDuration"] = "00:01:00",
+        }, services: s => s.AddSingleton<TimeProvider>(clock));
         await WaitUntilAsync(() => Task.FromResult(worker.State.Circuit == CircuitState.Open), "the circuit opens");
         Assert.That(Receiver.Count, Is.EqualTo(2));
 
+        // New rows arrive and the worker is woken; the two failed rows come due again (their retry time is the
+        // server's now() plus milliseconds). 29 s of the 30-second break pass, a second at a time: each time the
+        // dispatcher's wait on the clock ends and it looks at the circuit again (a new timer is its next wait).
         var later = await InsertLeadsAsync(3);
         worker.Services.GetRequiredService<IOutboxWakeUp>().Signal();
-        await Task.Delay(700);
+        await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'pending' AND available_at <= now()") == 5, "every row is due");
+        for (var second = 0; second < 29; second++)
+        {
+            var timers = clock.TimersCreated;
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await clock.TimersCreatedAsync(timers + 1);
+        }
 
+        Assert.That(worker.State.Circuit, Is.EqualTo(CircuitState.Open));
         Assert.That(Receiver.Count, Is.EqualTo(2), "nothing is sent while the circuit is open");
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE attempts = 0"), Is.EqualTo(3), "the new rows' attempts are unchanged");
-        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE attempts = 1"), Is.EqualTo(2), "the failed rows are not tried again either");
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE attempts = 1"), Is.EqualTo(2), "the failed rows, due again, are not claimed either (a claim counts an attempt)");
 
+        // The break ends on the clock: one probe, then the rest. The clock moves on by 50 ms a look, so the
+        // dispatcher's short waits (its circuit check, its idle wait until the next due row) end.
         Volatile.Write(ref healthy, true);
-        await WaitForAllDeliveredAsync(5, TimeSpan.FromSeconds(10));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await WaitUntilAsync(async () =>
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(50));
+            return await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'") == 5;
+        }, "every row is delivered");
 
         Assert.That(worker.State.Circuit, Is.EqualTo(CircuitState.Closed));
         Assert.That(Receiver.Count, Is.EqualTo(2 + 5), "the two failures, then one probe and the rest, nothing twice");

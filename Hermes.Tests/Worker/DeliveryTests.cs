@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Hermes.Domain;
+using Hermes.Persistence.Outbox;
 using Microsoft.EntityFrameworkCore;
 
 namespace Hermes.Tests.Worker;
@@ -262,9 +263,12 @@ public sealed class DeliveryTests : WorkerTest
         await using var worker = await StartWorkerAsync(new Dictionary<string, string?> { ["Outbox:MaxAttempts"] = "3" });
 
         await WaitForOutboxStatusAsync(message.Id, "failed");
-        await Task.Delay(300);
 
+        // No attempt after the last: the failed row is one no worker can claim any more, whatever the time.
+        var store = new OutboxStore(DataSource);
+        Assert.That(await store.ClaimAsync(10, TimeSpan.FromMinutes(1), "another-worker", CancellationToken.None), Is.Empty, "the failed row is not claimable");
         Assert.That(Receiver.Count, Is.EqualTo(3), "no attempt after the last");
+        Assert.That(await ScalarAsync<int>("SELECT attempts FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo(3));
         Assert.That(Receiver.Requests.Select(static r => r.Attempt), Is.EqualTo(new[] { 1, 2, 3 }));
         Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(LeadStatus.DeliveryFailed.ToDatabase()));
         Assert.That(await ScalarAsync<string>("SELECT n8n_error_message FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("HTTP 500 Internal Server Error: boom"));
