@@ -1,3 +1,4 @@
+using Hermes.Persistence.Operations;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Claims;
@@ -126,7 +127,11 @@ public static class ConsoleExtensions
         }
     }
 
-    /// <summary>The principal of a session: which key signed in (by id), and when.</summary>
+    /// <summary>Who the audit trail names for a signed-in operator: the session's key id.</summary>
+    internal static AuditActor ActorOf(ClaimsPrincipal user) =>
+        AuditActor.ForKey(user.FindFirstValue(KeyIdClaim) ?? throw new InvalidOperationException("The console session carries no key id."));
+
+        /// <summary>The principal of a session: which key signed in (by id), and when.</summary>
     internal static ClaimsPrincipal Principal(string keyId, DateTimeOffset now) => new(new ClaimsIdentity(
         [
             new Claim(ClaimTypes.Name, "operator"),
