@@ -1,8 +1,8 @@
-using Hermes.Persistence.Operations;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Claims;
 using Hermes.Admin.AdminApi;
+using Hermes.Persistence.Operations;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -131,7 +131,7 @@ public static class ConsoleExtensions
     internal static AuditActor ActorOf(ClaimsPrincipal user) =>
         AuditActor.ForKey(user.FindFirstValue(KeyIdClaim) ?? throw new InvalidOperationException("The console session carries no key id."));
 
-        /// <summary>The principal of a session: which key signed in (by id), and when.</summary>
+    /// <summary>The principal of a session: which key signed in (by id), and when.</summary>
     internal static ClaimsPrincipal Principal(string keyId, DateTimeOffset now) => new(new ClaimsIdentity(
         [
             new Claim(ClaimTypes.Name, "operator"),
