@@ -75,7 +75,7 @@ internal static class EraseVerb
                 }
             }
 
-            var result = await new LeadErasure(dataSource).EraseAsync(request, ct);
+            var result = await new LeadErasure(dataSource).EraseAsync(request, ct, AuditActor.ForCli());
             if (parse.GetValue(json))
             {
                 context.WriteJson(result, OperationsJsonContext.Default.ErasureResult);

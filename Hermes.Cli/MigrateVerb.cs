@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Hermes.Persistence;
+using Hermes.Persistence.Operations;
 using Hermes.Persistence.Roles;
 using Npgsql;
 
@@ -88,6 +89,15 @@ internal static class MigrateVerb
 
             var report = new MigrationReport(
                 resolved, [.. after.Except(before, StringComparer.Ordinal)], [.. before.Except(after, StringComparer.Ordinal).Reverse()], after, migrator.Latest);
+            // The audit entry: what this run applied or rolled back (none when the schema was already there); skipped
+            // while the schema is below migration AuditTrail, which makes the table.
+            await new AuditTrail(dataSource).AppendIfPresentAsync(AuditActor.ForCli(), AuditAction.Migrate, new()
+            {
+                ["applied"] = report.Applied.ToArray(),
+                ["rolledBack"] = report.RolledBack.ToArray(),
+                ["current"] = report.Current.Count == 0 ? null : report.Current[^1],
+                ["roles"] = parse.GetValue(roles),
+            }, ct);
             if (parse.GetValue(json))
             {
                 context.WriteJson(report, CliJsonContext.Default.MigrationReport);

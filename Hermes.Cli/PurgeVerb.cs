@@ -70,7 +70,7 @@ internal static class PurgeVerb
             }
 
             var progress = CliProgress.For(context, parse.GetValue(json), "purge", plan?.OutboxRows + plan?.AttemptLogs);
-            var result = await new OutboxPurge(dataSource).PurgeAsync(retention, ct, progress);
+            var result = await new OutboxPurge(dataSource).PurgeAsync(retention, ct, progress, AuditActor.ForCli());
             progress?.Complete(result.OutboxRows + result.AttemptLogs);
             return await PrintResultAsync(context, result, parse.GetValue(json));
         }, cancellationToken));

@@ -80,7 +80,7 @@ internal static class ReplayVerb
             ReplayResult result;
             try
             {
-                result = await replay.ReplayAsync(request, ct);
+                result = await replay.ReplayAsync(request, ct, AuditActor.ForCli());
             }
             finally
             {

@@ -77,7 +77,7 @@ internal static class SeedVerb
 
             await using var dataSource = context.CreateDataSource();
             var progress = CliProgress.For(context, parse.GetValue(json), "seed", leads);
-            var result = await new LeadSeeder(dataSource).SeedAsync(leads, ct, progress: progress);
+            var result = await new LeadSeeder(dataSource).SeedAsync(leads, ct, progress: progress, actor: AuditActor.ForCli());
             progress?.Complete(result.Leads);
             if (parse.GetValue(json))
             {

@@ -11,7 +11,8 @@ namespace Hermes.Admin.AdminApi;
 
 /// <summary>
 /// The admin HTTP API, behind <c>HERMES_ADMIN_API_KEY</c> (see <see cref="AdminApiKeys"/>): a lead with its delivery
-/// history, lead search, the outbox page by page, outbox statistics and delivery activity, replay and GDPR erasure. It
+/// history, lead search, the outbox page by page, outbox statistics and delivery activity, replay and GDPR erasure, and
+/// the audit trail (every replay and erase through it is recorded there with the key's short id). It
 /// calls the same operations (<c>Hermes.Persistence.Operations</c>) as the CLI's verbs (hermes) and the console, and
 /// reads its list queries with <see cref="AdminQueries"/>, as the console does. The admin host does not start without a key.
 /// Errors are RFC 9457 problem details.
@@ -67,6 +68,9 @@ public static partial class AdminEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        api.MapGet("/admin/audit", ListAuditAsync).WithName("ListAudit")
+            .WithSummary("The audit trail, newest first: ?leadId=<id>&limit=50&cursor=<nextCursor>")
+            .ProducesValidationProblem();
         LogEnabled(logger, keys.Count);
         return app;
     }
@@ -108,6 +112,15 @@ public static partial class AdminEndpoints
     private static async Task<JsonHttpResult<OutboxStats>> GetStatsAsync(OutboxStatistics statistics, CancellationToken cancellationToken) =>
         TypedResults.Json(await statistics.ReadAsync(cancellationToken), OperationsJsonContext.Default.OutboxStats);
 
+    private static async Task<Results<JsonHttpResult<AuditPage>, ValidationProblem>> ListAuditAsync(
+        HttpRequest request, AuditTrail audit, CancellationToken cancellationToken)
+    {
+        var (query, errors) = AdminQueries.ParseAuditList(request.Query);
+        return errors.Count > 0
+            ? TypedResults.ValidationProblem(errors)
+            : TypedResults.Json(await audit.ListAsync(query.Cursor, query.Limit, query.LeadId, cancellationToken), OperationsJsonContext.Default.AuditPage);
+    }
+
     private static async Task<IResult> ReplayAsync(HttpRequest request, OutboxReplay replay, CancellationToken cancellationToken)
     {
         var (body, problem) = await ReadBodyAsync(request, OperationsJsonContext.Default.ReplayRequest, cancellationToken);
@@ -123,7 +136,7 @@ public static partial class AdminEndpoints
             return TypedResults.ValidationProblem(errors);
         }
 
-        return TypedResults.Json(await replay.ReplayAsync(body, cancellationToken), OperationsJsonContext.Default.ReplayResult);
+        return TypedResults.Json(await replay.ReplayAsync(body, cancellationToken, AdminKeyFilter.ActorOf(request.HttpContext)), OperationsJsonContext.Default.ReplayResult);
     }
 
     private static async Task<IResult> EraseAsync(HttpRequest request, LeadErasure erasure, CancellationToken cancellationToken)
@@ -140,7 +153,7 @@ public static partial class AdminEndpoints
                 new Dictionary<string, string[]> { ["email"] = ["Give exactly one of email or leadId."], ["leadId"] = ["Give exactly one of email or leadId."] });
         }
 
-        var result = await erasure.EraseAsync(body, cancellationToken);
+        var result = await erasure.EraseAsync(body, cancellationToken, AdminKeyFilter.ActorOf(request.HttpContext));
         return result.Found
             ? TypedResults.Json(result, OperationsJsonContext.Default.ErasureResult)
             : TypedResults.Problem(

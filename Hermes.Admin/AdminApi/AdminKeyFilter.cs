@@ -1,3 +1,5 @@
+using Hermes.Persistence.Operations;
+
 namespace Hermes.Admin.AdminApi;
 
 /// <summary>
@@ -8,6 +10,13 @@ namespace Hermes.Admin.AdminApi;
 /// </summary>
 internal sealed partial class AdminKeyFilter(AdminApiKeys keys, AdminKeyThrottle throttle, ILogger<AdminKeyFilter> logger) : IEndpointFilter
 {
+    /// <summary>Where the filter leaves the short id of the accepted key (<see cref="AdminApiKeys.IdOf"/>) for the audit trail.</summary>
+    public const string KeyIdItem = "hermes:admin-key-id";
+
+    /// <summary>Who the audit trail names for a request this filter let through.</summary>
+    public static AuditActor ActorOf(HttpContext http) =>
+        AuditActor.ForKey(http.Items[KeyIdItem] as string ?? throw new InvalidOperationException("The admin key filter did not run for this request."));
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
@@ -25,8 +34,9 @@ internal sealed partial class AdminKeyFilter(AdminApiKeys keys, AdminKeyThrottle
                 type: "https://www.rfc-editor.org/rfc/rfc6585#section-4");
         }
 
-        if (keys.Accepts(presented))
+        if (keys.IdOf(presented) is { } keyId)
         {
+            http.Items[KeyIdItem] = keyId;
             return await next(context);
         }
 

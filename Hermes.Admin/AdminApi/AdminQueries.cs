@@ -6,10 +6,14 @@ namespace Hermes.Admin.AdminApi;
 /// <summary>An outbox listing as asked for: status, a creation-time range, the page.</summary>
 public sealed record OutboxListQuery(OutboxStatus? Status, DateTimeOffset? Since, DateTimeOffset? Until, long? Cursor, int Limit);
 
+/// <summary>An audit trail listing as asked for: entries naming one lead, or all; the page.</summary>
+public sealed record AuditListQuery(string? LeadId, long? Cursor, int Limit);
+
 /// <summary>
 /// The query strings of the list operations, read one way for the admin API and the console (whose filter forms are
 /// GET forms with the same parameter names): <c>status</c>, <c>since</c>, <c>until</c>, <c>cursor</c>, <c>limit</c>
-/// for the outbox; <c>email</c>, <c>leadId</c>, <c>from</c>, <c>to</c>, <c>cursor</c>, <c>limit</c> for leads. Times
+/// for the outbox; <c>email</c>, <c>leadId</c>, <c>from</c>, <c>to</c>, <c>cursor</c>, <c>limit</c> for leads;
+/// <c>leadId</c>, <c>cursor</c>, <c>limit</c> for the audit trail. Times
 /// are what operators write elsewhere (<see cref="OperatorTime"/>: ISO 8601, or <c>2h</c> meaning two hours ago).
 /// Empty values count as absent, since an HTML form sends its empty fields.
 /// </summary>
@@ -71,6 +75,18 @@ public static class AdminQueries
         }
 
         return (lead, errors);
+    }
+
+    public static (AuditListQuery Query, Dictionary<string, string[]> Errors) ParseAuditList(IQueryCollection query)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var leadId = Value(query, "leadId");
+        if (leadId is { Length: > 50 })
+        {
+            errors["leadId"] = ["Must be at most 50 characters."];
+        }
+
+        return (new AuditListQuery(leadId, Cursor(query, errors), Limit(query, AuditTrail.DefaultPageSize, AuditTrail.MaxPageSize, errors)), errors);
     }
 
     private static string? Value(IQueryCollection query, string name) =>

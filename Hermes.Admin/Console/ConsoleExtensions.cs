@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Claims;
 using Hermes.Admin.AdminApi;
+using Hermes.Persistence.Operations;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -125,6 +126,10 @@ public static class ConsoleExtensions
             await context.HttpContext.SignOutAsync(Scheme);
         }
     }
+
+    /// <summary>Who the audit trail names for a signed-in operator: the session's key id.</summary>
+    internal static AuditActor ActorOf(ClaimsPrincipal user) =>
+        AuditActor.ForKey(user.FindFirstValue(KeyIdClaim) ?? throw new InvalidOperationException("The console session carries no key id."));
 
     /// <summary>The principal of a session: which key signed in (by id), and when.</summary>
     internal static ClaimsPrincipal Principal(string keyId, DateTimeOffset now) => new(new ClaimsIdentity(

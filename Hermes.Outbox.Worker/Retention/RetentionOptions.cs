@@ -1,3 +1,4 @@
+using Hermes.Persistence.Operations;
 using Microsoft.Extensions.Options;
 
 namespace Hermes.Outbox.Worker.Retention;
@@ -12,6 +13,12 @@ public sealed class RetentionOptions
 
     /// <summary><c>Retention:Period</c>: delivered rows and attempt logs older than this are deleted. Leads never are.</summary>
     public TimeSpan Period { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// <c>Retention:AuditPeriod</c>: audit trail entries older than this are deleted (<c>hermes_audit_purge</c>); longer than
+    /// leads' delivery data, and never under 30 days, which the database itself enforces.
+    /// </summary>
+    public TimeSpan AuditPeriod { get; set; } = TimeSpan.FromDays(400);
 
     /// <summary><c>Retention:Interval</c>: the time between two purges; the first runs shortly after start.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
@@ -29,6 +36,11 @@ public sealed class RetentionOptionsValidator : IValidateOptions<RetentionOption
         if (options.Period <= TimeSpan.Zero)
         {
             errors.Add($"{RetentionOptions.Section}:Period must be a positive duration like 7.00:00:00, not {options.Period}.");
+        }
+
+        if (options.AuditPeriod < AuditTrail.MinimumRetention)
+        {
+            errors.Add($"{RetentionOptions.Section}:AuditPeriod must be at least {AuditTrail.MinimumRetention.TotalDays:0} days (30.00:00:00), not {options.AuditPeriod}: the audit trail is kept longer than anything it describes.");
         }
 
         if (options.Interval <= TimeSpan.Zero)

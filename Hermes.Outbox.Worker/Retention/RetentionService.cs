@@ -5,10 +5,10 @@ namespace Hermes.Outbox.Worker.Retention;
 
 /// <summary>
 /// Purges delivered outbox rows and old attempt logs on a schedule (<see cref="RetentionOptions"/>), with the same
-/// <see cref="OutboxPurge"/> as the <c>purge</c> verb. A failed purge is logged and tried again at the next interval.
+/// <see cref="OutboxPurge"/> as the <c>purge</c> verb, and audit trail entries older than <c>Retention:AuditPeriod</c>. A failed purge is logged and tried again at the next interval.
 /// Several workers may purge at once: the purge skips rows another worker is deleting.
 /// </summary>
-public sealed partial class RetentionService(OutboxPurge purge, IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionService> logger)
+public sealed partial class RetentionService(OutboxPurge purge, AuditTrail audit, IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionService> logger)
     : BackgroundService
 {
     /// <summary>Delay before the first purge, so it does not compete with the worker's start.</summary>
@@ -30,7 +30,7 @@ public sealed partial class RetentionService(OutboxPurge purge, IOptions<Retenti
             using var timer = new PeriodicTimer(settings.Interval, time);
             do
             {
-                await PurgeOnceAsync(settings.Period, stoppingToken);
+                await PurgeOnceAsync(settings.Period, settings.AuditPeriod, stoppingToken);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }
@@ -40,7 +40,7 @@ public sealed partial class RetentionService(OutboxPurge purge, IOptions<Retenti
         }
     }
 
-    private async Task PurgeOnceAsync(TimeSpan period, CancellationToken stoppingToken)
+    private async Task PurgeOnceAsync(TimeSpan period, TimeSpan auditPeriod, CancellationToken stoppingToken)
     {
         try
         {
@@ -48,6 +48,12 @@ public sealed partial class RetentionService(OutboxPurge purge, IOptions<Retenti
             if (result.OutboxRows + result.AttemptLogs > 0)
             {
                 LogPurged(logger, result.OutboxRows, result.AttemptLogs, period);
+            }
+
+            var entries = await audit.PurgeAsync(auditPeriod, stoppingToken);
+            if (entries > 0)
+            {
+                LogAuditPurged(logger, entries, auditPeriod);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
@@ -61,6 +67,9 @@ public sealed partial class RetentionService(OutboxPurge purge, IOptions<Retenti
 
     [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Retention purge failed; it is tried again at the next interval")]
     private static partial void LogFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "Retention purged {Entries} audit trail entries older than {Period}")]
+    private static partial void LogAuditPurged(ILogger logger, long entries, TimeSpan period);
 
     [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Retention is off (Retention:Enabled=false): delivered outbox rows are kept until 'purge' runs")]
     private static partial void LogDisabled(ILogger logger);

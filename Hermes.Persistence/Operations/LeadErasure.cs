@@ -91,7 +91,12 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
         RETURNING id, erased_at
         """;
 
-    public async Task<ErasureResult> EraseAsync(ErasureRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Erases the matching leads. With an <paramref name="actor"/> (every host passes one), the audit entry is appended in
+    /// the same transaction: the erased leads' ids, "by email" or "by lead id" (never the address), or "refused" when
+    /// nothing matched.
+    /// </summary>
+    public async Task<ErasureResult> EraseAsync(ErasureRequest request, CancellationToken cancellationToken, AuditActor? actor = null)
     {
         var errors = request.Validate();
         if (errors.Count > 0)
@@ -153,6 +158,18 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
                     erasedAt[reader.GetInt64(0)] = reader.GetFieldValue<DateTimeOffset>(1);
                 }
             }
+        }
+
+        if (actor is not null)
+        {
+            await AuditTrail.AppendAsync(connection, transaction, actor, AuditAction.Erase, [.. found.Select(static f => f.LeadId)],
+                new()
+                {
+                    ["by"] = byEmail ? "email" : "leadId",
+                    ["erased"] = ids.Length,
+                    ["alreadyErased"] = found.Count - ids.Length,
+                    ["cancelledDeliveries"] = cancelled.Values.Sum(),
+                }, cancellationToken, refused: found.Count == 0);
         }
 
         await transaction.CommitAsync(cancellationToken);

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Hermes.Domain;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 
 namespace Hermes.Persistence.Operations;
@@ -30,7 +32,8 @@ public sealed class LeadSeeder(NpgsqlDataSource dataSource)
         !string.Equals(environmentName.Trim(), "Production", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Writes <paramref name="count"/> leads in batches; <paramref name="progress"/> hears the leads written after each batch.</summary>
-    public async Task<SeedResult> SeedAsync(int count, CancellationToken cancellationToken, int? randomSeed = null, IProgress<long>? progress = null)
+    /// <remarks>With an <paramref name="actor"/> (the <c>seed</c> verb), each batch appends its audit entry (how many leads, their backup ids) in the batch's own transaction.</remarks>
+    public async Task<SeedResult> SeedAsync(int count, CancellationToken cancellationToken, int? randomSeed = null, IProgress<long>? progress = null, AuditActor? actor = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxCount);
@@ -47,6 +50,12 @@ public sealed class LeadSeeder(NpgsqlDataSource dataSource)
             await context.SaveChangesAsync(cancellationToken);
             context.Outbox.AddRange(leads.Select(static lead => new OutboxMessage { BackupId = lead.BackupId, Payload = WebhookPayload.For(lead).ToJson() }));
             await context.SaveChangesAsync(cancellationToken);
+            if (actor is not null)
+            {
+                await AuditTrail.AppendAsync((NpgsqlConnection)context.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction(), actor, AuditAction.Seed, [],
+                    new() { ["leads"] = leads.Count, ["firstBackupId"] = leads[0].BackupId, ["lastBackupId"] = leads[^1].BackupId }, cancellationToken);
+            }
+
             await transaction.CommitAsync(cancellationToken);
             first = first == 0 ? leads[0].BackupId : first;
             last = leads[^1].BackupId;

@@ -7,7 +7,7 @@ public static class OperationsExtensions
 {
     /// <summary>
     /// Registers the operator operations (replay, purge, doctor, erase, seed, stats, lead history, lead search, delivery
-    /// activity) over the host's <see cref="Npgsql.NpgsqlDataSource"/> (from <c>AddHermesPersistence</c> (Hermes.ServiceDefaults)). The CLI
+    /// activity, audit trail) over the host's <see cref="Npgsql.NpgsqlDataSource"/> (from <c>AddHermesPersistence</c> (Hermes.ServiceDefaults)). The CLI
     /// builds the same classes over its own data source.
     /// </summary>
     public static IServiceCollection AddHermesOperations(this IServiceCollection services)
@@ -21,6 +21,7 @@ public static class OperationsExtensions
         services.TryAddSingleton<LeadHistory>();
         services.TryAddSingleton<LeadSearch>();
         services.TryAddSingleton<DeliveryActivity>();
+        services.TryAddSingleton<AuditTrail>();
         return services;
     }
 }

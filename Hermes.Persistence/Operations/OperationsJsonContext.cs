@@ -20,4 +20,5 @@ namespace Hermes.Persistence.Operations;
 [JsonSerializable(typeof(OutboxPage))]
 [JsonSerializable(typeof(LeadPage))]
 [JsonSerializable(typeof(ActivityReport))]
+[JsonSerializable(typeof(AuditPage))]
 public sealed partial class OperationsJsonContext : JsonSerializerContext;

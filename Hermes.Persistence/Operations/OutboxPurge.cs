@@ -30,7 +30,7 @@ public sealed class OutboxPurge(NpgsqlDataSource dataSource)
             DELETE FROM hermes_delivery_attempts a USING doomed d WHERE a.outbox_id = d.id RETURNING 1
         ), rows AS (
             DELETE FROM hermes_outbox o USING doomed d WHERE o.id = d.id RETURNING 1
-        )
+        ){AuditedBatch}
         SELECT (SELECT count(*) FROM rows), (SELECT count(*) FROM attempts)
         """;
 
@@ -44,20 +44,50 @@ public sealed class OutboxPurge(NpgsqlDataSource dataSource)
             FOR UPDATE SKIP LOCKED
         ), deleted AS (
             DELETE FROM hermes_delivery_attempts a USING doomed d WHERE a.id = d.id RETURNING 1
-        )
+        ), rows AS (
+            SELECT 1 WHERE false
+        ), attempts AS (
+            SELECT 1 FROM deleted
+        ){AuditedBatch}
         SELECT 0::bigint, count(*) FROM deleted
         """;
 
+    // The operator's purge (the CLI verb) appends an audit entry in each batch's own statement, for a batch that deleted
+    // something: a purge is many short transactions, and the trail then never counts a row that was not deleted. The
+    // worker's scheduled retention is not an operator action and is not audited.
+    private const string AuditedBatch = """
+        , audited AS (
+            INSERT INTO hermes_audit (actor, action, outcome, detail)
+            SELECT @actor, 'purge', 'succeeded', @detail || jsonb_build_object('outboxRows', (SELECT count(*) FROM rows), 'attemptLogs', (SELECT count(*) FROM attempts))
+            WHERE EXISTS (SELECT 1 FROM doomed)
+        )
+        """;
+
+    private static readonly (string Audited, string Plain, string Step)[] Statements =
+    [
+        (DeliveredSql, DeliveredSql.Replace(AuditedBatch, "", StringComparison.Ordinal), "delivered"),
+        (AttemptsSql, AttemptsSql.Replace(AuditedBatch, "", StringComparison.Ordinal), "attemptLogs"),
+    ];
+
     /// <summary>Purges in batches; <paramref name="progress"/> hears the outbox rows and attempt logs deleted so far after each batch.</summary>
-    public async Task<PurgeResult> PurgeAsync(TimeSpan olderThan, CancellationToken cancellationToken, IProgress<long>? progress = null)
+    /// <remarks>With an <paramref name="actor"/> (the <c>purge</c> verb), each batch that deleted something appends its audit entry in its own statement; a purge that deleted nothing appends one entry saying so.</remarks>
+    public async Task<PurgeResult> PurgeAsync(TimeSpan olderThan, CancellationToken cancellationToken, IProgress<long>? progress = null, AuditActor? actor = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(olderThan, TimeSpan.Zero);
         long rows = 0, attempts = 0;
-        foreach (var sql in new[] { DeliveredSql, AttemptsSql })
+        var detail = new Dictionary<string, object?>(StringComparer.Ordinal) { ["olderThan"] = olderThan };
+        foreach (var (audited, plain, step) in Statements)
         {
             while (true)
             {
-                await using var command = dataSource.CreateCommand(sql);
+                await using var command = dataSource.CreateCommand(actor is null ? plain : audited);
+                if (actor is not null)
+                {
+                    detail["step"] = step;
+                    command.Parameters.Add(new NpgsqlParameter("actor", NpgsqlDbType.Text) { Value = actor.Value });
+                    command.Parameters.Add(new NpgsqlParameter("detail", NpgsqlDbType.Jsonb) { Value = AuditTrail.Json(detail) });
+                }
+
                 command.Parameters.Add(new NpgsqlParameter("retention", NpgsqlDbType.Interval) { Value = olderThan });
                 command.Parameters.Add(new NpgsqlParameter("batch", NpgsqlDbType.Integer) { Value = BatchSize });
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -72,6 +102,14 @@ public sealed class OutboxPurge(NpgsqlDataSource dataSource)
                     break;
                 }
             }
+        }
+
+        if (actor is not null && rows + attempts == 0)
+        {
+            detail.Remove("step");
+            detail["outboxRows"] = 0;
+            detail["attemptLogs"] = 0;
+            await new AuditTrail(dataSource).AppendAsync(actor, AuditAction.Purge, [], detail, cancellationToken);
         }
 
         return new PurgeResult(olderThan, rows, attempts);

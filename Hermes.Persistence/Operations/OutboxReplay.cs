@@ -81,7 +81,9 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
     /// <c>erased_at IS NULL</c> again, so a lead erased meanwhile drops out; the rows are changed only through the array
     /// of locked leads, which PostgreSQL computes (an InitPlan) before it touches any outbox row.
     /// </summary>
-    public const string ReplaySql = $"""
+    public const string ReplaySql = ReplayCtes + "\n" + ReplayAnswer;
+
+    private const string ReplayCtes = $"""
         WITH locked AS (
             SELECT array_agg(id) AS ids FROM (
                 SELECT l.id FROM hermes_leads l
@@ -100,11 +102,27 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
             UPDATE hermes_leads l SET status = '{LeadStatusNames.Queued}'
             WHERE l.id IN (SELECT lead_id FROM replayed)
         )
+        """;
+
+    private const string ReplayAnswer = $"""
         SELECT l.lead_id, count(*) OVER ()
         FROM replayed r JOIN hermes_leads l ON l.id = r.lead_id
         ORDER BY r.id
         LIMIT {MaxListedText}
         """;
+
+    // The replay with its audit entry (AuditTrail) in the same statement: the leads it requeued (the first
+    // AuditTrail.MaxLeadIds of them by id), how many, and how many rows; a replay that matched nothing is recorded too.
+    private const string AuditedReplaySql = ReplayCtes + $"""
+        , audited AS (
+            INSERT INTO hermes_audit (actor, action, outcome, lead_ids, lead_count, detail)
+            SELECT @actor, 'replay', 'succeeded',
+                coalesce((SELECT array_agg(lead_id) FROM (
+                    SELECT l.lead_id FROM hermes_leads l WHERE l.id IN (SELECT lead_id FROM replayed) ORDER BY l.id LIMIT {AuditTrail.MaxLeadIdsText}) firsts), ARRAY[]::text[]),
+                (SELECT count(DISTINCT lead_id) FROM replayed),
+                @detail || jsonb_build_object('rows', (SELECT count(*) FROM replayed))
+        )
+        """ + ReplayAnswer;
 
     // The chosen rows are gathered first (through the status's index), then counted and listed: with ORDER BY id LIMIT
     // on the join itself, the planner walked the whole outbox in id order to find them (275 ms with 100,000 rows,
@@ -130,7 +148,11 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
     private static readonly FrozenDictionary<string, string> DryRunByStatus =
         ReplayRequest.ReplayableStatuses.ToFrozenDictionary(static status => status, static status => DryRunSql.Replace("o.status = @status", $"o.status = '{status}'", StringComparison.Ordinal), StringComparer.Ordinal);
 
-    public async Task<ReplayResult> ReplayAsync(ReplayRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the replay, or its dry run. With an <paramref name="actor"/> (every operator path passes one; the console's
+    /// preview does not), the audit entry is appended: in the replay's own statement, or after a dry run, which changes nothing.
+    /// </summary>
+    public async Task<ReplayResult> ReplayAsync(ReplayRequest request, CancellationToken cancellationToken, AuditActor? actor = null)
     {
         var errors = request.Validate();
         if (errors.Count > 0)
@@ -138,7 +160,21 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
             throw new ArgumentException(string.Join(" ", errors.Select(static e => $"{e.Key}: {string.Join(" ", e.Value)}")), nameof(request));
         }
 
-        await using var command = dataSource.CreateCommand(request.DryRun ? DryRunByStatus[request.Status] : ReplaySql);
+        var audited = actor is not null && !request.DryRun;
+        await using var command = dataSource.CreateCommand(request.DryRun ? DryRunByStatus[request.Status] : audited ? AuditedReplaySql : ReplaySql);
+        var detail = new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["status"] = request.Status,
+            ["since"] = request.Since,
+            ["until"] = request.Until,
+            ["leadIdsAsked"] = request.LeadIds.Count,
+        };
+        if (audited)
+        {
+            command.Parameters.Add(new NpgsqlParameter("actor", NpgsqlDbType.Text) { Value = actor!.Value });
+            command.Parameters.Add(new NpgsqlParameter("detail", NpgsqlDbType.Jsonb) { Value = AuditTrail.Json(detail) });
+        }
+
         command.Parameters.Add(new NpgsqlParameter("status", NpgsqlDbType.Varchar) { Value = request.Status });
         command.Parameters.Add(new NpgsqlParameter("lead_ids", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { Value = request.LeadIds.Distinct(StringComparer.Ordinal).ToArray() });
         command.Parameters.Add(new NpgsqlParameter("since", NpgsqlDbType.TimestampTz) { Value = (object?)request.Since?.ToUniversalTime() ?? DBNull.Value });
@@ -151,6 +187,13 @@ public sealed class OutboxReplay(NpgsqlDataSource dataSource)
         {
             leads.Add(reader.GetString(0));
             count = reader.GetInt64(1);
+        }
+
+        if (actor is not null && request.DryRun)
+        {
+            await reader.DisposeAsync();
+            detail["rows"] = count;
+            await new AuditTrail(dataSource).AppendAsync(actor, AuditAction.ReplayDryRun, [.. leads.Distinct(StringComparer.Ordinal)], detail, cancellationToken);
         }
 
         return new ReplayResult(request.DryRun, request.Status, count, leads);

@@ -168,7 +168,7 @@ public sealed class MigrateCommandTests
 
         Assert.That(first.ExitCode, Is.Zero, first.ToString());
         Assert.That(first.Output, Does.Contain("Applied     20261122000100_InitialSchema").And.Contain("The schema is now at"));
-        Assert.That(await TableCountAsync(), Is.EqualTo(4), "leads, outbox, attempts and the console's key ring");
+        Assert.That(await TableCountAsync(), Is.EqualTo(5), "leads, outbox, attempts, the console's key ring and the audit trail");
         var report = JsonSerializer.Deserialize(second.Output, CliJsonContext.Default.MigrationReport)!;
         Assert.That(report.Applied, Is.Empty);
         Assert.That(report.Current[^1], Is.EqualTo(report.Latest));

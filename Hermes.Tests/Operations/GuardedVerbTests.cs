@@ -251,8 +251,8 @@ public sealed class GuardedMigrateTests
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    /// <summary>The schema's tables: leads, outbox, delivery attempts and the console's key ring.</summary>
-    private const long SchemaTables = 4;
+    /// <summary>The schema's tables: leads, outbox, delivery attempts, the console's key ring and the audit trail.</summary>
+    private const long SchemaTables = 5;
 
     private async Task<long> TableCountAsync()
     {

@@ -101,6 +101,7 @@ public sealed class RetentionServiceTests : OperationsTest
     [TestCase("Retention:Period", "-1.00:00:00", "Retention:Period")]
     [TestCase("Retention:Interval", "00:00:00", "Retention:Interval")]
     [TestCase("Retention:Period", "a week", "Retention:Period")]
+    [TestCase("Retention:AuditPeriod", "29.00:00:00", "Retention:AuditPeriod must be at least 30 days")]
     public void A_bad_retention_setting_stops_the_worker_naming_the_key(string key, string value, string named)
     {
         using var host = Build((key, value));
@@ -113,7 +114,33 @@ public sealed class RetentionServiceTests : OperationsTest
     {
         using var host = Build();
         var options = host.Services.GetRequiredService<IOptions<RetentionOptions>>().Value;
-        Assert.That((options.Enabled, options.Period, options.Interval), Is.EqualTo((true, TimeSpan.FromDays(7), TimeSpan.FromHours(1))));
+        Assert.That((options.Enabled, options.Period, options.Interval, options.AuditPeriod), Is.EqualTo((true, TimeSpan.FromDays(7), TimeSpan.FromHours(1), TimeSpan.FromDays(400))));
+    }
+
+    [Test]
+    public async Task The_worker_purges_audit_entries_past_the_audit_period_and_keeps_the_rest()
+    {
+        await ExecuteAsync("""
+            INSERT INTO hermes_audit (at, actor, action, outcome) VALUES
+                (now() - interval '90 days', 'cli:retention-old', 'seed', 'succeeded'),
+                (now() - interval '20 days', 'cli:retention-young', 'seed', 'succeeded')
+            """);
+        var clock = new TestClock();
+        using var host = Build(clock, ("Retention:AuditPeriod", "60.00:00:00"));
+
+        await host.StartAsync();
+        try
+        {
+            await clock.TimersCreatedAsync(1);
+            clock.Advance(TimeSpan.FromSeconds(5));
+            await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_audit WHERE actor = 'cli:retention-old'") == 0,
+                "the first run purges the entry older than Retention:AuditPeriod");
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_audit WHERE actor = 'cli:retention-young'"), Is.EqualTo(1));
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
     }
 
     private Task<long> OutboxRowsAsync(long outboxId) => ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE id = $1", outboxId);

@@ -32,16 +32,16 @@ public sealed class MigrationTests
         var migrator = new HermesMigrator(context);
 
         await migrator.MigrateAsync(null, CancellationToken.None);
-        Assert.That(await TablesAsync(), Is.EquivalentTo(new[] { "hermes_leads", "hermes_outbox", "hermes_delivery_attempts", "hermes_console_keys" }));
+        Assert.That(await TablesAsync(), Is.EquivalentTo(new[] { "hermes_leads", "hermes_outbox", "hermes_delivery_attempts", "hermes_console_keys", "hermes_audit" }));
         Assert.That(await migrator.PendingAsync(CancellationToken.None), Is.Empty);
 
         await migrator.MigrateAsync(HermesMigrator.Empty, CancellationToken.None);
         Assert.That(await TablesAsync(), Is.Empty);
-        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM pg_proc WHERE proname = 'hermes_outbox_notify'"), Is.Zero);
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM pg_proc WHERE proname IN ('hermes_outbox_notify', 'hermes_audit_purge', 'hermes_audit_append_only')"), Is.Zero);
         Assert.That(await migrator.AppliedAsync(CancellationToken.None), Is.Empty);
 
         await migrator.MigrateAsync(null, CancellationToken.None);
-        Assert.That(await TablesAsync(), Has.Count.EqualTo(4));
+        Assert.That(await TablesAsync(), Has.Count.EqualTo(5));
         Assert.That(await migrator.AppliedAsync(CancellationToken.None), Is.EqualTo(migrator.All));
     }
 
@@ -125,7 +125,7 @@ public sealed class MigrationTests
             await batch.ExecuteNonQueryAsync();
         }
 
-        Assert.That(await TablesAsync(), Has.Count.EqualTo(4));
+        Assert.That(await TablesAsync(), Has.Count.EqualTo(5));
         Assert.That(await new HermesMigrator(context).PendingAsync(CancellationToken.None), Is.Empty);
     }
 
@@ -165,10 +165,16 @@ public sealed class MigrationTests
             }
         }
 
+        // The audit trail is written and read with SQL only (migration AuditTrail): no model holds it.
+        expectedColumns.UnionWith([
+            "hermes_audit.id bigint not null", "hermes_audit.at timestamp with time zone not null", "hermes_audit.actor text not null",
+            "hermes_audit.db_login text not null", "hermes_audit.action text not null", "hermes_audit.outcome text not null",
+            "hermes_audit.lead_ids text[] not null", "hermes_audit.lead_count bigint not null", "hermes_audit.detail jsonb not null",
+        ]);
         Assert.That(actualColumns, Is.EqualTo(expectedColumns), "columns: types and nullability");
 
-        // Expression indexes EF Core cannot model, created by the migrations on purpose.
-        var sqlOnly = new[] { "hermes_leads.idx_hermes_leads_email" };
+        // Expression indexes EF Core cannot model, and the audit trail's, created by the migrations on purpose.
+        var sqlOnly = new[] { "hermes_leads.idx_hermes_leads_email", "hermes_audit.ix_hermes_audit_at", "hermes_audit.ix_hermes_audit_lead_ids" };
         var actualIndexes = await IndexesAsync();
         Assert.That(actualIndexes.Except(sqlOnly), Is.EqualTo(expectedIndexes), "indexes");
         Assert.That(actualIndexes, Is.SupersetOf(sqlOnly));

@@ -182,6 +182,36 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         await AssertDeniedAsync(_admin, "TRUNCATE hermes_outbox CASCADE");
     }
 
+    [Test]
+    public async Task The_audit_trail_is_appended_and_read_by_the_admin_role_only_and_changed_by_no_role()
+    {
+        var (lead, _) = await InsertLeadAsync();
+        var settings = new Dictionary<string, string?> { ["DATABASE_URL"] = "", ["ConnectionStrings:Hermes"] = _admin };
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var erase = await Hermes.Cli.OperatorCli.RunAsync(["erase", "--yes", "--lead", lead.LeadId], output, error, settings, CancellationToken.None);
+        Assert.That(erase, Is.Zero, $"{output}\n{error}");
+        var adminLogin = new NpgsqlConnectionStringBuilder(_admin).Username;
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_audit WHERE action = 'erase' AND db_login = $1 AND $2 = ANY(lead_ids)", adminLogin!, lead.LeadId), Is.EqualTo(1),
+            "the admin login appended the erase's entry");
+
+        Assert.That(await ExecuteAsAsync(_admin, "SELECT count(*) FROM hermes_audit"), Is.EqualTo(-1), "the admin role reads the trail");
+        await AssertDeniedAsync(_admin, "UPDATE hermes_audit SET outcome = 'refused'");
+        await AssertDeniedAsync(_admin, "DELETE FROM hermes_audit");
+        await AssertDeniedAsync(_admin, "TRUNCATE hermes_audit");
+        await AssertDeniedAsync(_admin, "SELECT hermes_audit_purge(interval '30 days')");
+        foreach (var login in new[] { _api, _worker, _nobody })
+        {
+            await AssertDeniedAsync(login, "SELECT id FROM hermes_audit");
+            await AssertDeniedAsync(login, "INSERT INTO hermes_audit (actor, action, outcome) VALUES ('cli:x', 'seed', 'succeeded')");
+        }
+
+        // The worker's retention: the function, which keeps 30 days whatever it is asked.
+        Assert.That(await ExecuteAsAsync(_worker, "SELECT hermes_audit_purge(interval '1 day')"), Is.EqualTo(-1));
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_audit WHERE $1 = ANY(lead_ids)", lead.LeadId), Is.EqualTo(1), "a fresh entry survives any retention");
+        await AssertDeniedAsync(_api, "SELECT hermes_audit_purge(interval '30 days')");
+    }
+
     [TestCase("SELECT id FROM hermes_leads")]
     [TestCase("INSERT INTO hermes_outbox (lead_id, payload) VALUES (1, '{}')")]
     public async Task A_login_outside_the_groups_gets_nothing(string sql) => await AssertDeniedAsync(_nobody, sql);

@@ -23,7 +23,7 @@
 --                  and erased_at, which keeps what it writes about an erased lead blank.
 --   hermes_admin   the admin API and the operator CLI (history, replay, erase, purge, stats, doctor, seed), and the
 --                  console's Data Protection key ring (hermes_console_keys: read and append; no other group reads it,
---                  since a key there forges console sessions).
+--                  since a key there forges console sessions), and the audit trail (hermes_audit: read and append).
 --   All three read "__EFMigrationsHistory": readiness (/health/ready) checks that no migration is pending.
 --
 -- Every run revokes what the groups held on the Hermes tables and grants the list below afresh, so the result is
@@ -68,6 +68,20 @@ BEGIN
     END IF;
 END
 $keyring$;
+
+-- The audit trail (migration AuditTrail); absent before that migration. Append-only: hermes_admin (the admin API, the
+-- console and the operator CLI) appends and reads it; hermes_worker may only run the retention function, which keeps
+-- every entry at least 30 days; nobody can UPDATE it, and its trigger refuses DELETE and TRUNCATE even to the owner.
+DO $audit$
+BEGIN
+    IF to_regclass('hermes_audit') IS NOT NULL THEN
+        REVOKE ALL ON hermes_audit FROM PUBLIC, hermes_api, hermes_worker, hermes_admin;
+        GRANT SELECT, INSERT ON hermes_audit TO hermes_admin;
+        REVOKE ALL ON FUNCTION hermes_audit_purge(interval) FROM PUBLIC, hermes_api, hermes_admin;
+        GRANT EXECUTE ON FUNCTION hermes_audit_purge(interval) TO hermes_worker;
+    END IF;
+END
+$audit$;
 
 -- hermes_api: the two-row submission transaction (LeadIntake.StoreAsync) and the idempotency look-up (FindByKeyAsync).
 GRANT INSERT ON hermes_leads, hermes_outbox TO hermes_api;

@@ -41,7 +41,7 @@ public sealed class EraseModel(LeadSearch search, LeadErasure erasure, ILogger<E
             return;
         }
 
-        Result = await erasure.EraseAsync(new ErasureRequest(Email, LeadId), cancellationToken);
+        Result = await erasure.EraseAsync(new ErasureRequest(Email, LeadId), cancellationToken, ConsoleExtensions.ActorOf(User));
         ConsoleLog.Erased(logger, User.FindFirst(ConsoleExtensions.KeyIdClaim)?.Value, Result.Leads.Count, string.Join(", ", Result.Leads.Select(static l => l.LeadId)));
     }
 

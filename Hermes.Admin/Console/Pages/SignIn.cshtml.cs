@@ -12,7 +12,7 @@ namespace Hermes.Admin.OperatorConsole.Pages;
 /// and counted against the client's address by <see cref="AdminKeyThrottle"/>, the rule the admin API uses too; after
 /// <see cref="AdminKeyThrottleOptions.KeyFailureLimit"/> wrong keys the address is refused (429) until the window ends.
 /// </summary>
-public sealed class SignInModel(AdminApiKeys keys, AdminKeyThrottle throttle, IOptions<ConsoleOptions> options, TimeProvider clock, ILogger<SignInModel> logger) : PageModel
+public sealed class SignInModel(AdminApiKeys keys, AdminKeyThrottle throttle, IOptions<ConsoleOptions> options, TimeProvider clock, AuditTrail audit, ILogger<SignInModel> logger) : PageModel
 {
     public string? Error { get; private set; }
 
@@ -46,6 +46,9 @@ public sealed class SignInModel(AdminApiKeys keys, AdminKeyThrottle throttle, IO
             return Page();
         }
 
+        // The audit entry first: a session the trail does not show is never handed out. Refused keys are not entries
+        // (a guesser could fill the trail); they are logged (event 5201) and throttled.
+        await audit.AppendAsync(AuditActor.ForKey(keyId), AuditAction.ConsoleSignIn, [], new() { ["client"] = client }, HttpContext.RequestAborted);
         await HttpContext.SignInAsync(ConsoleExtensions.Scheme, ConsoleExtensions.Principal(keyId, clock.GetUtcNow()),
             new AuthenticationProperties { IsPersistent = false, AllowRefresh = true });
         ConsoleLog.SignedIn(logger, client, keyId);

@@ -41,7 +41,8 @@ public sealed class ReplayModel(OutboxReplay replay, TimeProvider clock, ILogger
             return;
         }
 
-        Result = await replay.ReplayAsync(Asked, cancellationToken);
+        // The preview (a dry run on every view) is not an operator action; the confirmed replay is, and is audited.
+        Result = await replay.ReplayAsync(Asked, cancellationToken, dryRun ? null : ConsoleExtensions.ActorOf(User));
     }
 
     /// <summary>The form's fields: <c>status</c> (default failed), any number of <c>leadIds</c>, <c>since</c>, <c>until</c>.</summary>
