@@ -297,6 +297,14 @@ public sealed class OutboxDispatcher : BackgroundService
         var kind = new KeyValuePair<string, object?>("outcome", outcome.Outcome);
         _telemetry.Deliveries.Add(1, kind);
         _telemetry.DeliveryDuration.Record(duration, kind);
+        if (outcome.Outcome == DeliveryOutcomes.Delivered && message.IsErasure)
+        {
+            _state.RecordSuccess(hasContactId: true);
+            _telemetry.Attempts.Record(message.Attempt, kind);
+            WorkerLog.ErasureConfirmed(_logger, message.LeadId, message.Id, message.Attempt, outcome.StatusCode, outcome.DurationMs);
+            return;
+        }
+
         if (outcome.Outcome == DeliveryOutcomes.Delivered)
         {
             _state.RecordSuccess(outcome.BrevoContactId is not null);
