@@ -107,7 +107,7 @@ internal static class EraseVerb
                     }
                     else if (erased.CrmErasure is { } crm)
                     {
-                        await context.Output.WriteLineAsync($"  In the CRM: {crm.ToDatabase()}.");
+                        await context.Output.WriteLineAsync($"  In the CRM: {crm}.");
                     }
                 }
             }

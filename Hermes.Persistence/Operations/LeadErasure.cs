@@ -18,13 +18,13 @@ public sealed record ErasureRequest(string? Email, string? LeadId)
 /// <summary>
 /// One erased lead. <see cref="BrevoContactId"/> is kept (it is an id, not personal data): the erase queued a
 /// <c>lead.erased</c> message that has n8n delete that contact in Brevo (<see cref="CrmErasure"/> says where that
-/// stands). <see cref="InFlightDeliveries"/> counts the cancelled deliveries that a worker had already claimed: their
+/// stands, as <see cref="CrmErasureStateNames"/> spells it). <see cref="InFlightDeliveries"/> counts the cancelled deliveries that a worker had already claimed: their
 /// POST may still reach n8n and Brevo; when it succeeds, the worker records the contact id on the erased lead and
 /// queues its erasure then (<see cref="CrmErasureState.AwaitingDelivery"/>).
 /// </summary>
 public sealed record ErasedLead(
     long BackupId, string LeadId, string? BrevoContactId, bool AlreadyErased, int CancelledDeliveries, DateTimeOffset ErasedAt, int InFlightDeliveries = 0,
-    CrmErasureState? CrmErasure = null);
+    string? CrmErasure = null);
 
 /// <summary>The leads found; none means the request matched no lead, which is refused.</summary>
 public sealed record ErasureResult(IReadOnlyList<ErasedLead> Leads)
@@ -181,7 +181,7 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
         await transaction.CommitAsync(cancellationToken);
         return new ErasureResult([.. found.Select(f => new ErasedLead(
             f.Id, f.LeadId, f.BrevoContactId, f.ErasedAt is not null, cancelled.GetValueOrDefault(f.Id), f.ErasedAt ?? erasedAt[f.Id], inFlight.GetValueOrDefault(f.Id),
-            f.ErasedAt is null ? crm[f.Id] : f.Crm))]);
+            (f.ErasedAt is null ? crm[f.Id] : f.Crm)?.ToDatabase()))]);
     }
 
     private static NpgsqlCommand Command(string sql, NpgsqlConnection connection, NpgsqlTransaction transaction, long[] ids)
