@@ -333,7 +333,8 @@ public sealed class OutboxDispatcher : BackgroundService
             _state.RecordFailure();
         }
 
-        var reason = result?.Error ?? "Worker error";
+        // An erasure answered 2xx without "erased": true has no transport error; its reason, without the answer.
+        var reason = result?.Error ?? (result is { IsSuccess: true } ? "n8n answered 2xx without \"erased\": true" : "Worker error");
         var answerBytes = result?.Body?.Length ?? 0;
         if (outcome.RetryDelay is { } delay)
         {

@@ -102,6 +102,7 @@ public sealed class CrmErasureTests : WorkerTest
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts a JOIN hermes_outbox o ON o.id = a.outbox_id WHERE o.type = 'lead.erased' AND a.outcome IN ('retry', 'failed') AND a.error LIKE '%without \"erased\": true%'"),
             Is.EqualTo(2), "an erasure's attempts keep their reason, though the lead is erased");
         Assert.That(await ScalarAsync<DateTime?>("SELECT crm_erased_at FROM hermes_leads WHERE id = $1", lead.BackupId), Is.Null);
+        Assert.That(worker.Log.Select(static e => e.Message), Has.Some.Contains("n8n answered 2xx without \"erased\": true"), "the log names the reason, not a worker error");
     }
 
     [Test]
