@@ -143,7 +143,7 @@ public enum CrmErasureState
     /// <summary>n8n answered <c>"erased": true</c>: the contact is gone from Brevo (deleted, or already gone).</summary>
     Confirmed,
 
-    /// <summary>The <c>lead.erased</c> message gave up (its last attempt failed); an operator may replay it.</summary>
+    /// <summary>The <c>lead.erased</c> message gave up (its last attempt failed); <c>doctor</c> lists it (docs/operating.md).</summary>
     Failed,
 
     /// <summary>The lead reached n8n but no Brevo contact id came back: Hermes has no id to erase.</summary>

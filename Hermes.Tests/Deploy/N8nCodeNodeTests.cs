@@ -379,8 +379,13 @@ public sealed class N8nCodeNodeTests
     private static string ErasurePayload(string leadId = "lead_0001", object? contactId = null) =>
         new JsonObject
         {
-            ["type"] = "lead.erased", ["version"] = 1, ["id"] = $"msg_{leadId}_erased", ["leadId"] = leadId, ["backupId"] = 42,
-            ["brevoContactId"] = JsonValue.Create(contactId ?? "1234"), ["erasedAt"] = "2026-12-06T10:00:00.123456+00:00",
+            ["type"] = "lead.erased",
+            ["version"] = 1,
+            ["id"] = $"msg_{leadId}_erased",
+            ["leadId"] = leadId,
+            ["backupId"] = 42,
+            ["brevoContactId"] = JsonValue.Create(contactId ?? "1234"),
+            ["erasedAt"] = "2026-12-06T10:00:00.123456+00:00",
         }.ToJsonString();
 
     [Test]
