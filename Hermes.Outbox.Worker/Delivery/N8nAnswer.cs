@@ -65,8 +65,7 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
 
         // JSON that jsonb would refuse still names its contact id; only the stored form changes.
         var (id, problem) = SafeContactIdOf(node);
-        var erased = node is JsonObject answer && answer.TryGetPropertyValue("erased", out var flag) && flag?.GetValueKind() == JsonValueKind.True;
-        return new N8nAnswer(IsJsonbSafe(body) ? text : Raw(text, truncated), id, excerpt, problem, erased);
+        return new N8nAnswer(IsJsonbSafe(body) ? text : Raw(text, truncated), id, excerpt, problem, SafeErasedOf(node));
     }
 
     /// <summary>A short, storable excerpt of an error answer.</summary>
@@ -148,6 +147,19 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
         catch (JsonException)
         {
             node = null;
+            return false;
+        }
+    }
+
+    private static bool SafeErasedOf(JsonNode? node)
+    {
+        try
+        {
+            return node is JsonObject answer && answer.TryGetPropertyValue("erased", out var flag) && flag?.GetValueKind() == JsonValueKind.True;
+        }
+        catch (InvalidOperationException)
+        {
+            // A property name holding a lone surrogate escape cannot be read: such an answer confirms nothing.
             return false;
         }
     }
