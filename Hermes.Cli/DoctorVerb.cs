@@ -11,20 +11,28 @@ internal static class DoctorVerb
         var defaults = new DoctorSettings();
         var pendingOlderThan = CliOptions.Duration("--pending-older-than", defaults.PendingOlderThan, "Report pending rows older than this");
         var leaseGrace = CliOptions.Duration("--lease-grace", defaults.LeaseGrace, "Report leases that ended longer ago than this without a worker taking the row over");
+        var erasuresUnconfirmedAfter = CliOptions.Duration("--erasures-unconfirmed-after", defaults.ErasuresUnconfirmedAfter,
+            "Report erased leads whose Brevo contact the CRM has not confirmed erased this long after the erase");
         var json = CliOptions.Json();
         var command = new Command(
             "doctor",
             "Check integrity and health: pending migrations, leads without an outbox row, outbox rows without a lead, duplicate lead ids, " +
-            "missing required fields, stale pending rows, failed rows, expired leases, and that the hot queries use their indexes. " +
+            "missing required fields, stale pending rows, failed rows, expired leases, erasures the CRM has not confirmed, and that the hot " +
+            "queries use their indexes. " +
             "Exits 1 when a check finds a problem.")
         {
-            pendingOlderThan, leaseGrace, json,
+            pendingOlderThan, leaseGrace, erasuresUnconfirmedAfter, json,
         };
         command.SetAction((parse, cancellationToken) => context.RunAsync(async ct =>
         {
             await using var dataSource = context.CreateDataSource();
             var report = await new IntegrityDoctor(dataSource).ExamineAsync(
-                new DoctorSettings { PendingOlderThan = parse.GetValue(pendingOlderThan), LeaseGrace = parse.GetValue(leaseGrace) }, ct);
+                new DoctorSettings
+                {
+                    PendingOlderThan = parse.GetValue(pendingOlderThan),
+                    LeaseGrace = parse.GetValue(leaseGrace),
+                    ErasuresUnconfirmedAfter = parse.GetValue(erasuresUnconfirmedAfter),
+                }, ct);
             if (parse.GetValue(json))
             {
                 context.WriteJson(report, OperationsJsonContext.Default.DoctorReport);

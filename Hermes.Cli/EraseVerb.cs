@@ -35,8 +35,8 @@ internal static class EraseVerb
         var command = new Command(
             "erase",
             "GDPR erasure: anonymise the personal data of a lead (in the lead, its outbox payloads and attempt logs), cancel its pending " +
-            "deliveries, keep the rows and ids, record when. Refused (exit 1) when no lead matches. The contact in Brevo is not touched: " +
-            "delete it there with the Brevo contact id printed.")
+            "deliveries, keep the rows and ids, record when, and queue the deletion of its Brevo contact through n8n (lead.erased). " +
+            "Refused (exit 1) when no lead matches.")
         {
             email, lead, dryRun, yes, json,
         };
@@ -98,12 +98,16 @@ internal static class EraseVerb
                         : $"Erased {erased.LeadId} (backup id {erased.BackupId}); {erased.CancelledDeliveries} pending delivery(ies) cancelled.");
                     if (erased.InFlightDeliveries > 0)
                     {
-                        await context.Output.WriteLineAsync($"  {erased.InFlightDeliveries} of them were being delivered: n8n may still create the Brevo contact. Its id is recorded on the lead when the delivery ends; read it with GET /api/leads/{erased.LeadId} (admin key).");
+                        await context.Output.WriteLineAsync($"  {erased.InFlightDeliveries} of them were being delivered: n8n may still create the Brevo contact. When its id arrives, its erasure is queued too; follow it with GET /api/leads/{erased.LeadId} (admin key) or hermes doctor.");
                     }
 
-                    if (erased.BrevoContactId is not null)
+                    if (!erased.AlreadyErased && erased.BrevoContactId is not null)
                     {
-                        await context.Output.WriteLineAsync($"  Delete Brevo contact {erased.BrevoContactId} in Brevo too: Hermes does not.");
+                        await context.Output.WriteLineAsync($"  Brevo contact {erased.BrevoContactId}: its erasure is queued (lead.erased); n8n deletes it and Hermes records the confirmation.");
+                    }
+                    else if (erased.CrmErasure is { } crm)
+                    {
+                        await context.Output.WriteLineAsync($"  In the CRM: {crm}.");
                     }
                 }
             }

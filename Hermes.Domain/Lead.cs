@@ -66,6 +66,12 @@ public sealed class Lead
     public string? RequestHash { get; set; }
     public DateTimeOffset? ErasedAt { get; set; }
 
+    /// <summary>Where the erasure stands in the CRM (null until the lead is erased); see <see cref="CrmErasureState"/>.</summary>
+    public CrmErasureState? CrmErasure { get; set; }
+
+    /// <summary>When n8n confirmed that the Brevo contact is gone (<see cref="CrmErasureState.Confirmed"/>).</summary>
+    public DateTimeOffset? CrmErasedAt { get; set; }
+
     /// <summary>Builds a new lead from a validated submission; the database assigns <see cref="BackupId"/> and <see cref="CreatedAt"/>.</summary>
     public static Lead FromSubmission(LeadSubmission submission, string leadId) => new()
     {

@@ -3,7 +3,11 @@ namespace Hermes.Domain;
 /// <summary>One message waiting for (or done with) delivery to the n8n webhook: a row of <c>hermes_outbox</c>.</summary>
 public sealed class OutboxMessage
 {
+    /// <summary>A lead to deliver (<see cref="WebhookPayload"/>).</summary>
     public const string LeadSubmittedType = "lead.submitted";
+
+    /// <summary>A lead's erasure to pass on to the CRM (<see cref="ErasurePayload"/>).</summary>
+    public const string LeadErasedType = "lead.erased";
 
     public long Id { get; set; }
 

@@ -123,3 +123,65 @@ public static class DeliveryOutcomes
     public const string Retry = "retry";
     public const string Failed = OutboxStatusNames.Failed;
 }
+
+/// <summary>
+/// Where the erasure of a lead stands in the CRM (<c>hermes_leads.crm_erasure_state</c>; null until the lead is erased).
+/// An erase in Hermes queues a <c>lead.erased</c> message to n8n, which deletes the Brevo contact and answers
+/// <c>{"erased": true}</c>; see docs/operating.md, "Erase (GDPR)".
+/// </summary>
+public enum CrmErasureState
+{
+    /// <summary>The lead never reached Brevo (no delivery succeeded, none in flight): nothing to erase there.</summary>
+    NotNeeded,
+
+    /// <summary>A delivery was in flight when the lead was erased: the erasure is queued when its contact id arrives.</summary>
+    AwaitingDelivery,
+
+    /// <summary>A <c>lead.erased</c> message waits for (or is in) delivery.</summary>
+    Queued,
+
+    /// <summary>n8n answered <c>"erased": true</c>: the contact is gone from Brevo (deleted, or already gone).</summary>
+    Confirmed,
+
+    /// <summary>The <c>lead.erased</c> message gave up (its last attempt failed); <c>doctor</c> lists it (docs/operating.md).</summary>
+    Failed,
+
+    /// <summary>The lead reached n8n but no Brevo contact id came back: Hermes has no id to erase.</summary>
+    NoContactId,
+}
+
+/// <summary><see cref="CrmErasureState"/> as the database spells it: the one mapping (the column's check constraint lists the same six).</summary>
+public static class CrmErasureStateNames
+{
+    public const string NotNeeded = "not_needed";
+    public const string AwaitingDelivery = "awaiting_delivery";
+    public const string Queued = "queued";
+    public const string Confirmed = "confirmed";
+    public const string Failed = "failed";
+    public const string NoContactId = "no_contact_id";
+
+    /// <summary>Every value, for the check constraint.</summary>
+    public static readonly string[] All = [NotNeeded, AwaitingDelivery, Queued, Confirmed, Failed, NoContactId];
+
+    public static string ToDatabase(this CrmErasureState state) => state switch
+    {
+        CrmErasureState.NotNeeded => NotNeeded,
+        CrmErasureState.AwaitingDelivery => AwaitingDelivery,
+        CrmErasureState.Queued => Queued,
+        CrmErasureState.Confirmed => Confirmed,
+        CrmErasureState.Failed => Failed,
+        CrmErasureState.NoContactId => NoContactId,
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
+    };
+
+    public static CrmErasureState Parse(string value) => value switch
+    {
+        NotNeeded => CrmErasureState.NotNeeded,
+        AwaitingDelivery => CrmErasureState.AwaitingDelivery,
+        Queued => CrmErasureState.Queued,
+        Confirmed => CrmErasureState.Confirmed,
+        Failed => CrmErasureState.Failed,
+        NoContactId => CrmErasureState.NoContactId,
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown CRM erasure state."),
+    };
+}

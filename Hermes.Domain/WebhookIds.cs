@@ -14,8 +14,17 @@ public static class WebhookIds
     /// <summary>Between a message id and its replay number.</summary>
     public const string ReplaySeparator = "_r";
 
+    /// <summary>What an erasure message's id ends with, after the lead's message id.</summary>
+    public const string ErasureSuffix = "_erased";
+
     /// <summary>The payload's <c>id</c>: <c>msg_&lt;leadId&gt;</c>.</summary>
     public static string MessageIdFor(string leadId) => MessagePrefix + leadId;
+
+    /// <summary>
+    /// The <c>lead.erased</c> payload's <c>id</c>: <c>msg_&lt;leadId&gt;_erased</c>, a message of its own for the receiver's
+    /// deduplication (the erasure SQL spells the same rule, see <c>LeadErasure</c>).
+    /// </summary>
+    public static string ErasureMessageIdFor(string leadId) => MessagePrefix + leadId + ErasureSuffix;
 
     /// <summary>The <c>webhook-id</c> of a delivery: the message id, with <c>_r&lt;N&gt;</c> after the N-th replay.</summary>
     public static string WebhookIdFor(string messageId, int replayCount) =>

@@ -1,6 +1,7 @@
 using Hermes.Domain;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Hermes.Persistence;
 
@@ -24,7 +25,9 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
 
     private static void MapLead(EntityTypeBuilder<Lead> lead)
     {
-        lead.ToTable("hermes_leads");
+        lead.ToTable("hermes_leads", static t => t.HasCheckConstraint(
+            "ck_hermes_leads_crm_erasure_state",
+            $"crm_erasure_state IN ({string.Join(", ", CrmErasureStateNames.All.Select(static s => $"'{s}'"))})"));
         lead.HasKey(static l => l.BackupId).HasName("hermes_leads_pkey");
         lead.Property(static l => l.BackupId).HasColumnName("id").UseIdentityByDefaultColumn();
         lead.Property(static l => l.LeadId).HasColumnName("lead_id").HasMaxLength(50).IsRequired();
@@ -70,6 +73,9 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
         lead.Property(static l => l.IdempotencyKey).HasColumnName("idempotency_key").HasMaxLength(255);
         lead.Property(static l => l.RequestHash).HasColumnName("request_hash").HasMaxLength(64);
         lead.Property(static l => l.ErasedAt).HasColumnName("erased_at");
+        lead.Property(static l => l.CrmErasure).HasColumnName("crm_erasure_state").HasMaxLength(20)
+            .HasConversion(new ValueConverter<CrmErasureState, string>(static s => s.ToDatabase(), static s => CrmErasureStateNames.Parse(s)));
+        lead.Property(static l => l.CrmErasedAt).HasColumnName("crm_erased_at");
 
         lead.HasIndex(static l => l.LeadId).IsUnique().HasDatabaseName("idx_hermes_leads_lead_id");
         // idx_hermes_leads_email is an expression index on lower(email), created by the migration (EF cannot model it).
@@ -77,6 +83,9 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
         lead.HasIndex(static l => l.Status).HasDatabaseName("idx_hermes_leads_status");
         lead.HasIndex(static l => l.N8nSuccess).HasDatabaseName("idx_hermes_leads_n8n_success");
         lead.HasIndex(static l => l.BrevoContactId).HasDatabaseName("idx_hermes_leads_brevo_id");
+        // The doctor's look-up of erasures the CRM has not confirmed: few rows, so a partial index.
+        lead.HasIndex(static l => l.ErasedAt).HasFilter($"crm_erasure_state IN ('{CrmErasureStateNames.AwaitingDelivery}', '{CrmErasureStateNames.Queued}', '{CrmErasureStateNames.Failed}')")
+            .HasDatabaseName("idx_hermes_leads_crm_erasure_unconfirmed");
         lead.HasIndex(static l => l.IdempotencyKey).IsUnique().HasFilter("idempotency_key IS NOT NULL")
             .HasDatabaseName("idx_hermes_leads_idempotency_key");
     }

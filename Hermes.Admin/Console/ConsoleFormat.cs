@@ -1,4 +1,5 @@
 using System.Globalization;
+using Hermes.Domain;
 using Hermes.Persistence.Operations;
 
 namespace Hermes.Admin.OperatorConsole;
@@ -19,6 +20,19 @@ public static class ConsoleFormat
     /// <summary>A CSS class for a status or outcome value: letters, digits and underscores only.</summary>
     public static string StatusClass(string? status) =>
         "status status-" + new string([.. (status ?? "none").Where(static c => char.IsAsciiLetterOrDigit(c) || c == '_')]);
+
+    /// <summary>A lead's CRM erasure state (<c>CrmErasureStateNames</c>) in words, for the lead page.</summary>
+    public static string CrmErasure(string? state) => state switch
+    {
+        CrmErasureStateNames.NotNeeded => "nothing to erase (the lead never reached Brevo)",
+        CrmErasureStateNames.AwaitingDelivery => "waiting for the delivery in flight (its contact id is erased when it arrives)",
+        CrmErasureStateNames.Queued => "erasure queued, not yet confirmed by n8n",
+        CrmErasureStateNames.Confirmed => "erased (confirmed by n8n)",
+        CrmErasureStateNames.Failed => "erasure failed (see the lead.erased row below)",
+        CrmErasureStateNames.NoContactId => "no Brevo contact id was ever received: nothing Hermes can name",
+        null => "not recorded (erased before Hermes passed erasures on)",
+        _ => state,
+    };
 
     /// <summary>The request's path and query with one parameter replaced (for "next page" links).</summary>
     public static string WithQuery(HttpRequest request, string name, string value)

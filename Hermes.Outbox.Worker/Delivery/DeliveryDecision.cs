@@ -34,6 +34,11 @@ public static class DeliveryDecision
         if (result.IsSuccess)
         {
             var answer = N8nAnswer.Read(result.Body, result.Truncated);
+            if (message.IsErasure)
+            {
+                return Erasure(message, result, answer, schedule, random);
+            }
+
             return new Decision(Outcome(message, result, DeliveryOutcomes.Delivered) with
             {
                 ResponseExcerpt = answer.Excerpt,
@@ -45,6 +50,27 @@ public static class DeliveryDecision
         // 410 Gone: the receiver says this webhook is gone for good; retrying cannot help.
         var final = result.StatusCode == 410 || schedule.IsExhausted(message.Attempt);
         return Failure(message, result, final ? null : schedule.NextDelay(message.Attempt, result.RetryAfter, random));
+    }
+
+    /// <summary>
+    /// A 2xx to a <c>lead.erased</c> message: confirmed only when the answer says <c>"erased": true</c>. Any other 2xx
+    /// (a workflow of contract 1 that does not know the event, n8n answering before its workflow ended) confirms
+    /// nothing: it is a failed attempt, retried by the schedule like any other, with the reason in the attempt log.
+    /// A confirmation carries no contact id to record: the lead keeps the one it has.
+    /// </summary>
+    private static Decision Erasure(ClaimedMessage message, WebhookResult result, N8nAnswer answer, RetrySchedule schedule, Random random)
+    {
+        if (answer.Erased)
+        {
+            return new Decision(Outcome(message, result, DeliveryOutcomes.Delivered) with { ResponseExcerpt = answer.Excerpt }, null, answer);
+        }
+
+        var notConfirmed = result with
+        {
+            Error = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"n8n answered {result.StatusCode} without \"erased\": true: the CRM erasure is not confirmed (does the workflow handle {OutboxMessage.LeadErasedType}, webhook contract {WebhookContract.Version}?)"),
+        };
+        return Failure(message, notConfirmed, schedule.IsExhausted(message.Attempt) ? null : schedule.NextDelay(message.Attempt, result.RetryAfter, random));
     }
 
     /// <summary>A failed attempt: a retry after <paramref name="delay"/>, or the final failure when it is null.</summary>

@@ -28,7 +28,12 @@ public enum ContactIdProblem
 /// the text made storable by <see cref="SafeText"/>. A contact id must be 1–100 letters, digits, <c>.</c>, <c>_</c>,
 /// <c>:</c> or <c>-</c>; anything else is dropped (<see cref="ContactIdProblem.NotAnIdentifier"/>).
 /// </summary>
-public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, string? Excerpt, ContactIdProblem ContactIdProblem = ContactIdProblem.None)
+/// <remarks>
+/// <see cref="Erased"/> is true only when the answer object's <c>erased</c> field is the JSON literal <c>true</c>: how
+/// n8n confirms a <c>lead.erased</c> message (webhook contract 2). Anything else — no field, <c>"true"</c>, an
+/// empty body — confirms nothing.
+/// </remarks>
+public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, string? Excerpt, ContactIdProblem ContactIdProblem = ContactIdProblem.None, bool Erased = false)
 {
     /// <summary>The longest excerpt of an answer kept in the attempt log.</summary>
     public const int ExcerptLength = 1024;
@@ -60,7 +65,7 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
 
         // JSON that jsonb would refuse still names its contact id; only the stored form changes.
         var (id, problem) = SafeContactIdOf(node);
-        return new N8nAnswer(IsJsonbSafe(body) ? text : Raw(text, truncated), id, excerpt, problem);
+        return new N8nAnswer(IsJsonbSafe(body) ? text : Raw(text, truncated), id, excerpt, problem, SafeErasedOf(node));
     }
 
     /// <summary>A short, storable excerpt of an error answer.</summary>
@@ -142,6 +147,19 @@ public sealed record N8nAnswer(string? ResponseData, string? BrevoContactId, str
         catch (JsonException)
         {
             node = null;
+            return false;
+        }
+    }
+
+    private static bool SafeErasedOf(JsonNode? node)
+    {
+        try
+        {
+            return node is JsonObject answer && answer.TryGetPropertyValue("erased", out var flag) && flag?.GetValueKind() == JsonValueKind.True;
+        }
+        catch (InvalidOperationException)
+        {
+            // A property name holding a lone surrogate escape cannot be read: such an answer confirms nothing.
             return false;
         }
     }

@@ -297,6 +297,14 @@ public sealed class OutboxDispatcher : BackgroundService
         var kind = new KeyValuePair<string, object?>("outcome", outcome.Outcome);
         _telemetry.Deliveries.Add(1, kind);
         _telemetry.DeliveryDuration.Record(duration, kind);
+        if (outcome.Outcome == DeliveryOutcomes.Delivered && message.IsErasure)
+        {
+            _state.RecordSuccess(hasContactId: true);
+            _telemetry.Attempts.Record(message.Attempt, kind);
+            WorkerLog.ErasureConfirmed(_logger, message.LeadId, message.Id, message.Attempt, outcome.StatusCode, outcome.DurationMs);
+            return;
+        }
+
         if (outcome.Outcome == DeliveryOutcomes.Delivered)
         {
             _state.RecordSuccess(outcome.BrevoContactId is not null);
@@ -325,7 +333,8 @@ public sealed class OutboxDispatcher : BackgroundService
             _state.RecordFailure();
         }
 
-        var reason = result?.Error ?? "Worker error";
+        // An erasure answered 2xx without "erased": true has no transport error; its reason, without the answer.
+        var reason = result?.Error ?? (result is { IsSuccess: true } ? "n8n answered 2xx without \"erased\": true" : "Worker error");
         var answerBytes = result?.Body?.Length ?? 0;
         if (outcome.RetryDelay is { } delay)
         {

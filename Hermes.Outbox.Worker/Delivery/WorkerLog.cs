@@ -13,6 +13,9 @@ internal static partial class WorkerLog
     [LoggerMessage(4001, LogLevel.Information, "Delivered lead {LeadId} (outbox {OutboxId}, attempt {Attempt}) with HTTP {StatusCode} in {DurationMs} ms")]
     public static partial void Delivered(ILogger logger, string leadId, long outboxId, int attempt, int? statusCode, int durationMs);
 
+    [LoggerMessage(4007, LogLevel.Information, "The CRM confirmed the erasure of lead {LeadId} (outbox {OutboxId}, attempt {Attempt}) with HTTP {StatusCode} in {DurationMs} ms")]
+    public static partial void ErasureConfirmed(ILogger logger, string leadId, long outboxId, int attempt, int? statusCode, int durationMs);
+
     // Failures log the reason, the status and the answer's length, never the answer: it can echo the form. The answer's
     // excerpt is in the attempt log (hermes_delivery_attempts), where erasure reaches it.
     [LoggerMessage(4002, LogLevel.Warning, "Delivery of lead {LeadId} (outbox {OutboxId}) failed at attempt {Attempt}: {Reason} (answer of {AnswerBytes} bytes, excerpt in the attempt log); next attempt in {Delay}")]

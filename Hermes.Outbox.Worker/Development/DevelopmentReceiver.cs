@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Hermes.Domain;
 using Hermes.Outbox.Worker.Delivery;
 using Microsoft.Extensions.Options;
 
@@ -13,9 +14,10 @@ namespace Hermes.Outbox.Worker.Development;
 /// A stand-in for the n8n workflow, for local development only: when the environment is Development and
 /// <c>N8N_WEBHOOK_URL</c> is not set, the worker delivers to <c>POST /dev/n8n</c> on its own port. It logs
 /// each delivery (clearly labelled as not n8n), verifies the Standard Webhooks signature and timestamp the
-/// way the shipped workflow does, remembers webhook ids, and answers like the workflow:
-/// <c>200 {"brevoContactId": "...", "duplicate": false}</c>, or 401 for a bad signature. It does not exist
-/// outside Development.
+/// way the shipped workflow does, remembers webhook ids, and answers like the workflow (webhook contract 2):
+/// <c>200 {"brevoContactId": "...", "duplicate": false}</c> to <c>lead.submitted</c>, <c>200 {"erased": true, ...}</c>
+/// to <c>lead.erased</c>, 422 to an event type it does not know, 401 for a bad signature. It does not exist outside
+/// Development.
 /// </summary>
 public static class DevelopmentReceiver
 {
@@ -62,16 +64,36 @@ public static class DevelopmentReceiver
                 return Results.Json(new ReceiverError(verdict), ReceiverJsonContext.Default.ReceiverError, statusCode: StatusCodes.Status401Unauthorized);
             }
 
-            string leadId;
+            string leadId, type;
+            string? erasedContactId = null;
             try
             {
                 using var payload = JsonDocument.Parse(body);
+                type = payload.RootElement.GetProperty("type").GetString() ?? "";
                 leadId = payload.RootElement.GetProperty("leadId").GetString() ?? "";
+                if (type == OutboxMessage.LeadErasedType)
+                {
+                    erasedContactId = payload.RootElement.GetProperty("brevoContactId").GetString() ?? "";
+                }
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
             {
-                DevelopmentReceiverLog.Refused(logger, id, "the body is not a Hermes lead.submitted payload");
-                return Results.Json(new ReceiverError("not a lead.submitted payload"), ReceiverJsonContext.Default.ReceiverError, statusCode: StatusCodes.Status400BadRequest);
+                DevelopmentReceiverLog.Refused(logger, id, "the body is not a Hermes webhook payload");
+                return Results.Json(new ReceiverError("not a Hermes webhook payload"), ReceiverJsonContext.Default.ReceiverError, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            if (type == OutboxMessage.LeadErasedType)
+            {
+                // As the workflow does after Brevo's DELETE (204, or 404: already gone): the contact is erased.
+                DevelopmentReceiverLog.Erased(logger, leadId, id, erasedContactId!);
+                return Results.Json(new ReceiverErasure(true, erasedContactId!, false, WebhookContract.Version), ReceiverJsonContext.Default.ReceiverErasure);
+            }
+
+            if (type != OutboxMessage.LeadSubmittedType)
+            {
+                var refusal = string.Create(CultureInfo.InvariantCulture, $"unknown event type {type} (webhook contract {WebhookContract.Version}: lead.submitted, lead.erased)");
+                DevelopmentReceiverLog.Refused(logger, id, refusal);
+                return Results.Json(new ReceiverError(refusal), ReceiverJsonContext.Default.ReceiverError, statusCode: StatusCodes.Status422UnprocessableEntity);
             }
 
             var duplicate = !state.ContactIds.TryAdd(id, "dev-" + Interlocked.Increment(ref state.Counter).ToString(CultureInfo.InvariantCulture));
@@ -146,10 +168,14 @@ internal sealed record ReceiverError(string Error);
 /// <summary>The receiver's answer, shaped like the workflow's: <c>{"brevoContactId": "...", "duplicate": false}</c>.</summary>
 internal sealed record ReceiverAnswer(string BrevoContactId, bool Duplicate);
 
+/// <summary>The receiver's answer to <c>lead.erased</c>, shaped like the workflow's: <c>{"erased": true, "brevoContactId": "...", "alreadyGone": false, "contract": 2}</c>.</summary>
+internal sealed record ReceiverErasure(bool Erased, string BrevoContactId, bool AlreadyGone, int Contract);
+
 /// <summary>Source-generated, so the receiver also answers in the native (AOT) build, which has no reflection-based JSON.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ReceiverError))]
 [JsonSerializable(typeof(ReceiverAnswer))]
+[JsonSerializable(typeof(ReceiverErasure))]
 internal sealed partial class ReceiverJsonContext : JsonSerializerContext;
 
 internal static partial class DevelopmentReceiverLog
@@ -160,4 +186,7 @@ internal static partial class DevelopmentReceiverLog
 
     [LoggerMessage(EventId = 9002, Level = LogLevel.Warning, Message = "DEVELOPMENT RECEIVER (not n8n): refused {WebhookId}: {Reason}")]
     public static partial void Refused(ILogger logger, string webhookId, string reason);
+
+    [LoggerMessage(EventId = 9003, Level = LogLevel.Information, Message = "DEVELOPMENT RECEIVER (not n8n): lead {LeadId} erased as {WebhookId}; answered erased: true for contact {ContactId}")]
+    public static partial void Erased(ILogger logger, string leadId, string webhookId, string contactId);
 }

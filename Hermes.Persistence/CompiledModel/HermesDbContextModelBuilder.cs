@@ -12,7 +12,7 @@ namespace Hermes.Persistence.CompiledModel
     public partial class HermesDbContextModel
     {
         private HermesDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("7c888bd1-a99b-497c-95e3-68c5080966a1"), entityTypeCount: 3)
+            : base(skipDetectChanges: false, modelId: new Guid("a83b6b7b-02b4-4693-ba54-5003af10912f"), entityTypeCount: 3)
         {
         }
 

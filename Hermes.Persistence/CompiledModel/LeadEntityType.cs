@@ -5,6 +5,7 @@ using System.Reflection;
 using Hermes.Domain;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #pragma warning disable 219, 612, 618
@@ -21,8 +22,8 @@ namespace Hermes.Persistence.CompiledModel
                 "Hermes.Domain.Lead",
                 typeof(Lead),
                 baseEntityType,
-                propertyCount: 38,
-                unnamedIndexCount: 6,
+                propertyCount: 40,
+                unnamedIndexCount: 7,
                 keyCount: 1);
 
             var backupId = runtimeEntityType.AddProperty(
@@ -124,6 +125,28 @@ namespace Hermes.Persistence.CompiledModel
             createdAt.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
             createdAt.AddAnnotation("Relational:ColumnName", "created_at");
             createdAt.AddAnnotation("Relational:DefaultValueSql", "CURRENT_TIMESTAMP");
+
+            var crmErasedAt = runtimeEntityType.AddProperty(
+                "CrmErasedAt",
+                typeof(DateTimeOffset?),
+                propertyInfo: typeof(Lead).GetProperty("CrmErasedAt", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Lead).GetField("<CrmErasedAt>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            crmErasedAt.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            crmErasedAt.AddAnnotation("Relational:ColumnName", "crm_erased_at");
+
+            var crmErasure = runtimeEntityType.AddProperty(
+                "CrmErasure",
+                typeof(CrmErasureState?),
+                propertyInfo: typeof(Lead).GetProperty("CrmErasure", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Lead).GetField("<CrmErasure>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true,
+                maxLength: 20);
+            crmErasure.SetValueConverter(new ValueConverter<CrmErasureState, string>(
+                string (CrmErasureState s) => s.ToDatabase(),
+                CrmErasureState (string s) => CrmErasureStateNames.Parse(s)));
+            crmErasure.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            crmErasure.AddAnnotation("Relational:ColumnName", "crm_erasure_state");
 
             var email = runtimeEntityType.AddProperty(
                 "Email",
@@ -405,23 +428,28 @@ namespace Hermes.Persistence.CompiledModel
             index0.AddAnnotation("Relational:Name", "idx_hermes_leads_created_at");
 
             var index1 = runtimeEntityType.AddIndex(
-                new[] { idempotencyKey },
-                unique: true);
-            index1.AddAnnotation("Relational:Filter", "idempotency_key IS NOT NULL");
-            index1.AddAnnotation("Relational:Name", "idx_hermes_leads_idempotency_key");
+                new[] { erasedAt });
+            index1.AddAnnotation("Relational:Filter", "crm_erasure_state IN ('awaiting_delivery', 'queued', 'failed')");
+            index1.AddAnnotation("Relational:Name", "idx_hermes_leads_crm_erasure_unconfirmed");
 
             var index2 = runtimeEntityType.AddIndex(
-                new[] { leadId },
+                new[] { idempotencyKey },
                 unique: true);
-            index2.AddAnnotation("Relational:Name", "idx_hermes_leads_lead_id");
+            index2.AddAnnotation("Relational:Filter", "idempotency_key IS NOT NULL");
+            index2.AddAnnotation("Relational:Name", "idx_hermes_leads_idempotency_key");
 
             var index3 = runtimeEntityType.AddIndex(
-                new[] { n8nSuccess });
-            index3.AddAnnotation("Relational:Name", "idx_hermes_leads_n8n_success");
+                new[] { leadId },
+                unique: true);
+            index3.AddAnnotation("Relational:Name", "idx_hermes_leads_lead_id");
 
             var index4 = runtimeEntityType.AddIndex(
+                new[] { n8nSuccess });
+            index4.AddAnnotation("Relational:Name", "idx_hermes_leads_n8n_success");
+
+            var index5 = runtimeEntityType.AddIndex(
                 new[] { status });
-            index4.AddAnnotation("Relational:Name", "idx_hermes_leads_status");
+            index5.AddAnnotation("Relational:Name", "idx_hermes_leads_status");
 
             return runtimeEntityType;
         }

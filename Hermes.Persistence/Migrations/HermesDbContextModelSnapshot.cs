@@ -36,6 +36,10 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("attempt_number");
 
+                    b.Property<long>("BackupId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("lead_id");
+
                     b.Property<int>("DurationMs")
                         .HasColumnType("integer")
                         .HasColumnName("duration_ms");
@@ -43,10 +47,6 @@ namespace Hermes.Persistence.Migrations
                     b.Property<string>("Error")
                         .HasColumnType("text")
                         .HasColumnName("error");
-
-                    b.Property<long>("BackupId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("lead_id");
 
                     b.Property<long>("OutboxId")
                         .HasColumnType("bigint")
@@ -143,6 +143,15 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at")
                         .HasDefaultValueSql("CURRENT_TIMESTAMP");
+
+                    b.Property<DateTimeOffset?>("CrmErasedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("crm_erased_at");
+
+                    b.Property<string>("CrmErasure")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("crm_erasure_state");
 
                     b.Property<string>("Email")
                         .IsRequired()
@@ -286,6 +295,10 @@ namespace Hermes.Persistence.Migrations
                     b.HasIndex("CreatedAt")
                         .HasDatabaseName("idx_hermes_leads_created_at");
 
+                    b.HasIndex("ErasedAt")
+                        .HasDatabaseName("idx_hermes_leads_crm_erasure_unconfirmed")
+                        .HasFilter("crm_erasure_state IN ('awaiting_delivery', 'queued', 'failed')");
+
                     b.HasIndex("IdempotencyKey")
                         .IsUnique()
                         .HasDatabaseName("idx_hermes_leads_idempotency_key")
@@ -301,7 +314,10 @@ namespace Hermes.Persistence.Migrations
                     b.HasIndex("Status")
                         .HasDatabaseName("idx_hermes_leads_status");
 
-                    b.ToTable("hermes_leads", (string)null);
+                    b.ToTable("hermes_leads", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_hermes_leads_crm_erasure_state", "crm_erasure_state IN ('not_needed', 'awaiting_delivery', 'queued', 'confirmed', 'failed', 'no_contact_id')");
+                        });
                 });
 
             modelBuilder.Entity("Hermes.Domain.OutboxMessage", b =>
@@ -323,6 +339,10 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnName("available_at")
                         .HasDefaultValueSql("now()");
 
+                    b.Property<long>("BackupId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("lead_id");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp with time zone")
@@ -340,10 +360,6 @@ namespace Hermes.Persistence.Migrations
                     b.Property<int?>("LastStatusCode")
                         .HasColumnType("integer")
                         .HasColumnName("last_status_code");
-
-                    b.Property<long>("BackupId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("lead_id");
 
                     b.Property<string>("LockedBy")
                         .HasMaxLength(200)
@@ -379,12 +395,12 @@ namespace Hermes.Persistence.Migrations
                     b.HasKey("Id")
                         .HasName("hermes_outbox_pkey");
 
+                    b.HasIndex("BackupId")
+                        .HasDatabaseName("idx_hermes_outbox_lead_id");
+
                     b.HasIndex("DeliveredAt")
                         .HasDatabaseName("idx_hermes_outbox_delivered_at")
                         .HasFilter("status = 'delivered'");
-
-                    b.HasIndex("BackupId")
-                        .HasDatabaseName("idx_hermes_outbox_lead_id");
 
                     b.HasIndex("AvailableAt", "Id")
                         .HasDatabaseName("idx_hermes_outbox_pending")

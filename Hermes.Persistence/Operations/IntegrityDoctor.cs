@@ -14,6 +14,9 @@ public sealed record DoctorSettings
 
     /// <summary>A lease that ended longer ago than this and was not taken over means no worker is claiming.</summary>
     public TimeSpan LeaseGrace { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>An erasure the CRM has not confirmed this long after the lead was erased needs an operator.</summary>
+    public TimeSpan ErasuresUnconfirmedAfter { get; init; } = TimeSpan.FromHours(24);
 }
 
 /// <summary>One check: <c>ok</c> or <c>problem</c>, how many rows are concerned, and a few examples (lead ids, plan nodes).</summary>
@@ -148,6 +151,18 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
             $"claimed rows' leases ended over {OperatorTime.Format(settings.LeaseGrace)} ago and no worker took them over: is any worker running?",
             cancellationToken,
             ("lease_grace", settings.LeaseGrace)));
+        findings.Add(await CountAsync(
+            "unconfirmed_erasures",
+            $"""
+            SELECT count(*), (array_agg(l.lead_id || ' (' || l.crm_erasure_state || ')' ORDER BY l.erased_at))[1:5]
+            FROM hermes_leads l
+            WHERE l.crm_erasure_state IN ('{CrmErasureStateNames.AwaitingDelivery}', '{CrmErasureStateNames.Queued}', '{CrmErasureStateNames.Failed}')
+              AND l.erased_at < now() - @erasures_unconfirmed_after
+            """,
+            $"Every erasure older than {OperatorTime.Format(settings.ErasuresUnconfirmedAfter)} is confirmed by the CRM (or had nothing to erase there).",
+            $"erased leads' Brevo contacts are not confirmed erased {OperatorTime.Format(settings.ErasuresUnconfirmedAfter)} after the erase: read their lead.erased rows (GET /api/leads/{{leadId}}), fix n8n or Brevo",
+            cancellationToken,
+            ("erasures_unconfirmed_after", settings.ErasuresUnconfirmedAfter)));
         findings.Add(await PlanAsync("claim_query_plan", ExplainClaimSql, "idx_hermes_outbox_pending", "hermes_outbox", cancellationToken, ClaimSample));
         findings.Add(await PlanAsync("lead_lookup_plan", ExplainLeadLookupSql, "idx_hermes_leads_lead_id", "hermes_leads", cancellationToken));
         return new DoctorReport(findings.TrueForAll(static f => !f.IsProblem), findings);

@@ -36,7 +36,8 @@ public sealed record OutboxRow(
     DateTimeOffset? DeliveredAt,
     string? LastError,
     int? LastStatusCode,
-    int ReplayCount);
+    int ReplayCount,
+    string Type = OutboxMessage.LeadSubmittedType);
 
 /// <summary>One POST to n8n, from <c>hermes_delivery_attempts</c>.</summary>
 public sealed record DeliveryAttemptRecord(
@@ -52,7 +53,9 @@ public sealed record DeliveryAttemptRecord(
 
 /// <summary>
 /// The seed's <c>LeadResponse</c> (<c>id</c>, <c>leadId</c>, <c>formData</c>, <c>status</c>, <c>n8nSuccess</c>,
-/// <c>brevoContactId</c>, <c>createdAt</c>, "other fields"; the seed names the <see cref="BackupId"/> <c>id</c>) plus the lead's outbox rows and delivery history.
+/// <c>brevoContactId</c>, <c>createdAt</c>, "other fields"; the seed names the <see cref="BackupId"/> <c>id</c>) plus the lead's outbox rows and delivery history,
+/// and, for an erased lead, where its erasure stands in the CRM (<see cref="CrmErasureState"/>, as <c>CrmErasureStateNames</c>
+/// spells it; null before the erase) and when n8n confirmed it (<see cref="CrmErasedAt"/>).
 /// </summary>
 public sealed record LeadDetails(
     [property: JsonPropertyName("id")] long BackupId,
@@ -70,7 +73,9 @@ public sealed record LeadDetails(
     DateTimeOffset? ErasedAt,
     LeadRequestMetadata Metadata,
     IReadOnlyList<OutboxRow> Outbox,
-    IReadOnlyList<DeliveryAttemptRecord> DeliveryAttempts);
+    IReadOnlyList<DeliveryAttemptRecord> DeliveryAttempts,
+    string? CrmErasureState = null,
+    DateTimeOffset? CrmErasedAt = null);
 
 /// <summary>A page of outbox rows, newest first; pass <see cref="NextCursor"/> as the cursor for the next page.</summary>
 public sealed record OutboxPage(IReadOnlyList<OutboxRow> Items, long? NextCursor);
@@ -110,7 +115,9 @@ public sealed class LeadHistory(NpgsqlDataSource dataSource)
             lead.ErasedAt,
             new LeadRequestMetadata(lead.UserAgent, lead.IpAddress?.ToString()),
             [.. outbox.Select(o => ToRow(o, lead.LeadId))],
-            [.. attempts.Select(static a => new DeliveryAttemptRecord(a.OutboxId, a.AttemptNumber, a.StartedAt, a.DurationMs, a.StatusCode, a.Outcome, a.Error, a.ResponseExcerpt, a.WorkerId))]);
+            [.. attempts.Select(static a => new DeliveryAttemptRecord(a.OutboxId, a.AttemptNumber, a.StartedAt, a.DurationMs, a.StatusCode, a.Outcome, a.Error, a.ResponseExcerpt, a.WorkerId))],
+            lead.CrmErasure?.ToDatabase(),
+            lead.CrmErasedAt);
     }
 
     /// <summary>
@@ -153,5 +160,5 @@ public sealed class LeadHistory(NpgsqlDataSource dataSource)
     }
 
     private static OutboxRow ToRow(OutboxMessage o, string leadId) => new(
-        o.Id, leadId, o.Status.ToDatabase(), o.Attempts, o.AvailableAt, o.LockedBy, o.CreatedAt, o.DeliveredAt, o.LastError, o.LastStatusCode, o.ReplayCount);
+        o.Id, leadId, o.Status.ToDatabase(), o.Attempts, o.AvailableAt, o.LockedBy, o.CreatedAt, o.DeliveredAt, o.LastError, o.LastStatusCode, o.ReplayCount, o.Type);
 }

@@ -14,6 +14,7 @@ namespace Hermes.Persistence.Outbox;
 /// <param name="ReplayCount">How many times an operator put the row back to pending.</param>
 /// <param name="Traceparent">The submission's W3C trace context, when it was recorded.</param>
 /// <param name="SinceCreated">How long ago the row was committed (<c>created_at</c>) when it was claimed, by the database's clock.</param>
+/// <param name="Type">The message's event type: <see cref="OutboxMessage.LeadSubmittedType"/> or <see cref="OutboxMessage.LeadErasedType"/>.</param>
 public sealed record ClaimedMessage(
     long Id,
     long BackupId,
@@ -23,7 +24,12 @@ public sealed record ClaimedMessage(
     int Attempt,
     int ReplayCount,
     string? Traceparent,
-    TimeSpan SinceCreated = default);
+    TimeSpan SinceCreated = default,
+    string Type = OutboxMessage.LeadSubmittedType)
+{
+    /// <summary>An erasure message: n8n deletes the Brevo contact and must answer <c>"erased": true</c>.</summary>
+    public bool IsErasure => Type == OutboxMessage.LeadErasedType;
+}
 
 /// <summary>The outcome of one attempt, as it is written back (see <see cref="DeliveryOutcomes"/>).</summary>
 public sealed record AttemptOutcome
@@ -92,7 +98,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         FROM c, hermes_leads l
         WHERE o.id = c.id AND l.id = o.lead_id
         RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', '{WebhookIds.MessagePrefix}' || l.lead_id), o.payload::text,
-                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at
+                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at, o.type
         """;
 
     // Lock order, shared with erasure (LeadErasure): the leads first, in id order, then their outbox rows. An erase
@@ -106,11 +112,16 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     // holds that attempt's claim of that replay generation, so it never moves a lease that someone else holds, nor a
     // newer claim of its own after a replay. A delivery is recorded even when the lease ran out and another worker
     // took the row meanwhile (the answer is the truth), and also when an erase cancelled the row while it was in
-    // flight: the lead stays erased, but its Brevo contact id is kept so the contact can be deleted in Brevo too.
-    // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead it is
-    // logged without its error and response excerpt. "Erased" is erased_at, which only an erase sets (the worker role
-    // may read it), never the status, which other statements write.
-    private const string CompleteSql = $"""
+    // flight: the lead stays erased, but its Brevo contact id is kept, and the erasure that waited for it
+    // (awaiting_delivery) is queued in this same statement (q). An in-flight delivery of such a lead that ends
+    // without reaching n8n will never be sent again: no contact id will come (g).
+    // A lead.erased row's outcome touches only the lead's CRM erasure columns (e): confirmed with n8n's time when it
+    // was delivered (the decision made it a delivery only for "erased": true), failed when it gave up.
+    // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead a
+    // delivery's attempt is logged without its error and response excerpt; an erasure's keeps them (they name no
+    // person, and they are why the CRM has not confirmed). "Erased" is erased_at, which only an erase sets (the worker
+    // role may read it), never the status, which other statements write.
+    private static readonly string CompleteSql = $"""
         WITH r AS (
             SELECT *
             FROM unnest(@outbox_ids, @lead_ids, @attempts, @replays, @outcomes, @started_at, @finished_at, @durations,
@@ -129,7 +140,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             WHERE o.id = r.outbox_id AND o.replay_count = r.replay_count
               AND ((r.outcome = '{DeliveryOutcomes.Delivered}' AND o.status IN ('{OutboxStatusNames.Pending}', '{OutboxStatusNames.Cancelled}'))
                    OR (o.status = '{OutboxStatusNames.Pending}' AND o.attempts = r.attempt AND o.locked_by = @worker))
-            RETURNING o.id
+            RETURNING o.id, o.type
         ),
         l AS (
             UPDATE hermes_leads l
@@ -141,17 +152,43 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 brevo_contact_id = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN coalesce(r.brevo_contact_id, l.brevo_contact_id) ELSE l.brevo_contact_id END,
                 status = CASE WHEN l.erased_at IS NOT NULL THEN '{LeadStatusNames.Erased}'
                               WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN '{LeadStatusNames.Forwarded}' WHEN r.outcome = '{DeliveryOutcomes.Failed}' THEN '{LeadStatusNames.DeliveryFailed}' ELSE l.status END,
-                processed_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN r.finished_at ELSE l.processed_at END
-            FROM r JOIN o ON o.id = r.outbox_id
+                processed_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN r.finished_at ELSE l.processed_at END,
+                crm_erasure_state = CASE
+                    WHEN l.crm_erasure_state = '{CrmErasureStateNames.AwaitingDelivery}' AND r.outcome = '{DeliveryOutcomes.Delivered}' THEN
+                        CASE WHEN coalesce(r.brevo_contact_id, l.brevo_contact_id) IS NOT NULL THEN '{CrmErasureStateNames.Queued}' ELSE '{CrmErasureStateNames.NoContactId}' END
+                    ELSE l.crm_erasure_state END
+            FROM r JOIN o ON o.id = r.outbox_id AND o.type <> '{OutboxMessage.LeadErasedType}'
+                   JOIN hermes_leads p ON p.id = r.lead_id
+            WHERE l.id = r.lead_id
+            RETURNING l.id, l.lead_id, l.brevo_contact_id, l.erased_at,
+                      p.crm_erasure_state = '{CrmErasureStateNames.AwaitingDelivery}' AND l.crm_erasure_state = '{CrmErasureStateNames.Queued}' AS newly_queued
+        ),
+        q AS (
+            {ErasureMessages.InsertFrom("l", "e.newly_queued")}
+        ),
+        g AS (
+            UPDATE hermes_leads l
+            SET crm_erasure_state = '{CrmErasureStateNames.NoContactId}'
+            FROM r JOIN hermes_outbox t ON t.id = r.outbox_id AND t.type <> '{OutboxMessage.LeadErasedType}'
+            WHERE l.id = r.lead_id AND l.crm_erasure_state = '{CrmErasureStateNames.AwaitingDelivery}'
+              AND r.outcome <> '{DeliveryOutcomes.Delivered}' AND t.status = '{OutboxStatusNames.Cancelled}'
+        ),
+        x AS (
+            UPDATE hermes_leads l
+            SET crm_erasure_state = CASE r.outcome WHEN '{DeliveryOutcomes.Delivered}' THEN '{CrmErasureStateNames.Confirmed}'
+                                                   WHEN '{DeliveryOutcomes.Failed}' THEN '{CrmErasureStateNames.Failed}'
+                                                   ELSE l.crm_erasure_state END,
+                crm_erased_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN r.finished_at ELSE l.crm_erased_at END
+            FROM r JOIN o ON o.id = r.outbox_id AND o.type = '{OutboxMessage.LeadErasedType}'
             WHERE l.id = r.lead_id
         ),
         a AS (
             INSERT INTO hermes_delivery_attempts
                 (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt, worker_id)
             SELECT r.outbox_id, r.lead_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome,
-                   CASE WHEN e.erased_at IS NULL THEN r.error END,
-                   CASE WHEN e.erased_at IS NULL THEN r.excerpt END, @worker
-            FROM r LEFT JOIN hermes_leads e ON e.id = r.lead_id
+                   CASE WHEN e.erased_at IS NULL OR t.type = '{OutboxMessage.LeadErasedType}' THEN r.error END,
+                   CASE WHEN e.erased_at IS NULL OR t.type = '{OutboxMessage.LeadErasedType}' THEN r.excerpt END, @worker
+            FROM r LEFT JOIN hermes_leads e ON e.id = r.lead_id LEFT JOIN hermes_outbox t ON t.id = r.outbox_id
         )
         SELECT count(*) FROM o
         """;
@@ -207,7 +244,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 reader.GetInt32(5),
                 reader.GetInt32(6),
                 reader.IsDBNull(7) ? null : reader.GetString(7),
-                reader.GetFieldValue<TimeSpan>(8)));
+                reader.GetFieldValue<TimeSpan>(8),
+                reader.GetString(9)));
         }
 
         // Oldest first, as claimed: RETURNING does not keep the CTE's order.

@@ -27,6 +27,7 @@ public sealed class EraseTests : ConsoleTest
         await Page.GetByRole(AriaRole.Button, new() { Name = "Erase 1 lead(s)" }).ClickAsync();
         await Assertions.Expect(Page.Locator("#erase-done")).ToContainTextAsync("Erased 1 lead(s)");
         await Assertions.Expect(Page.Locator($"[data-brevo-contact-id='{leadId}']")).ToHaveTextAsync("8812");
+        await Assertions.Expect(Page.Locator($"[data-crm-erasure='{leadId}']")).ToContainTextAsync("erasure queued");
 
         Assert.Multiple(async () =>
         {
@@ -42,6 +43,14 @@ public sealed class EraseTests : ConsoleTest
         await Assertions.Expect(Page.Locator("#lead-email")).ToHaveTextAsync("erased@erased.invalid");
         await Assertions.Expect(Page.Locator("#problem-description")).ToHaveTextAsync("[erased]");
         Assert.That(await Page.ContentAsync(), Does.Not.Contain("Erase.Me").And.Not.Contain("Eve"));
+        await Assertions.Expect(Page.Locator("#crm-erasure-state")).ToHaveAttributeAsync("data-crm-erasure", "queued");
+        await Assertions.Expect(Page.Locator("[data-outbox-type='lead.erased']")).ToHaveCountAsync(1);
+
+        // What the worker writes when n8n answers "erased": true (tested against real n8n in Hermes.Tests/N8n).
+        await ExecuteAsync("UPDATE hermes_leads SET crm_erasure_state = 'confirmed', crm_erased_at = '2026-12-06T10:00:00Z' WHERE lead_id = $1", leadId);
+        await Page.ReloadAsync();
+        await Assertions.Expect(Page.Locator("#crm-erasure-state")).ToHaveTextAsync("erased (confirmed by n8n)");
+        await Assertions.Expect(Page.Locator("#crm-erased-at")).ToHaveTextAsync("2026-12-06 10:00:00 UTC");
         await Page.GotoAsync("/console/leads?email=erase.me@example.com");
         await Assertions.Expect(Page.GetByText("No lead matches.")).ToBeVisibleAsync();
     }

@@ -16,6 +16,8 @@ public static class N8nCodeNode
     public const string VerifySignature = "verify-signature.js";
     public const string PrepareContact = "prepare-contact.js";
     public const string RememberDelivery = "remember-delivery.js";
+    public const string PrepareErasure = "prepare-erasure.js";
+    public const string CheckErasure = "check-erasure.js";
 
     /// <summary>The result: <c>{ ok, items | error, staticData }</c>.</summary>
     public static async Task<JsonObject> RunAsync(string codeFile, JsonObject scenario)

@@ -375,4 +375,99 @@ public sealed class N8nCodeNodeTests
         Assert.That(output["duplicate"]!.GetValue<bool>(), Is.True);
         Assert.That(output["brevoContactId"]!.GetValue<string>(), Is.EqualTo("99"));
     }
+
+    private static string ErasurePayload(string leadId = "lead_0001", object? contactId = null) =>
+        new JsonObject
+        {
+            ["type"] = "lead.erased",
+            ["version"] = 1,
+            ["id"] = $"msg_{leadId}_erased",
+            ["leadId"] = leadId,
+            ["backupId"] = 42,
+            ["brevoContactId"] = JsonValue.Create(contactId ?? "1234"),
+            ["erasedAt"] = "2026-12-06T10:00:00.123456+00:00",
+        }.ToJsonString();
+
+    [Test]
+    public async Task Verify_passes_a_signed_lead_erased_payload_on_as_an_erasure()
+    {
+        var output = await VerifyAsync(SignedDelivery(ErasurePayload(), id: "msg_lead_0001_erased"));
+
+        Assert.That(output["verified"]!.GetValue<bool>(), Is.True, output.ToJsonString());
+        Assert.That(output["event"]!.GetValue<string>(), Is.EqualTo("lead.erased"));
+        Assert.That(output["payload"]!["brevoContactId"]!.GetValue<string>(), Is.EqualTo("1234"));
+    }
+
+    [TestCase("""{"type":"lead.merged","version":1,"id":"msg_lead_0001"}""", "unknown event type lead.merged")]
+    [TestCase("""{"type":"lead.submitted","version":2,"id":"msg_lead_0001","lead":{"email":"ada@example.com"}}""", "lead.submitted version 2 is unknown")]
+    [TestCase("""{"type":"constructor","version":1,"id":"msg_lead_0001"}""", "unknown event type constructor")]
+    public async Task Verify_refuses_an_event_type_or_version_contract_2_does_not_have_with_422(string body, string error)
+    {
+        var output = await VerifyAsync(SignedDelivery(body));
+
+        Assert.That(output["verified"]!.GetValue<bool>(), Is.False);
+        Assert.That(output["status"]!.GetValue<int>(), Is.EqualTo(422), "never a silent 200");
+        Assert.That(output["error"]!.GetValue<string>(), Does.Contain(error).And.Contain("webhook contract 2"));
+    }
+
+    [TestCase("")]
+    [TestCase("abc")]
+    [TestCase("12 34")]
+    public async Task Verify_refuses_a_lead_erased_payload_without_a_Brevo_contact_id_with_400(string contactId)
+    {
+        var output = await VerifyAsync(SignedDelivery(ErasurePayload(contactId: contactId), id: "msg_lead_0001_erased"));
+
+        Assert.That((output["verified"]!.GetValue<bool>(), output["status"]!.GetValue<int>()), Is.EqualTo((false, 400)));
+    }
+
+    [Test]
+    public async Task Prepare_erasure_names_the_contact_and_the_configured_Brevo_address()
+    {
+        var verified = await VerifiedErasureAsync();
+
+        var output = SingleItem(await RunAsync(PrepareErasure, Scenario(Now, new JsonObject { ["BREVO_API_URL"] = "http://127.0.0.1:9/brevo/" }, new JsonObject { ["json"] = verified })));
+
+        Assert.That(output["brevoContactId"]!.GetValue<string>(), Is.EqualTo("1234"));
+        Assert.That(output["brevoApiUrl"]!.GetValue<string>(), Is.EqualTo("http://127.0.0.1:9/brevo"));
+        Assert.That(output["webhookId"]!.GetValue<string>(), Is.EqualTo("msg_lead_0001_erased"));
+    }
+
+    private static async Task<JsonObject> VerifiedErasureAsync()
+    {
+        var verified = await VerifyAsync(SignedDelivery(ErasurePayload(), id: "msg_lead_0001_erased"));
+        Assert.That(verified["verified"]!.GetValue<bool>(), Is.True, verified.ToJsonString());
+        return verified;
+    }
+
+    [TestCase(204, null, true, false)]
+    [TestCase(404, "document_not_found", true, true)]
+    [TestCase(404, "not_found_anywhere", false, false)]
+    [TestCase(401, "unauthorized", false, false)]
+    [TestCase(503, "internal_error", false, false)]
+    public async Task Check_erasure_takes_204_and_Brevos_404_document_not_found_as_erased_and_nothing_else(int status, string? code, bool erased, bool alreadyGone)
+    {
+        var response = new JsonObject
+        {
+            ["statusCode"] = status,
+            ["body"] = code is null ? "" : new JsonObject { ["code"] = code, ["message"] = "Brevo says so" },
+        };
+        var scenario = Scenario(Now, new JsonObject(), new JsonObject { ["json"] = response });
+        scenario["nodes"] = new JsonObject
+        {
+            ["Prepare Brevo erasure"] = new JsonArray(new JsonObject { ["json"] = new JsonObject { ["brevoContactId"] = "1234" } }),
+        };
+
+        var output = SingleItem(await RunAsync(CheckErasure, scenario));
+
+        Assert.That(output["erased"]!.GetValue<bool>(), Is.EqualTo(erased));
+        Assert.That(output["brevoContactId"]!.GetValue<string>(), Is.EqualTo("1234"));
+        if (erased)
+        {
+            Assert.That(output["alreadyGone"]!.GetValue<bool>(), Is.EqualTo(alreadyGone));
+        }
+        else
+        {
+            Assert.That(output["error"]!.GetValue<string>(), Does.Contain($"Brevo answered {status}"));
+        }
+    }
 }

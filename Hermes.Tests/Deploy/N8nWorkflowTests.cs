@@ -12,6 +12,8 @@ public sealed partial class N8nWorkflowTests
         ["Verify signature"] = N8nCodeNode.VerifySignature,
         ["Prepare Brevo contact"] = N8nCodeNode.PrepareContact,
         ["Remember delivery"] = N8nCodeNode.RememberDelivery,
+        ["Prepare Brevo erasure"] = N8nCodeNode.PrepareErasure,
+        ["Check Brevo erasure"] = N8nCodeNode.CheckErasure,
     };
 
     private static JsonObject Workflow => JsonNode.Parse(RepositoryFiles.Read("deploy", "n8n", "hermes-workflow.json"))!.AsObject();
@@ -169,6 +171,32 @@ public sealed partial class N8nWorkflowTests
         Assert.That(created["leftValue"]!.GetValue<string>(), Is.EqualTo("={{ $json.statusCode }}"));
         Assert.That(created["rightValue"]!.GetValue<int>(), Is.EqualTo(201));
         Assert.That(Outputs(workflow, "Created (201)?"), Is.EqualTo(new[] { new[] { "Remember delivery" }, new[] { "Brevo: look up contact id" } }));
+    }
+
+    [Test]
+    public void A_lead_erased_message_deletes_the_Brevo_contact_by_id_and_only_an_erasure_is_answered_erased_true()
+    {
+        var workflow = Workflow;
+        var erasure = Node(workflow, "Erasure?")["parameters"]!["conditions"]!["conditions"]![0]!;
+        Assert.That((erasure["leftValue"]!.GetValue<string>(), erasure["rightValue"]!.GetValue<string>()), Is.EqualTo(("={{ $json.event }}", "lead.erased")));
+        Assert.That(Outputs(workflow, "Signature valid?")[0], Is.EqualTo(new[] { "Erasure?" }));
+        Assert.That(Outputs(workflow, "Erasure?"), Is.EqualTo(new[] { new[] { "Prepare Brevo erasure" }, new[] { "Prepare Brevo contact" } }));
+
+        var delete = Node(workflow, "Brevo: delete contact")["parameters"]!;
+        Assert.That(delete["method"]!.GetValue<string>(), Is.EqualTo("DELETE"));
+        Assert.That(delete["url"]!.GetValue<string>(), Is.EqualTo("={{ $json.brevoApiUrl }}/v3/contacts/{{ encodeURIComponent($json.brevoContactId) }}"));
+        Assert.That(delete["queryParameters"]!["parameters"]![0]!.ToJsonString(), Is.EqualTo("""{"name":"identifierType","value":"contact_id"}"""));
+        Assert.That(delete["nodeCredentialType"]!.GetValue<string>(), Is.EqualTo("sendInBlueApi"));
+        Assert.That(delete["options"]!["response"]!["response"]!["neverError"]!.GetValue<bool>(), Is.True, "a 404 (already gone) reaches the check");
+        Assert.That(Outputs(workflow, "Check Brevo erasure")[0], Is.EqualTo(new[] { "Erased?" }));
+        Assert.That(Outputs(workflow, "Erased?"), Is.EqualTo(new[] { new[] { "Answer erased" }, new[] { "Brevo erasure failed" } }));
+
+        var answer = Node(workflow, "Answer erased")["parameters"]!;
+        Assert.That(answer["options"]!["responseCode"]!.GetValue<int>(), Is.EqualTo(200));
+        Assert.That(answer["responseBody"]!.GetValue<string>(), Does.Contain("erased: true").And.Contain("contract: 2"));
+        Assert.That(Node(workflow, "Brevo erasure failed")["parameters"]!["options"]!["responseCode"]!.GetValue<int>(), Is.EqualTo(502));
+        var answers = Nodes(workflow).Where(static n => Type(n) == "n8n-nodes-base.respondToWebhook").Select(static n => n["parameters"]!["responseBody"]!.GetValue<string>());
+        Assert.That(answers.Count(static b => b.Contains("erased: true", StringComparison.Ordinal)), Is.EqualTo(1), "only the erasure path says erased: true");
     }
 
     [Test]

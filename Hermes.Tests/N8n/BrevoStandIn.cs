@@ -8,11 +8,19 @@ using Microsoft.AspNetCore.Http;
 namespace Hermes.Tests.N8n;
 
 /// <summary>One request the stand-in got, as it arrived.</summary>
-public sealed record BrevoRequest(string Method, string Path, string? ApiKey, string Body, int Status)
+public sealed record BrevoRequest(string Method, string Path, string? ApiKey, string Body, int Status, string Query = "")
 {
     public JsonObject? Json => string.IsNullOrEmpty(Body) ? null : JsonNode.Parse(Body) as JsonObject;
 
-    public string? Email => Method == "POST" ? Json?["email"]?.GetValue<string>() : Uri.UnescapeDataString(Path["/v3/contacts/".Length..]);
+    public string? Email => Method switch
+    {
+        "POST" => Json?["email"]?.GetValue<string>(),
+        "GET" => Uri.UnescapeDataString(Path["/v3/contacts/".Length..]),
+        _ => null,
+    };
+
+    /// <summary>The contact id a DELETE named.</summary>
+    public string? ContactId => Method == "DELETE" ? Uri.UnescapeDataString(Path["/v3/contacts/".Length..]) : null;
 }
 
 /// <summary>A contact as the stand-in keeps it.</summary>
@@ -22,7 +30,9 @@ public sealed record BrevoContact(long Id, string Email, JsonObject Attributes, 
 /// Brevo's v3 contacts API as documented (developers.brevo.com, "Create a contact", "Get a contact's details"), on
 /// loopback: <c>POST /v3/contacts</c> answers 201 <c>{"id": N}</c> for a new address, 204 without a body for a known
 /// one when <c>updateEnabled</c> is true (the attributes and lists are updated), 400 otherwise;
-/// <c>GET /v3/contacts/{email}</c> answers 200 with the contact or 404. A wrong or missing <c>api-key</c> header
+/// <c>GET /v3/contacts/{email}</c> answers 200 with the contact or 404;
+/// <c>DELETE /v3/contacts/{id}?identifierType=contact_id</c> ("Delete a contact") answers 204 and forgets the contact, or
+/// 404 <c>document_not_found</c> when no contact has that id (any more), 400 without the identifier type. A wrong or missing <c>api-key</c> header
 /// answers 401. Switches make the next answers fail with a status, arrive late, or never arrive.
 /// Addresses are compared case-insensitively, as Brevo does.
 /// </summary>
@@ -71,6 +81,7 @@ public sealed class BrevoStandIn : IAsyncDisposable
         {
             app.MapPost("/v3/contacts", (HttpContext context) => standIn!.CreateAsync(context));
             app.MapGet("/v3/contacts/{identifier}", (HttpContext context, string identifier) => standIn!.LookUpAsync(context, identifier));
+            app.MapDelete("/v3/contacts/{identifier}", (HttpContext context, string identifier) => standIn!.DeleteAsync(context, identifier));
         });
         standIn = new BrevoStandIn(app, new Uri(address.ToString().TrimEnd('/')), apiKey);
         return standIn;
@@ -90,6 +101,13 @@ public sealed class BrevoStandIn : IAsyncDisposable
         CreateDelay = LookUpDelay = TimeSpan.Zero;
         HangCreates = HangLookUps = false;
     }
+
+    /// <summary>The DELETE requests the stand-in got for contact <paramref name="contactId"/>, in order.</summary>
+    public List<BrevoRequest> DeletesOf(string contactId) =>
+        [.. _requests.Where(r => r.Method == "DELETE" && r.ContactId == contactId)];
+
+    /// <summary>Deletes a contact behind the workflow's back (someone removed it in Brevo's own interface).</summary>
+    public bool Forget(string email) => _contacts.TryRemove(email, out _);
 
     public BrevoContact? Contact(string email) => _contacts.TryGetValue(email, out var contact) ? contact : null;
 
@@ -202,6 +220,35 @@ public sealed class BrevoStandIn : IAsyncDisposable
             listIds = contact.ListIds,
             statistics = new { },
         });
+    }
+
+    private async Task DeleteAsync(HttpContext context, string identifier)
+    {
+        var (status, answer) = AnswerDelete(context, identifier);
+        _requests.Enqueue(new BrevoRequest("DELETE", context.Request.Path, ApiKeyOf(context), "", status, context.Request.QueryString.Value ?? ""));
+        await WriteAsync(context, status, answer);
+    }
+
+    private (int Status, object? Body) AnswerDelete(HttpContext context, string identifier)
+    {
+        if (Rejected(context) is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (context.Request.Query["identifierType"] != "contact_id")
+        {
+            // Without it Brevo reads the identifier as an email address; the workflow always names the id.
+            return (400, Error("invalid_parameter", "identifierType contact_id expected by the stand-in"));
+        }
+
+        var known = _contacts.FirstOrDefault(c => c.Value.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) == identifier);
+        if (known.Value is null || !_contacts.TryRemove(known.Key, out _))
+        {
+            return (404, Error("document_not_found", "Contact does not exist"));
+        }
+
+        return (204, null);
     }
 
     /// <summary>401 for a wrong key, or the switched-on failure; null when the request goes through.</summary>

@@ -23,7 +23,7 @@ public sealed class DoctorTests : OperationsTest
         Assert.That(report.Findings.Select(static f => f.Check), Is.EqualTo(new[]
         {
             "migrations", "leads_without_outbox", "outbox_without_lead", "attempts_without_outbox", "duplicate_lead_ids",
-            "missing_required_fields", "stale_pending", "failed_deliveries", "expired_leases", "claim_query_plan", "lead_lookup_plan",
+            "missing_required_fields", "stale_pending", "failed_deliveries", "expired_leases", "unconfirmed_erasures", "claim_query_plan", "lead_lookup_plan",
         }));
         Assert.That(report.Findings.Where(static f => f.IsProblem), Is.Empty);
         Assert.That(report.Findings.Single(static f => f.Check == "claim_query_plan").Examples[^1], Does.Contain("using idx_hermes_outbox_pending"));

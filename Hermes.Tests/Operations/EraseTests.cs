@@ -70,7 +70,7 @@ public sealed class EraseTests : OperationsTest
     }
 
     [Test]
-    public async Task Erase_prints_the_brevo_contact_to_delete_and_a_second_erase_is_harmless()
+    public async Task Erase_prints_the_brevo_contact_whose_erasure_it_queued_and_a_second_erase_is_harmless()
     {
         var lead = await AddLeadAsync(OutboxStatus.Delivered);
         var first = await CliAsync("erase", "--yes", "--lead", lead.LeadId);
@@ -78,9 +78,10 @@ public sealed class EraseTests : OperationsTest
 
         var second = await CliAsync("erase", "--yes", "--lead", lead.LeadId);
 
-        Assert.That(first.Output, Does.Contain("Delete Brevo contact brevo-"));
+        Assert.That(first.Output, Does.Contain("Brevo contact brevo-").And.Contain("its erasure is queued (lead.erased)"));
         Assert.That(second.ExitCode, Is.Zero, second.ToString());
-        Assert.That(second.Output, Does.Contain("was already erased"));
+        Assert.That(second.Output, Does.Contain("was already erased").And.Contain("In the CRM: queued."));
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE lead_id = $1 AND type = 'lead.erased'", lead.BackupId), Is.EqualTo(1), "a second erase queues nothing more");
         Assert.That(await ScalarAsync<DateTime>("SELECT erased_at FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo(erasedAt));
     }
 

@@ -137,6 +137,36 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         Assert.That(worker.Log.Where(static e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).Select(static e => e.Message), Is.Empty);
     }
 
+    [Test]
+    public async Task Worker_role_queues_an_erased_leads_late_erasure_and_records_the_CRMs_confirmation_with_its_grants_alone()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Receiver.Behaviour = async (request, context) =>
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(request.Body)!["type"]!.GetValue<string>() == "lead.erased")
+            {
+                await WebhookReceiver.Json(200, """{"erased": true}""")(context);
+                return;
+            }
+
+            await release.Task;
+            await WebhookReceiver.Json(200, """{"brevoContactId": 4711}""")(context);
+        };
+        var (lead, _) = await InsertLeadAsync();
+        await using var worker = await WorkerUnderTest.StartAsync(_worker, Receiver.Url, new Dictionary<string, string?> { ["Outbox:RequestTimeout"] = "00:00:08" });
+        await Receiver.WaitForAsync(1);
+        var erased = await new Hermes.Persistence.Operations.LeadErasure(DataSource).EraseAsync(new(null, lead.LeadId), CancellationToken.None);
+        Assert.That(erased.Leads.Single().CrmErasure, Is.EqualTo("awaiting_delivery"));
+
+        release.SetResult();
+
+        // The worker's outcome statement records the late contact id and INSERTs the lead.erased row; then confirms it.
+        await WaitUntilAsync(async () => await ScalarAsync<string?>("SELECT crm_erasure_state FROM hermes_leads WHERE id = $1", lead.BackupId) == "confirmed", "the CRM erasure is confirmed");
+        Assert.That(await ScalarAsync<string>("SELECT brevo_contact_id FROM hermes_leads WHERE id = $1", lead.BackupId), Is.EqualTo("4711"));
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE lead_id = $1 AND type = 'lead.erased' AND status = 'delivered'", lead.BackupId), Is.EqualTo(1));
+        Assert.That(worker.Log.Where(static e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).Select(static e => e.Message), Is.Empty);
+    }
+
     [TestCase("UPDATE hermes_leads SET email = 'attacker@example.com'")]
     [TestCase("UPDATE hermes_leads SET first_name = 'Mallory'")]
     [TestCase("UPDATE hermes_leads SET problem_description = 'changed'")]

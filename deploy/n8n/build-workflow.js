@@ -24,6 +24,9 @@ const BREVO_CREDENTIAL_TYPE = 'sendInBlueApi';
 // within about 10 s even when Brevo hangs: clearly inside the worker's Outbox:RequestTimeout (15 s by default),
 // so Hermes records n8n's 502 rather than a timeout of its own. A test checks that relation.
 const BREVO_TIMEOUT_MS = 5000;
+// The webhook contract this workflow speaks (Hermes' docs/outbox-worker.md, "Webhook contract"); verify-signature.js
+// refuses event types outside it with 422.
+const CONTRACT = 2;
 
 const condition = (id, leftValue, operator, rightValue = '') => ({
   conditions: {
@@ -69,7 +72,7 @@ const nodes = [
         'N8N_BLOCK_ENV_ACCESS_IN_NODE=false; require(\'crypto\') allowed where Code nodes run ' +
         '(NODE_FUNCTION_ALLOW_BUILTIN=crypto: the n8nio/runners image sets it; internal runners take n8n\'s).\n\n' +
         'Edit the Code nodes in deploy/n8n/*.js, not here.',
-      height: 340,
+      height: 400,
       width: 520,
     },
     id: '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0001',
@@ -114,6 +117,19 @@ const nodes = [
     '={{ $json.status }}',
     '={{ { error: $json.error } }}',
   ),
+  {
+    parameters: condition(
+      'c1a7e0de-0004-4c6e-8f00-000000000004',
+      '={{ $json.event }}',
+      { type: 'string', operation: 'equals' },
+      'lead.erased',
+    ),
+    id: '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0016',
+    name: 'Erasure?',
+    type: 'n8n-nodes-base.if',
+    typeVersion: 2.2,
+    position: [550, -20],
+  },
   codeNode('5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0006', 'Prepare Brevo contact', [660, -20], 'prepare-contact.js'),
   {
     parameters: condition(
@@ -208,13 +224,67 @@ const nodes = [
     500,
     "={{ { error: 'the Hermes workflow failed', detail: typeof $json.error === 'string' ? $json.error : ($json.error && $json.error.message) || null } }}",
   ),
+  codeNode('5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0017', 'Prepare Brevo erasure', [660, 520], 'prepare-erasure.js'),
+  {
+    parameters: {
+      method: 'DELETE',
+      url: '={{ $json.brevoApiUrl }}/v3/contacts/{{ encodeURIComponent($json.brevoContactId) }}',
+      authentication: 'predefinedCredentialType',
+      nodeCredentialType: BREVO_CREDENTIAL_TYPE,
+      sendQuery: true,
+      queryParameters: { parameters: [{ name: 'identifierType', value: 'contact_id' }] },
+      sendHeaders: true,
+      headerParameters: { parameters: [{ name: 'accept', value: 'application/json' }] },
+      // Every status goes on to "Check Brevo erasure", which takes 404 document_not_found as already gone.
+      options: { timeout: BREVO_TIMEOUT_MS, response: { response: { fullResponse: true, neverError: true } } },
+    },
+    id: '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0018',
+    name: 'Brevo: delete contact',
+    type: 'n8n-nodes-base.httpRequest',
+    typeVersion: 4.2,
+    position: [880, 520],
+    credentials: { [BREVO_CREDENTIAL_TYPE]: BREVO },
+    onError: 'continueErrorOutput',
+  },
+  codeNode('5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0019', 'Check Brevo erasure', [1100, 520], 'check-erasure.js'),
+  {
+    parameters: condition(
+      'c1a7e0de-0005-4c6e-8f00-000000000005',
+      '={{ $json.erased }}',
+      { type: 'boolean', operation: 'true', singleValue: true },
+    ),
+    id: '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0020',
+    name: 'Erased?',
+    type: 'n8n-nodes-base.if',
+    typeVersion: 2.2,
+    position: [1320, 520],
+  },
+  respond(
+    '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0021',
+    'Answer erased',
+    [1540, 440],
+    200,
+    `={{ { erased: true, brevoContactId: $json.brevoContactId, alreadyGone: $json.alreadyGone, contract: ${CONTRACT} } }}`,
+  ),
+  respond(
+    '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0022',
+    'Brevo erasure failed',
+    [1540, 640],
+    502,
+    "={{ { error: 'Brevo did not erase the contact', detail: $json.error ? (typeof $json.error === 'string' ? $json.error : $json.error.message || null) + ($json.detail ? ': ' + $json.detail : '') : null } }}",
+  ),
 ];
 
 const to = (...targets) => targets.map((node) => [{ node, type: 'main', index: 0 }]);
 const connections = {
   'Hermes webhook': { main: to('Verify signature') },
   'Verify signature': { main: to('Signature valid?', 'Workflow failed') },
-  'Signature valid?': { main: to('Prepare Brevo contact', 'Reject delivery') },
+  'Signature valid?': { main: to('Erasure?', 'Reject delivery') },
+  'Erasure?': { main: to('Prepare Brevo erasure', 'Prepare Brevo contact') },
+  'Prepare Brevo erasure': { main: to('Brevo: delete contact', 'Workflow failed') },
+  'Brevo: delete contact': { main: to('Check Brevo erasure', 'Brevo erasure failed') },
+  'Check Brevo erasure': { main: to('Erased?', 'Workflow failed') },
+  'Erased?': { main: to('Answer erased', 'Brevo erasure failed') },
   'Prepare Brevo contact': { main: to('Already delivered?', 'Workflow failed') },
   'Already delivered?': { main: to('Answer earlier contact id', 'Brevo: create or update contact') },
   'Brevo: create or update contact': { main: to('Created (201)?', 'Brevo failed') },

@@ -13,12 +13,20 @@
 // the n8nio/runners image's launcher config sets it, internal runners take n8n's), and
 // N8N_BLOCK_ENV_ACCESS_IN_NODE=false on n8n itself (to read the secret through $env).
 //
-// Output, one item: { verified: true, webhookId, timestamp, payload } or
+// Webhook contract 2 (Hermes' docs/outbox-worker.md, "Webhook contract"): two event types, lead.submitted
+// (create the Brevo contact) and lead.erased (delete it), each payload version 1. An event type this workflow
+// does not know is refused with 422, never answered 200: Hermes shows the refusal and does not record a
+// success nobody had.
+//
+// Output, one item: { verified: true, event, webhookId, timestamp, payload } or
 // { verified: false, status, error, signatureValid } — the workflow answers `status` to Hermes, which
 // retries on anything but 2xx.
 const crypto = require('crypto');
 
 const TOLERANCE_SECONDS = 5 * 60;
+const CONTRACT = 2;
+// The event types of webhook contract 2 and the payload version of each.
+const EVENTS = { 'lead.submitted': 1, 'lead.erased': 1 };
 
 const reject = (status, error, signatureValid = false) => [
   { json: { verified: false, status, error, signatureValid } },
@@ -80,8 +88,15 @@ try {
 } catch (error) {
   return reject(400, 'the body is not JSON', true);
 }
-if (!payload || payload.type !== 'lead.submitted' || payload.version !== 1) {
-  return reject(400, 'this workflow handles lead.submitted version 1 only', true);
+if (!payload || typeof payload !== 'object' || typeof payload.type !== 'string') {
+  return reject(400, 'the body is not a Hermes webhook payload (no event type)', true);
+}
+const known = Object.keys(EVENTS).join(', ');
+if (!Object.prototype.hasOwnProperty.call(EVENTS, payload.type)) {
+  return reject(422, `unknown event type ${payload.type.slice(0, 100)}: this workflow (webhook contract ${CONTRACT}) handles ${known}`, true);
+}
+if (payload.version !== EVENTS[payload.type]) {
+  return reject(422, `${payload.type} version ${String(payload.version).slice(0, 20)} is unknown: this workflow (webhook contract ${CONTRACT}) handles version ${EVENTS[payload.type]}`, true);
 }
 // The replay contract (docs/outbox-worker.md, "Webhook contract"): webhook-id is the payload's id on a first delivery and
 // all its retries, and the payload's id plus "_r<N>" on an operator's N-th replay, so that the deduplication
@@ -95,8 +110,12 @@ const replayOf = (webhookId, payloadId) =>
 if (!replayOf(String(id), payload.id)) {
   return reject(400, 'webhook-id is neither the payload id nor a replay of it (<payload id>_r<N>)', true);
 }
-if (!payload.lead || typeof payload.lead.email !== 'string' || payload.lead.email === '') {
+if (payload.type === 'lead.submitted' && (!payload.lead || typeof payload.lead.email !== 'string' || payload.lead.email === '')) {
   return reject(400, 'the payload has no lead email', true);
 }
+// Brevo's contact ids are integers; anything else cannot name a contact to delete.
+if (payload.type === 'lead.erased' && !/^[0-9]{1,20}$/.test(String(payload.brevoContactId))) {
+  return reject(400, 'the lead.erased payload has no Brevo contact id', true);
+}
 
-return [{ json: { verified: true, webhookId: id, timestamp: Number(timestamp), payload } }];
+return [{ json: { verified: true, event: payload.type, webhookId: id, timestamp: Number(timestamp), payload } }];

@@ -19,8 +19,10 @@
 --                  name, email, phone or message, nor any outbox payload.
 --   hermes_worker  claims and updates outbox rows, writes the attempt log, purges old rows (retention), and
 --                  UPDATEs only the tracking columns of hermes_leads (n8n_*, brevo_contact_id, status,
---                  processed_at): it cannot change what a person submitted. It reads payloads, which it delivers,
---                  and erased_at, which keeps what it writes about an erased lead blank.
+--                  processed_at, and the CRM erasure's state and time): it cannot change what a person submitted. It
+--                  reads payloads, which it delivers, and erased_at, which keeps what it writes about an erased lead
+--                  blank. It INSERTs outbox rows only for one reason: the lead.erased message of an erased lead whose
+--                  Brevo contact id arrived after the erase (OutboxStore's outcome statement).
 --   hermes_admin   the admin API and the operator CLI (history, replay, erase, purge, stats, doctor, seed), and the
 --                  console's Data Protection key ring (hermes_console_keys: read and append; no other group reads it,
 --                  since a key there forges console sessions), and the audit trail (hermes_audit: read and append).
@@ -89,15 +91,15 @@ GRANT SELECT (id, lead_id, created_at, idempotency_key, request_hash) ON hermes_
 GRANT SELECT (id, created_at, available_at) ON hermes_outbox TO hermes_api;
 
 -- hermes_worker: OutboxStore (claim, complete, release, next due) and OutboxPurge (retention).
-GRANT SELECT, UPDATE, DELETE ON hermes_outbox TO hermes_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON hermes_outbox TO hermes_worker;
 -- UPDATE on the attempt log only because the purge locks rows with FOR UPDATE SKIP LOCKED, which requires it.
 GRANT SELECT, INSERT, UPDATE, DELETE ON hermes_delivery_attempts TO hermes_worker;
 -- erased_at (a time, nothing about the person): the outcome writer's "this lead is erased" guard reads it.
 GRANT SELECT (id, lead_id, n8n_webhook_sent_at, n8n_response_received_at, n8n_response_data, n8n_success,
-              n8n_error_message, brevo_contact_id, status, processed_at, erased_at)
+              n8n_error_message, brevo_contact_id, status, processed_at, erased_at, crm_erasure_state, crm_erased_at)
     ON hermes_leads TO hermes_worker;
 GRANT UPDATE (n8n_webhook_sent_at, n8n_response_received_at, n8n_response_data, n8n_success,
-              n8n_error_message, brevo_contact_id, status, processed_at)
+              n8n_error_message, brevo_contact_id, status, processed_at, crm_erasure_state, crm_erased_at)
     ON hermes_leads TO hermes_worker;
 
 -- hermes_admin: every operator action; still no DDL and no TRUNCATE.
@@ -117,7 +119,8 @@ BEGIN
     END LOOP;
     EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO hermes_api',
         pg_get_serial_sequence('hermes_leads', 'id'), pg_get_serial_sequence('hermes_outbox', 'id'));
-    EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hermes_worker', pg_get_serial_sequence('hermes_delivery_attempts', 'id'));
+    EXECUTE format('GRANT USAGE ON SEQUENCE %s, %s TO hermes_worker',
+        pg_get_serial_sequence('hermes_outbox', 'id'), pg_get_serial_sequence('hermes_delivery_attempts', 'id'));
     -- Every host's readiness probe (/health/ready) and the doctor verb compare the applied migrations with the
     -- code: all three groups read the history (migration ids and EF versions only; nothing about any person).
     IF to_regclass('"__EFMigrationsHistory"') IS NOT NULL THEN
