@@ -19,8 +19,8 @@ public static class ConfigurationRefusal
     /// option validated on start are checked at once, before <paramref name="run"/> maps and runs it. Returns
     /// <paramref name="run"/>'s exit code, or <see cref="ExitCode"/> after writing the refusal to <paramref name="error"/>
     /// (stderr unless given). Anything else propagates as before. A host driven by a test harness in another program
-    /// (WebApplicationFactory, which waits for the host to start) is left to validate when it starts, as it always did,
-    /// so the harness sees the exception.
+    /// (WebApplicationFactory, which waits for the host to start) gets the refusal as the entry point's exception, thrown
+    /// before anything runs, so the harness sees it.
     /// </summary>
     public static async Task<int> RunAsync<THost>(Func<THost> build, Func<THost, Task<int>> run, TextWriter? error = null)
         where THost : IHost
@@ -38,6 +38,13 @@ public static class ConfigurationRefusal
                 await WriteAsync(message, error);
                 return ExitCode;
             }
+        }
+        else
+        {
+            // Under a harness the refusal is thrown here, before run() could dispose the host: a host that failed to
+            // start inside run() was disposed while the harness still read its services (an ObjectDisposedException in
+            // place of the refusal, now and then).
+            Validate(host.Services);
         }
 
         return await run(host);
