@@ -41,7 +41,7 @@ public sealed class PublishedHost
         var publish = await ExternalTool.RunAsync("dotnet",
             ["publish", RepositoryFiles.PathOf(_project, _project + ".csproj"), "-c", "Release", "-r", "linux-x64",
              $"-p:{_publishSwitch}=true", "--artifacts-path", Path.Combine(_root, "artifacts"), "-o", output, "-nologo"],
-            timeout: TimeSpan.FromMinutes(10));
+            timeout: TimeSpan.FromMinutes(25)); // beside the image builds on two cores a trimmed publish took over 10 minutes
         var executable = Path.Combine(output, _project);
         return publish.ExitCode == 0 && File.Exists(executable)
             ? (executable, null)
