@@ -70,11 +70,15 @@ public static class DeliveryDecision
             Error = string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"n8n answered {result.StatusCode} without \"erased\": true: the CRM erasure is not confirmed (does the workflow handle {OutboxMessage.LeadErasedType}, webhook contract {WebhookContract.Version}?)"),
         };
-        return Failure(message, notConfirmed, schedule.IsExhausted(message.Attempt) ? null : schedule.NextDelay(message.Attempt, result.RetryAfter, random));
+        return Failure(message, notConfirmed, schedule.IsExhausted(message.Attempt) ? null : schedule.NextDelay(message.Attempt, result.RetryAfter, random), FailureClasses.Content);
     }
 
-    /// <summary>A failed attempt: a retry after <paramref name="delay"/>, or the final failure when it is null.</summary>
-    public static Decision Failure(ClaimedMessage message, WebhookResult result, TimeSpan? delay)
+    /// <summary>
+    /// A failed attempt: a retry after <paramref name="delay"/>, or the final failure when it is null. Its class is
+    /// <paramref name="failureClass"/> when the caller knows better than the result (a refused 2xx, a worker error),
+    /// else <see cref="OutageAnswers.Classify"/>.
+    /// </summary>
+    public static Decision Failure(ClaimedMessage message, WebhookResult result, TimeSpan? delay, string? failureClass = null)
     {
         var excerpt = result.Body is { } body ? N8nAnswer.ExcerptOf(body) : null;
         var error = result.Error;
@@ -88,13 +92,14 @@ public static class DeliveryDecision
             Error = error is null ? null : SafeText.Storable(error),
             ResponseExcerpt = excerpt,
             RetryDelay = delay,
+            FailureClass = failureClass ?? OutageAnswers.Classify(result.Kind, result.StatusCode),
         }, null);
     }
 
     /// <summary>The worker itself failed while delivering (a defect): recorded as a failed attempt so the row is retried, not left leased.</summary>
     public static Decision Crashed(ClaimedMessage message, DateTimeOffset now, Exception e, RetrySchedule schedule, Random random) =>
         Failure(message, new WebhookResult(WebhookResultKind.ConnectionFailed, now, now, Error: "Worker error: " + SafeText.Cut(e.GetType().Name + ": " + e.Message, 500)),
-            schedule.IsExhausted(message.Attempt) ? null : schedule.NextDelay(message.Attempt, null, random));
+            schedule.IsExhausted(message.Attempt) ? null : schedule.NextDelay(message.Attempt, null, random), FailureClasses.Content);
 
     private static AttemptOutcome Outcome(ClaimedMessage message, WebhookResult result, string kind) => new()
     {

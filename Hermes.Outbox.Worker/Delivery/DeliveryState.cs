@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Polly.CircuitBreaker;
 
 namespace Hermes.Outbox.Worker.Delivery;
@@ -20,6 +21,9 @@ public sealed class DeliveryState(TimeProvider time)
     private volatile bool _listening;
     private DateTimeOffset? _writerFailingSince;
     private string? _fatalError;
+    private DateTimeOffset? _failingSince;
+    private DateTimeOffset? _outageSince;
+    private readonly Channel<bool> _outageEnded = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
     public DateTimeOffset? LastSuccessAt { get { lock (_gate) { return _lastSuccessAt; } } }
 
@@ -47,6 +51,23 @@ public sealed class DeliveryState(TimeProvider time)
 
     /// <summary>Why this worker gave up and is stopping (it exits non-zero); null while it is fine.</summary>
     public string? FatalError { get { lock (_gate) { return _fatalError; } } }
+
+    /// <summary>Signalled when the circuit closes after failures (<see cref="OutageRecovery"/> waits on it).</summary>
+    internal ChannelReader<bool> OutageEnded => _outageEnded.Reader;
+
+    /// <summary>
+    /// The start of the outage that ended: this worker's first failed attempt after its last delivery. Taken once;
+    /// outages that end before a recovery takes them merge into one, from the earliest start.
+    /// </summary>
+    internal DateTimeOffset? TakeOutage()
+    {
+        lock (_gate)
+        {
+            var since = _outageSince;
+            _outageSince = null;
+            return since;
+        }
+    }
 
     internal void WriterSucceeded()
     {
@@ -91,6 +112,7 @@ public sealed class DeliveryState(TimeProvider time)
         {
             _lastSuccessAt = time.GetUtcNow();
             _consecutiveFailures = 0;
+            _failingSince = null;
         }
     }
 
@@ -99,6 +121,7 @@ public sealed class DeliveryState(TimeProvider time)
         lock (_gate)
         {
             _lastFailureAt = time.GetUtcNow();
+            _failingSince ??= _lastFailureAt;
             _consecutiveFailures++;
         }
     }
@@ -126,6 +149,12 @@ public sealed class DeliveryState(TimeProvider time)
         {
             _circuit = CircuitState.Closed;
             _circuitOpenUntil = null;
+            // Polly closes the circuit before the probe's success is recorded, so the failures are still counted here.
+            if (_failingSince is { } since)
+            {
+                _outageSince = _outageSince is { } earlier && earlier < since ? earlier : since;
+                _outageEnded.Writer.TryWrite(true);
+            }
         }
     }
 }

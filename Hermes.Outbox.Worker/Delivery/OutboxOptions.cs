@@ -48,6 +48,18 @@ public sealed class OutboxOptions
     public CircuitBreakerSettings CircuitBreaker { get; set; } = new();
 
     /// <summary>
+    /// When the circuit closes after an outage, replay once the rows that gave up during it with outage answers only
+    /// (no answer, timeouts, 502/503/504); see docs/operating.md. Off by default.
+    /// </summary>
+    public bool AutoRecover { get; set; }
+
+    /// <summary>The most rows one automatic recovery replays (oldest failure first).</summary>
+    public int AutoRecoverMaxRows { get; set; } = 500;
+
+    /// <summary>The pace of an automatic recovery: the n-th replayed row is due this long after the one before it.</summary>
+    public TimeSpan AutoRecoverSpacing { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
     /// The part of a lease kept free at its end: an outcome must be written, and a POST must be able to finish, this long
     /// before the lease ends, which leaves a worker that cannot write in time the moment to stop before another worker
     /// may claim the row. A tenth of the lease, at most 5 s.
@@ -98,6 +110,9 @@ public sealed class OutboxOptionsValidator : IValidateOptions<OutboxOptions>
         Check(options.MaxRetryAfter >= TimeSpan.Zero, nameof(options.MaxRetryAfter), "must not be negative.");
         Check(options.RequestTimeout >= TimeSpan.FromMilliseconds(10) && options.RequestTimeout <= TimeSpan.FromHours(1), nameof(options.RequestTimeout), "must be between 00:00:00.010 and 01:00:00.");
         Check(!string.IsNullOrWhiteSpace(options.WorkerId) && options.WorkerId.Length <= 200, nameof(options.WorkerId), "must be 1 to 200 characters.");
+
+        Check(options.AutoRecoverMaxRows is >= 1 and <= 100_000, nameof(options.AutoRecoverMaxRows), "must be between 1 and 100000.");
+        Check(options.AutoRecoverSpacing >= TimeSpan.Zero && options.AutoRecoverSpacing <= TimeSpan.FromMinutes(1), nameof(options.AutoRecoverSpacing), "must be between 00:00:00 and 00:01:00.");
 
         var breaker = options.CircuitBreaker;
         Check(breaker.FailureRatio is > 0 and <= 1, "CircuitBreaker:FailureRatio", "must be greater than 0 and at most 1.");

@@ -24,6 +24,7 @@ public sealed class OutboxTelemetry
         Attempts = meter.CreateHistogram<int>("hermes.outbox.delivery.attempts", "{attempt}", "Attempts a message took until it was delivered or given up (tag outcome).");
         Claimed = meter.CreateCounter<long>("hermes.outbox.claimed", "{message}", "Rows claimed.");
         Released = meter.CreateCounter<long>("hermes.outbox.released", "{message}", "Claims undone without an attempt (shutdown, open circuit).");
+        AutoRecovered = meter.CreateCounter<long>("hermes.outbox.auto_recovered", "{message}", "Failed rows replayed by the automatic recovery after an outage (Outbox:AutoRecover).");
     }
 
     // Seconds. A POST ends within Outbox:RequestTimeout (15 s by default); the default OpenTelemetry boundaries
@@ -46,4 +47,6 @@ public sealed class OutboxTelemetry
     public Counter<long> Claimed { get; }
 
     public Counter<long> Released { get; }
+
+    public Counter<long> AutoRecovered { get; }
 }

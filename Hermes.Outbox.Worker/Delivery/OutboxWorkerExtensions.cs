@@ -1,3 +1,4 @@
+using Hermes.Persistence.Operations;
 using Hermes.Persistence.Outbox;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -35,8 +36,10 @@ public static class OutboxWorkerExtensions
         services.AddSingleton<OutboxStore>();
         services.AddSingleton<WebhookClient>();
         services.AddSingleton<OutcomeCompleter>();
+        services.TryAddSingleton<OutboxAutoRecovery>();
         services.AddHostedService<OutboxListener>();
         services.AddHostedService<OutboxDispatcher>();
+        services.AddHostedService<OutageRecovery>();
         services.AddHostedService<WebhookSigningNotice>();
         return builder;
     }

@@ -42,6 +42,15 @@ internal static partial class WorkerLog
     [LoggerMessage(4012, LogLevel.Information, "Circuit closed: the webhook answers again")]
     public static partial void CircuitClosed(ILogger logger);
 
+    [LoggerMessage(4050, LogLevel.Information, "Automatic recovery after an outage of {Outage}: replayed {Count} rows that gave up with outage answers only (audit entry {AuditId})")]
+    public static partial void AutoRecovered(ILogger logger, TimeSpan outage, long count, long? auditId);
+
+    [LoggerMessage(4051, LogLevel.Information, "Automatic recovery after an outage of {Outage}: another worker is recovering; this one does nothing")]
+    public static partial void AutoRecoveryBusy(ILogger logger, TimeSpan outage);
+
+    [LoggerMessage(4052, LogLevel.Error, "Automatic recovery after an outage of {Outage} failed; replay the failed rows by hand (docs/operating.md)")]
+    public static partial void AutoRecoveryFailed(ILogger logger, Exception exception, TimeSpan outage);
+
     [LoggerMessage(4020, LogLevel.Information, "Listening on channel {Channel} for new outbox rows")]
     public static partial void Listening(ILogger logger, string channel);
 

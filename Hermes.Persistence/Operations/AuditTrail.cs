@@ -17,6 +17,9 @@ public enum AuditAction
     Purge,
     Seed,
     Migrate,
+
+    /// <summary>The worker's automatic recovery after an outage (<see cref="OutboxAutoRecovery"/>), by <c>system:auto-recover</c>.</summary>
+    AutoRecover,
 }
 
 /// <summary><see cref="AuditAction"/> as the database spells it: the one mapping (the migration's check constraint lists the same).</summary>
@@ -32,6 +35,7 @@ public static class AuditActions
         AuditAction.Purge => "purge",
         AuditAction.Seed => "seed",
         AuditAction.Migrate => "migrate",
+        AuditAction.AutoRecover => "auto_recover",
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, null),
     };
 }

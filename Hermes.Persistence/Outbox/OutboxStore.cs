@@ -50,6 +50,9 @@ public sealed record AttemptOutcome
     public string? Error { get; init; }
     public string? ResponseExcerpt { get; init; }
 
+    /// <summary>For a retry or a failure: <see cref="FailureClasses.Outage"/> or <see cref="FailureClasses.Content"/>; null for a delivery.</summary>
+    public string? FailureClass { get; init; }
+
     /// <summary>For a retry: how long until the row may be claimed again.</summary>
     public TimeSpan? RetryDelay { get; init; }
 
@@ -117,6 +120,9 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     // without reaching n8n will never be sent again: no contact id will come (g).
     // A lead.erased row's outcome touches only the lead's CRM erasure columns (e): confirmed with n8n's time when it
     // was delivered (the decision made it a delivery only for "erased": true), failed when it gave up.
+    // The row's failure_class is its current replay generation's (an attempt 1 starts a generation afresh; one content
+    // failure makes it content) and failed_at is when it gave up, by this database's clock: automatic recovery
+    // (OutboxAutoRecovery) replays only rows whose generation failed with outages alone, within an outage's window.
     // The attempt log gets every attempt either way: it is the history an operator reads. For an erased lead a
     // delivery's attempt is logged without its error and response excerpt; an erasure's keeps them (they name no
     // person, and they are why the CRM has not confirmed). "Erased" is erased_at, which only an erase sets (the worker
@@ -125,9 +131,9 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         WITH r AS (
             SELECT *
             FROM unnest(@outbox_ids, @lead_ids, @attempts, @replays, @outcomes, @started_at, @finished_at, @durations,
-                        @status_codes, @errors, @excerpts, @retry_delays, @response_data, @brevo_ids)
+                        @status_codes, @errors, @excerpts, @retry_delays, @response_data, @brevo_ids, @failure_classes)
                 AS r(outbox_id, lead_id, attempt, replay_count, outcome, started_at, finished_at, duration_ms,
-                     status_code, error, excerpt, retry_delay, response_data, brevo_contact_id)
+                     status_code, error, excerpt, retry_delay, response_data, brevo_contact_id, failure_class)
         ),
         o AS (
             UPDATE hermes_outbox o
@@ -135,7 +141,12 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 delivered_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN r.finished_at ELSE o.delivered_at END,
                 available_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Retry}' THEN now() + r.retry_delay ELSE o.available_at END,
                 last_error = r.error,
-                last_status_code = r.status_code
+                last_status_code = r.status_code,
+                failure_class = CASE WHEN r.outcome = '{DeliveryOutcomes.Delivered}' THEN o.failure_class
+                                     WHEN r.attempt = 1 OR o.failure_class IS NULL THEN r.failure_class
+                                     WHEN '{FailureClasses.Content}' IN (o.failure_class, r.failure_class) THEN '{FailureClasses.Content}'
+                                     ELSE '{FailureClasses.Outage}' END,
+                failed_at = CASE WHEN r.outcome = '{DeliveryOutcomes.Failed}' THEN now() ELSE o.failed_at END
             FROM r
             WHERE o.id = r.outbox_id AND o.replay_count = r.replay_count
               AND ((r.outcome = '{DeliveryOutcomes.Delivered}' AND o.status IN ('{OutboxStatusNames.Pending}', '{OutboxStatusNames.Cancelled}'))
@@ -184,10 +195,11 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         ),
         a AS (
             INSERT INTO hermes_delivery_attempts
-                (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt, worker_id)
+                (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, response_excerpt, worker_id, failure_class)
             SELECT r.outbox_id, r.lead_id, r.attempt, r.started_at, r.duration_ms, r.status_code, r.outcome,
                    CASE WHEN e.erased_at IS NULL OR t.type = '{OutboxMessage.LeadErasedType}' THEN r.error END,
-                   CASE WHEN e.erased_at IS NULL OR t.type = '{OutboxMessage.LeadErasedType}' THEN r.excerpt END, @worker
+                   CASE WHEN e.erased_at IS NULL OR t.type = '{OutboxMessage.LeadErasedType}' THEN r.excerpt END, @worker,
+                   CASE WHEN r.outcome <> '{DeliveryOutcomes.Delivered}' THEN r.failure_class END
             FROM r LEFT JOIN hermes_leads e ON e.id = r.lead_id LEFT JOIN hermes_outbox t ON t.id = r.outbox_id
         )
         SELECT count(*) FROM o
@@ -363,6 +375,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         var delays = new TimeSpan?[n];
         var data = new string?[n];
         var brevoIds = new string?[n];
+        var failureClasses = new string?[n];
         for (var i = 0; i < n; i++)
         {
             var o = outcomes[i];
@@ -380,6 +393,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
             delays[i] = o.RetryDelay;
             data[i] = o.ResponseData;
             brevoIds[i] = o.BrevoContactId;
+            failureClasses[i] = o.Outcome == DeliveryOutcomes.Delivered ? null : o.FailureClass ?? FailureClasses.Content;
         }
 
         return new NpgsqlBatchCommand(CompleteSql)
@@ -400,6 +414,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 new NpgsqlParameter("retry_delays", NpgsqlDbType.Array | NpgsqlDbType.Interval) { Value = delays },
                 new NpgsqlParameter("response_data", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = data },
                 new NpgsqlParameter("brevo_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = brevoIds },
+                new NpgsqlParameter("failure_classes", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = failureClasses },
                 new NpgsqlParameter("worker", NpgsqlDbType.Text) { Value = workerId },
             },
         };

@@ -82,6 +82,12 @@ BEGIN
         REVOKE ALL ON FUNCTION hermes_audit_purge(interval) FROM PUBLIC, hermes_api, hermes_admin;
         GRANT EXECUTE ON FUNCTION hermes_audit_purge(interval) TO hermes_worker;
     END IF;
+    -- Automatic recovery (migration AutoRecovery): the worker appends its one entry, as system:auto-recover, through
+    -- this function only; it still cannot INSERT into the trail.
+    IF to_regprocedure('hermes_audit_auto_recover(text[], bigint, jsonb)') IS NOT NULL THEN
+        REVOKE ALL ON FUNCTION hermes_audit_auto_recover(text[], bigint, jsonb) FROM PUBLIC, hermes_api, hermes_admin;
+        GRANT EXECUTE ON FUNCTION hermes_audit_auto_recover(text[], bigint, jsonb) TO hermes_worker;
+    END IF;
 END
 $audit$;
 
