@@ -23,6 +23,7 @@ public sealed class DeliveryState(TimeProvider time)
     private string? _fatalError;
     private DateTimeOffset? _failingSince;
     private DateTimeOffset? _outageSince;
+    private bool _circuitWasOpen;
     private readonly Channel<bool> _outageEnded = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
     public DateTimeOffset? LastSuccessAt { get { lock (_gate) { return _lastSuccessAt; } } }
@@ -52,7 +53,7 @@ public sealed class DeliveryState(TimeProvider time)
     /// <summary>Why this worker gave up and is stopping (it exits non-zero); null while it is fine.</summary>
     public string? FatalError { get { lock (_gate) { return _fatalError; } } }
 
-    /// <summary>Signalled when the circuit closes after failures (<see cref="OutageRecovery"/> waits on it).</summary>
+    /// <summary>Signalled by the first delivery after the circuit closed again (<see cref="OutageRecovery"/> waits on it).</summary>
     internal ChannelReader<bool> OutageEnded => _outageEnded.Reader;
 
     /// <summary>
@@ -112,6 +113,15 @@ public sealed class DeliveryState(TimeProvider time)
         {
             _lastSuccessAt = time.GetUtcNow();
             _consecutiveFailures = 0;
+            // An outage ends with the first delivery after the circuit closed: a probe answered 4xx closes the circuit
+            // too, but only a delivery shows that n8n takes messages again.
+            if (_circuitWasOpen && _circuit == CircuitState.Closed && _failingSince is { } since)
+            {
+                _circuitWasOpen = false;
+                _outageSince = _outageSince is { } earlier && earlier < since ? earlier : since;
+                _outageEnded.Writer.TryWrite(true);
+            }
+
             _failingSince = null;
         }
     }
@@ -131,6 +141,7 @@ public sealed class DeliveryState(TimeProvider time)
         lock (_gate)
         {
             _circuit = CircuitState.Open;
+            _circuitWasOpen = true;
             _circuitOpenUntil = time.GetUtcNow() + breakDuration;
         }
     }
@@ -149,12 +160,6 @@ public sealed class DeliveryState(TimeProvider time)
         {
             _circuit = CircuitState.Closed;
             _circuitOpenUntil = null;
-            // Polly closes the circuit before the probe's success is recorded, so the failures are still counted here.
-            if (_failingSince is { } since)
-            {
-                _outageSince = _outageSince is { } earlier && earlier < since ? earlier : since;
-                _outageEnded.Writer.TryWrite(true);
-            }
         }
     }
 }

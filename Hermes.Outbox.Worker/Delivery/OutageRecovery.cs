@@ -5,7 +5,8 @@ namespace Hermes.Outbox.Worker.Delivery;
 
 /// <summary>
 /// Automatic recovery (<see cref="OutboxOptions.AutoRecover"/>): when this worker's circuit breaker closes after an
-/// outage, replays once the rows that gave up during it with outage answers only (<see cref="OutboxAutoRecovery"/>).
+/// outage and the next delivery succeeds, replays once the rows that gave up during it with outage answers only
+/// (<see cref="OutboxAutoRecovery"/>).
 /// "During it" is from this worker's first failed attempt after its last delivery until the recovery runs, a moment
 /// after the close; the window is sent as a length, so the database compares it with its own clock
 /// (<c>failed_at</c>) and no clock skew between a worker and the database matters. Off, it only drains the signal.
