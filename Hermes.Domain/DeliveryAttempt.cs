@@ -23,4 +23,7 @@ public sealed class DeliveryAttempt
     public string? Error { get; set; }
     public string? ResponseExcerpt { get; set; }
     public string? WorkerId { get; set; }
+
+    /// <summary>For a failed attempt: <see cref="FailureClasses.Outage"/> or <see cref="FailureClasses.Content"/>.</summary>
+    public string? FailureClass { get; set; }
 }

@@ -41,5 +41,17 @@ public sealed class OutboxMessage
     /// <summary>W3C trace context of the submission, continued by the worker.</summary>
     public string? Traceparent { get; set; }
 
+    /// <summary>
+    /// How the current replay generation's attempts failed (<see cref="FailureClasses"/>): <c>outage</c> while every
+    /// failure was an outage, <c>content</c> once one was not; null before the first failure.
+    /// </summary>
+    public string? FailureClass { get; set; }
+
+    /// <summary>When the row gave up (became failed), by the database's clock.</summary>
+    public DateTimeOffset? FailedAt { get; set; }
+
+    /// <summary>The replay generation the automatic recovery made; null while the system never recovered the row.</summary>
+    public int? AutoRecoveredGeneration { get; set; }
+
     public Lead? Lead { get; set; }
 }

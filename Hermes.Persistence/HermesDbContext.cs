@@ -92,9 +92,13 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
 
     private static void MapOutbox(EntityTypeBuilder<OutboxMessage> outbox)
     {
-        outbox.ToTable("hermes_outbox", static t => t.HasCheckConstraint(
-            "ck_hermes_outbox_status",
-            $"status IN ('{OutboxStatusNames.Pending}', '{OutboxStatusNames.Delivered}', '{OutboxStatusNames.Failed}', '{OutboxStatusNames.Cancelled}')"));
+        outbox.ToTable("hermes_outbox", static t =>
+        {
+            t.HasCheckConstraint(
+                "ck_hermes_outbox_status",
+                $"status IN ('{OutboxStatusNames.Pending}', '{OutboxStatusNames.Delivered}', '{OutboxStatusNames.Failed}', '{OutboxStatusNames.Cancelled}')");
+            t.HasCheckConstraint("ck_hermes_outbox_failure_class", FailureClassCheck);
+        });
         outbox.HasKey(static o => o.Id).HasName("hermes_outbox_pkey");
         outbox.Property(static o => o.Id).HasColumnName("id").UseIdentityByDefaultColumn();
         outbox.Property(static o => o.BackupId).HasColumnName("lead_id");
@@ -111,6 +115,9 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
         outbox.Property(static o => o.LastStatusCode).HasColumnName("last_status_code");
         outbox.Property(static o => o.ReplayCount).HasColumnName("replay_count");
         outbox.Property(static o => o.Traceparent).HasColumnName("traceparent").HasMaxLength(100);
+        outbox.Property(static o => o.FailureClass).HasColumnName("failure_class").HasMaxLength(10);
+        outbox.Property(static o => o.FailedAt).HasColumnName("failed_at");
+        outbox.Property(static o => o.AutoRecoveredGeneration).HasColumnName("auto_recovered_generation");
 
         outbox.HasOne(static o => o.Lead).WithMany().HasForeignKey(static o => o.BackupId)
             .HasConstraintName("fk_hermes_outbox_lead").OnDelete(DeleteBehavior.Restrict);
@@ -121,11 +128,17 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
             .HasDatabaseName("idx_hermes_outbox_delivered_at");
         outbox.HasIndex(static o => new { o.Status, o.CreatedAt }).HasFilter($"status <> '{OutboxStatusNames.Delivered}'")
             .HasDatabaseName("idx_hermes_outbox_undelivered");
+        // The automatic recovery's candidates (OutboxAutoRecovery): few rows, found without reading the outbox.
+        outbox.HasIndex(static o => new { o.FailedAt, o.Id })
+            .HasFilter($"status = '{OutboxStatusNames.Failed}' AND failure_class = '{FailureClasses.Outage}' AND auto_recovered_generation IS NULL")
+            .HasDatabaseName("idx_hermes_outbox_outage_failed");
     }
+
+    private const string FailureClassCheck = $"failure_class IN ('{FailureClasses.Outage}', '{FailureClasses.Content}')";
 
     private static void MapAttempt(EntityTypeBuilder<DeliveryAttempt> attempt)
     {
-        attempt.ToTable("hermes_delivery_attempts");
+        attempt.ToTable("hermes_delivery_attempts", static t => t.HasCheckConstraint("ck_hermes_delivery_attempts_failure_class", FailureClassCheck));
         attempt.HasKey(static a => a.Id).HasName("hermes_delivery_attempts_pkey");
         attempt.Property(static a => a.Id).HasColumnName("id").UseIdentityByDefaultColumn();
         attempt.Property(static a => a.OutboxId).HasColumnName("outbox_id");
@@ -138,6 +151,7 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
         attempt.Property(static a => a.Error).HasColumnName("error").HasColumnType("text");
         attempt.Property(static a => a.ResponseExcerpt).HasColumnName("response_excerpt").HasColumnType("text");
         attempt.Property(static a => a.WorkerId).HasColumnName("worker_id").HasMaxLength(200);
+        attempt.Property(static a => a.FailureClass).HasColumnName("failure_class").HasMaxLength(10);
 
         attempt.HasOne<OutboxMessage>().WithMany().HasForeignKey(static a => a.OutboxId)
             .HasConstraintName("fk_hermes_delivery_attempts_outbox").OnDelete(DeleteBehavior.Cascade);

@@ -21,7 +21,7 @@ namespace Hermes.Persistence.CompiledModel
                 "Hermes.Domain.DeliveryAttempt",
                 typeof(DeliveryAttempt),
                 baseEntityType,
-                propertyCount: 11,
+                propertyCount: 12,
                 foreignKeyCount: 2,
                 unnamedIndexCount: 3,
                 keyCount: 1);
@@ -73,6 +73,16 @@ namespace Hermes.Persistence.CompiledModel
             error.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
             error.AddAnnotation("Relational:ColumnName", "error");
             error.AddAnnotation("Relational:ColumnType", "text");
+
+            var failureClass = runtimeEntityType.AddProperty(
+                "FailureClass",
+                typeof(string),
+                propertyInfo: typeof(DeliveryAttempt).GetProperty("FailureClass", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(DeliveryAttempt).GetField("<FailureClass>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true,
+                maxLength: 10);
+            failureClass.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            failureClass.AddAnnotation("Relational:ColumnName", "failure_class");
 
             var outboxId = runtimeEntityType.AddProperty(
                 "OutboxId",

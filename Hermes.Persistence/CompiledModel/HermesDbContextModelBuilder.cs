@@ -12,7 +12,7 @@ namespace Hermes.Persistence.CompiledModel
     public partial class HermesDbContextModel
     {
         private HermesDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("a83b6b7b-02b4-4693-ba54-5003af10912f"), entityTypeCount: 3)
+            : base(skipDetectChanges: false, modelId: new Guid("fe0b7a32-e6c7-4738-927f-881cb688dc03"), entityTypeCount: 3)
         {
         }
 

@@ -22,10 +22,10 @@ namespace Hermes.Persistence.CompiledModel
                 "Hermes.Domain.OutboxMessage",
                 typeof(OutboxMessage),
                 baseEntityType,
-                propertyCount: 14,
+                propertyCount: 17,
                 navigationCount: 1,
                 foreignKeyCount: 1,
-                unnamedIndexCount: 4,
+                unnamedIndexCount: 5,
                 keyCount: 1);
 
             var id = runtimeEntityType.AddProperty(
@@ -47,6 +47,15 @@ namespace Hermes.Persistence.CompiledModel
                 sentinel: 0);
             attempts.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
             attempts.AddAnnotation("Relational:ColumnName", "attempts");
+
+            var autoRecoveredGeneration = runtimeEntityType.AddProperty(
+                "AutoRecoveredGeneration",
+                typeof(int?),
+                propertyInfo: typeof(OutboxMessage).GetProperty("AutoRecoveredGeneration", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(OutboxMessage).GetField("<AutoRecoveredGeneration>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            autoRecoveredGeneration.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            autoRecoveredGeneration.AddAnnotation("Relational:ColumnName", "auto_recovered_generation");
 
             var availableAt = runtimeEntityType.AddProperty(
                 "AvailableAt",
@@ -87,6 +96,25 @@ namespace Hermes.Persistence.CompiledModel
                 nullable: true);
             deliveredAt.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
             deliveredAt.AddAnnotation("Relational:ColumnName", "delivered_at");
+
+            var failedAt = runtimeEntityType.AddProperty(
+                "FailedAt",
+                typeof(DateTimeOffset?),
+                propertyInfo: typeof(OutboxMessage).GetProperty("FailedAt", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(OutboxMessage).GetField("<FailedAt>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            failedAt.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            failedAt.AddAnnotation("Relational:ColumnName", "failed_at");
+
+            var failureClass = runtimeEntityType.AddProperty(
+                "FailureClass",
+                typeof(string),
+                propertyInfo: typeof(OutboxMessage).GetProperty("FailureClass", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(OutboxMessage).GetField("<FailureClass>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true,
+                maxLength: 10);
+            failureClass.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            failureClass.AddAnnotation("Relational:ColumnName", "failure_class");
 
             var lastError = runtimeEntityType.AddProperty(
                 "LastError",
@@ -187,9 +215,14 @@ namespace Hermes.Persistence.CompiledModel
             index1.AddAnnotation("Relational:Name", "idx_hermes_outbox_pending");
 
             var index2 = runtimeEntityType.AddIndex(
+                new[] { failedAt, id });
+            index2.AddAnnotation("Relational:Filter", "status = 'failed' AND failure_class = 'outage' AND auto_recovered_generation IS NULL");
+            index2.AddAnnotation("Relational:Name", "idx_hermes_outbox_outage_failed");
+
+            var index3 = runtimeEntityType.AddIndex(
                 new[] { status, createdAt });
-            index2.AddAnnotation("Relational:Filter", "status <> 'delivered'");
-            index2.AddAnnotation("Relational:Name", "idx_hermes_outbox_undelivered");
+            index3.AddAnnotation("Relational:Filter", "status <> 'delivered'");
+            index3.AddAnnotation("Relational:Name", "idx_hermes_outbox_undelivered");
 
             return runtimeEntityType;
         }

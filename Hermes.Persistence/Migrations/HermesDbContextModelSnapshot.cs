@@ -48,6 +48,11 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnType("text")
                         .HasColumnName("error");
 
+                    b.Property<string>("FailureClass")
+                        .HasMaxLength(10)
+                        .HasColumnType("character varying(10)")
+                        .HasColumnName("failure_class");
+
                     b.Property<long>("OutboxId")
                         .HasColumnType("bigint")
                         .HasColumnName("outbox_id");
@@ -87,7 +92,10 @@ namespace Hermes.Persistence.Migrations
                     b.HasIndex("OutboxId", "AttemptNumber")
                         .HasDatabaseName("idx_hermes_delivery_attempts_outbox");
 
-                    b.ToTable("hermes_delivery_attempts", (string)null);
+                    b.ToTable("hermes_delivery_attempts", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_hermes_delivery_attempts_failure_class", "failure_class IN ('outage', 'content')");
+                        });
                 });
 
             modelBuilder.Entity("Hermes.Domain.Lead", b =>
@@ -333,6 +341,10 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("attempts");
 
+                    b.Property<int?>("AutoRecoveredGeneration")
+                        .HasColumnType("integer")
+                        .HasColumnName("auto_recovered_generation");
+
                     b.Property<DateTimeOffset>("AvailableAt")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp with time zone")
@@ -352,6 +364,15 @@ namespace Hermes.Persistence.Migrations
                     b.Property<DateTimeOffset?>("DeliveredAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("delivered_at");
+
+                    b.Property<DateTimeOffset?>("FailedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("failed_at");
+
+                    b.Property<string>("FailureClass")
+                        .HasMaxLength(10)
+                        .HasColumnType("character varying(10)")
+                        .HasColumnName("failure_class");
 
                     b.Property<string>("LastError")
                         .HasColumnType("text")
@@ -406,12 +427,18 @@ namespace Hermes.Persistence.Migrations
                         .HasDatabaseName("idx_hermes_outbox_pending")
                         .HasFilter("status = 'pending'");
 
+                    b.HasIndex("FailedAt", "Id")
+                        .HasDatabaseName("idx_hermes_outbox_outage_failed")
+                        .HasFilter("status = 'failed' AND failure_class = 'outage' AND auto_recovered_generation IS NULL");
+
                     b.HasIndex("Status", "CreatedAt")
                         .HasDatabaseName("idx_hermes_outbox_undelivered")
                         .HasFilter("status <> 'delivered'");
 
                     b.ToTable("hermes_outbox", null, t =>
                         {
+                            t.HasCheckConstraint("ck_hermes_outbox_failure_class", "failure_class IN ('outage', 'content')");
+
                             t.HasCheckConstraint("ck_hermes_outbox_status", "status IN ('pending', 'delivered', 'failed', 'cancelled')");
                         });
                 });

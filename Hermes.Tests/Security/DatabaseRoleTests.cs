@@ -242,6 +242,25 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         await AssertDeniedAsync(_api, "SELECT hermes_audit_purge(interval '30 days')");
     }
 
+    [Test]
+    public async Task The_worker_runs_the_automatic_recovery_and_appends_only_the_systems_entry()
+    {
+        var (_, message) = await InsertLeadAsync();
+        await ExecuteAsync("UPDATE hermes_outbox SET status = 'failed', failure_class = 'outage', failed_at = now() WHERE id = $1", message.Id);
+        await using var workerSource = NpgsqlDataSource.Create(_worker);
+
+        var result = await new Hermes.Persistence.Operations.OutboxAutoRecovery(workerSource).RecoverAsync(TimeSpan.FromMinutes(5), 10, TimeSpan.Zero, "w", CancellationToken.None);
+
+        Assert.That((result.Ran, result.Count), Is.EqualTo((true, 1L)));
+        Assert.That(await ScalarAsync<string>("SELECT actor || ' ' || action || ' ' || db_login FROM hermes_audit WHERE id = $1", result.AuditId!.Value),
+            Is.EqualTo($"system:auto-recover auto_recover {new NpgsqlConnectionStringBuilder(_worker).Username}"), "the worker's login, through the function");
+        Assert.That(await ScalarAsync<string>("SELECT status FROM hermes_outbox WHERE id = $1", message.Id), Is.EqualTo("pending"));
+        foreach (var login in new[] { _api, _admin, _nobody })
+        {
+            await AssertDeniedAsync(login, "SELECT hermes_audit_auto_recover(ARRAY[]::text[], 0, '{}')");
+        }
+    }
+
     [TestCase("SELECT id FROM hermes_leads")]
     [TestCase("INSERT INTO hermes_outbox (lead_id, payload) VALUES (1, '{}')")]
     public async Task A_login_outside_the_groups_gets_nothing(string sql) => await AssertDeniedAsync(_nobody, sql);

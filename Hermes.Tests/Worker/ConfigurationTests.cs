@@ -17,6 +17,8 @@ public sealed class ConfigurationTests : WorkerTest
     [TestCase("Outbox:MaxDelay", "00:00:00.001", "Outbox:MaxDelay")]
     [TestCase("Outbox:CircuitBreaker:FailureRatio", "1.5", "Outbox:CircuitBreaker:FailureRatio")]
     [TestCase("Outbox:CircuitBreaker:MinimumThroughput", "1", "Outbox:CircuitBreaker:MinimumThroughput")]
+    [TestCase("Outbox:AutoRecoverMaxRows", "0", "Outbox:AutoRecoverMaxRows must be between 1 and 100000")]
+    [TestCase("Outbox:AutoRecoverSpacing", "00:05:00", "Outbox:AutoRecoverSpacing must be between")]
     [TestCase("Webhook:AuthHeaderName", "X-Key", "Webhook:AuthHeaderValue must be set together")]
     public void Bad_setting_stops_the_worker_naming_the_key(string key, string value, string expected)
     {
