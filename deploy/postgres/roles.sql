@@ -17,7 +17,8 @@
 --   hermes_api     INSERT leads and outbox rows; SELECT only the columns read back (RETURNING id/created_at and the
 --                  Idempotency-Key look-up: lead_id, idempotency_key, request_hash). It cannot read anyone's
 --                  name, email, phone or message, nor any outbox payload.
---   hermes_worker  claims and updates outbox rows, writes the attempt log, purges old rows (retention), and
+--   hermes_worker  claims and updates outbox rows, writes the attempt log, purges old rows (retention), appends
+--                  the automatic recovery's audit entry through hermes_audit_auto_recover (only that one), and
 --                  UPDATEs only the tracking columns of hermes_leads (n8n_*, brevo_contact_id, status,
 --                  processed_at, and the CRM erasure's state and time): it cannot change what a person submitted. It
 --                  reads payloads, which it delivers, and erased_at, which keeps what it writes about an erased lead
