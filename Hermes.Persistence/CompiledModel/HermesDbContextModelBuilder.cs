@@ -12,7 +12,7 @@ namespace Hermes.Persistence.CompiledModel
     public partial class HermesDbContextModel
     {
         private HermesDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("a83b6b7b-02b4-4693-ba54-5003af10912f"), entityTypeCount: 3)
+            : base(skipDetectChanges: false, modelId: new Guid("ef72d157-b6b0-4273-80a5-045ffb51c939"), entityTypeCount: 3)
         {
         }
 
