@@ -55,6 +55,9 @@ public sealed class CanaryInN8nTests : OperationsTest
             ["Webhook:AuthHeaderName"] = RealN8n.AuthHeaderName,
             ["Webhook:AuthHeaderValue"] = _n8n.AuthHeaderValue,
             ["Outbox:RequestTimeout"] = new OutboxOptions().RequestTimeout.ToString(),
+            ["Outbox:Lease"] = "00:01:00",
+            ["Outbox:BaseDelay"] = "00:00:00.200",
+            ["Outbox:MaxDelay"] = "00:00:00.500",
         });
         var brevoRequestsBefore = _brevo.Requests.Count;
         await using var admin = new HermesAdminFactory(ConnectionString, "canary-tier-admin-key-0123456789abcdef", new Dictionary<string, string?>
