@@ -1,4 +1,5 @@
 using Hermes.Admin.AdminApi;
+using Hermes.Admin.Canary;
 using Hermes.Admin.OperatorConsole;
 using Hermes.Persistence.Hosting;
 using Hermes.ServiceDefaults;
@@ -46,6 +47,7 @@ public sealed class AdminProgram
         builder.AddHermesAdmin();
         builder.AddHermesConsole();
         builder.AddHermesAdminOpenApi();
+        builder.AddHermesCanary();
         return builder.Build();
     }
 }

@@ -72,6 +72,12 @@ public sealed class Lead
     /// <summary>When n8n confirmed that the Brevo contact is gone (<see cref="CrmErasureState.Confirmed"/>).</summary>
     public DateTimeOffset? CrmErasedAt { get; set; }
 
+    /// <summary>
+    /// A synthetic lead the canary sent to prove the path (docs/monitoring.md, "The canary"); set by the API only for a
+    /// submission that carries the canary secret. Left out of every lead count, list and statistic.
+    /// </summary>
+    public bool IsCanary { get; set; }
+
     /// <summary>Builds a new lead from a validated submission; the database assigns <see cref="BackupId"/> and <see cref="CreatedAt"/>.</summary>
     public static Lead FromSubmission(LeadSubmission submission, string leadId) => new()
     {

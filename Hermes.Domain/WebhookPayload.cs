@@ -20,6 +20,13 @@ public sealed record WebhookPayload(
 {
     public const int CurrentVersion = 1;
 
+    /// <summary>
+    /// A canary's synthetic lead (<see cref="Lead.IsCanary"/>): the workflow answers it without writing to the CRM. An
+    /// optional field of <c>lead.submitted</c> version 1, sent only when true, so every other payload is unchanged.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Canary { get; init; }
+
     /// <summary>The payload for a stored lead (its <see cref="Lead.BackupId"/> and <see cref="Lead.CreatedAt"/> assigned).</summary>
     public static WebhookPayload For(Lead lead) => new(
         OutboxMessage.LeadSubmittedType,
@@ -43,7 +50,10 @@ public sealed record WebhookPayload(
             lead.AgreeToTerms,
             lead.PrivacyConsent,
             lead.MarketingConsent ?? false),
-        new WebhookMetadata(lead.UserAgent, lead.IpAddress?.ToString(), lead.Source));
+        new WebhookMetadata(lead.UserAgent, lead.IpAddress?.ToString(), lead.Source))
+    {
+        Canary = lead.IsCanary,
+    };
 
     /// <summary>The message id (see <see cref="WebhookIds"/>).</summary>
     public static string MessageIdFor(string leadId) => WebhookIds.MessageIdFor(leadId);

@@ -76,6 +76,7 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
         lead.Property(static l => l.CrmErasure).HasColumnName("crm_erasure_state").HasMaxLength(20)
             .HasConversion(new ValueConverter<CrmErasureState, string>(static s => s.ToDatabase(), static s => CrmErasureStateNames.Parse(s)));
         lead.Property(static l => l.CrmErasedAt).HasColumnName("crm_erased_at");
+        lead.Property(static l => l.IsCanary).HasColumnName("is_canary");
 
         lead.HasIndex(static l => l.LeadId).IsUnique().HasDatabaseName("idx_hermes_leads_lead_id");
         // idx_hermes_leads_email is an expression index on lower(email), created by the migration (EF cannot model it).
@@ -88,6 +89,8 @@ public sealed class HermesDbContext(DbContextOptions<HermesDbContext> options) :
             .HasDatabaseName("idx_hermes_leads_crm_erasure_unconfirmed");
         lead.HasIndex(static l => l.IdempotencyKey).IsUnique().HasFilter("idempotency_key IS NOT NULL")
             .HasDatabaseName("idx_hermes_leads_idempotency_key");
+        // The canaries alone (the console's filter, the canary's own "when was the last one"): few rows, so a partial index.
+        lead.HasIndex(static l => l.BackupId).HasFilter("is_canary").HasDatabaseName("idx_hermes_leads_canary");
     }
 
     private static void MapOutbox(EntityTypeBuilder<OutboxMessage> outbox)

@@ -49,7 +49,7 @@ public static partial class AdminEndpoints
             .WithSummary("Outbox rows, newest first: ?status=failed&since=2h&until=<time>&limit=50&cursor=<nextCursor>")
             .ProducesValidationProblem();
         api.MapGet("/admin/leads", SearchLeadsAsync).WithName("SearchLeads")
-            .WithSummary("Leads, newest first: ?email=<any case>&leadId=<id>&from=<time>&to=<time>&limit=50&cursor=<nextCursor>")
+            .WithSummary("Leads, newest first: ?email=<any case>&leadId=<id>&from=<time>&to=<time>&canary=true (the canaries alone)&limit=50&cursor=<nextCursor>")
             .ProducesValidationProblem();
         api.MapGet("/admin/activity", GetActivityAsync).WithName("GetDeliveryActivity")
             .WithSummary("Leads per status, attempts per hour for 24 hours, the last attempt and delivery, overdue rows, active workers");

@@ -67,6 +67,7 @@ public static class AdminQueries
             From = Instant(query, "from", now, errors),
             To = Instant(query, "to", now, errors),
             Cursor = Cursor(query, errors),
+            Canaries = Canaries(query, errors),
             PageSize = Limit(query, LeadSearch.DefaultPageSize, LeadSearch.MaxPageSize, errors),
         };
         foreach (var (key, messages) in lead.Validate())
@@ -106,6 +107,21 @@ public static class AdminQueries
 
         errors[name] = [$"Must be {OperatorTime.InstantHelp}."];
         return null;
+    }
+
+    /// <summary><c>canary=true</c> lists the canaries alone (the console's checkbox sends it); absent or false: real leads.</summary>
+    private static bool Canaries(IQueryCollection query, Dictionary<string, string[]> errors)
+    {
+        switch (Value(query, "canary"))
+        {
+            case null or "false":
+                return false;
+            case "true":
+                return true;
+            default:
+                errors["canary"] = ["Must be true or false."];
+                return false;
+        }
     }
 
     private static long? Cursor(IQueryCollection query, Dictionary<string, string[]> errors)

@@ -24,6 +24,10 @@ public static class IntakeExtensions
             .PostConfigure<IConfiguration>(ReadCommaSeparatedLists)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<IntakeOptions>, IntakeOptionsValidator>();
+        services.AddOptions<CanaryIntakeOptions>()
+            .Configure<IConfiguration>(static (o, c) => o.Secret = string.IsNullOrEmpty(c[CanaryIntakeOptions.SecretKey]) ? null : c[CanaryIntakeOptions.SecretKey])
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CanaryIntakeOptions>, CanaryIntakeOptionsValidator>();
         services.AddSingleton(static sp => sp.GetRequiredService<IOptions<IntakeOptions>>().Value.ToValidationOptions());
         services.AddScoped<LeadIntake>();
         services.AddSingleton(static sp =>

@@ -26,4 +26,10 @@ internal static partial class IntakeLog
 
     [LoggerMessage(EventId = 3008, Level = LogLevel.Information, Message = "Rate limit reached on {Path}; answered 429")]
     public static partial void RateLimited(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 3040, Level = LogLevel.Warning, Message = "A submission carried the Hermes-Canary header with a wrong secret (or this API has no HERMES_CANARY_SECRET); answered 403, nothing stored")]
+    public static partial void CanaryRefused(ILogger logger);
+
+    [LoggerMessage(EventId = 3041, Level = LogLevel.Information, Message = "Canary {LeadId} stored as backup {BackupId} and queued for delivery")]
+    public static partial void CanaryQueued(ILogger logger, string leadId, long backupId);
 }

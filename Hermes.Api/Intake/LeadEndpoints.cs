@@ -47,6 +47,7 @@ internal static class LeadEndpoints
 
     private static RouteHandlerBuilder WithErrorResponses(this RouteHandlerBuilder endpoint) => endpoint
         .ProducesValidationProblem()
+        .ProducesProblem(StatusCodes.Status403Forbidden)
         .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
         .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
         .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
@@ -75,9 +76,19 @@ internal static class LeadEndpoints
         HttpContext http,
         LeadIntake intake,
         IOptions<IntakeOptions> options,
+        IOptions<CanaryIntakeOptions> canaries,
         [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        [FromHeader(Name = CanaryIntakeOptions.Header)] string? canarySecret,
         CancellationToken cancellationToken)
     {
+        // Checked before the body is read: a wrong canary secret stores nothing, whatever the body holds.
+        if (canarySecret is not null && !canaries.Value.Admits(canarySecret))
+        {
+            IntakeLog.CanaryRefused(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LeadEndpoints)));
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not a canary",
+                detail: $"The {CanaryIntakeOptions.Header} header does not carry this API's canary secret; nothing was stored.");
+        }
+
         var (form, refusal) = await ReadSubmissionAsync(http, idempotencyKey, IntakeJsonContext.Default.LeadForm, options.Value, cancellationToken);
         if (form is null)
         {
@@ -85,7 +96,7 @@ internal static class LeadEndpoints
         }
 
         var metadata = new SubmissionMetadata(UserAgentOf(http.Request), http.Connection.RemoteIpAddress);
-        var outcome = await intake.SubmitAsync(form, metadata, idempotencyKey, fieldPrefix: "", cancellationToken);
+        var outcome = await intake.SubmitAsync(form, metadata, idempotencyKey, fieldPrefix: "", cancellationToken, canary: canarySecret is not null);
         return ToResult(http, outcome, options.Value, LeadAccepted.From);
     }
 

@@ -44,12 +44,16 @@ internal sealed class LeadIntake(
     /// <param name="metadata">What the request itself says about the client.</param>
     /// <param name="idempotencyKey">The already checked <c>Idempotency-Key</c>, or null.</param>
     /// <param name="fieldPrefix">Where the form sits in the body (<c>formData.</c> for the seed's shape), for error keys.</param>
+    /// <param name="canary">
+    /// The submission carried the canary secret (checked by the endpoint): stored as a canary, without a captcha (no
+    /// human sends it) and outside the accepted-leads counter.
+    /// </param>
     public async Task<IntakeOutcome> SubmitAsync(
-        LeadForm form, SubmissionMetadata metadata, string? idempotencyKey, string fieldPrefix, CancellationToken cancellationToken)
+        LeadForm form, SubmissionMetadata metadata, string? idempotencyKey, string fieldPrefix, CancellationToken cancellationToken, bool canary = false)
     {
         var validation = LeadSubmissionValidator.Validate(form, metadata, rules);
         var errors = validation.Errors.ToDictionary(e => fieldPrefix + e.Key, static e => e.Value, StringComparer.Ordinal);
-        if (options.Value.Captcha.Enabled && string.IsNullOrWhiteSpace(form.CaptchaToken) && !errors.ContainsKey(fieldPrefix + "captchaToken"))
+        if (options.Value.Captcha.Enabled && !canary && string.IsNullOrWhiteSpace(form.CaptchaToken) && !errors.ContainsKey(fieldPrefix + "captchaToken"))
         {
             errors[fieldPrefix + "captchaToken"] = ["This field is required."];
         }
@@ -68,7 +72,7 @@ internal sealed class LeadIntake(
             return Replay(earlier, requestHash);
         }
 
-        if (options.Value.Captcha.Enabled)
+        if (options.Value.Captcha.Enabled && !canary)
         {
             switch (await captcha.VerifyAsync(submission.CaptchaToken!, submission.IpAddress, cancellationToken))
             {
@@ -86,9 +90,17 @@ internal sealed class LeadIntake(
 
         try
         {
-            var receipt = await StoreAsync(submission, idempotencyKey, requestHash);
-            IntakeLog.LeadQueued(logger, receipt.LeadId, receipt.BackupId);
-            telemetry.Accepted.Add(1);
+            var receipt = await StoreAsync(submission, idempotencyKey, requestHash, canary);
+            if (canary)
+            {
+                IntakeLog.CanaryQueued(logger, receipt.LeadId, receipt.BackupId);
+            }
+            else
+            {
+                IntakeLog.LeadQueued(logger, receipt.LeadId, receipt.BackupId);
+                telemetry.Accepted.Add(1);
+            }
+
             return new IntakeOutcome.Stored(receipt, Replayed: false);
         }
         catch (PostgresException e) when (SubmissionStore.IsIdempotencyKeyTaken(e))
@@ -104,11 +116,12 @@ internal sealed class LeadIntake(
     /// The lead and its outbox row, committed by <see cref="SubmissionStore"/>. Deliberately not cancelled when the
     /// client goes away: a lead already on its way into the database is worth keeping.
     /// </summary>
-    private async Task<LeadReceipt> StoreAsync(LeadSubmission submission, string? idempotencyKey, string? requestHash)
+    private async Task<LeadReceipt> StoreAsync(LeadSubmission submission, string? idempotencyKey, string? requestHash, bool canary)
     {
         var lead = Lead.FromSubmission(submission, LeadIdentifier.New());
         lead.IdempotencyKey = idempotencyKey;
         lead.RequestHash = requestHash;
+        lead.IsCanary = canary;
         await store.StoreAsync(lead, Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null);
         return new LeadReceipt(lead.LeadId, lead.BackupId, lead.CreatedAt!.Value);
     }

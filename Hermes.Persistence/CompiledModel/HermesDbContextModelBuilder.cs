@@ -12,7 +12,7 @@ namespace Hermes.Persistence.CompiledModel
     public partial class HermesDbContextModel
     {
         private HermesDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("fe0b7a32-e6c7-4738-927f-881cb688dc03"), entityTypeCount: 3)
+            : base(skipDetectChanges: false, modelId: new Guid("7bb5dcfe-823d-42e3-a597-53eae57df448"), entityTypeCount: 3)
         {
         }
 

@@ -22,8 +22,8 @@ namespace Hermes.Persistence.CompiledModel
                 "Hermes.Domain.Lead",
                 typeof(Lead),
                 baseEntityType,
-                propertyCount: 40,
-                unnamedIndexCount: 7,
+                propertyCount: 41,
+                unnamedIndexCount: 8,
                 keyCount: 1);
 
             var backupId = runtimeEntityType.AddProperty(
@@ -205,6 +205,15 @@ namespace Hermes.Persistence.CompiledModel
             ipAddress.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
             ipAddress.AddAnnotation("Relational:ColumnName", "ip_address");
             ipAddress.AddAnnotation("Relational:ColumnType", "inet");
+
+            var isCanary = runtimeEntityType.AddProperty(
+                "IsCanary",
+                typeof(bool),
+                propertyInfo: typeof(Lead).GetProperty("IsCanary", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Lead).GetField("<IsCanary>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                sentinel: false);
+            isCanary.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+            isCanary.AddAnnotation("Relational:ColumnName", "is_canary");
 
             var lastName = runtimeEntityType.AddProperty(
                 "LastName",
@@ -420,36 +429,41 @@ namespace Hermes.Persistence.CompiledModel
             key.AddAnnotation("Relational:Name", "hermes_leads_pkey");
 
             var index = runtimeEntityType.AddIndex(
-                new[] { brevoContactId });
-            index.AddAnnotation("Relational:Name", "idx_hermes_leads_brevo_id");
+                new[] { backupId });
+            index.AddAnnotation("Relational:Filter", "is_canary");
+            index.AddAnnotation("Relational:Name", "idx_hermes_leads_canary");
 
             var index0 = runtimeEntityType.AddIndex(
-                new[] { createdAt });
-            index0.AddAnnotation("Relational:Name", "idx_hermes_leads_created_at");
+                new[] { brevoContactId });
+            index0.AddAnnotation("Relational:Name", "idx_hermes_leads_brevo_id");
 
             var index1 = runtimeEntityType.AddIndex(
-                new[] { erasedAt });
-            index1.AddAnnotation("Relational:Filter", "crm_erasure_state IN ('awaiting_delivery', 'queued', 'failed')");
-            index1.AddAnnotation("Relational:Name", "idx_hermes_leads_crm_erasure_unconfirmed");
+                new[] { createdAt });
+            index1.AddAnnotation("Relational:Name", "idx_hermes_leads_created_at");
 
             var index2 = runtimeEntityType.AddIndex(
-                new[] { idempotencyKey },
-                unique: true);
-            index2.AddAnnotation("Relational:Filter", "idempotency_key IS NOT NULL");
-            index2.AddAnnotation("Relational:Name", "idx_hermes_leads_idempotency_key");
+                new[] { erasedAt });
+            index2.AddAnnotation("Relational:Filter", "crm_erasure_state IN ('awaiting_delivery', 'queued', 'failed')");
+            index2.AddAnnotation("Relational:Name", "idx_hermes_leads_crm_erasure_unconfirmed");
 
             var index3 = runtimeEntityType.AddIndex(
-                new[] { leadId },
+                new[] { idempotencyKey },
                 unique: true);
-            index3.AddAnnotation("Relational:Name", "idx_hermes_leads_lead_id");
+            index3.AddAnnotation("Relational:Filter", "idempotency_key IS NOT NULL");
+            index3.AddAnnotation("Relational:Name", "idx_hermes_leads_idempotency_key");
 
             var index4 = runtimeEntityType.AddIndex(
-                new[] { n8nSuccess });
-            index4.AddAnnotation("Relational:Name", "idx_hermes_leads_n8n_success");
+                new[] { leadId },
+                unique: true);
+            index4.AddAnnotation("Relational:Name", "idx_hermes_leads_lead_id");
 
             var index5 = runtimeEntityType.AddIndex(
+                new[] { n8nSuccess });
+            index5.AddAnnotation("Relational:Name", "idx_hermes_leads_n8n_success");
+
+            var index6 = runtimeEntityType.AddIndex(
                 new[] { status });
-            index5.AddAnnotation("Relational:Name", "idx_hermes_leads_status");
+            index6.AddAnnotation("Relational:Name", "idx_hermes_leads_status");
 
             return runtimeEntityType;
         }

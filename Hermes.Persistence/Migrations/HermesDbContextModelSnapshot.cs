@@ -191,6 +191,10 @@ namespace Hermes.Persistence.Migrations
                         .HasColumnType("inet")
                         .HasColumnName("ip_address");
 
+                    b.Property<bool>("IsCanary")
+                        .HasColumnType("boolean")
+                        .HasColumnName("is_canary");
+
                     b.Property<string>("LastName")
                         .IsRequired()
                         .HasMaxLength(100)
@@ -296,6 +300,10 @@ namespace Hermes.Persistence.Migrations
 
                     b.HasKey("BackupId")
                         .HasName("hermes_leads_pkey");
+
+                    b.HasIndex("BackupId")
+                        .HasDatabaseName("idx_hermes_leads_canary")
+                        .HasFilter("is_canary");
 
                     b.HasIndex("BrevoContactId")
                         .HasDatabaseName("idx_hermes_leads_brevo_id");

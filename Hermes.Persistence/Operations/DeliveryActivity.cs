@@ -40,7 +40,7 @@ public sealed class DeliveryActivity(NpgsqlDataSource dataSource)
     public static readonly TimeSpan ActiveWindow = TimeSpan.FromMinutes(15);
 
     private const string LeadsByStatusSql = $"""
-        SELECT coalesce(status, '{NoStatus}'), count(*) FROM hermes_leads GROUP BY 1 ORDER BY 2 DESC, 1
+        SELECT coalesce(status, '{NoStatus}'), count(*) FROM hermes_leads WHERE NOT is_canary GROUP BY 1 ORDER BY 2 DESC, 1
         """;
 
     // Aggregate the day's attempts first (one range scan of the started_at index), then join the 24 hours on equality:

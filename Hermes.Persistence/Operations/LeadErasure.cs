@@ -87,7 +87,8 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
 
     // The lead's CRM erasure is decided and queued in the statement that erases the lead: with a Brevo contact id, a
     // lead.erased message (ErasureMessages); with a delivery in flight, none yet (the outcome writer queues it when the
-    // late contact id arrives); delivered without an id, nothing Hermes could name; otherwise it never reached Brevo.
+    // late contact id arrives); a canary without an id was answered without Brevo (the workflow's canary branch), so
+    // there is nothing to erase; delivered without an id, nothing Hermes could name; otherwise it never reached Brevo.
     // The outbox row is new: it takes no lock on an existing row, so the lock order (leads, then outbox rows) holds.
     private static readonly string AnonymiseLeadSql = $"""
         WITH l AS (
@@ -100,6 +101,7 @@ public sealed class LeadErasure(NpgsqlDataSource dataSource)
                 crm_erasure_state = CASE
                     WHEN brevo_contact_id IS NOT NULL THEN '{CrmErasureStateNames.Queued}'
                     WHEN id = ANY(@in_flight) THEN '{CrmErasureStateNames.AwaitingDelivery}'
+                    WHEN is_canary THEN '{CrmErasureStateNames.NotNeeded}'
                     WHEN n8n_success THEN '{CrmErasureStateNames.NoContactId}'
                     ELSE '{CrmErasureStateNames.NotNeeded}' END
             WHERE id = ANY(@ids)

@@ -18,6 +18,10 @@ public sealed record LeadQuery
     public DateTimeOffset? From { get; init; }
     public DateTimeOffset? To { get; init; }
     public long? Cursor { get; init; }
+
+    /// <summary>False (the default): real leads only; true: the canaries only (docs/monitoring.md, "The canary").</summary>
+    public bool Canaries { get; init; }
+
     public int PageSize { get; init; } = LeadSearch.DefaultPageSize;
 
     public IReadOnlyDictionary<string, string[]> Validate()
@@ -52,7 +56,8 @@ public sealed record LeadSummary(
     string Email,
     string? Status,
     string? BrevoContactId,
-    DateTimeOffset? ErasedAt);
+    DateTimeOffset? ErasedAt,
+    bool IsCanary = false);
 
 public sealed record LeadPage(IReadOnlyList<LeadSummary> Items, long? NextCursor);
 
@@ -70,10 +75,13 @@ public sealed class LeadSearch(NpgsqlDataSource dataSource)
     // Only the filters given become conditions (each from this fixed set), so every combination has its own plain
     // statement and the planner, custom or generic plan, can use the index that fits; values travel as parameters.
     private const string Select = """
-        SELECT id, lead_id, created_at, first_name, last_name, email, status, brevo_contact_id, erased_at
+        SELECT id, lead_id, created_at, first_name, last_name, email, status, brevo_contact_id, erased_at, is_canary
         FROM hermes_leads
-        WHERE true
         """;
+
+    // Canaries are never listed with the leads; the canary filter lists them alone, through idx_hermes_leads_canary.
+    private const string RealLeads = " WHERE NOT is_canary";
+    private const string CanariesOnly = " WHERE is_canary";
 
     private const string ByEmail = " AND lower(email) = lower(@email)";
     private const string ByLeadId = " AND lead_id = @lead_id";
@@ -90,7 +98,7 @@ public sealed class LeadSearch(NpgsqlDataSource dataSource)
             throw new ArgumentException(string.Join(" ", errors.Select(static e => $"{e.Key}: {string.Join(" ", e.Value)}")), nameof(query));
         }
 
-        var sql = new StringBuilder(Select);
+        var sql = new StringBuilder(Select).Append(query.Canaries ? CanariesOnly : RealLeads);
         var parameters = new List<NpgsqlParameter>();
         if (!string.IsNullOrWhiteSpace(query.Email))
         {
@@ -133,7 +141,7 @@ public sealed class LeadSearch(NpgsqlDataSource dataSource)
             items.Add(new LeadSummary(
                 reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3), reader.GetString(4), reader.GetString(5),
                 reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7),
-                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8)));
+                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8), reader.GetBoolean(9)));
         }
 
         if (items.Count <= query.PageSize)

@@ -25,20 +25,32 @@ public sealed class OutboxStatistics(NpgsqlDataSource dataSource)
     // Each count reads the partial index of its status (idx_hermes_outbox_pending, _delivered_at, _undelivered), never
     // the table: the outbox holds each lead's payload, and a scan of it with 100,000 rows took 126 ms against an
     // index-only read of a few megabytes (bench/console).
+    // Canaries (docs/monitoring.md, "The canary") are subtracted: their rows are found through idx_hermes_outbox_canary,
+    // a partial index of the few rows whose payload says "canary": true, and their attempts by the lead's primary key.
     private const string Sql = $"""
         SELECT
             now(),
-            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}'),
-            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}' AND locked_by IS NOT NULL AND available_at > now()),
-            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Delivered}'),
-            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Failed}'),
-            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Cancelled}'),
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}') - c.pending,
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}' AND locked_by IS NOT NULL AND available_at > now()) - c.in_flight,
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Delivered}') - c.delivered,
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Failed}') - c.failed,
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Cancelled}') - c.cancelled,
             p.oldest,
             extract(epoch FROM now() - p.oldest)::float8,
-            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Delivered}' AND delivered_at >= now() - interval '1 hour'),
-            (SELECT count(*) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '1 hour' AND outcome <> '{DeliveryOutcomes.Delivered}'),
-            (SELECT count(*) FROM hermes_delivery_attempts WHERE started_at >= now() - interval '1 hour' AND outcome = '{DeliveryOutcomes.Failed}')
-        FROM (SELECT min(created_at) AS oldest FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}') p
+            (SELECT count(*) FROM hermes_outbox WHERE status = '{OutboxStatusNames.Delivered}' AND delivered_at >= now() - interval '1 hour') - c.delivered_last_hour,
+            (SELECT count(*) FROM hermes_delivery_attempts a WHERE started_at >= now() - interval '1 hour' AND outcome <> '{DeliveryOutcomes.Delivered}'
+                AND NOT EXISTS (SELECT 1 FROM hermes_leads l WHERE l.id = a.lead_id AND l.is_canary)),
+            (SELECT count(*) FROM hermes_delivery_attempts a WHERE started_at >= now() - interval '1 hour' AND outcome = '{DeliveryOutcomes.Failed}'
+                AND NOT EXISTS (SELECT 1 FROM hermes_leads l WHERE l.id = a.lead_id AND l.is_canary))
+        FROM (SELECT min(created_at) AS oldest FROM hermes_outbox WHERE status = '{OutboxStatusNames.Pending}' AND (payload->>'canary') IS DISTINCT FROM 'true') p,
+            (SELECT
+                count(*) FILTER (WHERE status = '{OutboxStatusNames.Pending}') AS pending,
+                count(*) FILTER (WHERE status = '{OutboxStatusNames.Pending}' AND locked_by IS NOT NULL AND available_at > now()) AS in_flight,
+                count(*) FILTER (WHERE status = '{OutboxStatusNames.Delivered}') AS delivered,
+                count(*) FILTER (WHERE status = '{OutboxStatusNames.Failed}') AS failed,
+                count(*) FILTER (WHERE status = '{OutboxStatusNames.Cancelled}') AS cancelled,
+                count(*) FILTER (WHERE status = '{OutboxStatusNames.Delivered}' AND delivered_at >= now() - interval '1 hour') AS delivered_last_hour
+             FROM hermes_outbox WHERE (payload->>'canary') = 'true') c
         """;
 
     public async Task<OutboxStats> ReadAsync(CancellationToken cancellationToken)

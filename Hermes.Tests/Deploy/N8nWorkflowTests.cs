@@ -180,7 +180,10 @@ public sealed partial class N8nWorkflowTests
         var erasure = Node(workflow, "Erasure?")["parameters"]!["conditions"]!["conditions"]![0]!;
         Assert.That((erasure["leftValue"]!.GetValue<string>(), erasure["rightValue"]!.GetValue<string>()), Is.EqualTo(("={{ $json.event }}", "lead.erased")));
         Assert.That(Outputs(workflow, "Signature valid?")[0], Is.EqualTo(new[] { "Erasure?" }));
-        Assert.That(Outputs(workflow, "Erasure?"), Is.EqualTo(new[] { new[] { "Prepare Brevo erasure" }, new[] { "Prepare Brevo contact" } }));
+        Assert.That(Outputs(workflow, "Erasure?"), Is.EqualTo(new[] { new[] { "Prepare Brevo erasure" }, new[] { "Canary?" } }));
+        // A canary (docs/monitoring.md, "The canary") is answered before anything reaches Brevo; every other lead goes on.
+        Assert.That(Outputs(workflow, "Canary?"), Is.EqualTo(new[] { new[] { "Answer canary" }, new[] { "Prepare Brevo contact" } }));
+        Assert.That(Node(workflow, "Answer canary")["parameters"]!["responseBody"]!.GetValue<string>(), Does.Contain("canary: true"));
 
         var delete = Node(workflow, "Brevo: delete contact")["parameters"]!;
         Assert.That(delete["method"]!.GetValue<string>(), Is.EqualTo("DELETE"));

@@ -62,6 +62,7 @@ const nodes = [
       content:
         '## Hermes lead intake\n' +
         'Hermes POSTs each lead here (signed, at least once). Answers: 200 `{ brevoContactId }`; ' +
+        '200 `{ canary: true }` to Hermes\' canary (no Brevo call); ' +
         '401 bad signature or stale timestamp; 400 not a lead.submitted v1 payload; 502 Brevo failed; ' +
         '500 workflow error. Any non-2xx makes Hermes retry. The webhook contract (headers, signature, ' +
         "replays: webhook-id msg_<leadId>_r<N>) is written down in Hermes' docs/outbox-worker.md, \"Webhook contract\".\n\n" +
@@ -130,6 +131,26 @@ const nodes = [
     typeVersion: 2.2,
     position: [550, -20],
   },
+  {
+    parameters: condition(
+      'c1a7e0de-0006-4c6e-8f00-000000000006',
+      '={{ $json.canary }}',
+      { type: 'boolean', operation: 'true', singleValue: true },
+    ),
+    id: '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0023',
+    name: 'Canary?',
+    type: 'n8n-nodes-base.if',
+    typeVersion: 2.2,
+    position: [605, -220],
+  },
+  // Hermes' canary proves the path up to here and is answered without Brevo: no contact, nothing to erase there.
+  respond(
+    '5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0024',
+    'Answer canary',
+    [880, -420],
+    200,
+    `={{ { canary: true, leadId: $json.payload.leadId, contract: ${CONTRACT} } }}`,
+  ),
   codeNode('5f0c2a64-7d4e-4a59-9f0e-0d6a3c1e0006', 'Prepare Brevo contact', [660, -20], 'prepare-contact.js'),
   {
     parameters: condition(
@@ -280,7 +301,8 @@ const connections = {
   'Hermes webhook': { main: to('Verify signature') },
   'Verify signature': { main: to('Signature valid?', 'Workflow failed') },
   'Signature valid?': { main: to('Erasure?', 'Reject delivery') },
-  'Erasure?': { main: to('Prepare Brevo erasure', 'Prepare Brevo contact') },
+  'Erasure?': { main: to('Prepare Brevo erasure', 'Canary?') },
+  'Canary?': { main: to('Answer canary', 'Prepare Brevo contact') },
   'Prepare Brevo erasure': { main: to('Brevo: delete contact', 'Workflow failed') },
   'Brevo: delete contact': { main: to('Check Brevo erasure', 'Brevo erasure failed') },
   'Check Brevo erasure': { main: to('Erased?', 'Workflow failed') },

@@ -18,7 +18,10 @@
 // does not know is refused with 422, never answered 200: Hermes shows the refusal and does not record a
 // success nobody had.
 //
-// Output, one item: { verified: true, event, webhookId, timestamp, payload } or
+// A lead.submitted payload with "canary": true is Hermes' canary, a synthetic lead that proves the path: the workflow
+// answers it 200 {"canary": true, ...} without calling Brevo (docs/monitoring.md, "The canary").
+//
+// Output, one item: { verified: true, event, canary, webhookId, timestamp, payload } or
 // { verified: false, status, error, signatureValid } — the workflow answers `status` to Hermes, which
 // retries on anything but 2xx.
 const crypto = require('crypto');
@@ -118,4 +121,5 @@ if (payload.type === 'lead.erased' && !/^[0-9]{1,20}$/.test(String(payload.brevo
   return reject(400, 'the lead.erased payload has no Brevo contact id', true);
 }
 
-return [{ json: { verified: true, event: payload.type, webhookId: id, timestamp: Number(timestamp), payload } }];
+const canary = payload.type === 'lead.submitted' && payload.canary === true;
+return [{ json: { verified: true, event: payload.type, canary, webhookId: id, timestamp: Number(timestamp), payload } }];

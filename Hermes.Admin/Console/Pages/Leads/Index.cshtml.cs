@@ -19,6 +19,9 @@ public sealed class IndexModel(LeadSearch search, TimeProvider clock) : PageMode
 
     public string? To => Value("to");
 
+    /// <summary>The canaries alone (docs/monitoring.md, "The canary"); never mixed with the leads.</summary>
+    public bool Canaries => Value("canary") == "true";
+
     public bool Searched => Request.Query.Count > 0;
 
     public async Task OnGetAsync(CancellationToken cancellationToken)
