@@ -175,13 +175,13 @@ public sealed class ComposeFileTests
     /// Who can open a connection to whom: Docker lets every member of a network reach every other member, so the
     /// services a service shares a network with are exactly those it can reach (and that can reach it).
     /// </summary>
-    [TestCase("api", new[] { "postgres", "otel-collector", "prometheus" })]
+    [TestCase("api", new[] { "postgres", "otel-collector", "prometheus", "admin" })]
     [TestCase("n8n", new[] { "worker", "n8n-runners" })]
     [TestCase("n8n-runners", new[] { "n8n", "worker" })]
     [TestCase("alertmanager", new[] { "prometheus", "grafana" })]
     [TestCase("grafana", new[] { "prometheus", "alertmanager" })]
     [TestCase("jaeger", new[] { "otel-collector" })]
-    [TestCase("admin", new[] { "postgres", "migrate", "worker", "backup", "cli", "otel-collector", "prometheus" })]
+    [TestCase("admin", new[] { "postgres", "migrate", "worker", "backup", "cli", "otel-collector", "prometheus", "api" })]
     [TestCase("worker", new[] { "postgres", "migrate", "admin", "backup", "cli", "n8n", "n8n-runners", "otel-collector", "prometheus" })]
     [TestCase("postgres", new[] { "api", "migrate", "admin", "worker", "backup", "cli" })]
     public async Task Each_service_shares_a_network_only_with_what_it_talks_to(string service, string[] reachable)
@@ -198,6 +198,27 @@ public sealed class ComposeFileTests
         var neighbours = services.Where(s => s.Key != service && Networks(s.Value!).Overlaps(mine)).Select(static s => s.Key);
 
         Assert.That(neighbours, Is.EquivalentTo(reachable), $"{service} is on {string.Join(", ", mine)}");
+    }
+
+    [Test]
+    public async Task The_canary_is_on_in_the_admin_host_and_shares_its_secret_with_the_api_from_env()
+    {
+        var services = await ExampleServicesAsync();
+        Assert.That(TimeSpan.Parse(Env(services, "admin", "Canary__Interval"), System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(TimeSpan.FromMinutes(5)));
+        var apiUrl = new Uri(Env(services, "admin", "Canary__ApiUrl"));
+        Assert.That(apiUrl.Host, Is.EqualTo("api"), "the compose service, over the canary network");
+        Assert.That(Env(services, "api", "ASPNETCORE_URLS"), Does.Contain($":{apiUrl.Port}"), "the API's public port");
+        Assert.That(services["api"]!["environment"]!.AsObject().ContainsKey("Canary__Interval"), Is.False, "only the admin host runs the canary");
+
+        // The secret is .env's value, the same on both hosts, never a literal in the compose file.
+        var example = File.ReadAllLines(RepositoryFiles.PathOf(".env.example")).Single(static l => l.StartsWith("HERMES_CANARY_SECRET=", StringComparison.Ordinal));
+        Assert.That(Env(services, "api", "HERMES_CANARY_SECRET"), Is.EqualTo(example["HERMES_CANARY_SECRET=".Length..]));
+        Assert.That(Env(services, "admin", "HERMES_CANARY_SECRET"), Is.EqualTo(Env(services, "api", "HERMES_CANARY_SECRET")));
+        var raw = YamlJson.Read(RepositoryFiles.PathOf("docker-compose.yml"))["services"]!;
+        foreach (var service in new[] { "api", "admin" })
+        {
+            Assert.That(raw[service]!["environment"]!["HERMES_CANARY_SECRET"]!.GetValue<string>(), Is.EqualTo("${HERMES_CANARY_SECRET:?set HERMES_CANARY_SECRET in .env}"), service);
+        }
     }
 
     [Test]
@@ -416,7 +437,7 @@ public sealed class ComposeFileTests
     private static readonly string[] RequiredSecrets =
     [
         "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD", "HERMES_ADMIN_API_KEY",
-        "HERMES_WEBHOOK_SECRET", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY",
+        "HERMES_WEBHOOK_SECRET", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY", "HERMES_CANARY_SECRET",
     ];
 
     [Test]
@@ -500,7 +521,7 @@ public sealed class ComposeFileTests
         var secrets = new[]
         {
             "POSTGRES_PASSWORD", "HERMES_DB_API_PASSWORD", "HERMES_DB_WORKER_PASSWORD", "HERMES_DB_ADMIN_PASSWORD", "HERMES_ADMIN_API_KEY", "HERMES_WEBHOOK_SECRET",
-            "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY", "GRAFANA_ADMIN_PASSWORD",
+            "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "BREVO_API_KEY", "GRAFANA_ADMIN_PASSWORD", "HERMES_CANARY_SECRET",
         };
         var values = File.ReadAllLines(RepositoryFiles.PathOf(".env.example"))
             .Where(static l => l.Contains('=', StringComparison.Ordinal) && !l.StartsWith('#'))
@@ -542,7 +563,7 @@ public sealed class ComposeFileTests
                 Assert.That(values[key], Is.Not.EqualTo(others[key]), key + " is random");
             }
 
-            foreach (var key in new[] { "HERMES_ADMIN_API_KEY", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN" })
+            foreach (var key in new[] { "HERMES_ADMIN_API_KEY", "HERMES_N8N_AUTH_HEADER_VALUE", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN", "HERMES_CANARY_SECRET" })
             {
                 Assert.That(values[key], Does.Match("^[0-9a-f]{64}$"), key);
                 Assert.That(values[key], Is.Not.EqualTo(others[key]), key + " is random");

@@ -264,6 +264,35 @@ public sealed partial class KubernetesManifestTests
     }
 
     [Test]
+    public async Task The_canary_is_on_in_the_admin_host_towards_the_api_service_with_its_secret_from_the_secret()
+    {
+        var objects = await ObjectsAsync();
+        var config = Single(objects, "ConfigMap", "hermes-config")["data"]!;
+        Assert.That(TimeSpan.Parse(config["Canary__Interval"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(TimeSpan.FromMinutes(5)));
+
+        // Canary__ApiUrl names the public API's Service, on the port that Service serves.
+        var apiUrl = new Uri(config["Canary__ApiUrl"]!.GetValue<string>());
+        var service = Single(objects, "Service", "hermes-api");
+        Assert.That(apiUrl.Host, Is.EqualTo("hermes-api.hermes.svc.cluster.local").Or.EqualTo("hermes-api"));
+        Assert.That(service["metadata"]!["namespace"]!.GetValue<string>(), Is.EqualTo("hermes"));
+        var port = service["spec"]!["ports"]!.AsArray().Single(p => p!["port"]!.GetValue<int>() == apiUrl.Port);
+        Assert.That(ContainerPort(Container(Single(objects, "Deployment", "hermes-api")), port!["targetPort"]!), Is.EqualTo(8080), "the public port, not the management one");
+
+        // Both ends read the one secret from the Secret, never a literal; the template holds a placeholder for it.
+        foreach (var name in new[] { "hermes-api", "hermes-admin" })
+        {
+            var env = Container(Single(objects, "Deployment", name))["env"]!.AsArray().Single(static e => e!["name"]!.GetValue<string>() == "HERMES_CANARY_SECRET")!;
+            Assert.That(env["value"], Is.Null, name);
+            Assert.That(env["valueFrom"]!["secretKeyRef"]!["name"]!.GetValue<string>(), Is.EqualTo("hermes-secrets"), name);
+            Assert.That(env["valueFrom"]!["secretKeyRef"]!["key"]!.GetValue<string>(), Is.EqualTo("HERMES_CANARY_SECRET"), name);
+        }
+
+        Assert.That(Single(objects, "Secret", "hermes-secrets")["stringData"]!["HERMES_CANARY_SECRET"]!.GetValue<string>(), Is.EqualTo("REPLACE_ME"));
+        Assert.That(Container(Single(objects, "Deployment", "hermes-worker"))["env"]!.AsArray().Any(static e => e!["name"]!.GetValue<string>() == "HERMES_CANARY_SECRET"),
+            Is.False, "the workers need no canary secret");
+    }
+
+    [Test]
     public async Task The_rules_config_map_holds_alerts_yml_byte_for_byte()
     {
         var objects = await ObjectsAsync();

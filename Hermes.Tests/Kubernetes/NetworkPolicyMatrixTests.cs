@@ -90,7 +90,8 @@ public sealed class NetworkPolicyMatrixTests
     {
         var cluster = await ClusterAsync(overlay);
 
-        Assert.That(cluster.Reaching("hermes-api", 8080), Is.EqualTo(new[] { "ingress-controller" }));
+        Assert.That(cluster.Reaching("hermes-api", 8080), Is.EqualTo(new[] { "hermes-admin", "ingress-controller" }), "the ingress, and the admin host's canary");
+        Assert.That(cluster.Reaching("hermes-api", 9464, cluster.Hermes), Is.Empty, "the canary reaches the public port only");
         foreach (var target in cluster.Hermes)
         {
             foreach (var (port, number) in target.Ports)
