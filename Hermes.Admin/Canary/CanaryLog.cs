@@ -6,10 +6,10 @@ internal static partial class CanaryLog
     [LoggerMessage(EventId = 5300, Level = LogLevel.Information, Message = "Canary on: a synthetic lead every {Interval} through {ApiUrl}")]
     public static partial void Started(ILogger logger, TimeSpan interval, string apiUrl);
 
-    [LoggerMessage(EventId = 5301, Level = LogLevel.Information, Message = "Canary {LeadId}: {Outcome} in {Seconds:0.000} s; erased")]
+    [LoggerMessage(EventId = 5301, Level = LogLevel.Information, Message = "Canary {LeadId}: {Outcome} in {Seconds:0.000} s")]
     public static partial void Finished(ILogger logger, string leadId, string outcome, double seconds);
 
-    [LoggerMessage(EventId = 5302, Level = LogLevel.Warning, Message = "Canary {LeadId}: {Outcome} after {Seconds:0.000} s ({Detail}); erased")]
+    [LoggerMessage(EventId = 5302, Level = LogLevel.Warning, Message = "Canary {LeadId}: {Outcome} after {Seconds:0.000} s ({Detail})")]
     public static partial void Failed(ILogger logger, string leadId, string outcome, double seconds, string detail);
 
     [LoggerMessage(EventId = 5303, Level = LogLevel.Warning, Message = "Canary not accepted by the API: {Outcome} ({Detail})")]
@@ -20,4 +20,7 @@ internal static partial class CanaryLog
 
     [LoggerMessage(EventId = 5305, Level = LogLevel.Error, Message = "Canary run failed in Hermes itself; the next one runs on schedule")]
     public static partial void RunFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 5306, Level = LogLevel.Debug, Message = "Canary: {Removed} earlier canary lead(s) deleted; kept for a later run: {InFlight} in flight, {ForCrm} awaiting their Brevo erasure")]
+    public static partial void Removed(ILogger logger, int removed, int inFlight, int forCrm);
 }

@@ -33,17 +33,19 @@ public static class CanaryOutcomes
 
 /// <summary>
 /// Proves the path a lead takes — public API → outbox → worker → n8n → answer stored — with a synthetic lead every
-/// <c>Canary:Interval</c>, then erases it (<see cref="LeadErasure"/>: a canary has no Brevo contact, so its CRM erasure is
-/// <c>not_needed</c>). Runs in the admin host, whose database role may erase (the worker's may not write personal-data
-/// columns). One admin host at a time: a session advisory lock, and a run is skipped while the last canary is younger
-/// than half the interval. Metrics on the <c>Hermes.Admin</c> meter: <c>hermes.canary.runs</c> and
-/// <c>hermes.canary.duration</c>, by outcome.
+/// <c>Canary:Interval</c>; after its outcome is recorded, the earlier canaries are deleted (<see cref="CanaryRemoval"/>), so
+/// only the newest stays. A canary answered without the canary branch may have created a Brevo contact: that one is
+/// erased through the CRM (<see cref="LeadErasure"/>, a <c>lead.erased</c> message) before it is deleted. Runs in the
+/// admin host, whose database role may delete and erase (the worker's may not). One admin host at a time: a session
+/// advisory lock, and a run is skipped while the last canary is younger than half the interval. Metrics on the
+/// <c>Hermes.Admin</c> meter: <c>hermes.canary.runs</c> and <c>hermes.canary.duration</c>, by outcome.
 /// </summary>
 internal sealed class CanaryRunner(
     IOptions<CanaryOptions> options,
     IHttpClientFactory httpClients,
     NpgsqlDataSource dataSource,
     LeadErasure erasure,
+    CanaryRemoval removal,
     TimeProvider time,
     IMeterFactory meters,
     ILogger<CanaryRunner> logger) : BackgroundService
@@ -108,21 +110,31 @@ internal sealed class CanaryRunner(
         {
             Record(refusal!, started);
             CanaryLog.NotAccepted(logger, refusal!, detail);
-            return;
-        }
-
-        var (outcome, why) = await AwaitAnswerAsync(leadId, settings.Timeout, cancellationToken);
-        var seconds = Record(outcome, started);
-        // Erased whatever the outcome: a canary still pending is cancelled, its late answer recorded on the erased lead.
-        await erasure.EraseAsync(new ErasureRequest(null, leadId), CancellationToken.None);
-        if (outcome == CanaryOutcomes.Ok)
-        {
-            CanaryLog.Finished(logger, leadId, outcome, seconds);
         }
         else
         {
-            CanaryLog.Failed(logger, leadId, outcome, seconds, why);
+            var (outcome, why) = await AwaitAnswerAsync(leadId, settings.Timeout, cancellationToken);
+            var seconds = Record(outcome, started);
+            if (outcome == CanaryOutcomes.Unrecognised)
+            {
+                // Answered by a workflow without the canary branch: Brevo may hold a contact for it. Erased through the
+                // CRM like a real lead (no audit entry: no operator acted); deleted once n8n confirmed it.
+                await erasure.EraseAsync(new ErasureRequest(null, leadId), CancellationToken.None);
+            }
+
+            if (outcome == CanaryOutcomes.Ok)
+            {
+                CanaryLog.Finished(logger, leadId, outcome, seconds);
+            }
+            else
+            {
+                CanaryLog.Failed(logger, leadId, outcome, seconds, why);
+            }
         }
+
+        // Whatever the outcome: the earlier canaries go, the newest (this one, or the last one stored) stays.
+        var removed = await removal.RemoveEarlierAsync(CancellationToken.None);
+        CanaryLog.Removed(logger, removed.Removed, removed.KeptInFlight, removed.KeptForCrm);
     }
 
     private double Record(string outcome, long started)
@@ -211,7 +223,7 @@ internal sealed class CanaryRunner(
         }
     }
 
-    /// <summary>A lead no person sent: valid for the API's checks, recognisable in any log, and erased after its run.</summary>
+    /// <summary>A lead no person sent: valid for the API's checks, recognisable in any log, and deleted after the next run.</summary>
     private static JsonObject CanaryForm() => new()
     {
         ["firstName"] = "Hermes",
@@ -219,7 +231,7 @@ internal sealed class CanaryRunner(
         ["email"] = "canary@example.com",
         ["country"] = "Canary",
         ["phoneNumber"] = "+00 000 000 0000",
-        ["problemDescription"] = "A synthetic lead sent by the Hermes canary to prove the path; it is erased after its run.",
+        ["problemDescription"] = "A synthetic lead sent by the Hermes canary to prove the path; it is deleted after the next run.",
         ["agreeToTerms"] = true,
         ["privacyConsent"] = true,
         ["marketingConsent"] = false,
@@ -244,6 +256,7 @@ internal static class CanaryExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<CanaryOptions>, CanaryOptionsValidator>();
         builder.Services.AddHttpClient(CanaryRunner.HttpClientName, static c => c.Timeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddSingleton<CanaryRemoval>();
         builder.Services.AddHostedService<CanaryRunner>();
         return builder;
     }
