@@ -25,6 +25,21 @@ public sealed class ConfigurationTests : DatabaseTest
         yield return Case("admin_key_failure_limit", "Admin:KeyFailureLimit", ("HERMES_ADMIN_API_KEY", new string('k', 40)), ("Admin:KeyFailureLimit", "0"));
         yield return Case("admin_key_failure_window", "Admin:KeyFailureWindow", ("HERMES_ADMIN_API_KEY", new string('k', 40)), ("Admin:KeyFailureWindow", "00:00:00"));
         yield return Case("console_sign_in_limit_moved", "Admin:KeyFailureLimit", ("HERMES_ADMIN_API_KEY", new string('k', 40)), ("Console:SignInFailureLimit", "3"));
+
+        // The canary: the public API's secret, and the admin host's settings once Canary:Interval is set.
+        var key = ("HERMES_ADMIN_API_KEY", new string('k', 40));
+        var secret = ("HERMES_CANARY_SECRET", new string('c', 32));
+        var api = ("Canary:ApiUrl", "http://api:8080");
+        yield return Case("api_short_canary_secret", "HERMES_CANARY_SECRET", ("HERMES_CANARY_SECRET", new string('c', 31)));
+        yield return Case("api_canary_secret_with_spaces", "HERMES_CANARY_SECRET", ("HERMES_CANARY_SECRET", new string('c', 20) + " " + new string('c', 20)));
+        yield return Case("canary_negative_interval", "Canary:Interval", key, ("Canary:Interval", "-00:05:00"));
+        yield return Case("canary_interval_under_a_second", "Canary:Interval", key, secret, api, ("Canary:Interval", "00:00:00.500"));
+        yield return Case("canary_without_api_url", "Canary:ApiUrl", key, secret, ("Canary:Interval", "00:05:00"));
+        yield return Case("canary_relative_api_url", "Canary:ApiUrl", key, secret, ("Canary:Interval", "00:05:00"), ("Canary:ApiUrl", "/api/leads"));
+        yield return Case("canary_ftp_api_url", "Canary:ApiUrl", key, secret, ("Canary:Interval", "00:05:00"), ("Canary:ApiUrl", "ftp://api:8080"));
+        yield return Case("canary_zero_timeout", "Canary:Timeout", key, secret, api, ("Canary:Interval", "00:05:00"), ("Canary:Timeout", "00:00:00"));
+        yield return Case("canary_without_secret", "HERMES_CANARY_SECRET", key, api, ("Canary:Interval", "00:05:00"));
+        yield return Case("canary_short_secret", "HERMES_CANARY_SECRET", key, api, ("Canary:Interval", "00:05:00"), ("HERMES_CANARY_SECRET", new string('c', 31)));
     }
 
     [TestCaseSource(nameof(BadSettings))]
