@@ -40,7 +40,7 @@ public sealed class MonitoredHosts : IAsyncDisposable
 
     public string ConnectionString => new NpgsqlConnectionStringBuilder(Cluster.ConnectionString("hermes")) { Timeout = 2 }.ConnectionString;
 
-    public static async Task<MonitoredHosts> StartAsync(IDictionary<string, string?>? workerSettings = null)
+    public static async Task<MonitoredHosts> StartAsync(IDictionary<string, string?>? workerSettings = null, IDictionary<string, string?>? apiSettings = null)
     {
         var prometheusBinary = MonitoringTools.Prometheus;
         var cluster = await LocalPostgresCluster.StartAsync(
@@ -60,7 +60,13 @@ public sealed class MonitoredHosts : IAsyncDisposable
             }
 
             receiver = await WebhookReceiver.StartAsync();
-            api = new HermesApiFactory(connectionString, new Dictionary<string, string?> { ["Health:PendingCacheDuration"] = "00:00:00" });
+            var apiValues = new Dictionary<string, string?> { ["Health:PendingCacheDuration"] = "00:00:00" };
+            foreach (var (key, value) in apiSettings ?? new Dictionary<string, string?>())
+            {
+                apiValues[key] = value;
+            }
+
+            api = new HermesApiFactory(connectionString, apiValues);
             client = api.CreateApiClient();
             worker = await ObservedWorker.StartAsync(connectionString, receiver.Url, workerSettings);
             var prometheus = await PrometheusUnderTest.StartAsync(prometheusBinary, api.ServerAddress, worker.Http.BaseAddress!);

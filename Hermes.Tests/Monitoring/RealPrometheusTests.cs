@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;
 using Hermes.Tests.Worker;
 
@@ -14,11 +15,12 @@ namespace Hermes.Tests.Monitoring;
 /// Debian's Prometheus, started on a free loopback port with a temporary data directory, scraping the real API and
 /// worker every second and evaluating a copy of the shipped rules with short windows and <c>for:</c> durations:
 /// PostgreSQL stopped → HermesDatabaseDown fires for both jobs; started again → it resolves; the receiver answering
-/// 500 → HermesDeliveriesFailing fires; answering 200 again → it resolves. What counts is Prometheus' own
+/// 500 → HermesDeliveriesFailing fires; answering 200 again → it resolves; the admin host's canary failing →
+/// HermesCanaryFailing fires, an ok canary → it resolves. What counts is Prometheus' own
 /// <c>/api/v1/alerts</c>.
 /// </summary>
 [NonParallelizable]
-public sealed class RealPrometheusTests
+public sealed partial class RealPrometheusTests
 {
     [Test]
     public async Task Database_and_delivery_alerts_fire_and_resolve_in_a_real_Prometheus()
@@ -62,6 +64,54 @@ public sealed class RealPrometheusTests
         await prometheus.WaitForAsync("HermesDeliveriesFailing resolves", async () => (await prometheus.ActiveAsync("HermesDeliveriesFailing")).Count == 0);
         Assert.That(await prometheus.QueryAsync("hermes_outbox_pending"), Has.Some.Matches<PromSample>(static s => s.Value == 0), "the backlog drained");
     }
+
+    [Test]
+    public async Task Canary_alert_fires_while_canaries_fail_and_resolves_on_the_next_ok_one_in_a_real_Prometheus()
+    {
+        const string secret = "real-prometheus-canary-secret-0123456789";
+        await using var hosts = await MonitoredHosts.StartAsync(
+            new Dictionary<string, string?> { ["Outbox:MaxAttempts"] = "1", ["Outbox:CircuitBreaker:BreakDuration"] = "00:00:01" },
+            new Dictionary<string, string?> { ["HERMES_CANARY_SECRET"] = secret });
+        hosts.Receiver.Behaviour = static (_, context) => WebhookReceiver.Json(500, """{"message": "Workflow could not be started"}""")(context);
+        await using var admin = new HermesAdminFactory(hosts.ConnectionString, "real-prometheus-admin-key-0123456789abcdef", new Dictionary<string, string?>
+        {
+            ["HERMES_CANARY_SECRET"] = secret,
+            ["Canary:ApiUrl"] = hosts.Api.ServerAddress.ToString(),
+            ["Canary:Interval"] = "00:00:01",
+            ["Canary:Timeout"] = "00:00:03",
+        }, managementPort: HermesApiFactory.FreePort());
+
+        // The shipped canary rules with their windows (30 minutes, an hour) at 10 s and every for: at 2 s; Prometheus
+        // scrapes the admin host's management port under the job name the compose and Kubernetes configs give it.
+        var rules = CanaryForDuration().Replace(CanaryWindow().Replace(File.ReadAllText(Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml")), "[10s]"), "for: 2s");
+        await using var prometheus = await PrometheusUnderTest.StartAsync(MonitoringTools.Prometheus, $"""
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            rule_files: [alerts.yml]
+            scrape_configs:
+              - job_name: hermes-admin
+                static_configs: [{"{"} targets: ["{admin.ManagementAddress.Authority}"] {"}"}]
+            """, new Dictionary<string, string> { ["alerts.yml"] = rules });
+
+        await prometheus.WaitForAsync("HermesCanaryFailing fires for the admin host", async () =>
+            (await prometheus.FiringAsync("HermesCanaryFailing")).Any(static a => a["job"] == "hermes-admin"));
+        var failed = await prometheus.QueryAsync("sum by (outcome) (hermes_canary_runs_total)");
+        Assert.That(failed.Select(static s => s.Labels["outcome"]), Has.None.EqualTo("ok").And.Some.AnyOf("failed", "timeout"), "n8n answered 500: no ok canary yet");
+        Assert.That((await prometheus.FiringAsync("HermesCanaryFailing")).Single()["severity"], Is.EqualTo("critical"));
+
+        hosts.Receiver.Behaviour = static (_, context) => WebhookReceiver.Json(200, """{"canary": true, "contract": 2}""")(context);
+        await prometheus.WaitForAsync("HermesCanaryFailing resolves on the next ok canary", async () => (await prometheus.ActiveAsync("HermesCanaryFailing")).Count == 0);
+        Assert.That(await prometheus.QueryAsync("hermes_canary_duration_seconds_count{outcome=\"ok\"}"), Has.Some.Matches<PromSample>(static s => s.Value >= 1),
+            "the histogram HermesCanarySlow reads, as Prometheus stores it");
+        Assert.That(await prometheus.FiringAsync("HermesCanarySlow"), Is.Empty, "canaries of a few hundred milliseconds are not slow");
+    }
+
+    [GeneratedRegex(@"\[(30m|1h)\]")]
+    private static partial Regex CanaryWindow();
+
+    [GeneratedRegex(@"for: \d+m")]
+    private static partial Regex CanaryForDuration();
 }
 
 /// <summary>One instant-vector sample of a Prometheus query.</summary>
