@@ -16,6 +16,7 @@ public sealed partial class AlertRuleTests
     [
         "HermesDatabaseDown", "HermesApiHighErrorRatio", "HermesDeliveriesFailing", "HermesOutboxStale", "HermesOutboxFailedRows",
         "HermesApiSlow", "HermesCircuitOpen", "HermesHighCpu", "HermesHighMemory", "HermesDatabaseSizeOverQuota", "HermesNoWorker",
+        "HermesXminHorizonHeld", "HermesDeadTuples", "HermesAttemptPartitionsAheadShort",
     ];
 
     private static string AlertsFile => Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml");
