@@ -35,6 +35,7 @@ public static class OutboxWorkerExtensions
         services.AddSingleton<OutboxTelemetry>();
         services.AddSingleton<OutboxStore>();
         services.AddSingleton<WebhookClient>();
+        services.TryAddSingleton<AttemptPartitions>();
         services.AddSingleton<OutcomeCompleter>();
         services.TryAddSingleton<OutboxAutoRecovery>();
         services.AddHostedService<OutboxListener>();

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Hermes.Domain;
+using Hermes.Persistence.Operations;
 using Hermes.Persistence.Outbox;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -39,6 +40,7 @@ public sealed class OutcomeCompleter
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
     private readonly OutboxStore _store;
+    private readonly AttemptPartitions _partitions;
     private readonly OutboxWakeUp _wakeUp;
     private readonly DeliveryState _state;
     private readonly TimeProvider _time;
@@ -48,10 +50,11 @@ public sealed class OutcomeCompleter
     private readonly TimeSpan _margin;
     private readonly Channel<Completion> _queue;
 
-    public OutcomeCompleter(OutboxStore store, OutboxWakeUp wakeUp, DeliveryState state, IOptions<OutboxOptions> options, TimeProvider time,
+    public OutcomeCompleter(OutboxStore store, AttemptPartitions partitions, OutboxWakeUp wakeUp, DeliveryState state, IOptions<OutboxOptions> options, TimeProvider time,
         IHostApplicationLifetime lifetime, ILogger<OutcomeCompleter> logger)
     {
         _store = store;
+        _partitions = partitions;
         _wakeUp = wakeUp;
         _state = state;
         _time = time;
@@ -178,6 +181,7 @@ public sealed class OutcomeCompleter
     private async Task<Exception?> TryWriteAsync(IReadOnlyList<AttemptOutcome> outcomes, IReadOnlyList<ReleasedClaim> released, DateTimeOffset deadline)
     {
         var delay = TimeSpan.FromMilliseconds(100);
+        var healed = false;
         for (var attempt = 1; ; attempt++)
         {
             if (_state.FatalError is not null)
@@ -208,6 +212,23 @@ public sealed class OutcomeCompleter
                 _state.WriterFailed();
                 Fatal($"{outcomes.Count + released.Count} delivery outcomes could not be written before their lease ends ({DatabaseErrors.Describe(e)})");
                 return null;
+            }
+            catch (Exception e) when (AttemptPartitions.IsMissingPartition(e) && !healed)
+            {
+                // No partition for an attempt's day: maintenance never ran ahead (or was off). Refused loudly, not lost:
+                // create the days and write again, once; a second refusal is isolated like any other.
+                healed = true;
+                var days = outcomes.Select(static o => o.StartedAt.UtcDateTime.Date).Distinct().Count();
+                WorkerLog.PartitionMissing(_logger, days);
+                try
+                {
+                    await _partitions.EnsureDaysAsync([.. outcomes.Select(static o => o.StartedAt)], bound.Token);
+                }
+                catch (Exception create) when (!bound.IsCancellationRequested)
+                {
+                    WorkerLog.PartitionNotCreated(_logger, DatabaseErrors.Describe(create));
+                    return create;
+                }
             }
             catch (Exception e) when (!DatabaseErrors.IsTransient(e))
             {

@@ -98,4 +98,10 @@ internal static partial class WorkerLog
 
     [LoggerMessage(4044, LogLevel.Warning, "The host's shutdown timeout ({ShutdownTimeout}) is shorter than Outbox:RequestTimeout ({RequestTimeout}): deliveries in flight at shutdown may be cut off")]
     public static partial void ShutdownTimeoutShort(ILogger logger, TimeSpan shutdownTimeout, TimeSpan requestTimeout);
+
+    [LoggerMessage(4060, LogLevel.Error, "The attempt log has no partition for {Days} day(s) of these outcomes (SQLSTATE 23514): the partition maintenance did not create them ahead; creating them now and writing again. Check the worker's maintenance (event 5011) and 'hermes doctor'")]
+    public static partial void PartitionMissing(ILogger logger, int days);
+
+    [LoggerMessage(4061, LogLevel.Critical, "The attempt log's missing partition could not be created ({Reason}); outcomes cannot be written")]
+    public static partial void PartitionNotCreated(ILogger logger, string reason);
 }

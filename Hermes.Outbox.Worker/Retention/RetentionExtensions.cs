@@ -8,7 +8,7 @@ public static class RetentionExtensions
 {
     /// <summary>
     /// Registers the scheduled purge (<see cref="RetentionService"/>) with its <c>Retention</c> options, validated at
-    /// start. Needs <c>AddHermesPersistence</c> for the data source.
+    /// start, and the attempt log's partition maintenance (<see cref="PartitionMaintenanceService"/>), which always runs. Needs <c>AddHermesPersistence</c> for the data source.
     /// </summary>
     public static IHostApplicationBuilder AddHermesRetention(this IHostApplicationBuilder builder)
     {
@@ -17,6 +17,8 @@ public static class RetentionExtensions
         builder.Services.AddHermesOperations();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHostedService<RetentionService>();
+        // Not an option of retention: attempts need their day's partition whether or not anything is purged.
+        builder.Services.AddHostedService<PartitionMaintenanceService>();
         return builder;
     }
 }

@@ -17,6 +17,21 @@ public sealed record DoctorSettings
 
     /// <summary>An erasure the CRM has not confirmed this long after the lead was erased needs an operator.</summary>
     public TimeSpan ErasuresUnconfirmedAfter { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>A transaction (or prepared transaction) holding back the xmin horizon longer than this is named.</summary>
+    public TimeSpan XminHorizonOlderThan { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>A hot table with more dead tuples than this share of its rows (and at least <see cref="DeadTupleMinimum"/>) is named.</summary>
+    public double DeadTupleRatio { get; init; } = 0.2;
+
+    /// <summary>Fewer dead tuples than this are never worth a warning, whatever the ratio.</summary>
+    public long DeadTupleMinimum { get; init; } = 10_000;
+
+    /// <summary>Indexes smaller than this (pages of 8 kB) are never worth a bloat warning.</summary>
+    public int IndexBloatMinimumPages { get; init; } = 128;
+
+    /// <summary>The attempt log's days must exist this far ahead (the worker keeps a week).</summary>
+    public TimeSpan PartitionsAhead { get; init; } = TimeSpan.FromDays(2);
 }
 
 /// <summary>One check: <c>ok</c> or <c>problem</c>, how many rows are concerned, and a few examples (lead ids, plan nodes).</summary>
@@ -24,6 +39,9 @@ public sealed record DoctorFinding(string Check, string Severity, long Count, st
 {
     public const string Ok = "ok";
     public const string Problem = "problem";
+
+    /// <summary>Not wrong yet, but heading there (the queue's vacuum health): printed, without failing <c>doctor</c>.</summary>
+    public const string Warning = "warning";
 
     public bool IsProblem => Severity == Problem;
 }
@@ -165,6 +183,7 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
             ("erasures_unconfirmed_after", settings.ErasuresUnconfirmedAfter)));
         findings.Add(await PlanAsync("claim_query_plan", ExplainClaimSql, "idx_hermes_outbox_pending", "hermes_outbox", cancellationToken, ClaimSample));
         findings.Add(await PlanAsync("lead_lookup_plan", ExplainLeadLookupSql, "idx_hermes_leads_lead_id", "hermes_leads", cancellationToken));
+        findings.AddRange(await VacuumHealth.ExamineAsync(dataSource, settings, cancellationToken));
         return new DoctorReport(findings.TrueForAll(static f => !f.IsProblem), findings);
     }
 

@@ -14,6 +14,7 @@ public static class OperationsExtensions
     {
         services.TryAddSingleton<OutboxReplay>();
         services.TryAddSingleton<OutboxPurge>();
+        services.TryAddSingleton<AttemptPartitions>();
         services.TryAddSingleton<IntegrityDoctor>();
         services.TryAddSingleton<LeadErasure>();
         services.TryAddSingleton<LeadSeeder>();

@@ -26,6 +26,7 @@ public sealed class OverviewTests : ConsoleTest
 
         await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status IN ('delivered', 'failed')") == 5, "every lead was tried");
         await worker.StopAsync();
+        await AttemptDaysSinceAsync(DateTimeOffset.UtcNow.AddHours(-7));
         await ExecuteAsync("""
             INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome)
             SELECT o.id, o.lead_id, 90 + g, now() - g * interval '1 hour', 40, 200, 'delivered'

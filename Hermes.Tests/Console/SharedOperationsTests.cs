@@ -84,6 +84,7 @@ public sealed class SharedOperationsTests : DatabaseTest, IAsyncDisposable
         var old = await SubmitAsync("old@example.com");
         var recent = await SubmitAsync("recent@example.com");
         await ExecuteAsync("UPDATE hermes_outbox o SET created_at = now() - interval '3 hours', status = 'failed' FROM hermes_leads l WHERE l.id = o.lead_id AND l.lead_id = $1", old);
+        await AttemptDaysSinceAsync(DateTimeOffset.UtcNow.AddHours(-3));
         await ExecuteAsync("""
             INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, worker_id)
             SELECT o.id, o.lead_id, 1, now() - interval '2 hours', 30, 500, 'failed', 'w1' FROM hermes_outbox o WHERE o.status = 'failed'

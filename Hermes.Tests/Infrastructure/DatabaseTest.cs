@@ -46,6 +46,15 @@ public abstract class DatabaseTest
         return result is DBNull or null ? default! : (T)Convert.ChangeType(result, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// Creates the attempt log's day partitions from <paramref name="from"/>'s UTC day to today (the migration creates
+    /// today and the days ahead only): what a database that has been running since then holds, for a test that writes
+    /// attempts in the past. Through the same function the worker's maintenance calls.
+    /// </summary>
+    protected Task AttemptDaysSinceAsync(DateTimeOffset from) => ExecuteAsync(
+        "SELECT hermes_attempt_partitions_ensure(d::date, 1) FROM generate_series(($1 AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date, interval '1 day') d",
+        from.UtcDateTime);
+
     /// <summary>Runs a statement, for arranging state.</summary>
     protected async Task<int> ExecuteAsync(string sql, params object[] parameters)
     {

@@ -17,6 +17,7 @@ public sealed partial class AlertRuleTests
         "HermesDatabaseDown", "HermesApiHighErrorRatio", "HermesDeliveriesFailing", "HermesOutboxStale", "HermesOutboxFailedRows",
         "HermesApiSlow", "HermesCircuitOpen", "HermesHighCpu", "HermesHighMemory", "HermesDatabaseSizeOverQuota", "HermesNoWorker",
         "HermesCanaryFailing", "HermesCanarySlow",
+        "HermesXminHorizonHeld", "HermesDeadTuples", "HermesAttemptPartitionsAheadShort",
     ];
 
     private static string AlertsFile => Path.Combine(MonitoringTools.RulesDirectory, "alerts.yml");

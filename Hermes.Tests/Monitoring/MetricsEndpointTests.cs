@@ -65,6 +65,11 @@ public sealed class MetricsEndpointTests : DatabaseTest
             Assert.That(workerMetrics.Value("hermes_database_up", ("otel_scope_name", "Hermes.Outbox")), Is.EqualTo(1));
             Assert.That(apiText + workerText, Does.Not.Contain("Password").IgnoreCase, "Npgsql's pool names carry no password");
             Assert.That(workerMetrics.Value("hermes_database_size_bytes"), Is.GreaterThan(1_000_000), "pg_database_size of a migrated database");
+            Assert.That(workerMetrics.Value("hermes_database_xmin_horizon_age_seconds"), Is.GreaterThanOrEqualTo(0).And.LessThan(600), "no transaction of this test is held open");
+            Assert.That(workerMetrics.Series("hermes_database_dead_tuples").Select(static s => s.Labels["db_collection_name"]),
+                Is.EquivalentTo(new[] { "hermes_outbox", "hermes_leads", "hermes_delivery_attempts" }));
+            Assert.That(workerMetrics.Series("hermes_database_live_tuples").Select(static s => s.Labels["db_collection_name"]), Has.Exactly(3).Items);
+            Assert.That(workerMetrics.Value("hermes_database_attempt_partitions_ahead_seconds"), Is.GreaterThan(7 * 86400).And.LessThanOrEqualTo(8 * 86400), "today and 7 days ahead");
             Assert.That(workerMetrics.Value("http_client_request_duration_seconds_count"), Is.GreaterThanOrEqualTo(1), "HttpClient meter: the POST to the receiver");
             Assert.That(workerMetrics.Names, Does.Contain("hermes_outbox_delivery_duration_seconds_bucket"));
             Assert.That(workerMetrics.Series("hermes_outbox_delivery_duration_seconds_bucket").Select(static s => s.Labels["le"]), Does.Contain("0.1").And.Contain("15"), "buckets in seconds, not the default milliseconds ones");

@@ -228,7 +228,7 @@ public sealed class MigrateCommandTests
     private async Task<long> TableCountAsync()
     {
         await using var dataSource = NpgsqlDataSource.Create(_connectionString);
-        await using var command = dataSource.CreateCommand("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'hermes%'");
+        await using var command = dataSource.CreateCommand("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname LIKE 'hermes%'");
         return (long)(await command.ExecuteScalarAsync())!;
     }
 }

@@ -24,7 +24,10 @@ public sealed class DoctorTests : OperationsTest
         {
             "migrations", "leads_without_outbox", "outbox_without_lead", "attempts_without_outbox", "duplicate_lead_ids",
             "missing_required_fields", "stale_pending", "failed_deliveries", "expired_leases", "unconfirmed_erasures", "claim_query_plan", "lead_lookup_plan",
+            "xmin_horizon", "dead_tuples", "index_bloat", "autovacuum", "attempt_partitions",
         }));
+        Assert.That(report.Findings.Single(static f => f.Check == "attempt_partitions").Severity, Is.EqualTo(DoctorFinding.Ok));
+        Assert.That(report.Findings.Single(static f => f.Check == "autovacuum").Severity, Is.EqualTo(DoctorFinding.Ok));
         Assert.That(report.Findings.Where(static f => f.IsProblem), Is.Empty);
         Assert.That(report.Findings.Single(static f => f.Check == "claim_query_plan").Examples[^1], Does.Contain("using idx_hermes_outbox_pending"));
         Assert.That(report.Findings.Single(static f => f.Check == "lead_lookup_plan").Examples[^1], Does.Contain("using idx_hermes_leads_lead_id"));

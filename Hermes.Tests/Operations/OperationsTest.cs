@@ -17,6 +17,11 @@ public abstract class OperationsTest : DatabaseTest
     {
         var now = DateTimeOffset.UtcNow;
         var created = createdAt ?? now;
+        if (created < now)
+        {
+            await AttemptDaysSinceAsync(created);
+        }
+
         await using var context = CreateContext();
         await using var transaction = await context.Database.BeginTransactionAsync();
         var lead = Lead.FromSubmission(TestData.ValidSubmission(email), LeadIdentifier.New());

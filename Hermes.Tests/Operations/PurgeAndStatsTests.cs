@@ -14,6 +14,7 @@ public sealed class PurgeAndStatsTests : OperationsTest
         var recentDelivered = await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddDays(-1));
         var oldFailed = await AddLeadAsync(OutboxStatus.Failed, createdAt: now.AddDays(-30));
         var retrying = await AddLeadAsync(OutboxStatus.Pending, createdAt: now.AddDays(-10));
+        await AttemptDaysSinceAsync(DateTimeOffset.UtcNow.AddDays(-9));
         await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) VALUES ($1, $2, 1, now() - interval '9 days', 10, 'retry'), ($1, $2, 2, now() - interval '1 hour', 10, 'retry')", retrying.OutboxId, retrying.BackupId);
 
         var run = await CliAsync("purge", "--yes");
@@ -25,6 +26,41 @@ public sealed class PurgeAndStatsTests : OperationsTest
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE outbox_id = $1", oldFailed.OutboxId), Is.EqualTo(1), "a failed row's attempt log is kept");
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE outbox_id = $1", retrying.OutboxId), Is.EqualTo(1), "only the old attempt goes");
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads"), Is.EqualTo(4), "leads are never purged");
+    }
+
+    [Test]
+    public async Task Purge_drops_whole_days_past_retention_keeps_a_day_with_a_failed_rows_attempts_and_deletes_only_in_the_boundary_day()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var delivered = await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddDays(-12));
+        var failed = await AddLeadAsync(OutboxStatus.Failed, createdAt: now.AddDays(-11));
+        var pending = await AddLeadAsync(OutboxStatus.Pending, createdAt: now.AddDays(-12));
+        // The pending row's tries: one on each old day, one just before the boundary, one inside retention.
+        await ExecuteAsync("""
+            INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome)
+            VALUES ($1, $2, 1, $3, 10, 'retry'), ($1, $2, 2, $4, 10, 'retry'), ($1, $2, 3, now() - interval '7 days 1 minute', 10, 'retry'), ($1, $2, 4, now() - interval '6 days', 10, 'retry')
+            """, pending.OutboxId, pending.BackupId, now.AddDays(-12).UtcDateTime, now.AddDays(-11).UtcDateTime);
+        await ExecuteAsync("DELETE FROM hermes_outbox WHERE id = $1", delivered.OutboxId);
+        static string Day(DateTimeOffset t) => "hermes_delivery_attempts_p" + t.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
+        const string Exists = "SELECT count(*) FROM pg_class WHERE relname = $1";
+        var boundary = Day(now.AddDays(-7).AddMinutes(-1));
+        var attemptsBefore = await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts");
+
+        var result = await new OutboxPurge(DataSource).PurgeAsync(TimeSpan.FromDays(7), CancellationToken.None);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(attemptsBefore, Is.EqualTo(5), "the failed row's attempt and the pending row's four");
+            Assert.That(await ScalarAsync<long>(Exists, Day(now.AddDays(-12))), Is.Zero, "a day past retention with no failed row's attempt is dropped whole");
+            Assert.That(await ScalarAsync<long>(Exists, Day(now.AddDays(-11))), Is.EqualTo(1), "the failed row's day is kept");
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE outbox_id = $1", failed.OutboxId), Is.EqualTo(1), "with the failed row's attempt");
+            Assert.That(await ScalarAsync<string>("SELECT string_agg(attempt_number::text, ',' ORDER BY attempt_number) FROM hermes_delivery_attempts WHERE outbox_id = $1", pending.OutboxId), Is.EqualTo("4"),
+                "the kept day's and the boundary day's old rows are deleted, the one inside retention stays");
+            Assert.That(await ScalarAsync<long>(Exists, boundary), Is.EqualTo(1), "the boundary day is not dropped");
+            Assert.That(result.PartitionsDropped, Is.GreaterThanOrEqualTo(1));
+            Assert.That(result.AttemptLogs, Is.EqualTo(3));
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_attempt_partitions() WHERE ends_at <= now() - interval '7 days'"), Is.EqualTo(1), "only the failed row's day is left past retention");
+        });
     }
 
     [Test]

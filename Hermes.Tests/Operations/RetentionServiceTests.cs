@@ -2,6 +2,7 @@ using Hermes.Domain;
 using Hermes.Outbox.Worker.Retention;
 using Hermes.Persistence;
 using Hermes.Persistence.Hosting;
+using Hermes.Persistence.Operations;
 using Hermes.ServiceDefaults;
 using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;
@@ -65,8 +66,30 @@ public sealed class RetentionServiceTests : OperationsTest
         await host.StopAsync();
 
         Assert.That(service.ExecuteTask.IsCompletedSuccessfully, Is.True, "the service ends at once when switched off");
-        Assert.That(clock.TimersCreated, Is.Zero, "it never waited for a run");
+        Assert.That(clock.TimersCreated, Is.EqualTo(1), "it never waited for a run: the one timer is the partition maintenance's, which runs whether or not retention is on");
         Assert.That(await OutboxRowsAsync(old.OutboxId), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task The_worker_creates_the_attempt_logs_days_ahead_even_with_retention_off()
+    {
+        await ExecuteAsync("""
+            DO $$ DECLARE p text; BEGIN
+                FOR p IN SELECT partition_name FROM hermes_attempt_partitions() WHERE starts_at > now() LOOP
+                    EXECUTE format('DROP TABLE %I', p);
+                END LOOP;
+            END $$
+            """);
+        const string Ahead = "SELECT count(*) FROM hermes_attempt_partitions() WHERE starts_at > now()";
+        Assert.That(await ScalarAsync<long>(Ahead), Is.Zero);
+        using var host = Build(new TestClock(), ("Retention:Enabled", "false"));
+
+        await host.StartAsync();
+        await WaitUntilAsync(async () => await ScalarAsync<long>(Ahead) == AttemptPartitions.DaysAhead, "the days ahead exist");
+        await host.StopAsync();
+
+        Assert.That(await ScalarAsync<long>("SELECT count(*) FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'hermes_delivery_attempts'::regclass AND c.reloptions @> ARRAY['autovacuum_vacuum_insert_scale_factor=0.05']"),
+            Is.EqualTo(await ScalarAsync<long>("SELECT count(*) FROM hermes_attempt_partitions()")), "every day carries the hot table's autovacuum settings");
     }
 
     [Test]

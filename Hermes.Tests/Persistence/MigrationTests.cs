@@ -102,6 +102,61 @@ public sealed class MigrationTests
     }
 
     [Test]
+    public async Task Partitioned_attempt_log_migrates_up_and_down_with_its_rows_ids_and_sequence()
+    {
+        await using var context = PersistenceExtensions.CreateContext(_dataSource);
+        var migrator = new HermesMigrator(context);
+        await migrator.MigrateAsync("Canary", CancellationToken.None);
+        await ExecuteAsync("""
+            INSERT INTO hermes_leads (lead_id, first_name, last_name, email, country, phone_number, problem_description)
+            VALUES ('lead_p', 'A', 'B', 'a@example.com', 'NL', '0612345678', 'x');
+            INSERT INTO hermes_outbox (lead_id, payload, status) SELECT id, '{}', 'failed' FROM hermes_leads;
+            INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, status_code, outcome, error, failure_class)
+            SELECT o.id, o.lead_id, n, now() - make_interval(days => n * 3), 10 + n, 500, 'retry', 'try ' || n, 'content'
+            FROM hermes_outbox o, generate_series(1, 5) n;
+            DELETE FROM hermes_delivery_attempts WHERE attempt_number = 5;
+            """);
+        const string Rows = "SELECT string_agg(id || ':' || attempt_number || ':' || started_at::text || ':' || duration_ms || ':' || error || ':' || failure_class, ',' ORDER BY id) FROM hermes_delivery_attempts";
+        var before = await ScalarAsync<string>(Rows);
+
+        await migrator.MigrateAsync("PartitionedAttemptLog", CancellationToken.None);
+        var up = await ScalarAsync<string>(Rows);
+        var partitioned = await ScalarAsync<string>("SELECT relkind::text FROM pg_class WHERE relname = 'hermes_delivery_attempts'");
+        var days = await ScalarAsync<long>("SELECT count(*) FROM hermes_attempt_partitions()");
+        var defaults = await ScalarAsync<long>("SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'hermes_delivery_attempts'::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'");
+        var ahead = await ScalarAsync<bool>("SELECT max(ends_at) >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '8 days' FROM hermes_attempt_partitions()");
+        await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) SELECT id, lead_id, 6, now(), 1, 'retry' FROM hermes_outbox");
+        var nextId = await ScalarAsync<long>("SELECT id FROM hermes_delivery_attempts WHERE attempt_number = 6");
+        var missing = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) SELECT id, lead_id, 7, now() + interval '60 days', 1, 'retry' FROM hermes_outbox"));
+        await ExecuteAsync("DELETE FROM hermes_delivery_attempts WHERE attempt_number = 6");
+
+        await migrator.MigrateAsync("Canary", CancellationToken.None);
+        var down = await ScalarAsync<string>(Rows);
+        var unpartitioned = await ScalarAsync<string>("SELECT relkind::text FROM pg_class WHERE relname = 'hermes_delivery_attempts'");
+        await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) SELECT id, lead_id, 8, now() + interval '60 days', 1, 'retry' FROM hermes_outbox");
+        var nextIdDown = await ScalarAsync<long>("SELECT id FROM hermes_delivery_attempts WHERE attempt_number = 8");
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(before.Split(','), Has.Length.EqualTo(4));
+            Assert.That(up, Is.EqualTo(before), "Up keeps every row, its id and its values");
+            Assert.That(partitioned, Is.EqualTo("p"));
+            Assert.That(days, Is.EqualTo(4 + 8), "a day per day of data, today and 7 days ahead");
+            Assert.That(defaults, Is.Zero, "no default partition");
+            Assert.That(ahead, Is.True);
+            Assert.That(nextId, Is.EqualTo(6), "the identity continues after the deleted fifth attempt");
+            Assert.That(missing!.SqlState, Is.EqualTo(PostgresErrorCodes.CheckViolation));
+            Assert.That(missing.MessageText, Does.Contain("no partition"));
+            Assert.That(down, Is.EqualTo(before), "Down keeps every row too");
+            Assert.That(unpartitioned, Is.EqualTo("r"));
+            Assert.That(nextIdDown, Is.EqualTo(8), "7 went to the insert refused for want of a partition: the sequence moved on, and Down kept its place");
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname LIKE 'hermes_delivery_attempts_%' AND relkind IN ('r', 'p')"), Is.Zero, "no partition or copy left behind");
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM pg_proc WHERE proname LIKE 'hermes_attempt_partitions%'"), Is.Zero);
+            Assert.That(await ScalarAsync<string>("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'hermes_delivery_attempts'"), Does.Contain("autovacuum_vacuum_insert_scale_factor=0.05"));
+        });
+    }
+
+    [Test]
     public async Task Migrating_to_an_unknown_migration_names_the_known_ones()
     {
         await using var context = PersistenceExtensions.CreateContext(_dataSource);
@@ -279,7 +334,7 @@ public sealed class MigrationTests
     private async Task<List<string>> TablesAsync()
     {
         var tables = new List<string>();
-        await using var command = _dataSource.CreateCommand("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE 'hermes%' ORDER BY 1");
+        await using var command = _dataSource.CreateCommand("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname LIKE 'hermes%' ORDER BY 1");
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
@@ -292,20 +347,20 @@ public sealed class MigrationTests
     private Task<SortedSet<string>> ColumnsAsync() => SetAsync("""
         SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || CASE WHEN a.attnotnull THEN 'not null' ELSE 'null' END
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'hermes%' AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname LIKE 'hermes%' AND a.attnum > 0 AND NOT a.attisdropped
         """);
 
     private Task<SortedSet<string>> IndexesAsync() => SetAsync("""
         SELECT t.relname || '.' || i.relname || CASE WHEN x.indisunique THEN ' unique' ELSE '' END || CASE WHEN x.indpred IS NOT NULL THEN ' where' ELSE '' END
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE n.nspname = 'public' AND t.relname LIKE 'hermes%' AND NOT x.indisprimary
+        WHERE n.nspname = 'public' AND t.relname LIKE 'hermes%' AND NOT t.relispartition AND NOT x.indisprimary
         """);
 
     private Task<SortedSet<string>> ForeignKeysAsync() => SetAsync("""
         SELECT t.relname || '.' || c.conname || ' -> ' || p.relname || ' ' ||
             CASE c.confdeltype WHEN 'c' THEN 'Cascade' WHEN 'r' THEN 'Restrict' WHEN 'a' THEN 'NoAction' WHEN 'n' THEN 'SetNull' ELSE 'SetDefault' END
         FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid
-        WHERE c.contype = 'f' AND t.relname LIKE 'hermes%'
+        WHERE c.contype = 'f' AND c.conparentid = 0 AND t.relname LIKE 'hermes%'
         """);
 
     private async Task<SortedSet<string>> SetAsync(string sql)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Hermes.Persistence.Operations;
 using Hermes.Persistence.Roles;
 using Hermes.Tests.Api;
 using Hermes.Tests.Infrastructure;
@@ -259,6 +260,68 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
         {
             await AssertDeniedAsync(login, "SELECT hermes_audit_auto_recover(ARRAY[]::text[], 0, '{}')");
         }
+    }
+
+    [Test]
+    public async Task The_worker_and_admin_roles_create_and_drop_the_attempt_logs_days_through_the_functions_only()
+    {
+        const string Ahead = "SELECT count(*) FROM hermes_attempt_partitions() WHERE starts_at > now()";
+        await ExecuteAsync("SELECT hermes_attempt_partitions_ensure((now() AT TIME ZONE 'UTC')::date - 20, 3)");
+        await ExecuteAsync("DO $$ DECLARE p text; BEGIN FOR p IN SELECT partition_name FROM hermes_attempt_partitions() WHERE starts_at > now() LOOP EXECUTE format('DROP TABLE %I', p); END LOOP; END $$");
+        await using var workerSource = NpgsqlDataSource.Create(_worker);
+        await using var adminSource = NpgsqlDataSource.Create(_admin);
+
+        var round = await new AttemptPartitions(workerSource).EnsureAheadAsync(CancellationToken.None);
+        var dropped = await new AttemptPartitions(adminSource).DropOlderThanAsync(TimeSpan.FromDays(7), CancellationToken.None);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(round, Is.EqualTo(new PartitionMaintenance(true, AttemptPartitions.DaysAhead)));
+            Assert.That(await ScalarAsync<long>(Ahead), Is.EqualTo(AttemptPartitions.DaysAhead));
+            Assert.That(await ScalarAsync<string>("SELECT DISTINCT pg_get_userbyid(c.relowner)::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'hermes_delivery_attempts'::regclass"),
+                Is.EqualTo(await ScalarAsync<string>("SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE relname = 'hermes_delivery_attempts'")), "the days belong to the table's owner, not the worker");
+            Assert.That(dropped.Where(static d => d.Dropped).Select(static d => d.Name), Has.Exactly(3).Items);
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_attempt_partitions() WHERE ends_at <= now() - interval '7 days'"), Is.Zero);
+        });
+        var tomorrow = await ScalarAsync<string>("SELECT partition_name FROM hermes_attempt_partitions() WHERE starts_at > now() ORDER BY starts_at LIMIT 1");
+        foreach (var login in new[] { _worker, _admin })
+        {
+            await AssertDeniedAsync(login, $"DROP TABLE {tomorrow}");
+            await AssertDeniedAsync(login, "CREATE TABLE hermes_delivery_attempts_p29990101 PARTITION OF hermes_delivery_attempts FOR VALUES FROM ('2999-01-01') TO ('2999-01-02')");
+        }
+
+        foreach (var login in new[] { _api, _nobody })
+        {
+            await AssertDeniedAsync(login, "SELECT hermes_attempt_partitions_ensure(current_date, 1)");
+            await AssertDeniedAsync(login, "SELECT * FROM hermes_attempt_partitions_drop(interval '7 days')");
+        }
+    }
+
+    [Test]
+    public async Task A_worker_whose_maintenance_never_ran_creates_the_missing_day_itself_loses_no_attempt_and_says_so()
+    {
+        // No day from today on, and the maintenance's lock held elsewhere, so that its rounds skip: what a database looks
+        // like when no worker has run the maintenance for a week.
+        await ExecuteAsync("DO $$ DECLARE p text; BEGIN FOR p IN SELECT partition_name FROM hermes_attempt_partitions() WHERE ends_at > now() LOOP EXECUTE format('DROP TABLE %I', p); END LOOP; END $$");
+        await using var holder = await DataSource.OpenConnectionAsync();
+        await using (var hold = new NpgsqlCommand("SELECT pg_advisory_lock($1)", holder))
+        {
+            hold.Parameters.Add(new NpgsqlParameter { Value = AttemptPartitions.LockKey });
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        var (lead, message) = await InsertLeadAsync();
+        await using var worker = await WorkerUnderTest.StartAsync(_worker, Receiver.Url);
+        await WaitUntilAsync(async () => await ScalarAsync<string>("SELECT status FROM hermes_leads WHERE id = $1", lead.BackupId) == "forwarded", "the lead is forwarded");
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_delivery_attempts WHERE outbox_id = $1 AND outcome = 'delivered'", message.Id), Is.EqualTo(1), "the attempt is logged");
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_attempt_partitions() WHERE starts_at <= now() AND ends_at > now()"), Is.EqualTo(1), "today's day exists");
+            Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_attempt_partitions() WHERE starts_at > now()"), Is.Zero, "the maintenance did not run: only the needed day was made");
+            Assert.That(worker.Log.Where(static e => e.EventId == 4060 && e.Level == Microsoft.Extensions.Logging.LogLevel.Error), Has.Exactly(1).Items, "an error says what happened");
+            Assert.That(Receiver.Count, Is.EqualTo(1), "delivered once");
+        });
     }
 
     [TestCase("SELECT id FROM hermes_leads")]

@@ -17,7 +17,8 @@
 --   hermes_api     INSERT leads and outbox rows; SELECT only the columns read back (RETURNING id/created_at and the
 --                  Idempotency-Key look-up: lead_id, idempotency_key, request_hash). It cannot read anyone's
 --                  name, email, phone or message, nor any outbox payload.
---   hermes_worker  claims and updates outbox rows, writes the attempt log, purges old rows (retention), appends
+--   hermes_worker  claims and updates outbox rows, writes the attempt log, purges old rows (retention) and creates and
+--                  drops the attempt log's day partitions through hermes_attempt_partitions_ensure/_drop, appends
 --                  the automatic recovery's audit entry through hermes_audit_auto_recover (only that one), and
 --                  UPDATEs only the tracking columns of hermes_leads (n8n_*, brevo_contact_id, status,
 --                  processed_at, and the CRM erasure's state and time): it cannot change what a person submitted. It
@@ -91,6 +92,19 @@ BEGIN
     END IF;
 END
 $audit$;
+
+-- The attempt log's day partitions (migration PartitionedAttemptLog); absent before that migration. The worker's
+-- maintenance creates the days ahead, and retention (the worker's and the purge verb's) drops whole days, through these
+-- SECURITY DEFINER functions only: neither group owns a table or may run DDL. The partitions themselves need no grant:
+-- every statement goes through the parent table, whose privileges PostgreSQL checks.
+DO $partitions$
+BEGIN
+    IF to_regprocedure('hermes_attempt_partitions_ensure(date, integer)') IS NOT NULL THEN
+        REVOKE ALL ON FUNCTION hermes_attempt_partitions_ensure(date, integer), hermes_attempt_partitions_drop(interval) FROM PUBLIC, hermes_api;
+        GRANT EXECUTE ON FUNCTION hermes_attempt_partitions_ensure(date, integer), hermes_attempt_partitions_drop(interval) TO hermes_worker, hermes_admin;
+    END IF;
+END
+$partitions$;
 
 -- hermes_api: the two-row submission transaction (LeadIntake.StoreAsync) and the idempotency look-up (FindByKeyAsync).
 GRANT INSERT ON hermes_leads, hermes_outbox TO hermes_api;
