@@ -107,7 +107,7 @@ public sealed class ComposeStack : IAsyncDisposable
             ["ALERTMANAGER_SMTP_PASSWORD"] = "compose-test-smtp-password",
             ["ALERTMANAGER_PAGERDUTY_ROUTING_KEY"] = "compose-test-routing-key",
             // Images of the test's own tag: a developer's hermes-api:local is left alone.
-            ["HERMES_VERSION"] = "compose-test",
+            ["HERMES_VERSION"] = ShippedImages.Tag,
             ["RECEIVER_DATA_DIR"] = received.FullName,
         };
         var lines = File.ReadAllLines(envFile).Select(l => l.Split('=', 2) is [var key, _] && overrides.Remove(key, out var value) ? $"{key}={value}" : l).ToList();
@@ -209,6 +209,9 @@ public sealed class ComposeStack : IAsyncDisposable
         var logs = await ComposeAsync(["logs", "--no-color", "--tail", tail.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(60));
         return logs.StandardOutput + logs.StandardError;
     }
+
+    /// <summary>Removes the stack's folder (.env, derived file) of a stack never brought up.</summary>
+    public void DeleteFolder() => _folder.Delete(recursive: true);
 
     public async ValueTask DisposeAsync()
     {

@@ -23,6 +23,14 @@ public sealed class PublishedHost
         _published = new(PublishOnceAsync);
     }
 
+    /// <summary>
+    /// Whether the published hosts come out of the images the run builds (<see cref="Containers.ShippedImages"/>): where a
+    /// Docker engine answers, unless <c>HERMES_PUBLISH_ON_HOST=1</c> (the public images' build stage is Ubuntu's: a
+    /// native executable built there may want a newer C library than an older host has).
+    /// </summary>
+    public static async Task<bool> FromImagesAsync() =>
+        Environment.GetEnvironmentVariable("HERMES_PUBLISH_ON_HOST") != "1" && await Containers.DockerEngine.FindHostAsync() is not null;
+
     /// <summary>The published executable, or why the publish failed (its output); published at the first call only.</summary>
     public Task<(string? Executable, string? Failure)> PublishAsync() => _published.Value;
 

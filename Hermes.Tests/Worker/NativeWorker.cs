@@ -1,13 +1,16 @@
+using Hermes.Tests.Containers;
 using Hermes.Tests.Deploy;
 using Hermes.Tests.Infrastructure;
 
 namespace Hermes.Tests.Worker;
 
 /// <summary>
-/// The native (Native AOT) worker, published once per test run exactly as docs/outbox-worker.md, "The native worker", says
-/// (<c>dotnet publish Hermes.Outbox.Worker -c Release -r linux-x64 -p:HermesNative=true</c>), into a folder of its own
-/// (its own artifacts path, so the solution's build outputs are not touched while other tests run them). Needs clang
-/// (Debian: <c>apt-get install clang zlib1g-dev</c>); without it the native tests skip, or fail under
+/// The native (Native AOT) worker, built as docs/outbox-worker.md, "The native worker", says (<c>dotnet publish
+/// Hermes.Outbox.Worker -c Release -r linux-x64 -p:HermesNative=true</c>, the publish deploy/Dockerfile.worker runs).
+/// Where a Docker engine answers it is taken out of the worker image the run builds anyway (<see cref="ShippedImages"/>).
+/// Without one, or under <c>HERMES_PUBLISH_ON_HOST=1</c>, it is published here once per run into a folder of its own
+/// (its own artifacts path, so the solution's build outputs are not touched while other tests run them), which needs
+/// clang (Debian: <c>apt-get install clang zlib1g-dev</c>); without it the native tests skip, or fail under
 /// <c>HERMES_REQUIRE_NATIVE=1</c>, which .ci/run sets.
 /// </summary>
 public static class NativeWorker
@@ -19,6 +22,11 @@ public static class NativeWorker
     /// <summary>The published executable; skips (or, when required, fails) the calling test when it cannot be built.</summary>
     public static async Task<string> RequireAsync()
     {
+        if (await PublishedHost.FromImagesAsync())
+        {
+            return Path.Combine(await ShippedImages.ExtractAsync("worker"), "Hermes.Outbox.Worker");
+        }
+
         if (ExternalTool.Find("clang") is not null)
         {
             var (executable, failure) = await Host.PublishAsync();
