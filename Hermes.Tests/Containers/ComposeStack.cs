@@ -108,6 +108,10 @@ public sealed class ComposeStack : IAsyncDisposable
             ["ALERTMANAGER_PAGERDUTY_ROUTING_KEY"] = "compose-test-routing-key",
             // Images of the test's own tag: a developer's hermes-api:local is left alone.
             ["HERMES_VERSION"] = ShippedImages.Tag,
+            // The canary off: the receiver standing in for n8n is not the workflow, so it would answer every canary as
+            // unrecognised and queue its CRM erasure beside the tests' own rows (the canary through the real workflow:
+            // CanaryInN8nTests, CanaryRunnerTests).
+            ["HERMES_CANARY_INTERVAL"] = "00:00:00",
             ["RECEIVER_DATA_DIR"] = received.FullName,
         };
         var lines = File.ReadAllLines(envFile).Select(l => l.Split('=', 2) is [var key, _] && overrides.Remove(key, out var value) ? $"{key}={value}" : l).ToList();

@@ -250,9 +250,10 @@ public sealed class ComposeStackTests : IDisposable
             opened[$"{host}:{port}"] = await Opens(host, port);
         }
 
-        Assert.That(opened.Where(static o => o.Value).Select(static o => o.Key), Is.EquivalentTo(new[] { "postgres:5432", "prometheus:9090" }),
-            "the api reaches its database and Prometheus (which scrapes it; a network has no direction) and nothing else: " +
-            "not Alertmanager, the admin host, the workers or n8n (here the receiver standing in for it)");
+        Assert.That(opened.Where(static o => o.Value).Select(static o => o.Key), Is.EquivalentTo(new[] { "postgres:5432", "prometheus:9090", "admin:8080", "admin:9464" }),
+            "the api reaches its database, Prometheus (which scrapes it) and the admin host (whose canary posts to it over the " +
+            "canary network; a network has no direction, and the admin host answers only with an admin key: docs/deploy-compose.md) " +
+            "and nothing else: not Alertmanager, the workers or n8n (here the receiver standing in for it)");
 
         // The control: the same check from a worker opens what the worker needs.
         var fromWorker = await Stack.DockerAsync(["exec", Stack.Container("worker", 1), "bash", "-c", "exec 3<>/dev/tcp/n8n/5678"]);
