@@ -235,7 +235,7 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(3)]
-    public async Task The_api_container_reaches_postgres_and_prometheus_but_not_alertmanager_the_admin_host_the_workers_or_n8n()
+    public async Task The_api_container_reaches_postgres_prometheus_and_the_admin_host_but_not_alertmanager_the_workers_or_n8n()
     {
         async Task<bool> Opens(string host, int port)
         {
