@@ -38,7 +38,7 @@ public sealed class ComposeStackTests : IDisposable
         // The four images, built once per run for every test that runs them (ShippedImages); this stack's own build
         // then finds each layer in the engine's cache and adds the receiver.
         var clock = Stopwatch.StartNew();
-        foreach (var service in new[] { "worker", "api", "admin", "cli" })
+        foreach (var service in ShippedImages.Services)
         {
             await ShippedImages.RequireAsync(service);
         }

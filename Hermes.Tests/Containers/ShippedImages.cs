@@ -17,9 +17,10 @@ public static class ShippedImages
     public const string Tag = "compose-test";
 
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(30); // the four, one native, beside the other tiers on two cores
-    private static readonly string[] Order = ["worker", "api", "admin", "cli"];
+    /// <summary>The compose services built from deploy/Dockerfile.*, in the order they are built.</summary>
+    public static readonly IReadOnlyList<string> Services = ["worker", "api", "admin", "cli"];
     private static readonly Lazy<Task<IReadOnlyDictionary<string, Task<ToolResult>>>> Builds = new(StartAsync);
-    private static readonly Dictionary<string, Lazy<Task<string>>> Extracted = Order.ToDictionary(
+    private static readonly Dictionary<string, Lazy<Task<string>>> Extracted = Services.ToDictionary(
         static s => s, static s => new Lazy<Task<string>>(() => CopyOutAsync(s)));
     private static readonly string ExtractRoot = Path.Combine(Path.GetTempPath(), $"hermes-images-{Environment.ProcessId}");
 
@@ -56,12 +57,12 @@ public static class ShippedImages
     {
         var host = await DockerEngine.RequireAsync();
         var builder = await ComposeStack.PrepareAsync(host);
-        var done = Order.ToDictionary(static s => s, static _ => new TaskCompletionSource<ToolResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var done = Services.ToDictionary(static s => s, static _ => new TaskCompletionSource<ToolResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         _ = Task.Run(async () =>
         {
             try
             {
-                foreach (var service in Order)
+                foreach (var service in Services)
                 {
                     var clock = Stopwatch.StartNew();
                     var build = await builder.ComposeAsync(["build", service], BuildTimeout);
