@@ -85,12 +85,14 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// — is skipped like a row another claim holds: its lease may have ended only because its outcome waits for that
     /// lock, and sending it again meanwhile would be a duplicate while its first worker still lives. Both locks skip
     /// rather than wait, so the claim never waits for anyone and cannot take part in a deadlock.
+    /// <c>@from</c> is the scan floor (<see cref="ClaimAsync(int, TimeSpan, string, DateTime, CancellationToken)"/>):
+    /// <c>-infinity</c> for a full scan. The last column is each row's place in the queue before the claim.
     /// </summary>
     internal const string ClaimSql = $"""
         WITH c AS (
-            SELECT o.id
+            SELECT o.id, o.available_at
             FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id
-            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now()
+            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now() AND o.available_at >= @from
             ORDER BY o.available_at, o.id
             LIMIT @batch
             FOR SHARE OF l SKIP LOCKED
@@ -101,7 +103,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         FROM c, hermes_leads l
         WHERE o.id = c.id AND l.id = o.lead_id
         RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', '{WebhookIds.MessagePrefix}' || l.lead_id), o.payload::text,
-                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at, o.type
+                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at, o.type, c.available_at
         """;
 
     // Lock order, shared with erasure (LeadErasure): the leads first, in id order, then their outbox rows. An erase
@@ -237,14 +239,31 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// Claims up to <paramref name="batchSize"/> due rows in one statement: each becomes invisible until
     /// <paramref name="lease"/> from now and counts one more attempt. Rows other workers are claiming are skipped.
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(int batchSize, TimeSpan lease, string workerId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(int batchSize, TimeSpan lease, string workerId, CancellationToken cancellationToken) =>
+        (await ClaimAsync(batchSize, lease, workerId, DateTime.MinValue, cancellationToken)).Batch;
+
+    /// <summary>
+    /// As <see cref="ClaimAsync(int, TimeSpan, string, CancellationToken)"/>, looking only at rows due from
+    /// <paramref name="from"/> on (<see cref="DateTime.MinValue"/>: all of them); <c>Floor</c> is the earliest place in
+    /// the queue the batch was claimed from. A worker draining a backlog starts its next claim there: the claimed rows'
+    /// old index entries all lie before it, and while a long transaction holds back the xmin horizon vacuum cannot
+    /// remove them, nor can a scan mark them dead, so a claim from the start of the index walks past every row claimed
+    /// since that transaction began (the drain slowed to half its rate in bench/worker "held-xmin"). A row can be left
+    /// behind the floor only by being skipped (its lead or row was locked) or by committing late with an earlier
+    /// <c>available_at</c>; the dispatcher scans from the start whenever a claim comes back short and at least once a
+    /// second, so such a row waits a second at most.
+    /// </summary>
+    public async Task<(IReadOnlyList<ClaimedMessage> Batch, DateTime? Floor)> ClaimAsync(int batchSize, TimeSpan lease, string workerId, DateTime from, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.Add(new NpgsqlParameter<int>("batch", batchSize));
         command.Parameters.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
         command.Parameters.Add(new NpgsqlParameter<string>("worker", workerId));
+        // DateTime.MinValue is -infinity to Npgsql: every row.
+        command.Parameters.Add(new NpgsqlParameter<DateTime>("from", from == DateTime.MinValue ? from : from.ToUniversalTime()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new List<ClaimedMessage>(batchSize);
+        DateTime? floor = null;
         while (await reader.ReadAsync(cancellationToken))
         {
             claimed.Add(new ClaimedMessage(
@@ -258,11 +277,13 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 reader.IsDBNull(7) ? null : reader.GetString(7),
                 reader.GetFieldValue<TimeSpan>(8),
                 reader.GetString(9)));
+            var position = reader.GetFieldValue<DateTime>(10);
+            floor = floor is { } earliest && earliest <= position ? earliest : position;
         }
 
         // Oldest first, as claimed: RETURNING does not keep the CTE's order.
         claimed.Sort(static (a, b) => a.Id.CompareTo(b.Id));
-        return claimed;
+        return (claimed, floor);
     }
 
     /// <summary>
