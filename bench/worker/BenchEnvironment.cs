@@ -135,8 +135,35 @@ public sealed class BenchEnvironment : IAsyncDisposable
         return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Starts the worker process with the given Outbox settings; stopped with SIGTERM on dispose.</summary>
-    public async Task<WorkerProcess> StartWorkerAsync(IDictionary<string, string> outbox)
+    /// <summary>The first row's columns, as numbers.</summary>
+    public async Task<long[]> RowAsync(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return [.. Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? 0 : Convert.ToInt64(reader.GetValue(i), CultureInfo.InvariantCulture))];
+    }
+
+    /// <summary>The first column of every row, as numbers.</summary>
+    public async Task<List<long>> ColumnAsync(string sql)
+    {
+        await using var command = DataSource.CreateCommand(sql);
+        await using var reader = await command.ExecuteReaderAsync();
+        var values = new List<long>();
+        while (await reader.ReadAsync())
+        {
+            values.Add(Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture));
+        }
+
+        return values;
+    }
+
+    /// <summary>
+    /// Starts the worker process with the given Outbox settings; stopped with SIGTERM on dispose. With
+    /// <paramref name="waitForStart"/> it returns after giving the process 3 s to start and connect; without, at once
+    /// (a drain timed from the process start).
+    /// </summary>
+    public async Task<WorkerProcess> StartWorkerAsync(IDictionary<string, string> outbox, bool waitForStart = true)
     {
         var start = new ProcessStartInfo("dotnet", [WorkerDll])
         {
@@ -160,6 +187,11 @@ public sealed class BenchEnvironment : IAsyncDisposable
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the worker.");
         var worker = new WorkerProcess(process);
+        if (!waitForStart)
+        {
+            return worker;
+        }
+
         // Ready when it has looked at the (empty) table once: give it a moment to start and connect.
         await Task.Delay(TimeSpan.FromSeconds(3));
         if (process.HasExited)

@@ -1,9 +1,10 @@
 using Hermes.Bench.Worker;
 
-// Usage: Hermes.Bench.Worker <worker.dll> [throughput|latency|notify-cost|all]
+// Usage: Hermes.Bench.Worker <worker.dll> [throughput|latency|notify-cost|all|held-xmin|replicas|sustained [minutes]|capacity]
+// "all" is the delivery benchmarks; "capacity" the three capacity ones (docs/capacity.md), about 20 minutes.
 if (args.Length < 1 || !File.Exists(args[0]))
 {
-    Console.Error.WriteLine("Usage: Hermes.Bench.Worker <path to Hermes.Outbox.Worker.dll> [throughput|latency|notify-cost|all]");
+    Console.Error.WriteLine("Usage: Hermes.Bench.Worker <path to Hermes.Outbox.Worker.dll> [throughput|latency|notify-cost|all|held-xmin|replicas|sustained [minutes]|capacity]");
     return 2;
 }
 
@@ -23,6 +24,21 @@ if (scenario is "latency" or "all")
 if (scenario is "notify-cost" or "all")
 {
     await Scenarios.NotifyCostAsync(bench);
+}
+
+if (scenario is "held-xmin" or "capacity")
+{
+    await Scenarios.HeldXminAsync(bench);
+}
+
+if (scenario is "replicas" or "capacity")
+{
+    await Scenarios.ReplicasAsync(bench);
+}
+
+if (scenario is "sustained" or "capacity")
+{
+    await Scenarios.SustainedAsync(bench, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10);
 }
 
 return 0;
