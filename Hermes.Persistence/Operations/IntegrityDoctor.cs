@@ -68,7 +68,6 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
         parameters.Add(new NpgsqlParameter<int>("batch", 32));
         parameters.Add(new NpgsqlParameter<TimeSpan>("lease", TimeSpan.FromSeconds(30)));
         parameters.Add(new NpgsqlParameter<string>("worker", "hermes-doctor"));
-        parameters.Add(new NpgsqlParameter<DateTime>("from", DateTime.MinValue) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
     };
 
     private const string ExplainLeadLookupSql = """

@@ -85,14 +85,14 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// — is skipped like a row another claim holds: its lease may have ended only because its outcome waits for that
     /// lock, and sending it again meanwhile would be a duplicate while its first worker still lives. Both locks skip
     /// rather than wait, so the claim never waits for anyone and cannot take part in a deadlock.
-    /// <c>@from</c> is the scan floor (<see cref="ClaimAsync(int, TimeSpan, string, DateTime, CancellationToken)"/>):
-    /// <c>-infinity</c> for a full scan. The last column is each row's place in the queue before the claim.
+    /// The last column is each row's place in the queue before the claim (the scan floor,
+    /// <see cref="ClaimAsync(int, TimeSpan, string, DateTime, CancellationToken)"/>).
     /// </summary>
     internal const string ClaimSql = $"""
         WITH c AS (
             SELECT o.id, o.available_at
             FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id
-            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now() AND o.available_at >= @from
+            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now()/*from*/
             ORDER BY o.available_at, o.id
             LIMIT @batch
             FOR SHARE OF l SKIP LOCKED
@@ -105,6 +105,10 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', '{WebhookIds.MessagePrefix}' || l.lead_id), o.payload::text,
                   o.attempts, o.replay_count, o.traceparent, now() - o.created_at, o.type, c.available_at
         """;
+
+    // The claim from a scan floor (@from): the same statement with a lower bound on the index scan. A statement of its
+    // own, so the claim without a floor, which is every claim outside a backlog, keeps its plan.
+    internal static readonly string ClaimFromSql = ClaimSql.Replace("/*from*/", " AND o.available_at >= @from", StringComparison.Ordinal);
 
     // Lock order, shared with erasure (LeadErasure): the leads first, in id order, then their outbox rows. An erase
     // that is open makes this wait here, before the outcome statement takes its snapshot, so that statement sees the
@@ -255,12 +259,16 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<(IReadOnlyList<ClaimedMessage> Batch, DateTime? Floor)> ClaimAsync(int batchSize, TimeSpan lease, string workerId, DateTime from, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(ClaimSql);
+        var floored = from != DateTime.MinValue;
+        await using var command = dataSource.CreateCommand(floored ? ClaimFromSql : ClaimSql);
         command.Parameters.Add(new NpgsqlParameter<int>("batch", batchSize));
         command.Parameters.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
         command.Parameters.Add(new NpgsqlParameter<string>("worker", workerId));
-        // DateTime.MinValue is -infinity to Npgsql: every row.
-        command.Parameters.Add(new NpgsqlParameter<DateTime>("from", from == DateTime.MinValue ? from : from.ToUniversalTime()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        if (floored)
+        {
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("from", from.ToUniversalTime()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new List<ClaimedMessage>(batchSize);
         DateTime? floor = null;

@@ -112,16 +112,20 @@ public sealed class ScanFloorTests : WorkerTest
     {
         await using var connection = await DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await using var command = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + OutboxStore.ClaimSql, connection, transaction)
+        await using var command = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + (from == DateTime.MinValue ? OutboxStore.ClaimSql : OutboxStore.ClaimFromSql), connection, transaction)
         {
             Parameters =
             {
                 new NpgsqlParameter<int>("batch", 20),
                 new NpgsqlParameter<TimeSpan>("lease", TimeSpan.FromMinutes(5)),
                 new NpgsqlParameter<string>("worker", "explain"),
-                new NpgsqlParameter<DateTime>("from", from) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz },
             },
         };
+        if (from != DateTime.MinValue)
+        {
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("from", from) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        }
+
         using var plan = JsonDocument.Parse((string)(await command.ExecuteScalarAsync())!);
         await transaction.RollbackAsync();
         var scan = Nodes(plan.RootElement[0].GetProperty("Plan")).Single(static n => n.TryGetProperty("Index Name", out var name) && name.GetString() == "idx_hermes_outbox_pending");
