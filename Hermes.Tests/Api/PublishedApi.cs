@@ -30,15 +30,6 @@ public static class PublishedApi
         return executable!;
     }
 
-    /// <summary>Starts the image builds without waiting for them, where the executable will come from an image.</summary>
-    public static async Task PrepareAsync()
-    {
-        if (await PublishedHost.FromImagesAsync())
-        {
-            await ShippedImages.StartBuildingAsync();
-        }
-    }
-
     /// <summary>Removes what this run published (at the end of the run: <see cref="TestRunSetUp"/>).</summary>
     public static void Clean() => Host.Clean();
 }

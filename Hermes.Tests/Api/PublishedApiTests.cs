@@ -16,12 +16,7 @@ namespace Hermes.Tests.Api;
 /// </summary>
 public sealed class PublishedApiTests : DatabaseTest
 {
-    /// <summary>The image starts building early in the run; the test runs at its end (docs/development.md, "Images built once").</summary>
-    [OneTimeSetUp]
-    public Task StartTheImageAsync() => PublishedApi.PrepareAsync();
-
     [Test]
-    [NonParallelizable] // at the end of the run, by which time the image is built, rather than holding the parallel tests open
     public async Task The_published_api_stores_leads_replays_by_key_rejects_as_problem_details_and_answers_its_probes()
     {
         await using var api = await StartAsync();

@@ -25,23 +25,11 @@ public sealed class ComposeStackTests : IDisposable
     private static readonly TimeSpan Build = TimeSpan.FromMinutes(10); // the four images come from the cache (ShippedImages), the receiver is small
     private ComposeStack? _stack;
     private HttpClient _http = null!;
-    private Task? _up;
 
     private ComposeStack Stack => _stack ?? throw new InvalidOperationException("The stack did not come up.");
 
-    /// <summary>
-    /// The images start building here, early in the run; the stack comes up in the first test's set-up. Every test is
-    /// <c>[NonParallelizable]</c> at method level, so they run at the end of the run, after the parallel tests (which
-    /// they would otherwise hold open while the images build) and the fixtures that run alone.
-    /// </summary>
     [OneTimeSetUp]
-    public Task StartTheImagesAsync() => ShippedImages.StartBuildingAsync();
-
-    /// <summary>One stack for the fixture, brought up once; a failure to come up fails (or skips) every test with its reason.</summary>
-    [SetUp]
-    public Task BringUpTheStackOnceAsync() => _up ??= BringUpTheStackAsync();
-
-    private async Task BringUpTheStackAsync()
+    public async Task BringUpTheStackAsync()
     {
         var host = await DockerEngine.RequireAsync();
         _http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
@@ -86,7 +74,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(1)]
-    [NonParallelizable]
     public void The_file_run_is_the_shipped_one_without_the_services_that_cannot_run_here()
     {
         var shipped = Stack.Shipped["services"]!.AsObject();
@@ -122,7 +109,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(2)]
-    [NonParallelizable]
     public async Task Migrate_ran_once_as_the_owner_and_every_host_is_ready_under_its_own_login_as_the_app_user()
     {
         Assert.That(await Stack.InspectAsync(Stack.Container("migrate"), "{{.State.Status}} {{.State.ExitCode}}"), Is.EqualTo("exited 0"));
@@ -157,7 +143,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(2)]
-    [NonParallelizable]
     public async Task The_worker_containers_run_the_native_dispatcher_and_the_verbs_are_the_cli_image()
     {
         foreach (var container in new[] { Stack.Container("worker", 1), Stack.Container("worker", 2) })
@@ -187,7 +172,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(3)]
-    [NonParallelizable]
     public async Task Leads_submitted_through_the_published_port_reach_the_receiver_signed_and_the_admin_api_only_on_its_own_host()
     {
         var leadIds = new List<string>();
@@ -232,7 +216,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(3)]
-    [NonParallelizable]
     public async Task The_api_image_stores_form_text_in_nfc_and_takes_an_idn_address_as_every_other_host_does()
     {
         // "Zoe" + U+0308 COMBINING DIAERESIS, as a Mac keyboard or a copy from a PDF can send it; NFC is "Zoë".
@@ -252,7 +235,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(3)]
-    [NonParallelizable]
     public async Task The_api_container_reaches_postgres_prometheus_and_the_admin_host_but_not_alertmanager_the_workers_or_n8n()
     {
         async Task<bool> Opens(string host, int port)
@@ -280,7 +262,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(4)]
-    [NonParallelizable]
     public async Task Prometheus_scrapes_the_api_the_admin_and_both_workers_loads_the_rules_and_reaches_Alertmanager()
     {
         var prometheus = $"http://127.0.0.1:{Stack.PrometheusPort}";
@@ -351,7 +332,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(6)]
-    [NonParallelizable]
     public async Task A_worker_killed_mid_load_loses_nothing()
     {
         var worker1 = Stack.Container("worker", 1);
@@ -406,7 +386,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(5)]
-    [NonParallelizable]
     public async Task Doctor_and_stats_run_through_compose_with_the_admin_login_and_the_workers_login_is_refused()
     {
         var doctor = await Stack.ComposeAsync(["run", "--rm", "cli", "doctor"], TimeSpan.FromMinutes(3));
@@ -427,7 +406,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(8)]
-    [NonParallelizable]
     public async Task Replay_erase_and_purge_run_through_the_cli_service_under_the_admin_login_as_the_docs_print_them()
     {
         var leadId = await ScalarAsync<string>("SELECT l.lead_id FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id WHERE o.status = 'delivered' AND l.erased_at IS NULL ORDER BY l.id LIMIT 1");
@@ -458,7 +436,6 @@ public sealed class ComposeStackTests : IDisposable
 
     [Test]
     [Order(7)]
-    [NonParallelizable]
     public async Task The_backup_and_restore_scripts_run_against_the_compose_database()
     {
         var backups = RepositoryFiles.PathOf("backups");

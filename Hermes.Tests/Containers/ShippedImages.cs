@@ -37,20 +37,6 @@ public static class ShippedImages
     }
 
     /// <summary>
-    /// Starts the builds now, without waiting for them, when an engine answers. The fixtures whose tests run the images
-    /// call it from their one-time set-up, early in the run, and run those tests at its end (method-level
-    /// <c>[NonParallelizable]</c>): the images build while the parallel tests run, and no test holds the parallel
-    /// work open waiting for them (docs/development.md, "Images built once").
-    /// </summary>
-    public static async Task StartBuildingAsync()
-    {
-        if (await DockerEngine.FindHostAsync() is not null)
-        {
-            _ = Builds.Value;
-        }
-    }
-
-    /// <summary>
     /// A folder holding the image's <c>/app</c> (its entry point's folder), copied out once per run; the executables
     /// built in the local stand-in images run on this machine (same C library).
     /// </summary>
