@@ -26,10 +26,6 @@ public sealed class OutboxDispatcher : BackgroundService
     private static readonly TimeSpan MinimumIdle = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan CircuitCheck = TimeSpan.FromMilliseconds(50);
 
-    // How long a backlog's claims may start from the scan floor before one starts from the top again: the longest a
-    // row skipped while its lead was locked, or committed late, waits behind the floor (OutboxStore.ClaimAsync).
-    private static readonly TimeSpan FullScanInterval = TimeSpan.FromSeconds(1);
-
     private readonly OutboxStore _store;
     private readonly WebhookClient _client;
     private readonly OutcomeCompleter _completer;
@@ -121,8 +117,6 @@ public sealed class OutboxDispatcher : BackgroundService
     private async Task ClaimLoopAsync(CancellationToken stoppingToken)
     {
         var claimBackoff = TimeSpan.FromSeconds(1);
-        DateTime? scanFloor = null;
-        var lastFullScan = DateTimeOffset.MinValue;
         // A worker that gave up (it cannot write outcomes, and is stopping) claims nothing more.
         while (!stoppingToken.IsCancellationRequested && _state.FatalError is null)
         {
@@ -148,16 +142,7 @@ public sealed class OutboxDispatcher : BackgroundService
             {
                 // Not cancelled by shutdown: a claim cut off after the server ran it would leave rows leased for nothing.
                 claimedAt = _time.GetUtcNow();
-                // Through a backlog each claim starts where the last full one began (OutboxStore.ClaimAsync, the scan
-                // floor); a short claim, and a second's passing, start from the top again.
-                var from = scanFloor is { } floor && claimedAt - lastFullScan < FullScanInterval ? floor : DateTime.MinValue;
-                if (from == DateTime.MinValue)
-                {
-                    lastFullScan = claimedAt;
-                }
-
-                (batch, var position) = await _store.ClaimAsync(want, _options.Lease, _options.WorkerId, from, CancellationToken.None);
-                scanFloor = batch.Count == want && want > 1 ? position : null;
+                batch = await _store.ClaimAsync(want, _options.Lease, _options.WorkerId, CancellationToken.None);
                 claimBackoff = TimeSpan.FromSeconds(1);
             }
             catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e))

@@ -85,14 +85,12 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// — is skipped like a row another claim holds: its lease may have ended only because its outcome waits for that
     /// lock, and sending it again meanwhile would be a duplicate while its first worker still lives. Both locks skip
     /// rather than wait, so the claim never waits for anyone and cannot take part in a deadlock.
-    /// The last column is each row's place in the queue before the claim (the scan floor,
-    /// <see cref="ClaimAsync(int, TimeSpan, string, DateTime, CancellationToken)"/>).
     /// </summary>
     internal const string ClaimSql = $"""
         WITH c AS (
-            SELECT o.id, o.available_at
+            SELECT o.id
             FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id
-            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now()/*from*/
+            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now()
             ORDER BY o.available_at, o.id
             LIMIT @batch
             FOR SHARE OF l SKIP LOCKED
@@ -103,12 +101,8 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         FROM c, hermes_leads l
         WHERE o.id = c.id AND l.id = o.lead_id
         RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', '{WebhookIds.MessagePrefix}' || l.lead_id), o.payload::text,
-                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at, o.type, c.available_at
+                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at, o.type
         """;
-
-    // The claim from a scan floor (@from): the same statement with a lower bound on the index scan. A statement of its
-    // own, so the claim without a floor, which is every claim outside a backlog, keeps its plan.
-    internal static readonly string ClaimFromSql = ClaimSql.Replace("/*from*/", " AND o.available_at >= @from", StringComparison.Ordinal);
 
     // Lock order, shared with erasure (LeadErasure): the leads first, in id order, then their outbox rows. An erase
     // that is open makes this wait here, before the outcome statement takes its snapshot, so that statement sees the
@@ -243,35 +237,14 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// Claims up to <paramref name="batchSize"/> due rows in one statement: each becomes invisible until
     /// <paramref name="lease"/> from now and counts one more attempt. Rows other workers are claiming are skipped.
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(int batchSize, TimeSpan lease, string workerId, CancellationToken cancellationToken) =>
-        (await ClaimAsync(batchSize, lease, workerId, DateTime.MinValue, cancellationToken)).Batch;
-
-    /// <summary>
-    /// As <see cref="ClaimAsync(int, TimeSpan, string, CancellationToken)"/>, looking only at rows due from
-    /// <paramref name="from"/> on (<see cref="DateTime.MinValue"/>: all of them); <c>Floor</c> is the earliest place in
-    /// the queue the batch was claimed from. A worker draining a backlog starts its next claim there: the claimed rows'
-    /// old index entries all lie before it, and while a long transaction holds back the xmin horizon vacuum cannot
-    /// remove them, nor can a scan mark them dead, so a claim from the start of the index walks past every row claimed
-    /// since that transaction began (the drain slowed to half its rate in bench/worker "held-xmin"). A row can be left
-    /// behind the floor only by being skipped (its lead or row was locked) or by committing late with an earlier
-    /// <c>available_at</c>; the dispatcher scans from the start whenever a claim comes back short and at least once a
-    /// second, so such a row waits a second at most.
-    /// </summary>
-    public async Task<(IReadOnlyList<ClaimedMessage> Batch, DateTime? Floor)> ClaimAsync(int batchSize, TimeSpan lease, string workerId, DateTime from, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(int batchSize, TimeSpan lease, string workerId, CancellationToken cancellationToken)
     {
-        var floored = from != DateTime.MinValue;
-        await using var command = dataSource.CreateCommand(floored ? ClaimFromSql : ClaimSql);
+        await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.Add(new NpgsqlParameter<int>("batch", batchSize));
         command.Parameters.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
         command.Parameters.Add(new NpgsqlParameter<string>("worker", workerId));
-        if (floored)
-        {
-            command.Parameters.Add(new NpgsqlParameter<DateTime>("from", from.ToUniversalTime()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-        }
-
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new List<ClaimedMessage>(batchSize);
-        DateTime? floor = null;
         while (await reader.ReadAsync(cancellationToken))
         {
             claimed.Add(new ClaimedMessage(
@@ -285,13 +258,11 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 reader.IsDBNull(7) ? null : reader.GetString(7),
                 reader.GetFieldValue<TimeSpan>(8),
                 reader.GetString(9)));
-            var position = reader.GetFieldValue<DateTime>(10);
-            floor = floor is { } earliest && earliest <= position ? earliest : position;
         }
 
         // Oldest first, as claimed: RETURNING does not keep the CTE's order.
         claimed.Sort(static (a, b) => a.Id.CompareTo(b.Id));
-        return (claimed, floor);
+        return claimed;
     }
 
     /// <summary>
