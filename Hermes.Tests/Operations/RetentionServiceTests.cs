@@ -17,6 +17,11 @@ namespace Hermes.Tests.Operations;
 public sealed class RetentionServiceTests : OperationsTest
 {
     // The schedule is the worker's clock (a FakeTimeProvider moved by hand); the age of a row is the server's now().
+    // The clock carries three timers, created in no fixed order since each service's ExecuteAsync runs on the thread
+    // pool: the partition maintenance's hour, the retention's first delay, then (after the first run has begun) its
+    // interval. Moving the clock before the first delay exists would leave that delay waiting for good.
+    private const int BothWaiting = 2;
+    private const int IntervalWaiting = 3;
 
     [Test]
     public async Task The_worker_purges_old_delivered_rows_on_its_schedule()
@@ -30,7 +35,7 @@ public sealed class RetentionServiceTests : OperationsTest
         await host.StartAsync();
         try
         {
-            await clock.TimersCreatedAsync(1);
+            await clock.TimersCreatedAsync(BothWaiting);
             clock.Advance(TimeSpan.FromSeconds(4));
             Assert.That(await OutboxRowsAsync(old.OutboxId), Is.EqualTo(1), "nothing is purged before the first run (5 s after the start)");
 
@@ -41,7 +46,7 @@ public sealed class RetentionServiceTests : OperationsTest
 
             // And again an interval (an hour by default) later.
             var later = await AddLeadAsync(OutboxStatus.Delivered, createdAt: now.AddDays(-2));
-            await clock.TimersCreatedAsync(2);
+            await clock.TimersCreatedAsync(IntervalWaiting);
             clock.Advance(TimeSpan.FromHours(1));
             await WaitUntilAsync(async () => await OutboxRowsAsync(later.OutboxId) == 0, "the next run purges the row that has aged since");
             Assert.That(await OutboxRowsAsync(recent.OutboxId), Is.EqualTo(1));
@@ -103,13 +108,13 @@ public sealed class RetentionServiceTests : OperationsTest
         await host.StartAsync();
         try
         {
-            await clock.TimersCreatedAsync(1);
+            await clock.TimersCreatedAsync(BothWaiting);
             clock.Advance(TimeSpan.FromSeconds(5));
             await WaitUntilAsync(() => Task.FromResult(logs.Entries.Any(static e => e.StartsWith("Warning 5002:", StringComparison.Ordinal))), "the first purge fails");
             Assert.That(await OutboxRowsAsync(old.OutboxId), Is.EqualTo(1), "the purge cannot run yet");
             await ExecuteAsync("ALTER TABLE hermes_delivery_attempts_away RENAME TO hermes_delivery_attempts");
 
-            await clock.TimersCreatedAsync(2);
+            await clock.TimersCreatedAsync(IntervalWaiting);
             clock.Advance(TimeSpan.FromMinutes(10));
             await WaitUntilAsync(async () => await OutboxRowsAsync(old.OutboxId) == 0, "the next interval's purge succeeds once the table is back");
             Assert.That(logs.Entries.Count(static e => e.StartsWith("Warning 5002:", StringComparison.Ordinal)), Is.EqualTo(1), "one failure, logged once");
@@ -154,7 +159,7 @@ public sealed class RetentionServiceTests : OperationsTest
         await host.StartAsync();
         try
         {
-            await clock.TimersCreatedAsync(1);
+            await clock.TimersCreatedAsync(BothWaiting);
             clock.Advance(TimeSpan.FromSeconds(5));
             await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_audit WHERE actor = 'cli:retention-old'") == 0,
                 "the first run purges the entry older than Retention:AuditPeriod", TimeSpan.FromSeconds(60)); // a busy run: the first purge also drops the attempt log's old days
