@@ -50,7 +50,8 @@ public sealed class TraceMetricsAndLogsTests : WorkerTest
         await using var worker = await ObservedWorker.StartAsync(ConnectionString, Receiver.Url);
         var received = (await Receiver.WaitForAsync(1))[0];
         Assert.That(ActivityContext.TryParse(received.Header("traceparent"), null, out var atReceiver), Is.True, "the receiver saw a traceparent");
-        await WaitUntilAsync(() => Task.FromResult(stopped.Any(a => a.OperationName == "hermes.outbox.deliver")), "the delivery span ends");
+        // The listener hears every test in this process: wait for this trace's delivery span, not any worker's.
+        await WaitUntilAsync(() => Task.FromResult(stopped.Any(a => a.OperationName == "hermes.outbox.deliver" && a.TraceId == traceId)), "the delivery span ends");
 
         var trace = stopped.Where(a => a.TraceId == traceId).ToList();
         var request = trace.SingleOrDefault(a => a.Source.Name == "Microsoft.AspNetCore" && a.SpanId == submission.SpanId);
