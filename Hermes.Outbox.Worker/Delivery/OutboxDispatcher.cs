@@ -26,6 +26,10 @@ public sealed class OutboxDispatcher : BackgroundService
     private static readonly TimeSpan MinimumIdle = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan CircuitCheck = TimeSpan.FromMilliseconds(50);
 
+    // How long a backlog's claims may start from the scan floor before one starts from the top again: the longest a row
+    // left behind the floor (skipped while its lead was locked, or due at an earlier place) waits (ScanFloor).
+    private static readonly TimeSpan FullScanInterval = TimeSpan.FromSeconds(1);
+
     private readonly OutboxStore _store;
     private readonly WebhookClient _client;
     private readonly OutcomeCompleter _completer;
@@ -117,6 +121,8 @@ public sealed class OutboxDispatcher : BackgroundService
     private async Task ClaimLoopAsync(CancellationToken stoppingToken)
     {
         var claimBackoff = TimeSpan.FromSeconds(1);
+        ScanFloor? scanFloor = null;
+        var lastFullScan = DateTimeOffset.MinValue;
         // A worker that gave up (it cannot write outcomes, and is stopping) claims nothing more.
         while (!stoppingToken.IsCancellationRequested && _state.FatalError is null)
         {
@@ -138,15 +144,26 @@ public sealed class OutboxDispatcher : BackgroundService
 
             IReadOnlyList<ClaimedMessage> batch;
             DateTimeOffset claimedAt;
+            ScanFloor? from;
             try
             {
                 // Not cancelled by shutdown: a claim cut off after the server ran it would leave rows leased for nothing.
                 claimedAt = _time.GetUtcNow();
-                batch = await _store.ClaimAsync(want, _options.Lease, _options.WorkerId, CancellationToken.None);
+                // Through a backlog each claim starts where the last full batch began (ScanFloor); after a short batch,
+                // and once a second, a claim starts from the top.
+                from = scanFloor is not null && claimedAt - lastFullScan < FullScanInterval ? scanFloor : null;
+                if (from is null)
+                {
+                    lastFullScan = claimedAt;
+                }
+
+                (batch, var place) = await _store.ClaimAsync(want, _options.Lease, _options.WorkerId, from, CancellationToken.None);
+                scanFloor = batch.Count == want && want > 1 ? place : null;
                 claimBackoff = TimeSpan.FromSeconds(1);
             }
             catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e))
             {
+                scanFloor = null;
                 _slots.Release();
                 WorkerLog.ClaimFailed(_logger, e, claimBackoff);
                 await WaitQuietlyAsync(Task.Delay(claimBackoff, _time, stoppingToken));
@@ -157,7 +174,12 @@ public sealed class OutboxDispatcher : BackgroundService
             if (batch.Count == 0)
             {
                 _slots.Release();
-                await IdleAsync(stoppingToken);
+                // Nothing from the floor on says nothing of the rows behind it: the next claim, from the top, at once.
+                if (from is null)
+                {
+                    await IdleAsync(stoppingToken);
+                }
+
                 continue;
             }
 
@@ -191,9 +213,10 @@ public sealed class OutboxDispatcher : BackgroundService
                 _ = Task.Run(() => DeliverAsync(message, claimedAt), CancellationToken.None);
             }
 
-            if (batch.Count < want && want > 1)
+            if (batch.Count < want && want > 1 && from is null)
             {
-                // The table had no more due rows a moment ago: wait for a NOTIFY, the next due row, or the poll.
+                // The table had no more due rows a moment ago: wait for a NOTIFY, the next due row, or the poll. (A short
+                // batch from the floor is followed by a claim from the top at once.)
                 await IdleAsync(stoppingToken);
             }
         }

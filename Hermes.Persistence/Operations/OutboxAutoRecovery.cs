@@ -38,6 +38,16 @@ public sealed class OutboxAutoRecovery(NpgsqlDataSource dataSource)
         o.status = '{OutboxStatusNames.Failed}' AND o.failure_class = '{FailureClasses.Outage}' AND o.auto_recovered_generation IS NULL
         """;
 
+    /// <summary>
+    /// How much earlier than the outage the worker measured the window opens. The worker reads its clock when an attempt
+    /// fails and again before this statement; the database stamps <c>failed_at</c> when that outcome is written and
+    /// <c>now()</c> when this statement's transaction starts. Under load the gap before the statement can outgrow the
+    /// gap before the outcome, and the outage's first row fell outside a window of the measured length. A minute also
+    /// takes in a row another worker failed just before this one saw the outage. Only rows that gave up with outage
+    /// answers alone and were never delivered can be in it.
+    /// </summary>
+    public static readonly TimeSpan WindowSlack = TimeSpan.FromMinutes(1);
+
     public const string RecoverSql = $"""
         WITH gate AS MATERIALIZED (
             SELECT pg_try_advisory_xact_lock(@lock_key) AS got
@@ -45,7 +55,7 @@ public sealed class OutboxAutoRecovery(NpgsqlDataSource dataSource)
             SELECT o.id, o.lead_id, row_number() OVER (ORDER BY o.failed_at, o.id) AS n
             FROM hermes_outbox o
             WHERE (SELECT got FROM gate) AND {Eligible}
-              AND o.failed_at >= now() - @outage_length
+              AND o.failed_at >= now() - @outage_length - @window_slack
             ORDER BY o.failed_at, o.id
             LIMIT @max_rows
         ), locked AS (
@@ -86,6 +96,7 @@ public sealed class OutboxAutoRecovery(NpgsqlDataSource dataSource)
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         await using var command = dataSource.CreateCommand(RecoverSql);
         command.Parameters.Add(new NpgsqlParameter("lock_key", NpgsqlDbType.Bigint) { Value = LockKey });
+        command.Parameters.Add(new NpgsqlParameter("window_slack", NpgsqlDbType.Interval) { Value = WindowSlack });
         command.Parameters.Add(new NpgsqlParameter("outage_length", NpgsqlDbType.Interval) { Value = outageLength < TimeSpan.Zero ? TimeSpan.Zero : outageLength });
         command.Parameters.Add(new NpgsqlParameter("max_rows", NpgsqlDbType.Integer) { Value = maxRows });
         command.Parameters.Add(new NpgsqlParameter("spacing", NpgsqlDbType.Interval) { Value = spacing });

@@ -69,6 +69,25 @@ public sealed record AttemptOutcome
 public sealed record ReleasedClaim(long OutboxId, int Attempt, int ReplayCount = 0);
 
 /// <summary>
+/// A place in the pending queue, in the order of its index (<c>idx_hermes_outbox_pending</c>: <c>available_at</c>, then
+/// <c>id</c>). Why a claim may start there: a claimed row's old index entry stays behind it until vacuum removes it, and
+/// while a long transaction holds back the xmin horizon vacuum cannot, nor can a scan mark it dead, so a claim from the
+/// start of the index walks past every row claimed since that transaction began (the drain fell to half its rate in
+/// bench/worker "held-xmin"). A worker draining a backlog starts its next claim where its last full batch began. A row
+/// is left behind the floor only by being skipped (its lead or row was locked) or by becoming due at an earlier place
+/// (a late commit, a released claim); the dispatcher scans from the top after a short batch and at least once a
+/// second, so such a row waits a second at most.
+/// </summary>
+public readonly record struct ScanFloor(DateTime AvailableAt, long Id) : IComparable<ScanFloor>
+{
+    public int CompareTo(ScanFloor other)
+    {
+        var at = AvailableAt.CompareTo(other.AvailableAt);
+        return at != 0 ? at : Id.CompareTo(other.Id);
+    }
+}
+
+/// <summary>
 /// The outbox's SQL, one statement per operation, run on the injected data source. Rows are leased by
 /// visibility timeout: a claim pushes <c>available_at</c> to the end of the lease and counts the attempt, so
 /// nothing stays locked while the worker talks HTTP, and a row whose worker died comes back by itself when
@@ -85,12 +104,13 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// — is skipped like a row another claim holds: its lease may have ended only because its outcome waits for that
     /// lock, and sending it again meanwhile would be a duplicate while its first worker still lives. Both locks skip
     /// rather than wait, so the claim never waits for anyone and cannot take part in a deadlock.
+    /// The last column is each row's place in the queue before the claim (the scan floor, <see cref="ScanFloor"/>).
     /// </summary>
     internal const string ClaimSql = $"""
         WITH c AS (
-            SELECT o.id
+            SELECT o.id, o.available_at
             FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id
-            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now()
+            WHERE o.status = '{OutboxStatusNames.Pending}' AND o.available_at <= now()/*from*/
             ORDER BY o.available_at, o.id
             LIMIT @batch
             FOR SHARE OF l SKIP LOCKED
@@ -101,8 +121,13 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
         FROM c, hermes_leads l
         WHERE o.id = c.id AND l.id = o.lead_id
         RETURNING o.id, o.lead_id, l.lead_id, coalesce(o.payload->>'id', '{WebhookIds.MessagePrefix}' || l.lead_id), o.payload::text,
-                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at, o.type
+                  o.attempts, o.replay_count, o.traceparent, now() - o.created_at, o.type, c.available_at
         """;
+
+    // The claim from a scan floor (@from_at, @from_id): the same statement with a lower bound on the pending index's own
+    // order, (available_at, id), so the scan starts there. A statement of its own, so the claim without a floor, which
+    // is every claim outside a backlog, keeps its plan.
+    internal static readonly string ClaimFromSql = ClaimSql.Replace("/*from*/", " AND (o.available_at, o.id) >= (@from_at, @from_id)", StringComparison.Ordinal);
 
     // Lock order, shared with erasure (LeadErasure): the leads first, in id order, then their outbox rows. An erase
     // that is open makes this wait here, before the outcome statement takes its snapshot, so that statement sees the
@@ -237,14 +262,30 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     /// Claims up to <paramref name="batchSize"/> due rows in one statement: each becomes invisible until
     /// <paramref name="lease"/> from now and counts one more attempt. Rows other workers are claiming are skipped.
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(int batchSize, TimeSpan lease, string workerId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(int batchSize, TimeSpan lease, string workerId, CancellationToken cancellationToken) =>
+        (await ClaimAsync(batchSize, lease, workerId, null, cancellationToken)).Batch;
+
+    /// <summary>
+    /// As <see cref="ClaimAsync(int, TimeSpan, string, CancellationToken)"/>, looking only at rows from
+    /// <paramref name="from"/> on in the queue's order (null: all of them); <c>Floor</c> is the earliest place in the
+    /// queue the batch was claimed from (null when nothing was). A worker draining a backlog starts its next claim there
+    /// (<see cref="ScanFloor"/>).
+    /// </summary>
+    public async Task<(IReadOnlyList<ClaimedMessage> Batch, ScanFloor? Floor)> ClaimAsync(int batchSize, TimeSpan lease, string workerId, ScanFloor? from, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(ClaimSql);
+        await using var command = dataSource.CreateCommand(from is null ? ClaimSql : ClaimFromSql);
         command.Parameters.Add(new NpgsqlParameter<int>("batch", batchSize));
         command.Parameters.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
         command.Parameters.Add(new NpgsqlParameter<string>("worker", workerId));
+        if (from is { } floor)
+        {
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("from_at", floor.AvailableAt) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            command.Parameters.Add(new NpgsqlParameter<long>("from_id", floor.Id));
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new List<ClaimedMessage>(batchSize);
+        ScanFloor? earliest = null;
         while (await reader.ReadAsync(cancellationToken))
         {
             claimed.Add(new ClaimedMessage(
@@ -258,11 +299,13 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
                 reader.IsDBNull(7) ? null : reader.GetString(7),
                 reader.GetFieldValue<TimeSpan>(8),
                 reader.GetString(9)));
+            var place = new ScanFloor(reader.GetFieldValue<DateTime>(10), reader.GetInt64(0));
+            earliest = earliest is { } e && e.CompareTo(place) <= 0 ? e : place;
         }
 
         // Oldest first, as claimed: RETURNING does not keep the CTE's order.
         claimed.Sort(static (a, b) => a.Id.CompareTo(b.Id));
-        return claimed;
+        return (claimed, earliest);
     }
 
     /// <summary>

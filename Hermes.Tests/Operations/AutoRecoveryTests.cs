@@ -169,6 +169,25 @@ public sealed class AutoRecoveryTests : OperationsTest
     }
 
     /// <summary>A lead whose row gave up <paramref name="ago"/> (by the database's clock) with a generation of class <paramref name="failureClass"/>.</summary>
+    /// <summary>
+    /// The worker measures the outage on its own clock, from the first failure it saw to just before this statement, while
+    /// the database stamped that row's <c>failed_at</c> a moment after the failure and starts this statement a moment
+    /// after the measurement; under load the second moment outgrew the first and the outage's first row stayed failed
+    /// (OutageRecoveryTests, in CI). The window opens <see cref="OutboxAutoRecovery.WindowSlack"/> early, and no earlier.
+    /// </summary>
+    [Test]
+    public async Task The_window_opens_a_little_before_the_outage_the_worker_measured_and_no_earlier()
+    {
+        var justBefore = await FailedAsync(FailureClasses.Outage, Outage + TimeSpan.FromSeconds(2));
+        var wellBefore = await FailedAsync(FailureClasses.Outage, Outage + OutboxAutoRecovery.WindowSlack + TimeSpan.FromSeconds(30));
+
+        var result = await new OutboxAutoRecovery(DataSource).RecoverAsync(Outage, 100, TimeSpan.Zero, "w", CancellationToken.None);
+
+        Assert.That(result.LeadIds, Is.EqualTo(new[] { justBefore.LeadId }));
+        Assert.That(await OutboxStatusAsync(justBefore.OutboxId), Is.EqualTo("pending"), "failed two seconds before the measured outage");
+        Assert.That(await OutboxStatusAsync(wellBefore.OutboxId), Is.EqualTo("failed"), "failed before the window's slack");
+    }
+
     private async Task<StoredLead> FailedAsync(string failureClass, TimeSpan ago)
     {
         var lead = await AddLeadAsync(OutboxStatus.Failed);

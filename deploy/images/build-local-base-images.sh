@@ -315,6 +315,8 @@ if wanted "$runtime_deps_image"; then build_runtime_deps; fi
 if wanted "$sdk_aot_image"; then build_sdk_aot; fi
 if wanted "$prometheus_image"; then build_prometheus; fi
 if wanted "$alertmanager_image"; then build_alertmanager; fi
-# Images replaced by a newer recipe leave dangling layers behind.
-docker image prune -f --filter "label=org.hermes.stand-in.recipe" >/dev/null 2>&1 || true
+# Images replaced by a newer recipe leave dangling layers behind. Only those of another recipe go: every image built
+# from a stand-in inherits its label, and the dangling build stages of deploy/Dockerfile.* built on the current ones
+# hold the restore layers the next image builds reuse.
+docker image prune -f --filter "label=org.hermes.stand-in.recipe" --filter "label!=org.hermes.stand-in.recipe=$recipe" >/dev/null 2>&1 || true
 log "done in $((SECONDS - started)) s: $postgres_image, $sdk_image, $aspnet_image, $sdk_aot_image, $runtime_deps_image, $prometheus_image, $alertmanager_image"
