@@ -649,6 +649,10 @@ public sealed class ComposeFileTests
         var publish = build.FindIndex(static l => l.StartsWith("RUN dotnet publish ", StringComparison.Ordinal));
 
         Assert.That(restore, Is.Positive.And.LessThan(sources), "restore runs before the sources are copied");
+        // .ci/run keeps the newest dangling build stage of each Dockerfile, told apart by this label, for its restore layer.
+        var stage = build.FindIndex(static l => l.EndsWith(" AS build", StringComparison.Ordinal));
+        Assert.That(build.Skip(stage + 1).First(static l => l.Length > 0 && !l.StartsWith('#')), Is.EqualTo($"LABEL org.hermes.build-stage={file["Dockerfile.".Length..]}"),
+            "the build stage is labelled first, so every layer of it carries the label");
         Assert.That(sources, Is.LessThan(publish));
         Assert.That(build[restore], Is.EqualTo($"RUN dotnet restore {project}/{project}.csproj {restoreOptions}".TrimEnd()), "restored for what the publish builds");
         Assert.That(build[publish], Does.Contain(" --no-restore ").And.Contain(restoreOptions));
