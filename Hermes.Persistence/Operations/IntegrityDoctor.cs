@@ -64,11 +64,7 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
     private const string ExplainClaimSql = "EXPLAIN (FORMAT JSON) " + Outbox.OutboxStore.ClaimSql;
 
     private static readonly Action<NpgsqlParameterCollection> ClaimSample = static parameters =>
-    {
-        parameters.Add(new NpgsqlParameter<int>("batch", 32));
-        parameters.Add(new NpgsqlParameter<TimeSpan>("lease", TimeSpan.FromSeconds(30)));
-        parameters.Add(new NpgsqlParameter<string>("worker", "hermes-doctor"));
-    };
+        Outbox.OutboxStore.AddClaimParameters(parameters, 32, TimeSpan.FromSeconds(30), "hermes-doctor", null);
 
     private const string ExplainLeadLookupSql = """
         EXPLAIN (FORMAT JSON)

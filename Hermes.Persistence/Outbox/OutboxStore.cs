@@ -129,6 +129,19 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     // is every claim outside a backlog, keeps its plan.
     internal static readonly string ClaimFromSql = ClaimSql.Replace("/*from*/", " AND (o.available_at, o.id) >= (@from_at, @from_id)", StringComparison.Ordinal);
 
+    /// <summary>The parameters of <see cref="ClaimSql"/>, and of <see cref="ClaimFromSql"/> when <paramref name="from"/> is given.</summary>
+    internal static void AddClaimParameters(NpgsqlParameterCollection parameters, int batchSize, TimeSpan lease, string workerId, ScanFloor? from)
+    {
+        parameters.Add(new NpgsqlParameter<int>("batch", batchSize));
+        parameters.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
+        parameters.Add(new NpgsqlParameter<string>("worker", workerId));
+        if (from is { } floor)
+        {
+            parameters.Add(new NpgsqlParameter<DateTime>("from_at", floor.AvailableAt) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            parameters.Add(new NpgsqlParameter<long>("from_id", floor.Id));
+        }
+    }
+
     // Lock order, shared with erasure (LeadErasure): the leads first, in id order, then their outbox rows. An erase
     // that is open makes this wait here, before the outcome statement takes its snapshot, so that statement sees the
     // erasure and blanks the attempt; and an erase that comes later waits for the attempt to be logged, and blanks it.
@@ -274,15 +287,7 @@ public sealed class OutboxStore(NpgsqlDataSource dataSource)
     public async Task<(IReadOnlyList<ClaimedMessage> Batch, ScanFloor? Floor)> ClaimAsync(int batchSize, TimeSpan lease, string workerId, ScanFloor? from, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(from is null ? ClaimSql : ClaimFromSql);
-        command.Parameters.Add(new NpgsqlParameter<int>("batch", batchSize));
-        command.Parameters.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
-        command.Parameters.Add(new NpgsqlParameter<string>("worker", workerId));
-        if (from is { } floor)
-        {
-            command.Parameters.Add(new NpgsqlParameter<DateTime>("from_at", floor.AvailableAt) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-            command.Parameters.Add(new NpgsqlParameter<long>("from_id", floor.Id));
-        }
-
+        AddClaimParameters(command.Parameters, batchSize, lease, workerId, from);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new List<ClaimedMessage>(batchSize);
         ScanFloor? earliest = null;

@@ -168,7 +168,6 @@ public sealed class AutoRecoveryTests : OperationsTest
         Assert.That(changed, Is.EqualTo(1));
     }
 
-    /// <summary>A lead whose row gave up <paramref name="ago"/> (by the database's clock) with a generation of class <paramref name="failureClass"/>.</summary>
     /// <summary>
     /// The worker measures the outage on its own clock, from the first failure it saw to just before this statement, while
     /// the database stamped that row's <c>failed_at</c> a moment after the failure and starts this statement a moment
@@ -188,6 +187,7 @@ public sealed class AutoRecoveryTests : OperationsTest
         Assert.That(await OutboxStatusAsync(wellBefore.OutboxId), Is.EqualTo("failed"), "failed before the window's slack");
     }
 
+    /// <summary>A lead whose row gave up <paramref name="ago"/> (by the database's clock) with a generation of class <paramref name="failureClass"/>.</summary>
     private async Task<StoredLead> FailedAsync(string failureClass, TimeSpan ago)
     {
         var lead = await AddLeadAsync(OutboxStatus.Failed);

@@ -135,20 +135,8 @@ public sealed class ScanFloorTests : WorkerTest
     {
         await using var connection = await DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        await using var command = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + (from is null ? OutboxStore.ClaimSql : OutboxStore.ClaimFromSql), connection, transaction)
-        {
-            Parameters =
-            {
-                new NpgsqlParameter<int>("batch", 20),
-                new NpgsqlParameter<TimeSpan>("lease", TimeSpan.FromMinutes(5)),
-                new NpgsqlParameter<string>("worker", "explain"),
-            },
-        };
-        if (from is { } floor)
-        {
-            command.Parameters.Add(new NpgsqlParameter<DateTime>("from_at", floor.AvailableAt) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
-            command.Parameters.Add(new NpgsqlParameter<long>("from_id", floor.Id));
-        }
+        await using var command = new NpgsqlCommand("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + (from is null ? OutboxStore.ClaimSql : OutboxStore.ClaimFromSql), connection, transaction);
+        OutboxStore.AddClaimParameters(command.Parameters, 20, TimeSpan.FromMinutes(5), "explain", from);
 
         using var plan = JsonDocument.Parse((string)(await command.ExecuteScalarAsync())!);
         await transaction.RollbackAsync();
