@@ -66,6 +66,20 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
     private static readonly Action<NpgsqlParameterCollection> ClaimSample = static parameters =>
         Outbox.OutboxStore.AddClaimParameters(parameters, 32, TimeSpan.FromSeconds(30), "hermes-doctor", null);
 
+    /// <summary>
+    /// The claim from a scan floor (<see cref="Outbox.OutboxStore.ClaimFromSql"/>), the claim every backlog is drained
+    /// with. Its plan must not only use the pending index but start the scan at the floor: the row comparison has to be
+    /// the index scan's condition, or each claim reads the index from the top through every dead entry a held horizon
+    /// keeps, which is what the floor is there to avoid.
+    /// </summary>
+    private static readonly string ExplainFlooredClaimSql = "EXPLAIN (FORMAT JSON) " + Outbox.OutboxStore.ClaimFromSql;
+
+    private static readonly Action<NpgsqlParameterCollection> FlooredClaimSample = static parameters =>
+        Outbox.OutboxStore.AddClaimParameters(parameters, 32, TimeSpan.FromSeconds(30), "hermes-doctor", new Outbox.ScanFloor(DateTime.UtcNow.AddMinutes(-1), 1));
+
+    /// <summary>How PostgreSQL writes the floor when it bounds an index scan: <c>ROW(available_at, id) >= ROW(…)</c>.</summary>
+    private const string FloorAsIndexCondition = "ROW(available_at, id) >=";
+
     private const string ExplainLeadLookupSql = """
         EXPLAIN (FORMAT JSON)
         SELECT * FROM hermes_leads WHERE lead_id = 'lead_0000000000000000000000000'
@@ -178,6 +192,7 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
             cancellationToken,
             ("erasures_unconfirmed_after", settings.ErasuresUnconfirmedAfter)));
         findings.Add(await PlanAsync("claim_query_plan", ExplainClaimSql, "idx_hermes_outbox_pending", "hermes_outbox", cancellationToken, ClaimSample));
+        findings.Add(await PlanAsync("floored_claim_query_plan", ExplainFlooredClaimSql, "idx_hermes_outbox_pending", "hermes_outbox", cancellationToken, FlooredClaimSample, FloorAsIndexCondition));
         findings.Add(await PlanAsync("lead_lookup_plan", ExplainLeadLookupSql, "idx_hermes_leads_lead_id", "hermes_leads", cancellationToken));
         findings.AddRange(await VacuumHealth.ExamineAsync(dataSource, settings, cancellationToken));
         return new DoctorReport(findings.TrueForAll(static f => !f.IsProblem), findings);
@@ -212,13 +227,20 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
     /// is cheaper and the planner rightly prefers it; then the plan is taken again with sequential scans
     /// discouraged, to prove the index exists and fits the query.
     /// </summary>
-    private async Task<DoctorFinding> PlanAsync(string check, string explainSql, string index, string table, CancellationToken cancellationToken, Action<NpgsqlParameterCollection>? bind = null)
+    /// <summary>
+    /// Explains <paramref name="explainSql"/> and checks that its plan scans <paramref name="index"/> — and, when
+    /// <paramref name="indexCondition"/> is given, that the scan's own condition holds that text (a bound applied as a
+    /// filter after the scan does not count).
+    /// </summary>
+    private async Task<DoctorFinding> PlanAsync(string check, string explainSql, string index, string table, CancellationToken cancellationToken,
+        Action<NpgsqlParameterCollection>? bind = null, string? indexCondition = null)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var plan = await ExplainAsync(connection, explainSql, bind, cancellationToken);
-        if (UsesIndex(plan, index))
+        var uses = indexCondition is null ? $"uses {index}" : $"starts its scan of {index} at the floor";
+        if (UsesIndex(plan, index, indexCondition))
         {
-            return new DoctorFinding(check, DoctorFinding.Ok, 0, $"The plan uses {index}.", [Describe(plan)]);
+            return new DoctorFinding(check, DoctorFinding.Ok, 0, $"The plan {uses}.", [Describe(plan)]);
         }
 
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
@@ -230,14 +252,17 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
 
             var forced = await ExplainAsync(connection, explainSql, bind, cancellationToken, transaction);
             await transaction.RollbackAsync(cancellationToken);
-            if (UsesIndex(forced, index))
+            if (UsesIndex(forced, index, indexCondition))
             {
                 return new DoctorFinding(check, DoctorFinding.Ok, 0,
-                    $"{table} is small enough that the planner prefers a sequential scan now; the plan uses {index} once it grows.", [Describe(plan), Describe(forced)]);
+                    $"{table} is small enough that the planner prefers a sequential scan now; the plan {uses} once it grows.", [Describe(plan), Describe(forced)]);
             }
 
             return new DoctorFinding(check, DoctorFinding.Problem, 1,
-                $"The plan does not use {index}: is the index missing or invalid? Run 'migrate'.", [Describe(plan)]);
+                indexCondition is null || !UsesIndex(forced, index, null)
+                    ? $"The plan does not use {index}: is the index missing or invalid? Run 'migrate'."
+                    : $"The plan uses {index} but not from the floor ({indexCondition} is not its index condition): every claim in a backlog reads the index from the top. Run 'migrate'; if it persists, report the plan.",
+                [Describe(forced)]);
         }
     }
 
@@ -251,9 +276,10 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
         return document.RootElement[0].GetProperty("Plan").Clone();
     }
 
-    private static bool UsesIndex(JsonElement node, string index) =>
+    private static bool UsesIndex(JsonElement node, string index, string? indexCondition) =>
         node.TryGetProperty("Index Name", out var name) && name.GetString() == index
-        || node.TryGetProperty("Plans", out var children) && children.EnumerateArray().Any(child => UsesIndex(child, index));
+            && (indexCondition is null || node.TryGetProperty("Index Cond", out var condition) && condition.GetString()!.Contains(indexCondition, StringComparison.Ordinal))
+        || node.TryGetProperty("Plans", out var children) && children.EnumerateArray().Any(child => UsesIndex(child, index, indexCondition));
 
     /// <summary>The plan's nodes, children in brackets: <c>ModifyTable on hermes_outbox [Limit [LockRows [Index Scan using idx_… on hermes_outbox]], …]</c>.</summary>
     private static string Describe(JsonElement node)
@@ -267,6 +293,11 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
         if (node.TryGetProperty("Relation Name", out var relation))
         {
             text += $" on {relation.GetString()}";
+        }
+
+        if (node.TryGetProperty("Index Cond", out var condition))
+        {
+            text += $" where {condition.GetString()}";
         }
 
         return node.TryGetProperty("Plans", out var children)

@@ -23,13 +23,16 @@ public sealed class DoctorTests : OperationsTest
         Assert.That(report.Findings.Select(static f => f.Check), Is.EqualTo(new[]
         {
             "migrations", "leads_without_outbox", "outbox_without_lead", "attempts_without_outbox", "duplicate_lead_ids",
-            "missing_required_fields", "stale_pending", "failed_deliveries", "expired_leases", "unconfirmed_erasures", "claim_query_plan", "lead_lookup_plan",
+            "missing_required_fields", "stale_pending", "failed_deliveries", "expired_leases", "unconfirmed_erasures", "claim_query_plan", "floored_claim_query_plan",
+            "lead_lookup_plan",
             "xmin_horizon", "dead_tuples", "index_bloat", "autovacuum", "attempt_partitions",
         }));
         Assert.That(report.Findings.Single(static f => f.Check == "attempt_partitions").Severity, Is.EqualTo(DoctorFinding.Ok));
         Assert.That(report.Findings.Single(static f => f.Check == "autovacuum").Severity, Is.EqualTo(DoctorFinding.Ok));
         Assert.That(report.Findings.Where(static f => f.IsProblem), Is.Empty);
         Assert.That(report.Findings.Single(static f => f.Check == "claim_query_plan").Examples[^1], Does.Contain("using idx_hermes_outbox_pending"));
+        Assert.That(report.Findings.Single(static f => f.Check == "floored_claim_query_plan").Examples[^1],
+            Does.Match(@"using idx_hermes_outbox_pending on hermes_outbox where .*ROW\(available_at, id\) >= ROW"));
         Assert.That(report.Findings.Single(static f => f.Check == "lead_lookup_plan").Examples[^1], Does.Contain("using idx_hermes_leads_lead_id"));
     }
 
@@ -110,5 +113,26 @@ public sealed class DoctorOnABrokenSchemaTests : OperationsTest
         Assert.That(problems["attempts_without_outbox"].Examples, Is.EqualTo(new[] { "9002" }));
         Assert.That(problems["duplicate_lead_ids"].Examples, Is.EqualTo(new[] { lead.LeadId }));
         Assert.That(problems["lead_lookup_plan"].Summary, Does.Contain("does not use idx_hermes_leads_lead_id"));
+    }
+}
+
+/// <summary>A pending index that the claim can use but the floored claim cannot start from (its key lacks <c>id</c>).</summary>
+public sealed class DoctorOnAPendingIndexWithoutIdTests : OperationsTest
+{
+    [Test]
+    public async Task Doctor_reports_a_floored_claim_that_reads_the_index_from_the_top()
+    {
+        await ExecuteAsync("""
+            DROP INDEX idx_hermes_outbox_pending;
+            CREATE INDEX idx_hermes_outbox_pending ON hermes_outbox (available_at) WHERE status = 'pending';
+            """);
+
+        var run = await CliAsync("doctor", "--json");
+
+        Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+        var findings = JsonSerializer.Deserialize(run.Output, OperationsJsonContext.Default.DoctorReport)!.Findings.ToDictionary(static f => f.Check);
+        Assert.That(findings.Values.Where(static f => f.IsProblem).Select(static f => f.Check), Is.EqualTo(new[] { "floored_claim_query_plan" }));
+        Assert.That(findings["floored_claim_query_plan"].Summary, Does.Contain("uses idx_hermes_outbox_pending but not from the floor"));
+        Assert.That(findings["claim_query_plan"].IsProblem, Is.False);
     }
 }
