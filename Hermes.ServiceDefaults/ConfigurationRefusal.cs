@@ -15,8 +15,9 @@ public static class ConfigurationRefusal
     public const int ExitCode = 78;
 
     /// <summary>
-    /// Runs a host's whole life: <paramref name="build"/> builds it, then the <see cref="ProductionGuard"/> and every
-    /// option validated on start are checked at once, before <paramref name="run"/> maps and runs it. Returns
+    /// Runs a host's whole life: <paramref name="build"/> builds it, then the <see cref="ProductionGuard"/>, every
+    /// option validated on start and, in its own program, the management port against the addresses configured
+    /// (<see cref="ManagementPortCheck"/>) are checked at once, before <paramref name="run"/> maps and runs it. Returns
     /// <paramref name="run"/>'s exit code, or <see cref="ExitCode"/> after writing the refusal to <paramref name="error"/>
     /// (stderr unless given). Anything else propagates as before. A host driven by a test harness in another program
     /// (WebApplicationFactory, which waits for the host to start) gets the refusal as the entry point's exception, thrown
@@ -31,11 +32,23 @@ public static class ConfigurationRefusal
             try
             {
                 Validate(host.Services);
+                ManagementPortCheck.RefuseUnlessConfiguredToListen(host.Services);
             }
             catch (Exception e) when (MessageOf(e) is { } message)
             {
                 host.Dispose();
                 await WriteAsync(message, error);
+                return ExitCode;
+            }
+
+            try
+            {
+                return await run(host);
+            }
+            catch (ConfigurationRefusedException e)
+            {
+                // A refusal only the started host could see (the addresses it really bound): still an orderly exit.
+                await WriteAsync(e.Message, error);
                 return ExitCode;
             }
         }

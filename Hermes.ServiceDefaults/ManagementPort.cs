@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Matching;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -104,7 +105,11 @@ internal sealed class ManagementPortMatcherPolicy(IOptions<ManagementOptions> op
 
 /// <summary>
 /// A management port the server does not listen on would leave Prometheus and the probes with nothing to ask: the
-/// start fails instead, naming the key and the addresses.
+/// start is refused, naming the key and the addresses. A host run as its own program is checked before it starts,
+/// against the addresses its configuration tells Kestrel to bind (<see cref="RefuseUnlessConfiguredToListen"/>, from
+/// <see cref="ConfigurationRefusal.RunAsync{THost}"/>): an orderly exit 78, nothing listening yet. Once started, the
+/// addresses the server really bound are checked too: the only check a host gets whose listeners a test harness sets
+/// in code, and a backstop for a binding the configuration does not show.
 /// </summary>
 internal sealed class ManagementPortCheck(IOptions<ManagementOptions> options, IServer server) : IHostedLifecycleService
 {
@@ -118,12 +123,54 @@ internal sealed class ManagementPortCheck(IOptions<ManagementOptions> options, I
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         if (!addresses.Any(address => BindingAddress.Parse(address).Port == port))
         {
-            throw new InvalidOperationException(
-                $"Management:Port is {port}, but the host listens only on {string.Join(", ", addresses)}. Add http://+:{port} to ASPNETCORE_URLS (or --urls), or unset Management:Port.");
+            throw new ConfigurationRefusedException(Refusal(port, "listens only on", addresses));
         }
 
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Throws <see cref="ConfigurationRefusedException"/> when <c>Management:Port</c> is set and none of the addresses
+    /// the configuration gives Kestrel has that port. Kestrel's own order: endpoints under <c>Kestrel:Endpoints</c>
+    /// replace <c>urls</c> (<c>ASPNETCORE_URLS</c>, <c>--urls</c>), which replace <c>http_ports</c>/<c>https_ports</c>
+    /// (<c>ASPNETCORE_HTTP_PORTS</c>, as the .NET images set); with none of them it binds http://localhost:5000.
+    /// </summary>
+    public static void RefuseUnlessConfiguredToListen(IServiceProvider services)
+    {
+        if (services.GetService<IOptions<ManagementOptions>>()?.Value.Port is not { } port)
+        {
+            return;
+        }
+
+        var addresses = ConfiguredAddresses(services.GetRequiredService<IConfiguration>());
+        if (!addresses.Any(address => BindingAddress.Parse(address).Port == port))
+        {
+            throw new ConfigurationRefusedException(Refusal(port, "is told to listen only on", addresses));
+        }
+    }
+
+    internal static IReadOnlyList<string> ConfiguredAddresses(IConfiguration configuration)
+    {
+        const StringSplitOptions Split = StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries;
+        var endpoints = configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(static e => e["Url"]).OfType<string>().ToList();
+        if (endpoints.Count > 0)
+        {
+            return endpoints;
+        }
+
+        if (configuration["urls"]?.Split(';', Split) is { Length: > 0 } urls)
+        {
+            return urls;
+        }
+
+        var ports = (configuration["http_ports"]?.Split(';', Split) ?? []).Select(static p => $"http://*:{p}")
+            .Concat((configuration["https_ports"]?.Split(';', Split) ?? []).Select(static p => $"https://*:{p}")).ToList();
+        return ports.Count > 0 ? ports : ["http://localhost:5000"];
+    }
+
+    private static string Refusal(int port, string listens, IEnumerable<string> addresses) =>
+        $"Refusing to start: the configuration is not valid:{Environment.NewLine}  Management:Port is {port}, but the host {listens} {string.Join(", ", addresses)}. "
+        + $"Add http://+:{port} to ASPNETCORE_URLS (or --urls), or unset Management:Port.";
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -95,6 +95,28 @@ public sealed class ConfigurationRefusalTests
         });
     }
 
+    [TestCase("Hermes.Api", "postgres://hermes_api:secret@127.0.0.1:1/hermes")]
+    [TestCase("Hermes.Admin", "postgres://hermes_admin:secret@127.0.0.1:1/hermes")]
+    public async Task A_management_port_the_host_is_not_told_to_listen_on_exits_78_before_it_listens(string project, string databaseUrl)
+    {
+        var port = Hermes.Tests.Api.HermesApiFactory.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var run = await RunHostAsync(project, new()
+        {
+            ["DATABASE_URL"] = databaseUrl,
+            ["HERMES_ADMIN_API_KEY"] = "management-port-refusal-admin-key-0123456789abcdef",
+            ["Management__Port"] = port,
+        });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(78), run.ToString());
+            Assert.That(run.Error, Does.StartWith("Refusing to start: the configuration is not valid:"));
+            Assert.That(run.Error, Does.Contain($"Management:Port is {port}, but the host is told to listen only on http://127.0.0.1:0"));
+            AssertNothingElse(run);
+            Assert.That(run.Output + run.Error, Does.Not.Contain("Now listening"));
+        });
+    }
+
     /// <summary>No stack trace, no log line, nothing on stdout: the refusal is all there is.</summary>
     private static void AssertNothingElse(HostRun run)
     {
