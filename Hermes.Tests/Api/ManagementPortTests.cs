@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Hermes.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 namespace Hermes.Tests.Api;
 
@@ -101,6 +102,22 @@ public sealed class ManagementPortTests : DatabaseTest
         var error = Assert.Catch(() => api.CreateApiClient());
 
         Assert.That(error!.ToString(), Does.Contain("Management:Port").And.Contain(port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [TestCase(null, null, null, "http://localhost:5000")]
+    [TestCase(null, "8080", null, "http://*:8080")]
+    [TestCase("http://+:8080;http://+:9464", "8080", null, "http://+:8080|http://+:9464")]
+    [TestCase("http://+:8080", "8080", "https://+:9443", "https://+:9443")]
+    public void The_addresses_read_ahead_of_the_start_follow_Kestrels_order(string? urls, string? httpPorts, string? endpoint, string expected)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["urls"] = urls,
+            ["http_ports"] = httpPorts,
+            ["Kestrel:Endpoints:Https:Url"] = endpoint,
+        }).Build();
+
+        Assert.That(Hermes.ServiceDefaults.ManagementPortCheck.ConfiguredAddresses(configuration), Is.EqualTo(expected.Split('|')));
     }
 
     private static async Task AssertStatusAsync(HttpClient client, string path, HttpStatusCode expected, string? host = null)
