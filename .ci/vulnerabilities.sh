@@ -19,11 +19,15 @@ if [ -n "$vulnerable" ]; then
   echo "high or critical vulnerabilities:"; echo "$vulnerable"
   echo "FAIL: $(echo "$vulnerable" | awk '{print $2}' | sort -u | tr '\n' ' ')"; exit 1
 fi
+# The projects that must each have a verdict: a solution that cannot be listed would leave none to check.
+if ! projects=$(dotnet sln Hermes.sln list 2>&1) || ! projects=$(grep -E '\.csproj$' <<<"$projects"); then
+  echo "$projects"; echo "FAIL (the solution's projects could not be listed)"; exit 1
+fi
 missing=()
 while read -r project; do
   name=$(basename "$project" .csproj)
   grep -Eq "project \`$name\` (has no vulnerable packages|has the following vulnerable packages)" "$log" || missing+=("$name")
-done < <(dotnet sln Hermes.sln list | grep -E '\.csproj$')
+done <<<"$projects"
 if [ ${#missing[@]} -gt 0 ]; then
   cat "$log"; echo "FAIL (no verdict for ${missing[*]})"; exit 1
 fi
