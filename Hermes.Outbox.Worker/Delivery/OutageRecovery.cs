@@ -9,7 +9,8 @@ namespace Hermes.Outbox.Worker.Delivery;
 /// (<see cref="OutboxAutoRecovery"/>).
 /// "During it" is from this worker's first failed attempt after its last delivery until the recovery runs, a moment
 /// after the close; the window is sent as a length, so the database compares it with its own clock
-/// (<c>failed_at</c>) and no clock skew between a worker and the database matters. Off, it only drains the signal.
+/// (<c>failed_at</c>) and no clock skew between a worker and the database matters. Off, it says when an outage ended
+/// and that its rows stay failed (event 4053).
 /// </summary>
 public sealed class OutageRecovery(
     OutboxAutoRecovery recovery,
@@ -33,7 +34,11 @@ public sealed class OutageRecovery(
                 state.OutageEnded.TryRead(out _);
                 if (!settings.AutoRecover)
                 {
-                    state.TakeOutage();
+                    if (state.TakeOutage() is { } began)
+                    {
+                        WorkerLog.OutageEndedWithoutRecovery(logger, began);
+                    }
+
                     continue;
                 }
 

@@ -51,6 +51,9 @@ internal static partial class WorkerLog
     [LoggerMessage(4052, LogLevel.Error, "Automatic recovery after an outage of {Outage} failed; replay the failed rows by hand (docs/operating.md)")]
     public static partial void AutoRecoveryFailed(ILogger logger, Exception exception, TimeSpan outage);
 
+    [LoggerMessage(4053, LogLevel.Information, "An outage that began at {Since} ended; Outbox:AutoRecover is off, so the rows that gave up with outage answers during it stay failed: replay them ('hermes replay', docs/operating.md)")]
+    public static partial void OutageEndedWithoutRecovery(ILogger logger, DateTimeOffset since);
+
     [LoggerMessage(4020, LogLevel.Information, "Listening on channel {Channel} for new outbox rows")]
     public static partial void Listening(ILogger logger, string channel);
 
