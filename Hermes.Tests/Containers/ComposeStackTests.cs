@@ -17,7 +17,8 @@ namespace Hermes.Tests.Containers;
 /// seen by the receiver and the database; a worker is killed mid-load and nothing is lost; the operator CLI and the
 /// backup and restore scripts run through compose; the compose Prometheus scrapes the API, the admin API and both
 /// workers, loads the shipped rules and reaches Alertmanager. Skipped without a Docker engine (<see cref="DockerEngine"/>).
-/// The tests run in order on one stack.
+/// The tests run in order on one stack: each depends on the one before it ([DependsOnTest]), with AllowFailure so that
+/// one that fails does not skip the checks after it; a filter that picks one test runs the ones before it too, unreported.
 /// </summary>
 [Category("Containers")]
 public sealed class ComposeStackTests : IDisposable
@@ -73,7 +74,6 @@ public sealed class ComposeStackTests : IDisposable
     public void Dispose() => _http?.Dispose();
 
     [Test]
-    [Order(1)]
     public void The_file_run_is_the_shipped_one_without_the_services_that_cannot_run_here()
     {
         var shipped = Stack.Shipped["services"]!.AsObject();
@@ -108,7 +108,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(2)]
+    [DependsOnTest(nameof(The_file_run_is_the_shipped_one_without_the_services_that_cannot_run_here), AllowFailure = true)]
     public async Task Migrate_ran_once_as_the_owner_and_every_host_is_ready_under_its_own_login_as_the_app_user()
     {
         Assert.That(await Stack.InspectAsync(Stack.Container("migrate"), "{{.State.Status}} {{.State.ExitCode}}"), Is.EqualTo("exited 0"));
@@ -142,7 +142,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(2)]
+    [DependsOnTest(nameof(Migrate_ran_once_as_the_owner_and_every_host_is_ready_under_its_own_login_as_the_app_user), AllowFailure = true)]
     public async Task The_worker_containers_run_the_native_dispatcher_and_the_verbs_are_the_cli_image()
     {
         foreach (var container in new[] { Stack.Container("worker", 1), Stack.Container("worker", 2) })
@@ -171,7 +171,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(3)]
+    [DependsOnTest(nameof(The_worker_containers_run_the_native_dispatcher_and_the_verbs_are_the_cli_image), AllowFailure = true)]
     public async Task Leads_submitted_through_the_published_port_reach_the_receiver_signed_and_the_admin_api_only_on_its_own_host()
     {
         var leadIds = new List<string>();
@@ -215,7 +215,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(3)]
+    [DependsOnTest(nameof(Leads_submitted_through_the_published_port_reach_the_receiver_signed_and_the_admin_api_only_on_its_own_host), AllowFailure = true)]
     public async Task The_api_image_stores_form_text_in_nfc_and_takes_an_idn_address_as_every_other_host_does()
     {
         // "Zoe" + U+0308 COMBINING DIAERESIS, as a Mac keyboard or a copy from a PDF can send it; NFC is "Zoë".
@@ -234,7 +234,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(3)]
+    [DependsOnTest(nameof(The_api_image_stores_form_text_in_nfc_and_takes_an_idn_address_as_every_other_host_does), AllowFailure = true)]
     public async Task The_api_container_reaches_postgres_prometheus_and_the_admin_host_but_not_alertmanager_the_workers_or_n8n()
     {
         async Task<bool> Opens(string host, int port)
@@ -261,7 +261,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(4)]
+    [DependsOnTest(nameof(The_api_container_reaches_postgres_prometheus_and_the_admin_host_but_not_alertmanager_the_workers_or_n8n), AllowFailure = true)]
     public async Task Prometheus_scrapes_the_api_the_admin_and_both_workers_loads_the_rules_and_reaches_Alertmanager()
     {
         var prometheus = $"http://127.0.0.1:{Stack.PrometheusPort}";
@@ -331,7 +331,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(6)]
+    [DependsOnTest(nameof(Doctor_and_stats_run_through_compose_with_the_admin_login_and_the_workers_login_is_refused), AllowFailure = true)]
     public async Task A_worker_killed_mid_load_loses_nothing()
     {
         var worker1 = Stack.Container("worker", 1);
@@ -385,7 +385,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(5)]
+    [DependsOnTest(nameof(Prometheus_scrapes_the_api_the_admin_and_both_workers_loads_the_rules_and_reaches_Alertmanager), AllowFailure = true)]
     public async Task Doctor_and_stats_run_through_compose_with_the_admin_login_and_the_workers_login_is_refused()
     {
         var doctor = await Stack.ComposeAsync(["run", "--rm", "cli", "doctor"], TimeSpan.FromMinutes(3));
@@ -405,7 +405,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(8)]
+    [DependsOnTest(nameof(The_backup_and_restore_scripts_run_against_the_compose_database), AllowFailure = true)]
     public async Task Replay_erase_and_purge_run_through_the_cli_service_under_the_admin_login_as_the_docs_print_them()
     {
         var leadId = await ScalarAsync<string>("SELECT l.lead_id FROM hermes_leads l JOIN hermes_outbox o ON o.lead_id = l.id WHERE o.status = 'delivered' AND l.erased_at IS NULL ORDER BY l.id LIMIT 1");
@@ -435,7 +435,7 @@ public sealed class ComposeStackTests : IDisposable
     }
 
     [Test]
-    [Order(7)]
+    [DependsOnTest(nameof(A_worker_killed_mid_load_loses_nothing), AllowFailure = true)]
     public async Task The_backup_and_restore_scripts_run_against_the_compose_database()
     {
         var backups = RepositoryFiles.PathOf("backups");

@@ -36,7 +36,7 @@ public sealed class ProductionGuardTests
 
         if (refused)
         {
-            var error = Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+            var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
             Assert.That(error!.Message, Does.Contain("DATABASE_URL points at the local development cluster"));
         }
         else

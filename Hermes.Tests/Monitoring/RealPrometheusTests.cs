@@ -62,7 +62,7 @@ public sealed partial class RealPrometheusTests
         await prometheus.WaitForAsync("HermesDeliveriesFailing fires", async () => (await prometheus.FiringAsync("HermesDeliveriesFailing")).Count == 1);
         receiver.Behaviour = static (_, context) => WebhookReceiver.Json(200, """{"brevoContactId": 4711}""")(context);
         await prometheus.WaitForAsync("HermesDeliveriesFailing resolves", async () => (await prometheus.ActiveAsync("HermesDeliveriesFailing")).Count == 0);
-        Assert.That(await prometheus.QueryAsync("hermes_outbox_pending"), Has.Some.Matches<PromSample>(static s => s.Value == 0), "the backlog drained");
+        Assert.That(await prometheus.QueryAsync("hermes_outbox_pending"), Has.Some.Matches<PromSample>(static s => s is { Value: 0 }), "the backlog drained");
     }
 
     [Test]
@@ -102,7 +102,7 @@ public sealed partial class RealPrometheusTests
 
         hosts.Receiver.Behaviour = static (_, context) => WebhookReceiver.Json(200, """{"canary": true, "contract": 2}""")(context);
         await prometheus.WaitForAsync("HermesCanaryFailing resolves on the next ok canary", async () => (await prometheus.ActiveAsync("HermesCanaryFailing")).Count == 0);
-        Assert.That(await prometheus.QueryAsync("hermes_canary_duration_seconds_count{outcome=\"ok\"}"), Has.Some.Matches<PromSample>(static s => s.Value >= 1),
+        Assert.That(await prometheus.QueryAsync("hermes_canary_duration_seconds_count{outcome=\"ok\"}"), Has.Some.Matches<PromSample>(static s => s is { Value: >= 1 }),
             "the histogram HermesCanarySlow reads, as Prometheus stores it");
         Assert.That(await prometheus.FiringAsync("HermesCanarySlow"), Is.Empty, "canaries of a few hundred milliseconds are not slow");
     }

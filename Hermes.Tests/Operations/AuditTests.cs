@@ -69,9 +69,9 @@ public sealed class AuditTests : OperationsTest
             """);
         try
         {
-            Assert.ThrowsAsync<PostgresException>(() => new LeadErasure(DataSource).EraseAsync(new ErasureRequest(null, lead.LeadId), CancellationToken.None, actor));
-            Assert.ThrowsAsync<PostgresException>(() => new OutboxReplay(DataSource).ReplayAsync(new ReplayRequest(), CancellationToken.None, actor));
-            Assert.ThrowsAsync<PostgresException>(() => new LeadSeeder(DataSource).SeedAsync(5, CancellationToken.None, actor: actor));
+            await Assert.ThrowsAsync<PostgresException>(() => new LeadErasure(DataSource).EraseAsync(new ErasureRequest(null, lead.LeadId), CancellationToken.None, actor));
+            await Assert.ThrowsAsync<PostgresException>(() => new OutboxReplay(DataSource).ReplayAsync(new ReplayRequest(), CancellationToken.None, actor));
+            await Assert.ThrowsAsync<PostgresException>(() => new LeadSeeder(DataSource).SeedAsync(5, CancellationToken.None, actor: actor));
         }
         finally
         {
@@ -97,7 +97,7 @@ public sealed class AuditTests : OperationsTest
         await new AuditTrail(DataSource).AppendAsync(AuditActor.ForCli("tester"), AuditAction.Seed, [], null, CancellationToken.None);
         var before = await ScalarAsync<long>("SELECT count(*) FROM hermes_audit WHERE actor = 'cli:tester'");
 
-        var refused = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(sql));
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(sql));
 
         Assert.That(refused!.SqlState, Is.EqualTo(PostgresErrorCodes.InsufficientPrivilege));
         Assert.That(refused.MessageText, Does.Contain("hermes_audit is append-only"));
@@ -122,7 +122,7 @@ public sealed class AuditTests : OperationsTest
         Assert.That(second, Is.EqualTo(1), "asked for 1 day, the function keeps 30: only the 40-day-old entry goes");
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_audit WHERE actor IN ('cli:old', 'cli:month')"), Is.Zero);
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_audit WHERE actor = 'cli:recent'"), Is.EqualTo(1));
-        Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync("DELETE FROM hermes_audit WHERE actor = 'cli:recent'"), "outside the function, deletion stays refused");
+        await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync("DELETE FROM hermes_audit WHERE actor = 'cli:recent'"), "outside the function, deletion stays refused");
     }
 
     [TestCase("ordinary-user", "cli:ordinary-user")]

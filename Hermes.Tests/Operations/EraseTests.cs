@@ -112,6 +112,6 @@ public sealed class EraseTests : OperationsTest
     }
 
     [Test]
-    public void The_erasure_operation_refuses_a_request_without_exactly_one_key() =>
-        Assert.ThrowsAsync<ArgumentException>(() => new LeadErasure(DataSource).EraseAsync(new ErasureRequest(null, null), CancellationToken.None));
+    public async Task The_erasure_operation_refuses_a_request_without_exactly_one_key() =>
+        await Assert.ThrowsAsync<ArgumentException>(() => new LeadErasure(DataSource).EraseAsync(new ErasureRequest(null, null), CancellationToken.None));
 }

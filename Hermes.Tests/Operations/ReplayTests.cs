@@ -159,11 +159,11 @@ public sealed class ReplayTests : OperationsTest
     }
 
     [Test]
-    public void The_replay_operation_refuses_an_invalid_request()
+    public async Task The_replay_operation_refuses_an_invalid_request()
     {
         var replay = new OutboxReplay(DataSource);
         Assert.That(new ReplayRequest { Status = "pending", LeadIds = [""] }.Validate().Keys, Is.EquivalentTo(new[] { "status", "leadIds" }));
-        Assert.ThrowsAsync<ArgumentException>(() => replay.ReplayAsync(new ReplayRequest { Status = "pending" }, CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentException>(() => replay.ReplayAsync(new ReplayRequest { Status = "pending" }, CancellationToken.None));
     }
 
     [Test]

@@ -130,10 +130,10 @@ public sealed class RetentionServiceTests : OperationsTest
     [TestCase("Retention:Interval", "00:00:00", "Retention:Interval")]
     [TestCase("Retention:Period", "a week", "Retention:Period")]
     [TestCase("Retention:AuditPeriod", "29.00:00:00", "Retention:AuditPeriod must be at least 30 days")]
-    public void A_bad_retention_setting_stops_the_worker_naming_the_key(string key, string value, string named)
+    public async Task A_bad_retention_setting_stops_the_worker_naming_the_key(string key, string value, string named)
     {
         using var host = Build((key, value));
-        var e = Assert.CatchAsync(() => host.StartAsync());
+        var e = await Assert.CatchAsync(() => host.StartAsync());
         Assert.That(e!.Message, Does.Contain(named));
     }
 

@@ -80,6 +80,6 @@ public sealed class SeedTests : OperationsTest
     }
 
     [Test]
-    public void The_seeder_refuses_a_count_out_of_range() =>
-        Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => new LeadSeeder(DataSource).SeedAsync(0, CancellationToken.None));
+    public async Task The_seeder_refuses_a_count_out_of_range() =>
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => new LeadSeeder(DataSource).SeedAsync(0, CancellationToken.None));
 }

@@ -72,7 +72,7 @@ public sealed class LeadPersistenceTests : DatabaseTest
             context.Leads.Add(lead);
             await context.SaveChangesAsync();
             context.Outbox.Add(new OutboxMessage { BackupId = lead.BackupId, Payload = "not json" });
-            Assert.ThrowsAsync<DbUpdateException>(() => context.SaveChangesAsync());
+            await Assert.ThrowsAsync<DbUpdateException>(() => context.SaveChangesAsync());
         }
 
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE lead_id = $1", leadId), Is.Zero);

@@ -31,7 +31,7 @@ public sealed class LocalPostgresClusterTests
             Assert.That(stopped, Is.True, "the server should stop within seconds of its owner's death");
             NpgsqlConnection.ClearAllPools();
             await using var refused = new NpgsqlConnection(cluster.ConnectionString() + ";Timeout=2");
-            Assert.ThrowsAsync<NpgsqlException>(() => refused.OpenAsync());
+            await Assert.ThrowsAsync<NpgsqlException>(() => refused.OpenAsync());
         }
         finally
         {
@@ -41,14 +41,14 @@ public sealed class LocalPostgresClusterTests
 
     [Test]
     [NonParallelizable] // it points the process's PostgreSQL binaries elsewhere, which a cluster started beside it would read
-    public void Missing_binaries_are_explained_both_ways()
+    public async Task Missing_binaries_are_explained_both_ways()
     {
         var previous = Environment.GetEnvironmentVariable(LocalPostgresCluster.BinEnvironmentVariable);
         Environment.SetEnvironmentVariable(LocalPostgresCluster.BinEnvironmentVariable, "/nonexistent/bin");
         try
         {
             Assert.That(LocalPostgresCluster.FindBinDirectory(), Is.Null);
-            var error = Assert.ThrowsAsync<InvalidOperationException>(() => LocalPostgresCluster.StartAsync(new LocalPostgresOptions(), CancellationToken.None));
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => LocalPostgresCluster.StartAsync(new LocalPostgresOptions(), CancellationToken.None));
             Assert.That(error!.Message, Does.Contain("apt-get install -y postgresql").And.Contain("DATABASE_URL"));
             Assert.That(LocalPostgresCluster.MissingBinariesAdvice("HERMES_TEST_DATABASE_URL"), Does.Contain("HERMES_TEST_DATABASE_URL"));
         }

@@ -127,7 +127,7 @@ public sealed class MigrationTests
         var ahead = await ScalarAsync<bool>("SELECT max(ends_at) >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '8 days' FROM hermes_attempt_partitions()");
         await ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) SELECT id, lead_id, 6, now(), 1, 'retry' FROM hermes_outbox");
         var nextId = await ScalarAsync<long>("SELECT id FROM hermes_delivery_attempts WHERE attempt_number = 6");
-        var missing = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) SELECT id, lead_id, 7, now() + interval '60 days', 1, 'retry' FROM hermes_outbox"));
+        var missing = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync("INSERT INTO hermes_delivery_attempts (outbox_id, lead_id, attempt_number, started_at, duration_ms, outcome) SELECT id, lead_id, 7, now() + interval '60 days', 1, 'retry' FROM hermes_outbox"));
         await ExecuteAsync("DELETE FROM hermes_delivery_attempts WHERE attempt_number = 6");
 
         await migrator.MigrateAsync("Canary", CancellationToken.None);
@@ -162,7 +162,7 @@ public sealed class MigrationTests
         await using var context = PersistenceExtensions.CreateContext(_dataSource);
         var migrator = new HermesMigrator(context);
 
-        var error = Assert.ThrowsAsync<HermesConfigurationException>(() => migrator.MigrateAsync("NoSuchThing", CancellationToken.None));
+        var error = await Assert.ThrowsAsync<HermesConfigurationException>(() => migrator.MigrateAsync("NoSuchThing", CancellationToken.None));
         Assert.That(error!.Message, Does.Contain("NoSuchThing").And.Contain("InitialSchema"));
         Assert.That(await TablesAsync(), Is.Empty);
     }
@@ -307,7 +307,7 @@ public sealed class MigrationTests
 
         await ExecuteAsync(insert, "lead_a");
         await ExecuteAsync(insert, "lead_b");
-        var duplicate = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(insert, "lead_a"));
+        var duplicate = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(insert, "lead_a"));
 
         Assert.That(duplicate!.SqlState, Is.EqualTo(PostgresErrorCodes.UniqueViolation));
         Assert.That(duplicate.ConstraintName, Is.EqualTo("idx_hermes_leads_lead_id"));
@@ -324,7 +324,7 @@ public sealed class MigrationTests
             VALUES ('lead_x', 'A', 'B', 'a@example.com', 'NL', '0612345678', 'x')
             """);
 
-        var error = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(
+        var error = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(
             "INSERT INTO hermes_outbox (lead_id, payload, status) SELECT id, '{}', 'sent' FROM hermes_leads"));
 
         Assert.That(error!.ConstraintName, Is.EqualTo("ck_hermes_outbox_status"));

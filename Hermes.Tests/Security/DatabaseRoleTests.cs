@@ -401,7 +401,7 @@ public sealed class DatabaseRoleTests : WorkerTest, IAsyncDisposable
 
     private static async Task AssertDeniedAsync(string connectionString, string sql)
     {
-        var denied = Assert.ThrowsAsync<PostgresException>(() => ExecuteAsAsync(connectionString, sql), sql);
+        var denied = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsAsync(connectionString, sql), sql);
         Assert.That(denied!.SqlState, Is.EqualTo(PostgresErrorCodes.InsufficientPrivilege), $"{sql}: {denied.MessageText}");
     }
 }

@@ -63,10 +63,10 @@ public sealed class SecretTests : WorkerTest
     }
 
     [Test]
-    public void A_worker_refused_for_a_bad_secret_does_not_echo_it()
+    public async Task A_worker_refused_for_a_bad_secret_does_not_echo_it()
     {
         const string Leaky = "whsec_thisIsNotBase64!!-but-a-real-looking-secret";
-        var error = Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?> { ["HERMES_WEBHOOK_SECRET"] = $"{OldSecret} {Leaky}" }));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?> { ["HERMES_WEBHOOK_SECRET"] = $"{OldSecret} {Leaky}" }));
 
         Assert.That(error!.Message, Does.Contain("HERMES_WEBHOOK_SECRET (secret 2)"));
         Assert.That(error.Message, Does.Not.Contain(Leaky).And.Not.Contain(OldSecret));
@@ -150,7 +150,7 @@ public sealed class SecretTests : WorkerTest
             return;
         }
 
-        var error = Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
         Assert.That(error!.Message, Does.Contain("N8N_WEBHOOK_URL").And.Contain("Webhook:AllowInsecureHttp").And.Contain("https"));
     }
 
@@ -160,7 +160,7 @@ public sealed class SecretTests : WorkerTest
         var url = TestPostgresUrl() + "?sslmode=require";
         await using var dataSource = NpgsqlDataSource.Create(Hermes.Persistence.DatabaseUrl.Parse(url).ConnectionString);
 
-        var error = Assert.ThrowsAsync(Is.InstanceOf<Exception>(), async () => await dataSource.OpenConnectionAsync());
+        var error = await Assert.ThrowsAsync(Is.InstanceOf<Exception>(), async () => await dataSource.OpenConnectionAsync());
 
         Assert.That(error!.ToString(), Does.Contain("SSL").IgnoreCase, "the error says TLS was required and not offered");
         using var output = new StringWriter();

@@ -20,19 +20,19 @@ public sealed class ConfigurationTests : WorkerTest
     [TestCase("Outbox:AutoRecoverMaxRows", "0", "Outbox:AutoRecoverMaxRows must be between 1 and 100000")]
     [TestCase("Outbox:AutoRecoverSpacing", "00:05:00", "Outbox:AutoRecoverSpacing must be between")]
     [TestCase("Webhook:AuthHeaderName", "X-Key", "Webhook:AuthHeaderValue must be set together")]
-    public void Bad_setting_stops_the_worker_naming_the_key(string key, string value, string expected)
+    public async Task Bad_setting_stops_the_worker_naming_the_key(string key, string value, string expected)
     {
-        var error = Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?> { [key] = value }));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?> { [key] = value }));
 
         Assert.That(error!.Message, Does.Contain(expected));
         Assert.That(Receiver.Count, Is.Zero);
     }
 
     [Test]
-    public void Lease_rule_counts_the_waves_of_a_batch()
+    public async Task Lease_rule_counts_the_waves_of_a_batch()
     {
         // 2 s timeout, 10 rows, 4 at a time: ⌈10 ÷ 4⌉ + 1 = 4 waves, so the lease must exceed 8 s.
-        var error = Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?>
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?>
         {
             ["Outbox:BatchSize"] = "10",
             ["Outbox:Concurrency"] = "4",
