@@ -135,14 +135,43 @@ public static partial class Scenarios
         await bench.ExecuteAsync("VACUUM ANALYZE");
         var baseline = await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox");
         Console.WriteLine(I($"history written in {prefill.Elapsed.TotalSeconds:0} s: {history:N0} delivered leads, {await bench.ScalarAsync("SELECT count(*) FROM hermes_delivery_attempts"):N0} attempts"));
-        Console.WriteLine("| minute | submitted/s | submission p99 ms | delivered/s | commit → receipt p50 / p99 ms | pending at end | outbox heap + indexes | outbox dead tuples (autovacuums so far) | leads heap + indexes | attempt log (rows) | attempt-log autovacuums so far |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| minute | submitted/s | submission p99 ms | delivered/s | commit → receipt p50 / p99 ms | pending at end | outbox heap + indexes | outbox dead tuples (autovacuums so far) | leads heap + indexes | attempt log (rows) | attempt-log autovacuums so far | checkpoints so far | worker's statements: running or waiting on (share of samples) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 
         var notifier = new OutboxNotifier(bench.DataSource, NullLogger<OutboxNotifier>.Instance, TimeProvider.System);
         var commits = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         var submissions = new ConcurrentQueue<(long At, double Ms)>();
         await using var worker = await bench.StartWorkerAsync(new Dictionary<string, string>());
         var total = perSecond * minutes * 60;
+
+        // What the worker's statements are doing, sampled five times a second, so that a window in which deliveries
+        // stall names what they waited on (a lock, the WAL, I/O) or shows them running.
+        var waits = new ConcurrentQueue<string>();
+        using var stopSampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            await using var connection = await bench.DataSource.OpenConnectionAsync();
+            while (!stopSampling.IsCancellationRequested)
+            {
+                await using (var sample = new NpgsqlCommand(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity WHERE application_name LIKE 'hermes-worker%' AND state = 'active'", connection))
+                await using (var reader = await sample.ExecuteReaderAsync())
+                {
+                    while (await reader.ReadAsync())
+                    {
+                        waits.Enqueue(reader.GetString(0));
+                    }
+                }
+
+                try
+                {
+                    await Task.Delay(200, stopSampling.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        });
         var clock = Stopwatch.StartNew();
         var period = TimeSpan.FromSeconds(1.0 / perSecond);
         var next = -1;
@@ -154,10 +183,7 @@ public static partial class Scenarios
             for (var i = Interlocked.Increment(ref next); i < total; i = Interlocked.Increment(ref next))
             {
                 var due = period * i;
-                if (due > clock.Elapsed)
-                {
-                    await Task.Delay(due - clock.Elapsed);
-                }
+                await UntilAsync(clock, due);
 
                 var before = Stopwatch.GetTimestamp();
                 var id = await InsertLeadAsync(bench.DataSource, deferWakeUp: true);
@@ -195,11 +221,20 @@ public static partial class Scenarios
                        (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('hermes_delivery_attempts')),
                        (SELECT count(*) FROM hermes_delivery_attempts),
                        (SELECT sum(autovacuum_count) FROM pg_stat_user_tables WHERE relname LIKE 'hermes_delivery_attempts_p%'),
-                       (SELECT count(*) FROM hermes_outbox WHERE status = 'pending')
+                       (SELECT count(*) FROM hermes_outbox WHERE status = 'pending'),
+                       (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)
                 FROM pg_stat_user_tables n WHERE n.relname = 'hermes_outbox'
                 """);
+            var sampled = new List<string>();
+            while (waits.TryDequeue(out var w))
+            {
+                sampled.Add(w);
+            }
+
+            var waitedOn = string.Join(", ", sampled.CountBy(static w => w).OrderByDescending(static g => g.Value).Take(3)
+                .Select(g => I($"{g.Key} {100.0 * g.Value / sampled.Count:0}%")));
             Console.WriteLine(Row(I($"{minute:0.0}"), I($"{submitted.Count / seconds:0}"), I($"{Percentile([.. submitted.Order()], 0.99):0.0}"), I($"{delivered.Count / seconds:0}"),
-                I($"{Percentile(receipt, 0.5):0.0} / **{Percentile(receipt, 0.99):0.0}**"), sizes[7], Mib(sizes[0]), I($"{sizes[1]:N0} ({sizes[2]})"), Mib(sizes[3]), I($"{Mib(sizes[4])} ({sizes[5]:N0})"), sizes[6]));
+                I($"{Percentile(receipt, 0.5):0.0} / **{Percentile(receipt, 0.99):0.0}**"), sizes[7], Mib(sizes[0]), I($"{sizes[1]:N0} ({sizes[2]})"), Mib(sizes[3]), I($"{Mib(sizes[4])} ({sizes[5]:N0})"), sizes[6], sizes[8], waitedOn));
             windowStart = windowEnd;
             if (load.IsCompleted)
             {
@@ -207,8 +242,17 @@ public static partial class Scenarios
             }
         }
 
+        await stopSampling.CancelAsync();
+        await sampler;
+        var drained = Stopwatch.StartNew();
         while (bench.Received.Count < total || await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'") < baseline + total)
         {
+            if (drained.Elapsed > TimeSpan.FromMinutes(10))
+            {
+                Console.WriteLine(I($"NOT DRAINED: {bench.Received.Count:N0} of {total:N0} received ten minutes after the load; duplicates {bench.Duplicates}"));
+                return;
+            }
+
             await Task.Delay(100);
         }
 

@@ -110,10 +110,7 @@ public static partial class Scenarios
                 for (var i = 0; i < total; i++)
                 {
                     var due = period * i;
-                    if (due > clock.Elapsed)
-                    {
-                        await Task.Delay(due - clock.Elapsed);
-                    }
+                    await UntilAsync(clock, due);
 
                     inserts.Add(Task.Run(async () =>
                     {
@@ -399,6 +396,20 @@ public static partial class Scenarios
 
         await transaction.CommitAsync();
         return payload.Id;
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="clock"/> reaches <paramref name="due"/>; at once when it already has. The wait is read
+    /// once: reading the clock again for <c>Task.Delay</c> after checking it could give a span just under zero, and
+    /// Task.Delay takes anything from -1 to -2 ms as -1, "forever" (a writer of the sustained run never returned).
+    /// </summary>
+    private static async Task UntilAsync(Stopwatch clock, TimeSpan due)
+    {
+        var wait = due - clock.Elapsed;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
     }
 
     private static double Percentile(double[] sorted, double p) =>
