@@ -133,6 +133,12 @@ public static partial class Scenarios
             FROM hermes_outbox o, generate_series(1, {attemptsEach}) n;
             """);
         await bench.ExecuteAsync("VACUUM ANALYZE");
+        // auto_explain in the sessions opened from now on (the worker's): a statement of over 250 ms writes its plan to
+        // the cluster's log, so that a window in which deliveries stall shows which plan the worker's statements ran.
+        await bench.ExecuteAsync($"""
+            ALTER DATABASE {BenchEnvironment.DatabaseName} SET session_preload_libraries = 'auto_explain';
+            ALTER DATABASE {BenchEnvironment.DatabaseName} SET auto_explain.log_min_duration = '250ms';
+            """);
         var baseline = await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox");
         Console.WriteLine(I($"history written in {prefill.Elapsed.TotalSeconds:0} s: {history:N0} delivered leads, {await bench.ScalarAsync("SELECT count(*) FROM hermes_delivery_attempts"):N0} attempts"));
         Console.WriteLine("| minute | submitted/s | submission p99 ms | delivered/s | commit → receipt p50 / p99 ms | pending at end | outbox heap + indexes | outbox dead tuples (autovacuums so far) | leads heap + indexes | attempt log (rows) | attempt-log autovacuums so far | checkpoints so far | worker's statements: running or waiting on (share of samples) |");
@@ -147,19 +153,24 @@ public static partial class Scenarios
         // What the worker's statements are doing, sampled five times a second, so that a window in which deliveries
         // stall names what they waited on (a lock, the WAL, I/O) or shows them running.
         var waits = new ConcurrentQueue<string>();
+        var slowest = new ConcurrentQueue<(double Ms, string Statement)>();
         using var stopSampling = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
             await using var connection = await bench.DataSource.OpenConnectionAsync();
             while (!stopSampling.IsCancellationRequested)
             {
-                await using (var sample = new NpgsqlCommand(
-                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity WHERE application_name LIKE 'hermes-worker%' AND state = 'active'", connection))
+                await using (var sample = new NpgsqlCommand("""
+                    SELECT coalesce(wait_event_type || ':' || wait_event, 'running'), extract(epoch FROM clock_timestamp() - query_start) * 1000,
+                           left(regexp_replace(query, '\s+', ' ', 'g'), 60)
+                    FROM pg_stat_activity WHERE application_name LIKE 'hermes-worker%' AND state = 'active'
+                    """, connection))
                 await using (var reader = await sample.ExecuteReaderAsync())
                 {
                     while (await reader.ReadAsync())
                     {
                         waits.Enqueue(reader.GetString(0));
+                        slowest.Enqueue((reader.GetDouble(1), reader.GetString(2)));
                     }
                 }
 
@@ -233,6 +244,16 @@ public static partial class Scenarios
 
             var waitedOn = string.Join(", ", sampled.CountBy(static w => w).OrderByDescending(static g => g.Value).Take(3)
                 .Select(g => I($"{g.Key} {100.0 * g.Value / sampled.Count:0}%")));
+            var longest = (Ms: 0.0, Statement: "");
+            while (slowest.TryDequeue(out var l))
+            {
+                longest = l.Ms > longest.Ms ? l : longest;
+            }
+
+            if (longest.Ms >= 250)
+            {
+                waitedOn += I($"; longest seen {longest.Ms:0} ms: `{longest.Statement.Replace("|", "/", StringComparison.Ordinal)}`");
+            }
             Console.WriteLine(Row(I($"{minute:0.0}"), I($"{submitted.Count / seconds:0}"), I($"{Percentile([.. submitted.Order()], 0.99):0.0}"), I($"{delivered.Count / seconds:0}"),
                 I($"{Percentile(receipt, 0.5):0.0} / **{Percentile(receipt, 0.99):0.0}**"), sizes[7], Mib(sizes[0]), I($"{sizes[1]:N0} ({sizes[2]})"), Mib(sizes[3]), I($"{Mib(sizes[4])} ({sizes[5]:N0})"), sizes[6], sizes[8], waitedOn));
             windowStart = windowEnd;
@@ -257,6 +278,39 @@ public static partial class Scenarios
         }
 
         Console.WriteLine(I($"all {total:N0} delivered; duplicates {bench.Duplicates}"));
+        SlowPlans(bench);
+    }
+
+    /// <summary>The plans auto_explain logged for the worker's statements of over 250 ms, into bench/out/worker/sustained-slow-plans.txt.</summary>
+    private static void SlowPlans(BenchEnvironment bench)
+    {
+        var entries = new List<string>();
+        var current = new System.Text.StringBuilder();
+        foreach (var line in File.ReadLines(bench.Cluster.LogFile))
+        {
+            var starts = line.Length > 0 && !char.IsWhiteSpace(line[0]);
+            if (starts && current.Length > 0)
+            {
+                entries.Add(current.ToString());
+                current.Clear();
+            }
+
+            if (starts ? line.Contains("plan:", StringComparison.Ordinal) : current.Length > 0)
+            {
+                current.AppendLine(line);
+            }
+        }
+
+        if (current.Length > 0)
+        {
+            entries.Add(current.ToString());
+        }
+
+        var worker = entries.Where(static e => e.Contains("hermes_outbox", StringComparison.Ordinal) && !e.Contains("count(*)", StringComparison.Ordinal)).ToList();
+        Directory.CreateDirectory(Path.Combine("bench", "out", "worker"));
+        var file = Path.Combine("bench", "out", "worker", "sustained-slow-plans.txt");
+        File.WriteAllText(file, string.Join(Environment.NewLine, worker));
+        Console.WriteLine(I($"auto_explain: {worker.Count} statements on hermes_outbox of over 250 ms; their plans in {file}"));
     }
 
     private static async Task<(long Dead, long Size, long LeadsDead)> TableHealthAsync(BenchEnvironment bench)
