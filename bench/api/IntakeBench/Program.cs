@@ -338,7 +338,8 @@ public static partial class Program
     private static async Task<PhaseResult> RunWrkAsync(BenchOptions options, ApiClient api, int seconds)
     {
         var script = Path.Combine(options.Repo, "bench", "api", "lead.lua");
-        var output = await RunAsync("wrk", ["-t", "2", "-c", Str(options.Concurrency), "-d", $"{seconds}s", "--latency", "--timeout", "10s", "-s", script, $"http://127.0.0.1:{api.Port}/api/leads"]);
+        // Two threads, as many as the cores, but never more than connections (wrk refuses -t2 -c1).
+        var output = await RunAsync("wrk", ["-t", Str(Math.Min(2, options.Concurrency)), "-c", Str(options.Concurrency), "-d", $"{seconds}s", "--latency", "--timeout", "10s", "-s", script, $"http://127.0.0.1:{api.Port}/api/leads"]);
         var count = long.Parse(WrkRequests().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var rate = double.Parse(WrkRate().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var errors = WrkNon2xx().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
@@ -368,7 +369,7 @@ public static partial class Program
         // round trip of its inserts: no extra round trip to count).
         var output = await RunAsync(pgbench,
             ["-h", "127.0.0.1", "-p", Str(cluster.Port), "-U", LocalPostgresCluster.Superuser, "-n", "-M", client.Mode,
-             "-c", Str(options.Concurrency), "-j", "2", "-T", Str(seconds), "-f", client.Script, "-l", "--log-prefix", Path.Combine(logs, "tx"), "hermes"],
+             "-c", Str(options.Concurrency), "-j", Str(Math.Min(2, options.Concurrency)), "-T", Str(seconds), "-f", client.Script, "-l", "--log-prefix", Path.Combine(logs, "tx"), "hermes"],
             workingDirectory: logs, environment: new Dictionary<string, string> { ["PGOPTIONS"] = $"-c {OutboxNotifier.Setting}={OutboxNotifier.Deferred}" });
         var rate = double.Parse(PgbenchTps().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
         var failed = PgbenchFailed().Match(output) is { Success: true } f ? long.Parse(f.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
