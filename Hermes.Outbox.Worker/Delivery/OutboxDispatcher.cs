@@ -24,6 +24,12 @@ namespace Hermes.Outbox.Worker.Delivery;
 public sealed class OutboxDispatcher : BackgroundService
 {
     private static readonly TimeSpan MinimumIdle = TimeSpan.FromMilliseconds(5);
+
+    // A row due now that the claim from the top skipped is locked: its lead by an erase, a replay, an outcome being
+    // written or an operator's transaction. Claiming again every MinimumIdle for as long as that lock stands would be
+    // 200 statements a second for nothing; each such empty claim doubles the wait instead, up to this. A NOTIFY still
+    // ends the wait at once.
+    private static readonly TimeSpan LockedRowBackoffCap = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan CircuitCheck = TimeSpan.FromMilliseconds(50);
 
     // How long a backlog's claims may start from the scan floor before one starts from the top again: the longest a row
@@ -45,6 +51,7 @@ public sealed class OutboxDispatcher : BackgroundService
     private readonly CancellationTokenSource _abort = new();
     private readonly TimeSpan _latestStart;
     private int _inFlight;
+    private TimeSpan _lockedRowBackoff = MinimumIdle;
 
     public OutboxDispatcher(
         OutboxStore store,
@@ -183,6 +190,7 @@ public sealed class OutboxDispatcher : BackgroundService
                 continue;
             }
 
+            _lockedRowBackoff = MinimumIdle;
             _telemetry.Claimed.Add(batch.Count);
             for (var i = 0; i < batch.Count; i++)
             {
@@ -252,7 +260,20 @@ public sealed class OutboxDispatcher : BackgroundService
         {
             if (await _store.NextDueAsync(stoppingToken) is { } due && due < wait)
             {
-                wait = due < MinimumIdle ? MinimumIdle : due;
+                if (due < MinimumIdle)
+                {
+                    wait = _lockedRowBackoff;
+                    _lockedRowBackoff = TimeSpan.FromTicks(Math.Min(_lockedRowBackoff.Ticks * 2, LockedRowBackoffCap.Ticks));
+                }
+                else
+                {
+                    wait = due;
+                    _lockedRowBackoff = MinimumIdle;
+                }
+            }
+            else
+            {
+                _lockedRowBackoff = MinimumIdle;
             }
         }
         catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e))
