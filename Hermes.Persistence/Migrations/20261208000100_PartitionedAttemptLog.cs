@@ -72,6 +72,37 @@ public sealed class PartitionedAttemptLog : Migration
         DROP INDEX idx_hermes_delivery_attempts_outbox, idx_hermes_delivery_attempts_lead_id, idx_hermes_delivery_attempts_started_at;
         """;
 
+    /// <summary>
+    /// The function that creates days; <c>/*lock*/</c> marks where <see cref="AttemptPartitionLockOrder"/> takes the
+    /// outbox's lock first (empty here: this migration's own definition).
+    /// </summary>
+    internal const string EnsureFunctionSql = """
+            CREATE OR REPLACE FUNCTION hermes_attempt_partitions_ensure(first_day date, days integer) RETURNS integer
+            LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '5s' AS $fn$
+            DECLARE
+                day date;
+                created integer := 0;
+            BEGIN
+                IF days < 1 OR days > 31 THEN
+                    RAISE EXCEPTION 'hermes_attempt_partitions_ensure: days must be 1 to 31, not %', days USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                -- One creator at a time (workers, the migration, the CLI): CREATE TABLE of the same day would collide.
+                PERFORM pg_advisory_xact_lock(5212117018730299394);/*lock*/
+                FOR day IN SELECT d::date FROM generate_series(first_day, first_day + days - 1, interval '1 day') d LOOP
+                    CONTINUE WHEN to_regclass(format('hermes_delivery_attempts_p%s', to_char(day, 'YYYYMMDD'))) IS NOT NULL;
+                    EXECUTE format(
+                        'CREATE TABLE %I PARTITION OF hermes_delivery_attempts FOR VALUES FROM (%L) TO (%L) WITH ('
+                        'autovacuum_vacuum_scale_factor = 0.05, autovacuum_vacuum_insert_scale_factor = 0.05, '
+                        'autovacuum_analyze_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 1)',
+                        format('hermes_delivery_attempts_p%s', to_char(day, 'YYYYMMDD')),
+                        to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00', to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00');
+                    created := created + 1;
+                END LOOP;
+                RETURN created;
+            END
+            $fn$;
+            """;
+
     protected override void Up(MigrationBuilder migrationBuilder)
     {
         // The unpartitioned table steps aside with its sequence; its indexes' names are needed by the new table.
@@ -102,31 +133,7 @@ public sealed class PartitionedAttemptLog : Migration
         // Each day gets the hot-table autovacuum settings (a partitioned parent cannot hold them): the log is
         // append-mostly, so vacuum after inserts (visibility map for index-only scans, freezing early) and after the
         // boundary day's deletes; fresh statistics for the history queries.
-        migrationBuilder.Sql("""
-            CREATE FUNCTION hermes_attempt_partitions_ensure(first_day date, days integer) RETURNS integer
-            LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '5s' AS $fn$
-            DECLARE
-                day date;
-                created integer := 0;
-            BEGIN
-                IF days < 1 OR days > 31 THEN
-                    RAISE EXCEPTION 'hermes_attempt_partitions_ensure: days must be 1 to 31, not %', days USING ERRCODE = 'invalid_parameter_value';
-                END IF;
-                -- One creator at a time (workers, the migration, the CLI): CREATE TABLE of the same day would collide.
-                PERFORM pg_advisory_xact_lock(5212117018730299394);
-                FOR day IN SELECT d::date FROM generate_series(first_day, first_day + days - 1, interval '1 day') d LOOP
-                    CONTINUE WHEN to_regclass(format('hermes_delivery_attempts_p%s', to_char(day, 'YYYYMMDD'))) IS NOT NULL;
-                    EXECUTE format(
-                        'CREATE TABLE %I PARTITION OF hermes_delivery_attempts FOR VALUES FROM (%L) TO (%L) WITH ('
-                        'autovacuum_vacuum_scale_factor = 0.05, autovacuum_vacuum_insert_scale_factor = 0.05, '
-                        'autovacuum_analyze_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 1)',
-                        format('hermes_delivery_attempts_p%s', to_char(day, 'YYYYMMDD')),
-                        to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00', to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00');
-                    created := created + 1;
-                END LOOP;
-                RETURN created;
-            END
-            $fn$;
+        migrationBuilder.Sql(EnsureFunctionSql.Replace("/*lock*/", "", StringComparison.Ordinal) + "\n" + """
             REVOKE ALL ON FUNCTION hermes_attempt_partitions_ensure(date, integer) FROM PUBLIC;
             """);
 

@@ -43,7 +43,7 @@ public sealed partial class FreshCloneEfCommandsTests
     /// <summary>The <c>dotnet …</c> lines of the page's "Changing the model" shell block, comments cut, <c>migrations add</c> left out.</summary>
     private static List<string> DocumentedCommands()
     {
-        var page = RepositoryFiles.Read("docs", "development.md");
+        var page = RepositoryFiles.Read("docs/development.md");
         var section = page[page.IndexOf("## Changing the model", StringComparison.Ordinal)..];
         var block = ShellBlock().Match(section).Groups["body"].Value;
         return [.. block.Split('\n')

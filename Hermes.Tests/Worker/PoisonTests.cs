@@ -241,7 +241,9 @@ public sealed class PoisonTests : WorkerTest
             Assert.That(health.Status, Is.EqualTo(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy));
             Assert.That(WorkerHost.ExitCodeOf(worker.Services), Is.EqualTo(WorkerHost.FatalExitCode));
             Assert.That(worker.Log.Count(static e => e.EventId == 4035), Is.EqualTo(1));
-            Assert.That(worker.Log.Any(static e => e.EventId == 4031), Is.EqualTo(sqlState == "40001"), "a transient error is retried until the deadline; any other gives up at once");
+            Assert.That(worker.Log.Any(static e => e.EventId == 4031), Is.EqualTo(sqlState == "40001"),
+                "a transient error is retried until the deadline; any other gives up at once. Retried: "
+                + string.Join(" | ", worker.Log.Where(static e => e.EventId == 4031).Select(static e => $"{e.Message}: {e.Exception?.Message}")));
             // Outcomes queue up to the completer's capacity (2 × 4 + 4) beside the batch being retried; then finished
             // deliveries wait with their slots (4) and nothing more is claimed.
             var capacity = worker.Services.GetRequiredService<OutcomeCompleter>().Capacity;

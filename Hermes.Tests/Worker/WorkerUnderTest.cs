@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Hermes.Tests.Worker;
 
 /// <summary>A log line the worker wrote.</summary>
-public sealed record LogEntry(string Category, LogLevel Level, int EventId, string Message);
+public sealed record LogEntry(string Category, LogLevel Level, int EventId, string Message, Exception? Exception = null);
 
 /// <summary>
 /// The real worker host (<see cref="WorkerHost.CreateBuilder"/>) on a test database and a test receiver, with
@@ -123,6 +123,6 @@ public sealed class WorkerUnderTest : IAsyncDisposable
         public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            entries.Enqueue(new LogEntry(category, logLevel, eventId.Id, formatter(state, exception)));
+            entries.Enqueue(new LogEntry(category, logLevel, eventId.Id, formatter(state, exception), exception));
     }
 }
