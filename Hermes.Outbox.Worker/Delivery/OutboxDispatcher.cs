@@ -258,23 +258,12 @@ public sealed class OutboxDispatcher : BackgroundService
         var wait = _options.PollInterval;
         try
         {
-            if (await _store.NextDueAsync(stoppingToken) is { } due && due < wait)
-            {
-                if (due < MinimumIdle)
-                {
-                    wait = _lockedRowBackoff;
-                    _lockedRowBackoff = TimeSpan.FromTicks(Math.Min(_lockedRowBackoff.Ticks * 2, LockedRowBackoffCap.Ticks));
-                }
-                else
-                {
-                    wait = due;
-                    _lockedRowBackoff = MinimumIdle;
-                }
-            }
-            else
-            {
-                _lockedRowBackoff = MinimumIdle;
-            }
+            var due = await _store.NextDueAsync(stoppingToken);
+            // Due now, yet the claim from the top just came back empty: the row is locked (see LockedRowBackoffCap).
+            var locked = due < MinimumIdle;
+            var soonest = locked ? _lockedRowBackoff : due;
+            wait = soonest < wait ? soonest.Value : wait;
+            _lockedRowBackoff = locked ? TimeSpan.FromTicks(Math.Min(_lockedRowBackoff.Ticks * 2, LockedRowBackoffCap.Ticks)) : MinimumIdle;
         }
         catch (Exception e) when (DatabaseErrors.IsDatabaseTrouble(e))
         {

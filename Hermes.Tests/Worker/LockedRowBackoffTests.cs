@@ -25,7 +25,8 @@ public sealed class LockedRowBackoffTests : WorkerTest
                 await lockLead.ExecuteNonQueryAsync();
             }
 
-            await using var worker = await StartWorkerAsync();
+            // The shipped poll interval, so that the back-off's own cap (1 s), not the tests' 200 ms poll, bounds the wait.
+            await using var worker = await StartWorkerAsync(new Dictionary<string, string?> { ["Outbox:PollInterval"] = "00:00:05" });
             // Real time: the subject is a lock PostgreSQL holds. Three seconds of it were ~600 empty claims before.
             await Task.Delay(TimeSpan.FromSeconds(3));
             Assert.That(Receiver.Requests, Is.Empty, "the locked lead's row is not sent while its lead is locked");
