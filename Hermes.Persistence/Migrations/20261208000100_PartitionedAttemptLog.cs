@@ -74,7 +74,7 @@ public sealed class PartitionedAttemptLog : Migration
 
     /// <summary>
     /// The function that creates days; <c>/*lock*/</c> marks where <see cref="AttemptPartitionLockOrder"/> takes the
-    /// outbox's lock first (empty here: this migration's own definition).
+    /// outbox's lock before the first day it creates (empty here: this migration's own definition).
     /// </summary>
     internal const string EnsureFunctionSql = """
             CREATE OR REPLACE FUNCTION hermes_attempt_partitions_ensure(first_day date, days integer) RETURNS integer
@@ -87,9 +87,9 @@ public sealed class PartitionedAttemptLog : Migration
                     RAISE EXCEPTION 'hermes_attempt_partitions_ensure: days must be 1 to 31, not %', days USING ERRCODE = 'invalid_parameter_value';
                 END IF;
                 -- One creator at a time (workers, the migration, the CLI): CREATE TABLE of the same day would collide.
-                PERFORM pg_advisory_xact_lock(5212117018730299394);/*lock*/
+                PERFORM pg_advisory_xact_lock(5212117018730299394);
                 FOR day IN SELECT d::date FROM generate_series(first_day, first_day + days - 1, interval '1 day') d LOOP
-                    CONTINUE WHEN to_regclass(format('hermes_delivery_attempts_p%s', to_char(day, 'YYYYMMDD'))) IS NOT NULL;
+                    CONTINUE WHEN to_regclass(format('hermes_delivery_attempts_p%s', to_char(day, 'YYYYMMDD'))) IS NOT NULL;/*lock*/
                     EXECUTE format(
                         'CREATE TABLE %I PARTITION OF hermes_delivery_attempts FOR VALUES FROM (%L) TO (%L) WITH ('
                         'autovacuum_vacuum_scale_factor = 0.05, autovacuum_vacuum_insert_scale_factor = 0.05, '

@@ -19,11 +19,10 @@ public sealed class AttemptPartitionLockOrder : Migration
 {
     private const string OutboxFirst = """
 
-                -- Lock order shared with the outcome write: the outbox, then the attempt log (see the migration).
-                IF EXISTS (SELECT 1 FROM generate_series(first_day, first_day + days - 1, interval '1 day') d
-                           WHERE to_regclass(format('hermes_delivery_attempts_p%s', to_char(d, 'YYYYMMDD'))) IS NULL) THEN
-                    LOCK TABLE hermes_outbox IN SHARE ROW EXCLUSIVE MODE;
-                END IF;
+                    -- Lock order shared with the outcome write: the outbox, then the attempt log (see the migration).
+                    IF created = 0 THEN
+                        LOCK TABLE hermes_outbox IN SHARE ROW EXCLUSIVE MODE;
+                    END IF;
         """;
 
     protected override void Up(MigrationBuilder migrationBuilder) => Define(migrationBuilder, OutboxFirst);
