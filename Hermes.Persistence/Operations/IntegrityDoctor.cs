@@ -223,14 +223,10 @@ public sealed class IntegrityDoctor(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Checks that the planner uses <paramref name="index"/> for the statement. On a small table a sequential scan
-    /// is cheaper and the planner rightly prefers it; then the plan is taken again with sequential scans
-    /// discouraged, to prove the index exists and fits the query.
-    /// </summary>
-    /// <summary>
-    /// Explains <paramref name="explainSql"/> and checks that its plan scans <paramref name="index"/> — and, when
-    /// <paramref name="indexCondition"/> is given, that the scan's own condition holds that text (a bound applied as a
-    /// filter after the scan does not count).
+    /// Checks that the planner uses <paramref name="index"/> for the statement and, when <paramref name="indexCondition"/>
+    /// is given, that the scan's own condition holds that text (a bound applied as a filter after the scan does not
+    /// count). On a small table a sequential scan is cheaper and the planner rightly prefers it; then the plan is taken
+    /// again with sequential scans discouraged, to prove the index exists and fits the query.
     /// </summary>
     private async Task<DoctorFinding> PlanAsync(string check, string explainSql, string index, string table, CancellationToken cancellationToken,
         Action<NpgsqlParameterCollection>? bind = null, string? indexCondition = null)
