@@ -153,8 +153,7 @@ public static partial class Scenarios
 
         // What the worker's statements are doing, sampled five times a second, so that a window in which deliveries
         // stall names what they waited on (a lock, the WAL, I/O) or shows them running.
-        var waits = new ConcurrentQueue<string>();
-        var slowest = new ConcurrentQueue<(double Ms, string Statement)>();
+        var samples = new ConcurrentQueue<(string Doing, double Ms, string Statement)>();
         using var stopSampling = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
@@ -170,8 +169,7 @@ public static partial class Scenarios
                 {
                     while (await reader.ReadAsync())
                     {
-                        waits.Enqueue(reader.GetString(0));
-                        slowest.Enqueue((reader.GetDouble(1), reader.GetString(2)));
+                        samples.Enqueue((reader.GetString(0), reader.GetDouble(1), reader.GetString(2)));
                     }
                 }
 
@@ -237,20 +235,15 @@ public static partial class Scenarios
                        (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)
                 FROM pg_stat_user_tables n WHERE n.relname = 'hermes_outbox'
                 """);
-            var sampled = new List<string>();
-            while (waits.TryDequeue(out var w))
+            var sampled = new List<(string Doing, double Ms, string Statement)>();
+            while (samples.TryDequeue(out var sample))
             {
-                sampled.Add(w);
+                sampled.Add(sample);
             }
 
-            var waitedOn = string.Join(", ", sampled.CountBy(static w => w).OrderByDescending(static g => g.Value).Take(3)
+            var waitedOn = string.Join(", ", sampled.CountBy(static s => s.Doing).OrderByDescending(static g => g.Value).Take(3)
                 .Select(g => I($"{g.Key} {100.0 * g.Value / sampled.Count:0}%")));
-            var longest = (Ms: 0.0, Statement: "");
-            while (slowest.TryDequeue(out var l))
-            {
-                longest = l.Ms > longest.Ms ? l : longest;
-            }
-
+            var longest = sampled.Count == 0 ? default : sampled.MaxBy(static s => s.Ms);
             if (longest.Ms >= 250)
             {
                 waitedOn += I($"; longest seen {longest.Ms:0} ms: `{longest.Statement.Replace("|", "/", StringComparison.Ordinal)}`");
