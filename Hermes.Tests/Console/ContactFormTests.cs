@@ -23,7 +23,7 @@ public sealed class ContactFormTests : ConsoleTest
 
     protected override async Task BeforeApiStartsAsync()
     {
-        var folder = Path.Combine(ChildProcess.RepositoryRoot(), "deploy", "contact-form");
+        var folder = Path.Combine(Deploy.RepositoryFiles.Root, "deploy", "contact-form");
         (_site, _siteAddress) = await LoopbackServer.StartAsync(app =>
         {
             app.Use(async (context, next) =>

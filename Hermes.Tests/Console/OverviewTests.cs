@@ -68,7 +68,7 @@ public sealed class OverviewTests : ConsoleTest
         TestContext.AddTestAttachment(picture, "The console's overview");
         if (Environment.GetEnvironmentVariable("HERMES_UPDATE_SCREENSHOTS") == "1")
         {
-            File.Copy(picture, Path.Combine(ChildProcess.RepositoryRoot(), ScreenshotPath), overwrite: true);
+            File.Copy(picture, Path.Combine(Deploy.RepositoryFiles.Root, ScreenshotPath), overwrite: true);
         }
     }
 }

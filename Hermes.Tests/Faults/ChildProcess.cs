@@ -55,25 +55,11 @@ public sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The repository root: the first folder above the test assembly that holds Hermes.sln.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Hermes.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Hermes.sln not found above " + AppContext.BaseDirectory);
-    }
-
     /// <summary>The built host assembly of <paramref name="project"/>, e.g. Hermes.Api, next to its own dependencies.</summary>
     public static string HostAssembly(string project)
     {
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        var path = Path.Combine(RepositoryRoot(), project, "bin", configuration, "net10.0", project + ".dll");
+        var path = Path.Combine(Deploy.RepositoryFiles.Root, project, "bin", configuration, "net10.0", project + ".dll");
         return File.Exists(path) ? path : throw new InvalidOperationException($"{path} is not built: run dotnet build first.");
     }
 

@@ -20,7 +20,7 @@ public sealed class RunScriptTests
     [Test]
     public async Task Run_script_starts_hermes_delivers_a_lead_and_stops_on_ctrl_c()
     {
-        var root = RepositoryRoot();
+        var root = Deploy.RepositoryFiles.Root;
         // CI keeps this run's database (HERMES_RUN_TEST_DIR) and checks it with `doctor` afterwards: the
         // integrity gate runs against data real processes wrote, not against a fixture.
         var keptDir = Environment.GetEnvironmentVariable("HERMES_RUN_TEST_DIR");
@@ -163,16 +163,5 @@ public sealed class RunScriptTests
         {
             return false;
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Hermes.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("Hermes.sln not found above the test directory.");
     }
 }
