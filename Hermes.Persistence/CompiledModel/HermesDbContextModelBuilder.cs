@@ -12,7 +12,7 @@ namespace Hermes.Persistence.CompiledModel
     public partial class HermesDbContextModel
     {
         private HermesDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("7bb5dcfe-823d-42e3-a597-53eae57df448"), entityTypeCount: 3)
+            : base(skipDetectChanges: false, modelId: new Guid("df9d9de8-00a1-4eb4-ae63-fcf38edb9752"), entityTypeCount: 3)
         {
         }
 

@@ -221,8 +221,8 @@ namespace Hermes.Persistence.CompiledModel
 
             var index3 = runtimeEntityType.AddIndex(
                 new[] { status, createdAt });
-            index3.AddAnnotation("Relational:Filter", "status <> 'delivered'");
-            index3.AddAnnotation("Relational:Name", "idx_hermes_outbox_undelivered");
+            index3.AddAnnotation("Relational:Filter", "status IN ('failed', 'cancelled')");
+            index3.AddAnnotation("Relational:Name", "idx_hermes_outbox_stopped");
 
             return runtimeEntityType;
         }

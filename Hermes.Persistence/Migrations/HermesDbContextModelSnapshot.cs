@@ -435,13 +435,15 @@ namespace Hermes.Persistence.Migrations
                         .HasDatabaseName("idx_hermes_outbox_pending")
                         .HasFilter("status = 'pending'");
 
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("AvailableAt", "Id"), new[] { "CreatedAt" });
+
                     b.HasIndex("FailedAt", "Id")
                         .HasDatabaseName("idx_hermes_outbox_outage_failed")
                         .HasFilter("status = 'failed' AND failure_class = 'outage' AND auto_recovered_generation IS NULL");
 
                     b.HasIndex("Status", "CreatedAt")
-                        .HasDatabaseName("idx_hermes_outbox_undelivered")
-                        .HasFilter("status <> 'delivered'");
+                        .HasDatabaseName("idx_hermes_outbox_stopped")
+                        .HasFilter("status IN ('failed', 'cancelled')");
 
                     b.ToTable("hermes_outbox", null, t =>
                         {
