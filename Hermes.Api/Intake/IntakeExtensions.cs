@@ -37,7 +37,12 @@ public static class IntakeExtensions
             return new SubmissionStoreSettings(groupCommit.MaxBatch, groupCommit.Writers)
             {
                 ActivitySource = Telemetry.ApiTelemetry.ActivitySource,
-                BatchCommitted = count => telemetry.CommitBatch.Record(count),
+                BatchCommitted = (count, took) =>
+                {
+                    telemetry.CommitBatch.Record(count);
+                    telemetry.CommitDuration.Record(took.TotalSeconds);
+                },
+                Waited = waited => telemetry.CommitWait.Record(waited.TotalSeconds),
             };
         });
         services.AddSingleton<SubmissionStore>();

@@ -18,13 +18,24 @@ public sealed class ApiTelemetry
         Rejected = meter.CreateCounter<long>("hermes.leads.rejected", "{submission}", "Submissions refused, by reason; nothing was stored for them.");
         CommitBatch = meter.CreateHistogram<int>("hermes.leads.commit.batch", "{lead}", "Leads written per committed transaction (group commit).",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
+        CommitDuration = meter.CreateHistogram<double>("hermes.leads.commit.duration", "s", "Time of one committed transaction of submissions, from its first statement to the commit's answer.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        CommitWait = meter.CreateHistogram<double>("hermes.leads.commit.wait", "s", "Time a submission waited, queued, for a transaction to take it (group commit).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     }
+
+    // Finer than ASP.NET Core's request buckets at the bottom: a commit takes about a millisecond.
+    private static readonly double[] LatencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
     public Counter<long> Accepted { get; }
 
     public Counter<long> Rejected { get; }
 
     public Histogram<int> CommitBatch { get; }
+
+    public Histogram<double> CommitDuration { get; }
+
+    public Histogram<double> CommitWait { get; }
 
     public void Reject(string reason) => Rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 }

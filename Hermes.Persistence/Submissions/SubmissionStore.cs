@@ -17,8 +17,12 @@ public sealed record SubmissionStoreSettings(int MaxBatch, int Writers)
     /// <summary>Where each transaction's span (<c>hermes.leads.commit</c>) starts, when the host traces it.</summary>
     public ActivitySource? ActivitySource { get; init; }
 
-    /// <summary>Called with the number of leads of each committed transaction (the host's metric).</summary>
-    public Action<int>? BatchCommitted { get; init; }
+    /// <summary>Called with the number of leads of each committed transaction and how long it took, from its first
+    /// statement to the commit's answer (the host's metrics).</summary>
+    public Action<int, TimeSpan>? BatchCommitted { get; init; }
+
+    /// <summary>Called for each submission a writer takes, with how long it waited in the queue for one (the host's metric).</summary>
+    public Action<TimeSpan>? Waited { get; init; }
 }
 
 /// <summary>What is stored for a submission: its ids, its time and the hash of the body its Idempotency-Key came with.</summary>
@@ -152,6 +156,7 @@ public sealed partial class SubmissionStore(
             batch.Clear();
             while (batch.Count < _maxBatch && _queue.TryDequeue(out var pending))
             {
+                settings.Waited?.Invoke(Stopwatch.GetElapsedTime(pending.QueuedAt));
                 batch.Add(pending);
             }
 
@@ -175,6 +180,7 @@ public sealed partial class SubmissionStore(
     private async Task WriteAsync(List<Pending> batch)
     {
         var committing = false;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await WriteTransactionAsync(batch, () => committing = true);
@@ -206,6 +212,7 @@ public sealed partial class SubmissionStore(
             return;
         }
 
+        settings.BatchCommitted?.Invoke(batch.Count, Stopwatch.GetElapsedTime(started));
         Committed(batch);
     }
 
@@ -288,7 +295,6 @@ public sealed partial class SubmissionStore(
     private void Committed(List<Pending> batch)
     {
         notifier.Signal();
-        settings.BatchCommitted?.Invoke(batch.Count);
         foreach (var pending in batch)
         {
             pending.Committed.TrySetResult();
@@ -367,6 +373,9 @@ public sealed partial class SubmissionStore(
         public Lead Lead { get; } = lead;
 
         public string? Traceparent { get; } = traceparent;
+
+        /// <summary>When it was queued (<see cref="Stopwatch.GetTimestamp"/>).</summary>
+        public long QueuedAt { get; } = Stopwatch.GetTimestamp();
 
         // Completed by a writer; the request's continuation must not run on (and hold up) the writer loop.
         public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
