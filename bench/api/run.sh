@@ -4,6 +4,7 @@
 # PostgreSQL. About 4 minutes.
 # Usage: bench/api/run.sh [--concurrency 16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
 #                         [--group 4] [--no-anchor] [--index-cost] [--compare-single] [--api-env Intake__GroupCommit__Writers=4]...
+#                         [--variant "Intake__GroupCommit__Writers=4;Intake__GroupCommit__MaxBatch=8"]...   (one more API process each, measured in turn)
 #                         [--pgbench-mode extended,prepared] [--npgsql "Max Auto Prepare=0;No Reset On Close=false"]
 #                         [--published-api]   (the API as its image runs it: -p:HermesTrimmed=true, published first)
 set -euo pipefail

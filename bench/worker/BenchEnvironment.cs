@@ -165,7 +165,9 @@ public sealed class BenchEnvironment : IAsyncDisposable
     /// </summary>
     public async Task<WorkerProcess> StartWorkerAsync(IDictionary<string, string> outbox, bool waitForStart = true)
     {
-        var start = new ProcessStartInfo("dotnet", [WorkerDll])
+        // A .dll is the framework-dependent build, run by dotnet; anything else is the native worker the image runs.
+        var start = new ProcessStartInfo(WorkerDll.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : WorkerDll,
+            WorkerDll.EndsWith(".dll", StringComparison.Ordinal) ? [WorkerDll] : [])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,

@@ -1,10 +1,10 @@
 using Hermes.Bench.Worker;
 
-// Usage: Hermes.Bench.Worker <worker.dll> [throughput|latency|notify-cost|all|held-xmin|replicas|sustained [minutes]|capacity]
+// Usage: Hermes.Bench.Worker <worker.dll or native worker> [throughput|latency|after-drain [rows]|notify-cost|all|held-xmin|replicas|sustained [minutes]|capacity]
 // "all" is the delivery benchmarks; "capacity" the three capacity ones (docs/capacity.md), about 20 minutes.
 if (args.Length < 1 || !File.Exists(args[0]))
 {
-    Console.Error.WriteLine("Usage: Hermes.Bench.Worker <path to Hermes.Outbox.Worker.dll> [throughput|latency|notify-cost|all|held-xmin|replicas|sustained [minutes]|capacity]");
+    Console.Error.WriteLine("Usage: Hermes.Bench.Worker <path to Hermes.Outbox.Worker.dll, or the native Hermes.Outbox.Worker> [throughput|latency|after-drain [rows]|notify-cost|all|held-xmin|replicas|sustained [minutes]|capacity]");
     return 2;
 }
 
@@ -19,6 +19,11 @@ if (scenario is "throughput" or "all")
 if (scenario is "latency" or "all")
 {
     await Scenarios.LatencyAsync(bench);
+}
+
+if (scenario is "after-drain")
+{
+    await Scenarios.AfterDrainAsync(bench, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 250_000);
 }
 
 if (scenario is "notify-cost" or "all")

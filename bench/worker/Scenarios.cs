@@ -102,47 +102,117 @@ public static partial class Scenarios
                 await WaitForDeliveriesAsync(bench, 5_000);
                 await bench.ResetAsync();
 
-                var commits = new ConcurrentDictionary<string, (long Committed, long Took)>(StringComparer.Ordinal);
-                var total = perSecond * (warmUpSeconds + measuredSeconds);
-                var period = TimeSpan.FromSeconds(1.0 / perSecond);
-                var clock = Stopwatch.StartNew();
-                var inserts = new List<Task>(total);
-                for (var i = 0; i < total; i++)
-                {
-                    var due = period * i;
-                    await UntilAsync(clock, due);
-
-                    inserts.Add(Task.Run(async () =>
-                    {
-                        var started = Stopwatch.GetTimestamp();
-                        var id = await InsertLeadAsync(bench.DataSource, deferWakeUp: coalesced);
-                        var committed = Stopwatch.GetTimestamp();
-                        if (coalesced)
-                        {
-                            notifier.Signal();
-                        }
-
-                        commits[id] = (committed, committed - started);
-                    }));
-                }
-
-                await Task.WhenAll(inserts);
-                var wait = Stopwatch.StartNew();
-                while (bench.Received.Count < total && wait.Elapsed < TimeSpan.FromSeconds(30))
-                {
-                    await Task.Delay(50);
-                }
-
-                var measured = commits.OrderBy(static c => c.Value.Committed).Skip(perSecond * warmUpSeconds).ToList();
-                var latencies = measured
-                    .Where(c => bench.Received.ContainsKey(c.Key))
-                    .Select(c => Stopwatch.GetElapsedTime(c.Value.Committed, bench.Received[c.Key]).TotalMilliseconds)
-                    .Order().ToArray();
-                var commitTimes = measured.Select(static c => TimeSpan.FromTicks(c.Value.Took * TimeSpan.TicksPerSecond / Stopwatch.Frequency).TotalMilliseconds).Order().ToArray();
+                var (latencies, commitTimes, measured) = await PacedAsync(bench, notifier, coalesced, perSecond, warmUpSeconds, measuredSeconds);
                 Console.WriteLine(string.Create(Invariant,
-                    $"| {label} | **{Percentile(latencies, 0.50):0.0}** | {Percentile(latencies, 0.90):0.0} | {Percentile(latencies, 0.99):0.0} | {latencies[^1]:0.0} | {Percentile(commitTimes, 0.5):0.0} | {latencies.Length}/{measured.Count} |"));
+                    $"| {label} | **{Percentile(latencies, 0.50):0.0}** | {Percentile(latencies, 0.90):0.0} | {Percentile(latencies, 0.99):0.0} | {latencies[^1]:0.0} | {Percentile(commitTimes, 0.5):0.0} | {latencies.Length}/{measured} |"));
             }
         }
+    }
+
+    /// <summary>
+    /// Commit-to-receipt at 100 leads/s as the API writes them, on a fresh table and right after one cold worker has
+    /// drained a backlog of <paramref name="backlog"/> rows (timed from its process start until none is pending, as
+    /// after an outage); the worker then idle and listening while autovacuum catches up. Two windows after the drain,
+    /// each with the outbox's dead tuples and autovacuums at its end.
+    /// </summary>
+    public static async Task AfterDrainAsync(BenchEnvironment bench, int backlog)
+    {
+        const int perSecond = 100;
+        const int warmUpSeconds = 5;
+        const int measuredSeconds = 30;
+        var settings = new Dictionary<string, string> { ["Listen"] = "true", ["PollInterval"] = "00:00:05" };
+        var notifier = new OutboxNotifier(bench.DataSource, NullLogger<OutboxNotifier>.Instance, TimeProvider.System);
+        Console.WriteLine();
+        Console.WriteLine(string.Create(Invariant, $"## Commit to receipt at {perSecond} leads/s on a fresh table and after a {backlog:N0}-row drain ({Path.GetFileName(bench.WorkerDll)}, worker defaults)"));
+        Console.WriteLine("| when | p50 ms | p90 ms | p99 ms | max ms | commit p50 ms | delivered | outbox dead tuples (autovacuums) at the end |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+
+        async Task RowAsync(string when)
+        {
+            var (latencies, commitTimes, measured) = await PacedAsync(bench, notifier, coalesced: true, perSecond, warmUpSeconds, measuredSeconds);
+            await bench.ExecuteAsync("SELECT pg_stat_force_next_flush()");
+            var vacuum = await bench.RowAsync("SELECT n_dead_tup, autovacuum_count FROM pg_stat_user_tables WHERE relname = 'hermes_outbox'");
+            Console.WriteLine(string.Create(Invariant,
+                $"| {when} | **{Percentile(latencies, 0.50):0.0}** | {Percentile(latencies, 0.90):0.0} | **{Percentile(latencies, 0.99):0.0}** | {latencies[^1]:0.0} | {Percentile(commitTimes, 0.5):0.0} | {latencies.Length}/{measured} | {vacuum[0]:N0} ({vacuum[1]}) |"));
+        }
+
+        await bench.ResetAsync();
+        await using (await bench.StartWorkerAsync(settings))
+        {
+            await PrefillAsync(bench, 5_000);
+            await WaitForDeliveriesAsync(bench, 5_000);
+            await bench.ResetAsync();
+            await RowAsync("fresh table (worker warmed by 5,000 deliveries)");
+        }
+
+        await bench.ResetAsync();
+        var seeded = Stopwatch.StartNew();
+        await PrefillAsync(bench, backlog);
+        await bench.ExecuteAsync("VACUUM ANALYZE hermes_outbox, hermes_leads");
+        var seeding = seeded.Elapsed;
+        var started = Stopwatch.GetTimestamp();
+        await using (await bench.StartWorkerAsync(settings, waitForStart: false))
+        {
+            while (await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'pending'") > 0)
+            {
+                await Task.Delay(50);
+            }
+
+            var drain = Stopwatch.GetElapsedTime(started);
+            Console.WriteLine(string.Create(Invariant,
+                $"| drain: {backlog:N0} rows (seeded in {seeding.TotalSeconds:0} s) from the worker's process start to none pending: **{drain.TotalSeconds:0.0} s = {backlog / drain.TotalSeconds:0} rows/s**, duplicates {bench.Duplicates} | | | | | | | |"));
+            await RowAsync("0–35 s after the drain");
+            await RowAsync("35–70 s after the drain");
+        }
+    }
+
+    /// <summary>
+    /// Leads written at <paramref name="perSecond"/>, each lead and its outbox row in its own transaction (with
+    /// <paramref name="coalesced"/>, as the API writes them: the trigger deferred, one NOTIFY per burst after the
+    /// commits); then the time from each commit to its receipt, of those after the warm-up, sorted, with the commits'
+    /// own times and how many were measured (those received within 30 s of the last commit are in the first array).
+    /// </summary>
+    private static async Task<(double[] Latencies, double[] CommitTimes, int Measured)> PacedAsync(
+        BenchEnvironment bench, OutboxNotifier notifier, bool coalesced, int perSecond, int warmUpSeconds, int measuredSeconds)
+    {
+        var commits = new ConcurrentDictionary<string, (long Committed, long Took)>(StringComparer.Ordinal);
+        var total = perSecond * (warmUpSeconds + measuredSeconds);
+        var period = TimeSpan.FromSeconds(1.0 / perSecond);
+        var clock = Stopwatch.StartNew();
+        var inserts = new List<Task>(total);
+        for (var i = 0; i < total; i++)
+        {
+            var due = period * i;
+            await UntilAsync(clock, due);
+
+            inserts.Add(Task.Run(async () =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                var id = await InsertLeadAsync(bench.DataSource, deferWakeUp: coalesced);
+                var committed = Stopwatch.GetTimestamp();
+                if (coalesced)
+                {
+                    notifier.Signal();
+                }
+
+                commits[id] = (committed, committed - started);
+            }));
+        }
+
+        await Task.WhenAll(inserts);
+        var wait = Stopwatch.StartNew();
+        while (commits.Keys.Any(id => !bench.Received.ContainsKey(id)) && wait.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(50);
+        }
+
+        var measured = commits.OrderBy(static c => c.Value.Committed).Skip(perSecond * warmUpSeconds).ToList();
+        var latencies = measured
+            .Where(c => bench.Received.ContainsKey(c.Key))
+            .Select(c => Stopwatch.GetElapsedTime(c.Value.Committed, bench.Received[c.Key]).TotalMilliseconds)
+            .Order().ToArray();
+        var commitTimes = measured.Select(static c => TimeSpan.FromTicks(c.Value.Took * TimeSpan.TicksPerSecond / Stopwatch.Frequency).TotalMilliseconds).Order().ToArray();
+        return (latencies, commitTimes, measured.Count);
     }
 
     /// <summary>

@@ -15,7 +15,7 @@ namespace Hermes.Bench.Api;
 /// side in one run, on one durable (fsync on) local PostgreSQL: start the cluster, migrate, start the API (Release),
 /// then alternate pgbench and wrk at the same concurrency, and print a Markdown table.
 /// Usage: IntakeBench --repo DIR [--concurrency 4,8,16] [--duration 20] [--warmup 20] [--rounds 2] [--log-level Information]
-/// [--pgbench-mode extended,prepared] [--group 4] [--no-anchor] [--index-cost] [--compare-single] [--api-env KEY=VALUE]... [--npgsql "extra connection-string options for the API"]
+/// [--pgbench-mode extended,prepared] [--group 4] [--no-anchor] [--index-cost] [--compare-single] [--api-env KEY=VALUE]... [--variant "KEY=VALUE;KEY=VALUE"]... [--npgsql "extra connection-string options for the API"]
 /// </summary>
 public static partial class Program
 {
@@ -66,7 +66,20 @@ public static partial class Program
             apis.Add(new("API, one lead per transaction (Intake:GroupCommit:MaxBatch=1)", FreePort(), new Dictionary<string, string> { ["Intake__GroupCommit__MaxBatch"] = "1" }));
         }
 
-        var processes = apis.Select(a => StartApi(options, apiConnectionString, a.Port, work, a.Name == apis[0].Name ? "api.log" : "api-single.log", a.Environment)).ToList();
+        // --variant KEY=VALUE[;KEY=VALUE]: one more API process with these settings on top of --api-env's, measured in turn.
+        foreach (var variant in options.Variants)
+        {
+            var environment = new Dictionary<string, string>(options.ApiEnvironment, StringComparer.Ordinal);
+            foreach (var setting in variant.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var kv = setting.Split('=', 2);
+                environment[kv[0]] = kv.Length > 1 ? kv[1] : "";
+            }
+
+            apis.Add(new("API (wrk, POST /api/leads), " + string.Join(", ", environment.Select(static e => $"{e.Key}={e.Value}")), FreePort(), environment));
+        }
+
+        var processes = apis.Select((a, i) => StartApi(options, apiConnectionString, a.Port, work, i == 0 ? "api.log" : $"api-{i + 1}.log", a.Environment)).ToList();
         var api = processes[0];
         try
         {
@@ -103,25 +116,26 @@ public static partial class Program
                         await ExecuteAsync(dataSource, "CHECKPOINT");
                         var before = await StoredAsync(dataSource, pgbenchClient);
                         var cpuBefore = CpuSample.Take(process.Id, cluster.DataDirectory);
-                        var metricsBefore = apiClient is null ? default : await ApiMetricsAsync(apiClient.Port);
+                        var metricsBefore = apiClient is null ? ApiMetrics.Empty : await ApiMetrics.ScrapeAsync(apiClient.Port);
                         var result = apiClient is not null
                             ? await RunWrkAsync(at, apiClient, at.Duration)
                             : await RunPgbenchAsync(at, pgbenchClient!, cluster, work, at.Duration);
                         var cpu = CpuSample.Take(process.Id, cluster.DataDirectory) - cpuBefore;
                         if (apiClient is not null)
                         {
-                            var metrics = await ApiMetricsAsync(apiClient.Port);
+                            var metrics = await ApiMetrics.ScrapeAsync(apiClient.Port);
                             result = result with
                             {
-                                BlockedInjections = metrics.BlockedInjections - metricsBefore.BlockedInjections,
-                                Transactions = metrics.Transactions - metricsBefore.Transactions,
+                                BlockedInjections = (long)(metrics.Sum(BlockedInjectionsMetric) - metricsBefore.Sum(BlockedInjectionsMetric)),
+                                Transactions = (long)(metrics.Sum(CommitBatchCount) - metricsBefore.Sum(CommitBatchCount)),
+                                Inside = ApiView.Between(metricsBefore, metrics),
                             };
                         }
 
                         // Requests wrk left in flight finish after it stops: let them land before counting.
                         await Task.Delay(500);
                         var stored = await StoredAsync(dataSource, pgbenchClient) - before;
-                        result = result with { Round = round, Concurrency = concurrency, RowsStored = stored, Cpu = cpu };
+                        result = result with { Round = round, Concurrency = concurrency, Seconds = at.Duration, RowsStored = stored, Cpu = cpu };
                         results.Add(result);
                         Console.WriteLine(result);
                     }
@@ -143,6 +157,15 @@ public static partial class Program
             {
                 double PerLead(double seconds) => 1000 * seconds / Math.Max(1, r.RowsStored);
                 Console.WriteLine(string.Create(inv, $"| {r.Concurrency} | {r.Round} | {r.Name} | {r.PerSecond:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.Count} | {r.Errors} | {r.RowsStored} | {(double)r.RowsStored / Math.Max(1, r.Name.StartsWith("API", StringComparison.Ordinal) ? r.Transactions : r.Count):F1} | {PerLead(r.Cpu.Api):F2} / {PerLead(r.Cpu.Postgres):F2} / {PerLead(r.Cpu.Clients):F2} |"));
+            }
+
+            Console.WriteLine();
+            Console.WriteLine("Inside the API, per measured phase (from its /metrics; a histogram's p99 is the upper bound of its bucket):");
+            Console.WriteLine();
+            Console.WriteLine(ApiView.Header);
+            foreach (var r in results.Where(static r => r.Inside is not null))
+            {
+                Console.WriteLine(r.Inside!.Row(r));
             }
 
             Console.WriteLine();
@@ -240,17 +263,10 @@ public static partial class Program
         return 0;
     }
 
-    /// <summary>
-    /// From the API's /metrics: hermes_runtime_thread_pool_blocked_injections_total (both reasons) and the number of
-    /// transactions its submissions were committed in (the count of the hermes_leads_commit_batch histogram).
-    /// </summary>
-    private static async Task<(long BlockedInjections, long Transactions)> ApiMetricsAsync(int port)
-    {
-        using var client = new HttpClient();
-        var text = await client.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"));
-        return (BlockedInjections().Matches(text).Sum(static m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)),
-            CommitTransactions().Matches(text).Sum(static m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));
-    }
+    // Threads the runtime added for blocked ones (both reasons), and the transactions the submissions were committed in
+    // (the count of the group-commit histogram).
+    private const string BlockedInjectionsMetric = "hermes_runtime_thread_pool_blocked_injections_total";
+    private const string CommitBatchCount = "hermes_leads_commit_batch_count";
 
     /// <summary>Leads stored so far by <paramref name="client"/>: the anchor's own table for the anchor, Hermes' for the rest.</summary>
     private static Task<long> StoredAsync(NpgsqlDataSource dataSource, PgbenchClient? client) =>
@@ -313,7 +329,7 @@ public static partial class Program
         {
             if (api.HasExited)
             {
-                throw new InvalidOperationException($"The API exited with code {api.ExitCode}; see bench/out/api/api.log.");
+                throw new InvalidOperationException($"The API exited with code {api.ExitCode}; see its log in bench/out/api.");
             }
 
             try
@@ -436,12 +452,6 @@ public static partial class Program
 
     private static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
 
-    [GeneratedRegex(@"^hermes_runtime_thread_pool_blocked_injections_total\{[^}]*\} (\d+)", RegexOptions.Multiline)]
-    private static partial Regex BlockedInjections();
-
-    [GeneratedRegex(@"^hermes_leads_commit_batch_count(?:\{[^}]*\})? (\d+)", RegexOptions.Multiline)]
-    private static partial Regex CommitTransactions();
-
     [GeneratedRegex(@"(\d+) requests in")]
     private static partial Regex WrkRequests();
 
@@ -474,12 +484,18 @@ internal sealed record PhaseResult(string Name, double PerSecond, double P50Ms, 
 
     public int Concurrency { get; init; }
 
+    /// <summary>How long the phase measured, in seconds.</summary>
+    public int Seconds { get; init; }
+
     public long BlockedInjections { get; init; }
 
     /// <summary>For the API: the transactions its leads were committed in (group commit), from its own histogram.</summary>
     public long Transactions { get; init; }
 
     public long RowsStored { get; init; }
+
+    /// <summary>For the API: what its own metrics saw during the phase.</summary>
+    public ApiView? Inside { get; init; }
 
     public CpuSample Cpu { get; init; } = new(0, 0, 0);
 }
@@ -490,6 +506,9 @@ internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencie
 
     /// <summary>The API executable to measure (<c>--api</c>), or null for the framework-dependent Release build.</summary>
     public string? Api { get; init; }
+
+    /// <summary>More API processes to measure in turn (<c>--variant KEY=VALUE[;KEY=VALUE]</c>, repeatable).</summary>
+    public IReadOnlyList<string> Variants { get; init; } = [];
 
     public static BenchOptions Parse(string[] args)
     {
@@ -507,6 +526,7 @@ internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencie
                 .ToDictionary(static kv => kv[0], static kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal))
         {
             Api = Value("--api") is { } api ? Path.GetFullPath(api) : null,
+            Variants = [.. args.Select((a, i) => (a, i)).Where(p => p.a == "--variant" && p.i + 1 < args.Length).Select(p => args[p.i + 1])],
         };
     }
 }
