@@ -6,7 +6,11 @@
 #                         [--group 4] [--no-anchor] [--index-cost] [--compare-single] [--api-env Intake__GroupCommit__Writers=4]...
 #                         [--variant "Intake__GroupCommit__Writers=4;Intake__GroupCommit__MaxBatch=8"]...   (one more API process each, measured in turn)
 #                         [--pgbench-mode extended,prepared] [--npgsql "Max Auto Prepare=0;No Reset On Close=false"]
-#                         [--published-api]   (the API as its image runs it: -p:HermesTrimmed=true, published first)
+#                         [--framework]   (the framework-dependent Release build; by default the API is measured as its image
+#                                          runs it: published with -p:HermesTrimmed=true. --published-api, the old switch
+#                                          for that default, is still accepted. Figures recorded before 2026-12-07 without
+#                                          --published-api were of the framework-dependent build: add --framework to
+#                                          reproduce them.)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
@@ -27,15 +31,19 @@ dotnet build Hermes.Api -c Release -nologo -v q
 dotnet build bench/api/IntakeBench -c Release -nologo -v q
 
 args=()
+published=true
 for a in "$@"; do
-  if [[ $a == --published-api ]]; then
-    dotnet publish Hermes.Api/Hermes.Api.csproj -c Release -r linux-x64 -p:HermesTrimmed=true \
-      --artifacts-path bench/out/api-trimmed-artifacts -o bench/out/api-trimmed -v q -nologo >/dev/null
-    args+=(--api bench/out/api-trimmed/Hermes.Api)
-  else
+  if [[ $a == --framework ]]; then
+    published=false
+  elif [[ $a != --published-api ]]; then
     args+=("$a")
   fi
 done
+if $published; then
+  dotnet publish Hermes.Api/Hermes.Api.csproj -c Release -r linux-x64 -p:HermesTrimmed=true \
+    --artifacts-path bench/out/api-trimmed-artifacts -o bench/out/api-trimmed -v q -nologo >/dev/null
+  args+=(--api bench/out/api-trimmed/Hermes.Api)
+fi
 
 mkdir -p bench/out/api
 {
