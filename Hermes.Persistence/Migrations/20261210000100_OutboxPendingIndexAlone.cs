@@ -18,40 +18,30 @@ namespace Hermes.Persistence.Migrations;
 [Migration("20261210000100_OutboxPendingIndexAlone")]
 public sealed class OutboxPendingIndexAlone : Migration
 {
-    protected override void Up(MigrationBuilder migrationBuilder)
+    protected override void Up(MigrationBuilder migrationBuilder) =>
+        Rebuild(migrationBuilder, pendingCarriesCreatedAt: true,
+            drop: "idx_hermes_outbox_undelivered", create: "idx_hermes_outbox_stopped", filter: "status IN ('failed', 'cancelled')");
+
+    protected override void Down(MigrationBuilder migrationBuilder) =>
+        Rebuild(migrationBuilder, pendingCarriesCreatedAt: false,
+            drop: "idx_hermes_outbox_stopped", create: "idx_hermes_outbox_undelivered", filter: "status <> 'delivered'");
+
+    // The pending index again (with or without created_at), and the (status, created_at) index of the other statuses.
+    private static void Rebuild(MigrationBuilder migrationBuilder, bool pendingCarriesCreatedAt, string drop, string create, string filter)
     {
         migrationBuilder.DropIndex(name: "idx_hermes_outbox_pending", table: "hermes_outbox");
-        migrationBuilder.DropIndex(name: "idx_hermes_outbox_undelivered", table: "hermes_outbox");
+        migrationBuilder.DropIndex(name: drop, table: "hermes_outbox");
 
-        migrationBuilder.CreateIndex(
-            name: "idx_hermes_outbox_pending",
-            table: "hermes_outbox",
-            columns: ["available_at", "id"],
-            filter: "status = 'pending'")
-            .Annotation("Npgsql:IndexInclude", new[] { "created_at" });
-
-        migrationBuilder.CreateIndex(
-            name: "idx_hermes_outbox_stopped",
-            table: "hermes_outbox",
-            columns: ["status", "created_at"],
-            filter: "status IN ('failed', 'cancelled')");
-    }
-
-    protected override void Down(MigrationBuilder migrationBuilder)
-    {
-        migrationBuilder.DropIndex(name: "idx_hermes_outbox_pending", table: "hermes_outbox");
-        migrationBuilder.DropIndex(name: "idx_hermes_outbox_stopped", table: "hermes_outbox");
-
-        migrationBuilder.CreateIndex(
+        var pending = migrationBuilder.CreateIndex(
             name: "idx_hermes_outbox_pending",
             table: "hermes_outbox",
             columns: ["available_at", "id"],
             filter: "status = 'pending'");
+        if (pendingCarriesCreatedAt)
+        {
+            pending.Annotation("Npgsql:IndexInclude", new[] { "created_at" });
+        }
 
-        migrationBuilder.CreateIndex(
-            name: "idx_hermes_outbox_undelivered",
-            table: "hermes_outbox",
-            columns: ["status", "created_at"],
-            filter: "status <> 'delivered'");
+        migrationBuilder.CreateIndex(name: create, table: "hermes_outbox", columns: ["status", "created_at"], filter: filter);
     }
 }
