@@ -116,18 +116,18 @@ public static partial class Program
                         await ExecuteAsync(dataSource, "CHECKPOINT");
                         var before = await StoredAsync(dataSource, pgbenchClient);
                         var cpuBefore = CpuSample.Take(process.Id, cluster.DataDirectory);
-                        var metricsBefore = apiClient is null ? ApiMetrics.Empty : await ApiMetrics.ScrapeAsync(apiClient.Port);
+                        var metricsBefore = apiClient is null ? ApiView.Nothing : await ApiView.ScrapeAsync(apiClient.Port);
                         var result = apiClient is not null
                             ? await RunWrkAsync(at, apiClient, at.Duration)
                             : await RunPgbenchAsync(at, pgbenchClient!, cluster, work, at.Duration);
                         var cpu = CpuSample.Take(process.Id, cluster.DataDirectory) - cpuBefore;
                         if (apiClient is not null)
                         {
-                            var metrics = await ApiMetrics.ScrapeAsync(apiClient.Port);
+                            var metrics = await ApiView.ScrapeAsync(apiClient.Port);
                             result = result with
                             {
-                                BlockedInjections = (long)(metrics.Sum(BlockedInjectionsMetric) - metricsBefore.Sum(BlockedInjectionsMetric)),
-                                Transactions = (long)(metrics.Sum(CommitBatchCount) - metricsBefore.Sum(CommitBatchCount)),
+                                BlockedInjections = (long)ApiView.Added(metricsBefore, metrics, BlockedInjectionsMetric),
+                                Transactions = (long)ApiView.Added(metricsBefore, metrics, CommitBatchCount),
                                 Inside = ApiView.Between(metricsBefore, metrics),
                             };
                         }
