@@ -60,7 +60,9 @@ public static partial class Program
 
         // The API as configured (group commit on), and with --compare-single the same API writing one lead per
         // transaction, both running throughout and measured in turn.
-        List<ApiClient> apis = [new("API (wrk, POST /api/leads)" + (options.ApiEnvironment.Count > 0 ? ", " + string.Join(", ", options.ApiEnvironment.Select(static e => $"{e.Key}={e.Value}")) : ""), FreePort(), options.ApiEnvironment)];
+        static string ApiName(IReadOnlyDictionary<string, string> environment) =>
+            "API (wrk, POST /api/leads)" + string.Concat(environment.Select(static e => $", {e.Key}={e.Value}"));
+        List<ApiClient> apis = [new(ApiName(options.ApiEnvironment), FreePort(), options.ApiEnvironment)];
         if (options.CompareSingle)
         {
             apis.Add(new("API, one lead per transaction (Intake:GroupCommit:MaxBatch=1)", FreePort(), new Dictionary<string, string> { ["Intake__GroupCommit__MaxBatch"] = "1" }));
@@ -70,13 +72,12 @@ public static partial class Program
         foreach (var variant in options.Variants)
         {
             var environment = new Dictionary<string, string>(options.ApiEnvironment, StringComparer.Ordinal);
-            foreach (var setting in variant.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            foreach (var (key, value) in variant)
             {
-                var kv = setting.Split('=', 2);
-                environment[kv[0]] = kv.Length > 1 ? kv[1] : "";
+                environment[key] = value;
             }
 
-            apis.Add(new("API (wrk, POST /api/leads), " + string.Join(", ", environment.Select(static e => $"{e.Key}={e.Value}")), FreePort(), environment));
+            apis.Add(new(ApiName(environment), FreePort(), environment));
         }
 
         var processes = apis.Select((a, i) => StartApi(options, apiConnectionString, a.Port, work, i == 0 ? "api.log" : $"api-{i + 1}.log", a.Environment)).ToList();
@@ -507,12 +508,17 @@ internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencie
     /// <summary>The API executable to measure (<c>--api</c>), or null for the framework-dependent Release build.</summary>
     public string? Api { get; init; }
 
-    /// <summary>More API processes to measure in turn (<c>--variant KEY=VALUE[;KEY=VALUE]</c>, repeatable).</summary>
-    public IReadOnlyList<string> Variants { get; init; } = [];
+    /// <summary>More API processes to measure in turn, each with its settings (<c>--variant KEY=VALUE[;KEY=VALUE]</c>, repeatable).</summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, string>> Variants { get; init; } = [];
 
     public static BenchOptions Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        // Every value of a flag that may be given more than once.
+        IEnumerable<string> Values(string name) => args.Select((a, i) => (a, i)).Where(p => p.a == name && p.i + 1 < args.Length).Select(p => args[p.i + 1]);
+        static Dictionary<string, string> Settings(IEnumerable<string> settings) => settings
+            .Select(static setting => setting.Split('=', 2))
+            .ToDictionary(static kv => kv[0], static kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal);
         int Number(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         var repo = Value("--repo") ?? throw new ArgumentException("--repo DIR is required.");
         IReadOnlyList<int> Numbers(string name, string fallback) => (Value(name) ?? fallback)
@@ -522,11 +528,10 @@ internal sealed record BenchOptions(string Repo, IReadOnlyList<int> Concurrencie
             Value("--log-level") ?? "Information", Value("--npgsql") ?? "",
             (Value("--pgbench-mode") ?? "extended,prepared").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Numbers("--group", ""), !args.Contains("--no-anchor"), args.Contains("--index-cost"), args.Contains("--compare-single"),
-            args.Select((a, i) => (a, i)).Where(p => p.a == "--api-env" && p.i + 1 < args.Length).Select(p => args[p.i + 1].Split('=', 2))
-                .ToDictionary(static kv => kv[0], static kv => kv.Length > 1 ? kv[1] : "", StringComparer.Ordinal))
+            Settings(Values("--api-env")))
         {
             Api = Value("--api") is { } api ? Path.GetFullPath(api) : null,
-            Variants = [.. args.Select((a, i) => (a, i)).Where(p => p.a == "--variant" && p.i + 1 < args.Length).Select(p => args[p.i + 1])],
+            Variants = [.. Values("--variant").Select(static v => Settings(v.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))],
         };
     }
 }
