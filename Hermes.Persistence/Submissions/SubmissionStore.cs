@@ -18,7 +18,8 @@ public sealed record SubmissionStoreSettings(int MaxBatch, int Writers)
     public ActivitySource? ActivitySource { get; init; }
 
     /// <summary>Called with the number of leads of each committed transaction and how long it took, from its first
-    /// statement to the commit's answer (the host's metrics).</summary>
+    /// statement to the commit's answer (or, when that answer was lost, to the look-up that found them stored): the
+    /// host's metrics.</summary>
     public Action<int, TimeSpan>? BatchCommitted { get; init; }
 
     /// <summary>Called for each submission a writer takes, with how long it waited in the queue for one (the host's metric).</summary>
@@ -187,7 +188,7 @@ public sealed partial class SubmissionStore(
         }
         catch (Exception e) when (committing)
         {
-            await AnswerFromWhatIsStoredAsync(batch, e);
+            await AnswerFromWhatIsStoredAsync(batch, e, started);
             return;
         }
         catch (PostgresException e) when (batch.Count > 1 && OneRowCanCause(e))
@@ -212,8 +213,7 @@ public sealed partial class SubmissionStore(
             return;
         }
 
-        settings.BatchCommitted?.Invoke(batch.Count, Stopwatch.GetElapsedTime(started));
-        Committed(batch);
+        Committed(batch, started);
     }
 
     /// <summary>
@@ -234,7 +234,7 @@ public sealed partial class SubmissionStore(
     /// The commit failed with its outcome unknown: looks the batch's leads up on another connection and answers each
     /// request with what is there.
     /// </summary>
-    private async Task AnswerFromWhatIsStoredAsync(List<Pending> batch, Exception commitError)
+    private async Task AnswerFromWhatIsStoredAsync(List<Pending> batch, Exception commitError, long started)
     {
         Dictionary<string, (long BackupId, DateTimeOffset CreatedAt)> stored;
         try
@@ -270,7 +270,7 @@ public sealed partial class SubmissionStore(
 
         if (committed.Count > 0)
         {
-            Committed(committed);
+            Committed(committed, started);
         }
 
         Fail(missing, commitError, committing: true);
@@ -292,8 +292,10 @@ public sealed partial class SubmissionStore(
         return stored;
     }
 
-    private void Committed(List<Pending> batch)
+    /// <summary>The leads of a transaction that <paramref name="started"/> (<see cref="Stopwatch.GetTimestamp"/>) are stored.</summary>
+    private void Committed(List<Pending> batch, long started)
     {
+        settings.BatchCommitted?.Invoke(batch.Count, Stopwatch.GetElapsedTime(started));
         notifier.Signal();
         foreach (var pending in batch)
         {
