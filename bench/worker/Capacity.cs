@@ -275,7 +275,11 @@ public static partial class Scenarios
         SlowPlans(bench);
     }
 
-    /// <summary>The plans auto_explain logged for the worker's statements of over 100 ms, into bench/out/worker/sustained-slow-plans.txt.</summary>
+    /// <summary>
+    /// The plans auto_explain logged for statements on hermes_outbox of over 100 ms, into
+    /// bench/out/worker/sustained-slow-plans.txt: the worker's, and the bench's own inserts, since auto_explain is set
+    /// for the whole database (the log line does not say which session).
+    /// </summary>
     private static void SlowPlans(BenchEnvironment bench)
     {
         var entries = new List<string>();
