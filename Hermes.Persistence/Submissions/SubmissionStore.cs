@@ -157,8 +157,18 @@ public sealed partial class SubmissionStore(
             batch.Clear();
             while (batch.Count < _maxBatch && _queue.TryDequeue(out var pending))
             {
-                settings.Waited?.Invoke(Stopwatch.GetElapsedTime(pending.QueuedAt));
                 batch.Add(pending);
+            }
+
+            // After the dequeue, not within it: a writer takes what is queued in one tight loop, so that another writer
+            // finishing at the same moment does not split the queue between two transactions.
+            if (settings.Waited is { } waited)
+            {
+                var taken = Stopwatch.GetTimestamp();
+                foreach (var pending in batch)
+                {
+                    waited(Stopwatch.GetElapsedTime(pending.QueuedAt, taken));
+                }
             }
 
             if (batch.Count == 0)
