@@ -9,8 +9,16 @@ public sealed class OutboxOptions
 {
     public const string Section = "Outbox";
 
+    /// <summary>
+    /// <see cref="BatchSize"/> when <c>Outbox:BatchSize</c> is not set and the lease covers it (<see cref="DefaultBatchSizeFor"/>).
+    /// Through a backlog each claim is a round trip and a commit that the deliveries wait for, and a statement PostgreSQL
+    /// plans and runs however many rows it takes: 64 drained a backlog of 250,000 at 6,735–6,858 rows/s against
+    /// 5,678–5,938 with 32, with a tenth less CPU per row (bench/RESULTS.md, "Backlog drain").
+    /// </summary>
+    public const int DefaultBatchSize = 64;
+
     /// <summary>The most rows one claim statement takes.</summary>
-    public int BatchSize { get; set; } = 32;
+    public int BatchSize { get; set; } = DefaultBatchSize;
 
     /// <summary>The most POSTs in flight at once.</summary>
     public int Concurrency { get; set; } = 16;
@@ -68,6 +76,26 @@ public sealed class OutboxOptions
 
     /// <summary>How many request durations a claimed row may need at most: the waves of its batch, plus the one in flight when it was claimed.</summary>
     public int LeaseWaves => (BatchSize + Concurrency - 1) / Math.Max(Concurrency, 1) + 1;
+
+    /// <summary>
+    /// The batch a worker claims when <c>Outbox:BatchSize</c> is not set: <see cref="DefaultBatchSize"/>, or fewer when
+    /// <see cref="Lease"/> does not cover that many waves of <see cref="RequestTimeout"/> (the largest batch it covers),
+    /// so that a lease and timeout that were valid with a smaller default stay valid. <see cref="DefaultBatchSize"/> when
+    /// not even one row is covered: the validator then says what the lease must be.
+    /// </summary>
+    public int DefaultBatchSizeFor()
+    {
+        var concurrency = Math.Max(Concurrency, 1);
+        for (var batch = DefaultBatchSize; batch >= 1; batch--)
+        {
+            if (Lease > RequestTimeout * (((batch + concurrency - 1) / concurrency) + 1))
+            {
+                return batch;
+            }
+        }
+
+        return DefaultBatchSize;
+    }
 
     public RetrySchedule ToRetrySchedule() => new(BaseDelay, MaxDelay, MaxAttempts, MaxRetryAfter);
 }

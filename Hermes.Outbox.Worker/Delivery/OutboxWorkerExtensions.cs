@@ -17,7 +17,17 @@ public static class OutboxWorkerExtensions
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
 
-        services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateOnStart();
+        services.AddOptions<OutboxOptions>()
+            .BindConfiguration(OutboxOptions.Section)
+            .PostConfigure<IConfiguration>(static (options, configuration) =>
+            {
+                // Unset: the default batch, as large as the configured lease covers.
+                if (string.IsNullOrEmpty(configuration[$"{OutboxOptions.Section}:{nameof(OutboxOptions.BatchSize)}"]))
+                {
+                    options.BatchSize = options.DefaultBatchSizeFor();
+                }
+            })
+            .ValidateOnStart();
         services.AddSingleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>();
         services.AddOptions<WebhookOptions>()
             .BindConfiguration(WebhookOptions.Section)

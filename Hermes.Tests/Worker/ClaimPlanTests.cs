@@ -9,13 +9,14 @@ namespace Hermes.Tests.Worker;
 /// swings from none to all between two ANALYZEs. The sustained benchmark (bench/RESULTS.md) stalled for a minute when
 /// autovacuum's ANALYZE had seen almost no pending row and a backlog built up after it: the planner, expecting one
 /// pending row, fetched every pending row through another index, joined each to its lead and sorted them all, for each
-/// batch of 32 — 0.3 to 1.6 s a claim, so the backlog grew and each claim took longer, until the next ANALYZE.
+/// batch of 32 (then the default) — 0.3 to 1.6 s a claim, so the backlog grew and each claim took longer, until the next ANALYZE.
 /// </summary>
 public sealed class ClaimPlanTests : WorkerTest
 {
     private const int Delivered = 20_000;
     private const int Backlog = 4_000;
-    private const int Batch = 32;
+    // The claim as the worker makes it by default.
+    private static readonly int Batch = new Hermes.Outbox.Worker.Delivery.OutboxOptions().BatchSize;
 
     // Rows pending when ANALYZE ran, as under a steady flow of submissions.
     private const int Steady = 3;

@@ -41,4 +41,34 @@ public sealed class ConfigurationTests : WorkerTest
 
         Assert.That(error!.Message, Does.Contain("Outbox:Lease").And.Contain("00:00:08"));
     }
+
+    // The tests' own lease is 30 s. A 2 s timeout covers 64 rows (5 waves of 16, 10 s); an 8 s one covers only 2 waves
+    // of rows (⌈32 ÷ 16⌉ + 1 = 3 waves, 24 s, where 64 would need 40 s): unset, the batch is the largest the lease covers.
+    [TestCase("00:00:02", 64)]
+    [TestCase("00:00:08", 32)]
+    public async Task Unset_batch_size_is_the_default_or_the_largest_the_lease_covers(string requestTimeout, int expected)
+    {
+        await using var worker = await StartWorkerAsync(new Dictionary<string, string?> { ["Outbox:RequestTimeout"] = requestTimeout });
+
+        var started = await WaitForLogAsync(worker, 4000);
+        Assert.That(started.Message, Does.Contain($"batch {expected},"), "the dispatcher's own start line");
+    }
+
+    [Test]
+    public async Task A_batch_size_that_is_set_is_held_to_the_lease_rule()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartWorkerAsync(new Dictionary<string, string?>
+        {
+            ["Outbox:RequestTimeout"] = "00:00:08",
+            ["Outbox:BatchSize"] = "64",
+        }));
+
+        Assert.That(error!.Message, Does.Contain("Outbox:Lease").And.Contain("00:00:08 × 5"));
+    }
+
+    private static async Task<LogEntry> WaitForLogAsync(WorkerUnderTest worker, int eventId)
+    {
+        await WaitUntilAsync(() => Task.FromResult(worker.Log.Any(e => e.EventId == eventId)), $"the worker logs event {eventId}");
+        return worker.Log.First(e => e.EventId == eventId);
+    }
 }

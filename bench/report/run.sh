@@ -6,7 +6,7 @@
 # worker (-p:HermesNative=true). --framework measures both framework-dependent Release builds instead, --framework-api
 # only the API's. (--native, the old switch for the native worker, is still accepted; figures recorded before
 # 2026-12-07 without --native were of the framework-dependent worker: add --framework-worker to reproduce them.)
-#   bench/report/run.sh [--backlog 100000] [--concurrency 16] [--batch 32] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--framework] [--framework-api] [--framework-worker]
+#   bench/report/run.sh [--backlog 100000] [--concurrency N] [--batch N] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--framework] [--framework-api] [--framework-worker]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dotnet build -c Release -v q -nologo Hermes.Api/Hermes.Api.csproj >/dev/null

@@ -59,18 +59,18 @@ public static partial class Scenarios
     }
 
     /// <summary>
-    /// 1, 2 and 4 worker processes (the defaults, each its own WorkerId) start together on one backlog; the rate, the
+    /// 1, 2 and 4 worker processes (or <paramref name="counts"/>; the defaults, each its own WorkerId) start together on one backlog; the rate, the
     /// CPU each side spent per 1,000 rows, and duplicates (the claim's SKIP LOCKED must keep them at zero).
     /// </summary>
-    public static async Task ReplicasAsync(BenchEnvironment bench, int rows = 100_000, int rounds = 2)
+    public static async Task ReplicasAsync(BenchEnvironment bench, IReadOnlyList<int> counts, int rows = 100_000, int rounds = 2)
     {
         Console.WriteLine();
-        Console.WriteLine(I($"## {rows:N0}-row backlog drained by 1, 2 and 4 worker replicas started together (defaults each)"));
+        Console.WriteLine(I($"## {rows:N0}-row backlog drained by {string.Join(", ", counts)} worker replica(s) started together (defaults each)"));
         Console.WriteLine("| round | replicas | drain: process start → none pending | rows/s | CPU ms per 1,000 rows: workers / PostgreSQL / receiver | rows per replica (min–max) | duplicates |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
         for (var round = 1; round <= rounds; round++)
         {
-            foreach (var replicas in new[] { 1, 2, 4 })
+            foreach (var replicas in counts)
             {
                 await bench.ResetAsync();
                 await PrefillAsync(bench, rows);

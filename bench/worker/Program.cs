@@ -1,10 +1,10 @@
 using Hermes.Bench.Worker;
 
-// Usage: Hermes.Bench.Worker <worker.dll or native worker> [throughput|latency|after-drain [rows]|notify-cost|all|held-xmin|replicas|sustained [minutes]|capacity]
+// Usage: Hermes.Bench.Worker <worker.dll or native worker> [throughput|latency|after-drain [rows]|notify-cost|all|held-xmin|replicas [counts [rounds [rows]]]|sustained [minutes]|capacity]
 // "all" is the delivery benchmarks; "capacity" the three capacity ones (docs/capacity.md), about 20 minutes.
 if (args.Length < 1 || !File.Exists(args[0]))
 {
-    Console.Error.WriteLine("Usage: Hermes.Bench.Worker <path to Hermes.Outbox.Worker.dll, or the native Hermes.Outbox.Worker> [throughput|latency|after-drain [rows]|notify-cost|all|held-xmin|replicas|sustained [minutes]|capacity]");
+    Console.Error.WriteLine("Usage: Hermes.Bench.Worker <path to Hermes.Outbox.Worker.dll, or the native Hermes.Outbox.Worker> [throughput|latency|after-drain [rows]|notify-cost|all|held-xmin|replicas [counts [rounds [rows]]]|sustained [minutes]|capacity]");
     return 2;
 }
 
@@ -38,7 +38,11 @@ if (scenario is "held-xmin" or "capacity")
 
 if (scenario is "replicas" or "capacity")
 {
-    await Scenarios.ReplicasAsync(bench);
+    // replicas 1 3 250000: one replica, three rounds, a backlog of 250,000.
+    var counts = scenario is "replicas" && args.Length > 2 ? args[2].Split(',').Select(static c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1, 2, 4];
+    await Scenarios.ReplicasAsync(bench, counts,
+        rows: scenario is "replicas" && args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 100_000,
+        rounds: scenario is "replicas" && args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 2);
 }
 
 if (scenario is "sustained" or "capacity")

@@ -6,7 +6,7 @@
 # figures recorded before 2026-12-07 without --native were of the framework-dependent build: add --framework.)
 #   bench/worker/run.sh [--framework] [throughput|latency|notify-cost|all]
 #   bench/worker/run.sh [--framework] after-drain [rows]   (commit → receipt on a fresh table and after a 250,000-row drain, ~4 min)
-#   bench/worker/run.sh [--framework] [held-xmin|replicas|sustained [minutes]|capacity]   (capacity: the three, ~20 min; docs/capacity.md)
+#   bench/worker/run.sh [--framework] [held-xmin|replicas [counts [rounds [rows]]]|sustained [minutes]|capacity]   (capacity: the three, ~20 min; docs/capacity.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [[ ${1:-} == --native ]]; then
