@@ -23,6 +23,12 @@ public sealed record LocalPostgresOptions
     public int? StopWithProcessId { get; init; }
 
     public int MaxConnections { get; init; } = 200;
+
+    /// <summary>
+    /// Lines added to a new cluster's <c>postgresql.conf</c> (a benchmark runs with the settings Hermes ships in
+    /// deploy/postgres/postgresql.conf); the settings above, given on the server's command line, win over them.
+    /// </summary>
+    public IReadOnlyList<string> Configuration { get; init; } = [];
 }
 
 /// <summary>
@@ -173,6 +179,10 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         }
 
         await RunAsync(Path.Combine(_binDirectory, "initdb"), args, asPostgres: true, cancellationToken);
+        if (_options.Configuration.Count > 0)
+        {
+            await File.AppendAllLinesAsync(Path.Combine(DataDirectory, "postgresql.conf"), _options.Configuration, cancellationToken);
+        }
     }
 
     private async Task StartServerAsync(CancellationToken cancellationToken)

@@ -40,6 +40,30 @@ public sealed class LocalPostgresClusterTests
     }
 
     [Test]
+    public async Task Configuration_lines_are_added_and_the_clusters_own_settings_win()
+    {
+        // As a benchmark gives deploy/postgres/postgresql.conf: its port and listen address must not move the cluster.
+        await using var cluster = await LocalPostgresCluster.StartAsync(
+            new LocalPostgresOptions { Durable = false, Configuration = ["work_mem = 7MB", "port = 5432", "listen_addresses = '*'"] },
+            CancellationToken.None);
+        await using var connection = new NpgsqlConnection(cluster.ConnectionString());
+        await connection.OpenAsync();
+
+        async Task<string> Show(string name)
+        {
+            await using var command = new NpgsqlCommand($"SHOW {name}", connection);
+            return (string)(await command.ExecuteScalarAsync())!;
+        }
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await Show("work_mem"), Is.EqualTo("7MB"), "the added line");
+            Assert.That(await Show("port"), Is.EqualTo(cluster.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)), "the cluster's port");
+            Assert.That(await Show("listen_addresses"), Is.EqualTo("127.0.0.1"), "loopback only");
+        });
+    }
+
+    [Test]
     [NonParallelizable] // it points the process's PostgreSQL binaries elsewhere, which a cluster started beside it would read
     public async Task Missing_binaries_are_explained_both_ways()
     {

@@ -107,6 +107,16 @@ await bench.ExecuteAsync("SELECT pg_stat_reset()");
 var seed = Stopwatch.StartNew();
 await Host.RunAsync(seedDll, ["seed", "--yes", "--count", backlog.ToString(CultureInfo.InvariantCulture)], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {backlog} pending rows in {seed.Elapsed.TotalSeconds:F1} s"));
+// What the database did besides the drain, which moves its rate from run to run: checkpoints (each followed by full-page
+// writes), autovacuum and autoanalyze of the two tables, and the WAL written.
+const string Housekeeping = """
+    SELECT (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),
+           (SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'hermes_leads'),
+           (SELECT autovacuum_count FROM pg_stat_user_tables WHERE relname = 'hermes_outbox'),
+           (SELECT sum(autoanalyze_count) FROM pg_stat_user_tables WHERE relname IN ('hermes_leads', 'hermes_outbox')),
+           pg_current_wal_lsn() - '0/0'
+    """;
+var housekeepingBefore = await bench.RowAsync(Housekeeping);
 await using (var worker = Host.Start(workerDll, [], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
 {
     var clock = Stopwatch.StartNew();
@@ -144,6 +154,9 @@ await using (var worker = Host.Start(workerDll, [], Host.WorkerEnvironment(conne
     var stored = await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"backlog drain: {stored} of {backlog} rows delivered by one worker (Outbox:Concurrency {(concurrency.Length > 0 ? concurrency : "default")}, Outbox:BatchSize {(batch.Length > 0 ? batch : "default")}) in {total:F1} s from process start = {stored / total:F0} rows/s overall, {steadyRate:F0} rows/s between 10 % and 90 %; first delivery {firstAt:F1} s after start; duplicates at the receiver {bench.Duplicates}"));
+    var housekeeping = (await bench.RowAsync(Housekeeping)).Zip(housekeepingBefore, static (after, before) => after - before).ToList();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"during the drain: {housekeeping[0]} checkpoint(s), autovacuum of hermes_leads {housekeeping[1]} and of hermes_outbox {housekeeping[2]} time(s), {housekeeping[3]} autoanalyze(s), {housekeeping[4] / (1 << 20)} MiB of WAL ({housekeeping[4] / Math.Max(1, stored)} bytes per row)"));
     var updates = await bench.ScalarAsync("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'hermes_leads'");
     var hot = await bench.ScalarAsync("SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'hermes_leads'");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

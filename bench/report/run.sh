@@ -6,9 +6,16 @@
 # worker (-p:HermesNative=true). --framework measures both framework-dependent Release builds instead, --framework-api
 # only the API's. (--native, the old switch for the native worker, is still accepted; figures recorded before
 # 2026-12-07 without --native were of the framework-dependent worker: add --framework-worker to reproduce them.)
-#   bench/report/run.sh [--backlog 100000] [--concurrency N] [--batch N] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--framework] [--framework-api] [--framework-worker]
+#   bench/report/run.sh [--stock-postgres] [--backlog 100000] [--concurrency N] [--batch N] [--starts 5] [--load-seconds 20] [--env "KEY=VALUE;..."] [--drop-indexes "a,b"] [--smaps N] [--framework] [--framework-api] [--framework-worker]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# PostgreSQL runs with the settings Hermes ships (deploy/postgres/postgresql.conf); --stock-postgres: with its own
+# defaults, as every figure recorded before 2026-12-07 05:20 UTC was measured.
+kept=()
+for a in "$@"; do
+  if [[ $a == --stock-postgres ]]; then export HERMES_BENCH_POSTGRES=stock; else kept+=("$a"); fi
+done
+set -- ${kept[@]+"${kept[@]}"}
 dotnet build -c Release -v q -nologo Hermes.Api/Hermes.Api.csproj >/dev/null
 dotnet build -c Release -v q -nologo Hermes.Outbox.Worker/Hermes.Outbox.Worker.csproj >/dev/null
 dotnet build -c Release -v q -nologo Hermes.Cli/Hermes.Cli.csproj >/dev/null

@@ -33,6 +33,9 @@ public sealed class BenchEnvironment : IAsyncDisposable
 
     public WebApplication ReceiverApp { get; }
 
+    /// <summary>Started with PostgreSQL's own defaults rather than <see cref="ShippedConfiguration"/>.</summary>
+    public bool StockPostgres { get; private init; }
+
     public Uri ReceiverUrl { get; private set; } = null!;
 
     /// <summary>Stopwatch ticks at which each webhook-id was received (first time).</summary>
@@ -40,9 +43,21 @@ public sealed class BenchEnvironment : IAsyncDisposable
 
     public int Duplicates;
 
+    /// <summary>The PostgreSQL configuration Hermes ships (docker-compose.yml mounts it), read from the repository.</summary>
+    public const string ShippedConfiguration = "deploy/postgres/postgresql.conf";
+
+    /// <summary>
+    /// Starts the cluster, with the settings of <see cref="ShippedConfiguration"/> (memory, WAL and checkpoints,
+    /// autovacuum, pg_stat_statements: what compose runs), or, with <c>HERMES_BENCH_POSTGRES=stock</c> (the scripts'
+    /// <c>--stock-postgres</c>), PostgreSQL's own defaults, as every figure recorded before 2026-12-07 05:20 UTC was measured.
+    /// </summary>
     public static async Task<BenchEnvironment> StartAsync(string workerDll)
     {
-        var cluster = await LocalPostgresCluster.StartAsync(new LocalPostgresOptions { Durable = true, StopWithProcessId = Environment.ProcessId, MaxConnections = 200 }, CancellationToken.None);
+        var stockPostgres = Environment.GetEnvironmentVariable("HERMES_BENCH_POSTGRES") == "stock";
+        var configuration = stockPostgres ? [] : await File.ReadAllLinesAsync(ShippedConfiguration);
+        var cluster = await LocalPostgresCluster.StartAsync(
+            new LocalPostgresOptions { Durable = true, StopWithProcessId = Environment.ProcessId, MaxConnections = 200, Configuration = configuration },
+            CancellationToken.None);
         await cluster.CreateDatabaseAsync(DatabaseName);
         var connectionString = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(DatabaseName)) { MaxPoolSize = 100 }.ConnectionString;
         var dataSource = NpgsqlDataSource.Create(connectionString);
@@ -55,7 +70,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        var bench = new BenchEnvironment(cluster, dataSource, app, Path.GetFullPath(workerDll));
+        var bench = new BenchEnvironment(cluster, dataSource, app, Path.GetFullPath(workerDll)) { StockPostgres = stockPostgres };
         app.MapPost("/webhook", (HttpContext context) =>
         {
             var at = Stopwatch.GetTimestamp();
@@ -78,7 +93,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
         var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(static l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[..3];
         return string.Create(CultureInfo.InvariantCulture,
-            $"machine: {Environment.ProcessorCount} cores ({cpu}), {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1 << 30)} GiB, load average {string.Join(' ', load)}; PostgreSQL local cluster, fsync on, synchronous_commit on");
+            $"machine: {Environment.ProcessorCount} cores ({cpu}), {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1 << 30)} GiB, load average {string.Join(' ', load)}; PostgreSQL local cluster, fsync on, synchronous_commit on, {(StockPostgres ? "PostgreSQL's default settings (--stock-postgres)" : "the settings of " + ShippedConfiguration)}");
     }
 
     /// <summary>CPU time used so far by the cluster's postmaster and its live backends.</summary>

@@ -4,11 +4,18 @@
 # answers 200 at once, and the worker as its own process: the native worker the image runs (published first), or with
 # --framework the framework-dependent Release build. (--native, the old switch for the default, is still accepted;
 # figures recorded before 2026-12-07 without --native were of the framework-dependent build: add --framework.)
-#   bench/worker/run.sh [--framework] [throughput|latency|notify-cost|all]
-#   bench/worker/run.sh [--framework] after-drain [rows]   (commit → receipt on a fresh table and after a 250,000-row drain, ~4 min)
-#   bench/worker/run.sh [--framework] [held-xmin|replicas [counts [rounds [rows]]]|sustained [minutes]|capacity]   (capacity: the three, ~20 min; docs/capacity.md)
+#   bench/worker/run.sh [--stock-postgres] [--framework] [throughput|latency|notify-cost|all]
+#   bench/worker/run.sh [--stock-postgres] [--framework] after-drain [rows]   (commit → receipt on a fresh table and after a 250,000-row drain, ~4 min)
+#   bench/worker/run.sh [--stock-postgres] [--framework] [held-xmin|replicas [counts [rounds [rows]]]|sustained [minutes]|capacity]   (capacity: the three, ~20 min; docs/capacity.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# PostgreSQL runs with the settings Hermes ships (deploy/postgres/postgresql.conf); --stock-postgres: with its own
+# defaults, as every figure recorded before 2026-12-07 05:20 UTC was measured.
+kept=()
+for a in "$@"; do
+  if [[ $a == --stock-postgres ]]; then export HERMES_BENCH_POSTGRES=stock; else kept+=("$a"); fi
+done
+set -- ${kept[@]+"${kept[@]}"}
 if [[ ${1:-} == --native ]]; then
   shift
 fi
