@@ -13,7 +13,7 @@ public sealed class OutboxOptions
     /// <see cref="BatchSize"/> when <c>Outbox:BatchSize</c> is not set and the lease covers it (<see cref="DefaultBatchSizeFor"/>).
     /// Through a backlog each claim is a round trip and a commit that the deliveries wait for, and a statement PostgreSQL
     /// plans and runs however many rows it takes: 64 drained a backlog of 250,000 at 6,735–6,858 rows/s against
-    /// 5,678–5,938 with 32, with a tenth less CPU per row (bench/RESULTS.md, "Backlog drain").
+    /// 5,678–5,938 with 32, with a tenth less CPU per row (bench/RESULTS.md, "The drain at 6,000 rows/s").
     /// </summary>
     public const int DefaultBatchSize = 64;
 
@@ -75,7 +75,10 @@ public sealed class OutboxOptions
     public TimeSpan LeaseMargin => TimeSpan.FromTicks(Math.Min(Lease.Ticks / 10, TimeSpan.FromSeconds(5).Ticks));
 
     /// <summary>How many request durations a claimed row may need at most: the waves of its batch, plus the one in flight when it was claimed.</summary>
-    public int LeaseWaves => (BatchSize + Concurrency - 1) / Math.Max(Concurrency, 1) + 1;
+    public int LeaseWaves => WavesFor(BatchSize);
+
+    /// <summary>The request durations a row claimed in a batch of <paramref name="batch"/> may need at most (<see cref="LeaseWaves"/>).</summary>
+    private int WavesFor(int batch) => ((batch + Math.Max(Concurrency, 1) - 1) / Math.Max(Concurrency, 1)) + 1;
 
     /// <summary>
     /// The batch a worker claims when <c>Outbox:BatchSize</c> is not set: <see cref="DefaultBatchSize"/>, or fewer when
@@ -85,10 +88,9 @@ public sealed class OutboxOptions
     /// </summary>
     public int DefaultBatchSizeFor()
     {
-        var concurrency = Math.Max(Concurrency, 1);
         for (var batch = DefaultBatchSize; batch >= 1; batch--)
         {
-            if (Lease > RequestTimeout * (((batch + concurrency - 1) / concurrency) + 1))
+            if (Lease > RequestTimeout * WavesFor(batch))
             {
                 return batch;
             }
