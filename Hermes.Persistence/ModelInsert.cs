@@ -202,4 +202,33 @@ public static class SubmissionRows
         await using var command = OutboxInsert(context.Model).CommandFor(context, messages);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// Inserts <paramref name="messages"/> and commits the context's current transaction in the same round trip: the
+    /// <c>COMMIT</c> follows the <c>INSERT</c> in one batch, so PostgreSQL runs it only when the insert succeeded.
+    /// <paramref name="committing"/> is called with true just before the batch is sent, and with false when PostgreSQL
+    /// answered that a statement failed (then nothing was committed; a transaction left open is rolled back when it is
+    /// disposed); any other failure may have come after the commit was written.
+    /// </summary>
+    public static async Task InsertOutboxAndCommitAsync(HermesDbContext context, IReadOnlyList<Domain.OutboxMessage> messages, Action<bool> committing, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)context.Database.GetDbConnection();
+        await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)context.Database.CurrentTransaction?.GetDbTransaction());
+        var insert = OutboxInsert(context.Model).BatchCommandFor(messages);
+        batch.BatchCommands.Add(insert);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        committing(true);
+        try
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException e) when (e.InvariantSeverity == "ERROR")
+        {
+            // The server answered that a statement failed: the insert (so the COMMIT after it never ran) or the COMMIT
+            // itself (which then rolled back). Nothing is committed either way. A FATAL error, or no answer at all, may
+            // have come after the commit was written: the outcome is unknown.
+            committing(false);
+            throw;
+        }
+    }
 }

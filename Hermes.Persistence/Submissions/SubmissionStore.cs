@@ -36,7 +36,7 @@ public sealed record StoredSubmission(string LeadId, long BackupId, DateTimeOffs
 /// <see cref="OutboxNotifier"/> (the rule is stated there). Group commit for the submission path. Every accepted submission is queued here and its request waits for the
 /// commit of the transaction that carries it. Up to <c>Intake:GroupCommit:Writers</c> writer loops each take
 /// whatever is queued (up to <c>Intake:GroupCommit:MaxBatch</c>, <see cref="SubmissionStoreSettings.MaxBatch"/>), write those leads with one multi-row INSERT,
-/// their outbox rows with another, and commit: one transaction, one WAL flush, for the lot. There is no timer: a
+/// their outbox rows with another sent together with the COMMIT: one transaction, two round trips, one WAL flush, for the lot. There is no timer: a
 /// lone submission finds an idle writer and is written at once; under load, the submissions that arrive while a
 /// transaction is being written form the next one. bench/RESULTS.md, "Group commit", has the measurements.
 /// </summary>
@@ -54,8 +54,9 @@ public sealed record StoredSubmission(string LeadId, long BackupId, DateTimeOffs
 /// request of the batch gets the error (503 for an unreachable database); nothing of the batch was stored. They are
 /// not written again one by one: against a database in trouble, that would multiply the connection attempts and the
 /// wait by the size of the batch.</item>
-/// <item>The commit itself failed: its outcome is unknown (the connection can die after PostgreSQL wrote the commit
-/// and before its answer arrived). Nothing is written again (that could store a lead twice); the batch's leads are
+/// <item>The round trip that carries the outbox rows and the COMMIT failed without an ERROR answer (the connection
+/// died, or a FATAL error ended it; an ERROR there means nothing was committed, and is handled as above): its outcome is
+/// unknown (the connection can die after PostgreSQL wrote the commit and before its answer arrived). Nothing is written again (that could store a lead twice); the batch's leads are
 /// looked up by their lead ids, known before the insert, on another connection, and each request is answered with
 /// what is there: its receipt when its lead is stored, else the commit's error (nothing stored). When even the
 /// look-up fails, each request gets <see cref="CommitOutcomeUnknownException"/> (503: send it again with the same
@@ -194,7 +195,7 @@ public sealed partial class SubmissionStore(
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await WriteTransactionAsync(batch, () => committing = true);
+            await WriteTransactionAsync(batch, sent => committing = sent);
         }
         catch (Exception e) when (committing)
         {
@@ -314,10 +315,11 @@ public sealed partial class SubmissionStore(
     }
 
     /// <summary>
-    /// The leads, then (with their database-assigned ids and times) the outbox rows carrying the frozen payloads, then
-    /// the commit; <paramref name="committing"/> is called just before the commit is sent.
+    /// The leads, then (with their database-assigned ids and times) the outbox rows carrying the frozen payloads and the
+    /// commit, in two round trips; <paramref name="committing"/> is called with true just before the commit is sent, and
+    /// with false when PostgreSQL refused the outbox rows in that round trip (so the commit did not run).
     /// </summary>
-    private async Task WriteTransactionAsync(List<Pending> batch, Action committing)
+    private async Task WriteTransactionAsync(List<Pending> batch, Action<bool> committing)
     {
         var cancellationToken = CancellationToken.None;
         using var activity = StartCommitActivity(batch);
@@ -342,9 +344,7 @@ public sealed partial class SubmissionStore(
             };
         }
 
-        await SubmissionRows.InsertOutboxAsync(db, messages, cancellationToken);
-        committing();
-        await transaction.CommitAsync(cancellationToken);
+        await SubmissionRows.InsertOutboxAndCommitAsync(db, messages, committing, cancellationToken);
     }
 
     /// <summary>

@@ -9,7 +9,8 @@ namespace Hermes.Tests.Api;
 /// fails only that row's request, its neighbours written again each alone and stored; any other error fails every
 /// request of the transaction, and nothing is written again. One writer, held still (<see cref="HeldWriters"/>), so
 /// the nine submissions queued behind it share one transaction; a test trigger refuses the fifth with a chosen SQLSTATE
-/// and counts, in a sequence (which no rollback undoes), how often it was asked to write it.
+/// and counts, in a sequence (which no rollback undoes), how often it was asked to write it. The trigger is on the leads
+/// (the transaction's first round trip) or on the outbox rows (its second, which carries the COMMIT as well).
 /// </summary>
 public sealed class GroupCommitErrorTests : ApiTest
 {
@@ -22,17 +23,20 @@ public sealed class GroupCommitErrorTests : ApiTest
     [TearDown]
     public Task DropPoisonTriggerAsync() => ExecuteAsync("""
         DROP TRIGGER IF EXISTS test_poison_lead ON hermes_leads;
+        DROP TRIGGER IF EXISTS test_poison_lead ON hermes_outbox;
         DROP FUNCTION IF EXISTS test_poison_lead();
         DROP SEQUENCE IF EXISTS test_poison_attempts;
         """);
 
     /// <summary>Errors one row can cause: data exceptions (22), integrity violations (23), a trigger's own refusal (P0001).</summary>
-    [TestCase("22001", 500)]
-    [TestCase("23514", 500)]
-    [TestCase("P0001", 500)]
-    public async Task A_row_postgresql_refuses_fails_its_own_request_and_its_neighbours_are_stored(string sqlState, int status)
+    [TestCase("22001", 500, "hermes_leads")]
+    [TestCase("23514", 500, "hermes_leads")]
+    [TestCase("P0001", 500, "hermes_leads")]
+    [TestCase("23514", 500, "hermes_outbox")]
+    [TestCase("P0001", 500, "hermes_outbox")]
+    public async Task A_row_postgresql_refuses_fails_its_own_request_and_its_neighbours_are_stored(string sqlState, int status, string table)
     {
-        var responses = await SubmitBatchWithPoisonAsync(sqlState);
+        var responses = await SubmitBatchWithPoisonAsync(sqlState, table);
 
         Assert.Multiple(async () =>
         {
@@ -52,14 +56,16 @@ public sealed class GroupCommitErrorTests : ApiTest
     /// connections, deadlock, a connection failure): each request of the batch gets the error, and nothing is written
     /// again one by one — against a server in trouble that would multiply the attempts by the batch size.
     /// </summary>
-    [TestCase("57P01")]
-    [TestCase("57P03")]
-    [TestCase("53300")]
-    [TestCase("40P01")]
-    [TestCase("08006")]
-    public async Task An_error_no_single_row_causes_fails_the_whole_batch_without_writing_it_again_lead_by_lead(string sqlState)
+    [TestCase("57P01", "hermes_leads")]
+    [TestCase("57P03", "hermes_leads")]
+    [TestCase("53300", "hermes_leads")]
+    [TestCase("40P01", "hermes_leads")]
+    [TestCase("08006", "hermes_leads")]
+    [TestCase("40P01", "hermes_outbox")]
+    [TestCase("57P01", "hermes_outbox")]
+    public async Task An_error_no_single_row_causes_fails_the_whole_batch_without_writing_it_again_lead_by_lead(string sqlState, string table)
     {
-        var responses = await SubmitBatchWithPoisonAsync(sqlState);
+        var responses = await SubmitBatchWithPoisonAsync(sqlState, table);
 
         Assert.Multiple(async () =>
         {
@@ -74,23 +80,25 @@ public sealed class GroupCommitErrorTests : ApiTest
     }
 
     /// <summary>
-    /// Queues nine submissions behind the held writers, the fifth with a company name the test trigger refuses with
-    /// SQLSTATE <paramref name="sqlState"/>; <c>test_poison_attempts</c> counts the statements that tried to write it.
+    /// Queues nine submissions behind the held writers, the fifth with a company name the test trigger on
+    /// <paramref name="table"/> refuses with SQLSTATE <paramref name="sqlState"/> (on the outbox, read from the row's
+    /// frozen payload); <c>test_poison_attempts</c> counts the statements that tried to write it.
     /// </summary>
-    private async Task<List<HttpResponseMessage>> SubmitBatchWithPoisonAsync(string sqlState)
+    private async Task<List<HttpResponseMessage>> SubmitBatchWithPoisonAsync(string sqlState, string table)
     {
-        await ExecuteAsync("""
+        var company = table == "hermes_outbox" ? "NEW.payload->'lead'->>'companyName'" : "NEW.company_name";
+        await ExecuteAsync($$"""
             CREATE SEQUENCE test_poison_attempts;
             CREATE FUNCTION test_poison_lead() RETURNS trigger LANGUAGE plpgsql AS $fn$
             BEGIN
-                IF NEW.company_name LIKE 'Poison %' THEN
+                IF {{company}} LIKE 'Poison %' THEN
                     PERFORM nextval('test_poison_attempts');
-                    RAISE EXCEPTION 'simulated refusal of one row' USING ERRCODE = substr(NEW.company_name, 8);
+                    RAISE EXCEPTION 'simulated refusal of one row' USING ERRCODE = substr({{company}}, 8);
                 END IF;
                 RETURN NEW;
             END
             $fn$;
-            CREATE TRIGGER test_poison_lead BEFORE INSERT ON hermes_leads FOR EACH ROW EXECUTE FUNCTION test_poison_lead();
+            CREATE TRIGGER test_poison_lead BEFORE INSERT ON {{table}} FOR EACH ROW EXECUTE FUNCTION test_poison_lead();
             """);
         var poison = ValidBody();
         poison["companyName"] = "Poison " + sqlState;
