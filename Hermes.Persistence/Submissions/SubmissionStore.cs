@@ -317,7 +317,8 @@ public sealed partial class SubmissionStore(
     /// <summary>
     /// The leads, then (with their database-assigned ids and times) the outbox rows carrying the frozen payloads and the
     /// commit, in two round trips; <paramref name="committing"/> is called with true just before the commit is sent, and
-    /// with false when PostgreSQL refused the outbox rows in that round trip (so the commit did not run).
+    /// with false when PostgreSQL answered that round trip with an ERROR (nothing committed: see
+    /// <see cref="SubmissionRows.InsertOutboxAndCommitAsync"/>).
     /// </summary>
     private async Task WriteTransactionAsync(List<Pending> batch, Action<bool> committing)
     {

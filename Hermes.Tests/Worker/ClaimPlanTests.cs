@@ -16,7 +16,7 @@ public sealed class ClaimPlanTests : WorkerTest
     private const int Delivered = 20_000;
     private const int Backlog = 4_000;
     // The claim as the worker makes it by default.
-    private static readonly int Batch = new Hermes.Outbox.Worker.Delivery.OutboxOptions().BatchSize;
+    private const int Batch = Hermes.Outbox.Worker.Delivery.OutboxOptions.DefaultBatchSize;
 
     // Rows pending when ANALYZE ran, as under a steady flow of submissions.
     private const int Steady = 3;

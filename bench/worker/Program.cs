@@ -9,6 +9,9 @@ if (args.Length < 1 || !File.Exists(args[0]))
 }
 
 var scenario = args.Length > 1 ? args[1] : "all";
+
+// The scenario's own numbers, after its name (e.g. "sustained 10", "replicas 1 3 250000").
+int Number(int index, int fallback) => args.Length > index ? int.Parse(args[index], System.Globalization.CultureInfo.InvariantCulture) : fallback;
 await using var bench = await BenchEnvironment.StartAsync(args[0]);
 Console.WriteLine(bench.Describe());
 if (scenario is "throughput" or "all")
@@ -23,7 +26,7 @@ if (scenario is "latency" or "all")
 
 if (scenario is "after-drain")
 {
-    await Scenarios.AfterDrainAsync(bench, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 250_000);
+    await Scenarios.AfterDrainAsync(bench, Number(2, 250_000));
 }
 
 if (scenario is "notify-cost" or "all")
@@ -38,16 +41,15 @@ if (scenario is "held-xmin" or "capacity")
 
 if (scenario is "replicas" or "capacity")
 {
-    // replicas 1 3 250000: one replica, three rounds, a backlog of 250,000.
-    var counts = scenario is "replicas" && args.Length > 2 ? args[2].Split(',').Select(static c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1, 2, 4];
-    await Scenarios.ReplicasAsync(bench, counts,
-        rows: scenario is "replicas" && args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 100_000,
-        rounds: scenario is "replicas" && args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 2);
+    // replicas 1 3 250000: one replica, three rounds, a backlog of 250,000 ("capacity" takes the defaults).
+    var replicas = scenario is "replicas";
+    var counts = replicas && args.Length > 2 ? args[2].Split(',').Select(static c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1, 2, 4];
+    await Scenarios.ReplicasAsync(bench, counts, rows: replicas ? Number(4, 100_000) : 100_000, rounds: replicas ? Number(3, 2) : 2);
 }
 
 if (scenario is "sustained" or "capacity")
 {
-    await Scenarios.SustainedAsync(bench, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10);
+    await Scenarios.SustainedAsync(bench, Number(2, 10));
 }
 
 return 0;
