@@ -34,10 +34,11 @@ public sealed record StoredSubmission(string LeadId, long BackupId, DateTimeOffs
 /// lead and its outbox row — the <see cref="OutboxMessage"/> carrying the frozen <see cref="WebhookPayload"/> —
 /// in one transaction, one <see cref="HermesDbContext"/> per transaction, its wake-up deferred to
 /// <see cref="OutboxNotifier"/> (the rule is stated there). Group commit for the submission path. Every accepted submission is queued here and its request waits for the
-/// commit of the transaction that carries it. Up to <c>Intake:GroupCommit:Writers</c> writer loops each take
+/// commit of the transaction that carries it. Up to <c>Intake:GroupCommit:Writers</c> writers — a request that found a
+/// writer's place free and writes one transaction itself, or a writer loop that takes over the queue behind it — each take
 /// whatever is queued (up to <c>Intake:GroupCommit:MaxBatch</c>, <see cref="SubmissionStoreSettings.MaxBatch"/>), write those leads with one multi-row INSERT,
 /// their outbox rows with another sent together with the COMMIT: one transaction, two round trips, one WAL flush, for the lot. There is no timer: a
-/// lone submission finds an idle writer and is written at once; under load, the submissions that arrive while a
+/// lone submission finds a writer's place free and is written at once, by its own request; under load, the submissions that arrive while a
 /// transaction is being written form the next one. bench/RESULTS.md, "Group commit", has the measurements.
 /// </summary>
 /// <remarks>
@@ -112,8 +113,39 @@ public sealed partial class SubmissionStore(
     {
         var pending = new Pending(lead, traceparent);
         _queue.Enqueue(pending);
-        TryStartWriter();
-        return pending.Committed.Task;
+        return TryEnter() ? WriteAsLeaderAsync(pending) : pending.Committed.Task;
+    }
+
+    /// <summary>
+    /// A request that finds a writer's place free takes it: it writes one transaction itself, on its own thread —
+    /// its lead with whatever else is queued — then hands the place on to a writer loop when more has been queued
+    /// meanwhile. A lone submission thus costs no hand-over between threads, neither to a writer nor back; only the
+    /// submissions that queue behind a busy writer are handed over.
+    /// </summary>
+    private async Task WriteAsLeaderAsync(Pending own)
+    {
+        // The transaction is not this request's alone: its span is parented as a writer loop's is (see
+        // StartCommitActivity), not to this request. (The change stays inside this method: the request's own is
+        // back once it returns.)
+        Activity.Current = null;
+        try
+        {
+            var batch = TakeBatch(new List<Pending>(_maxBatch));
+            if (batch.Count > 0)
+            {
+                await WriteAsync(batch);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _writers);
+
+            // A submission queued while this transaction was written may have found every writer busy and started none.
+            TryStartWriter();
+        }
+
+        // Written in this transaction, or taken by a writer loop before this request got to the queue.
+        await own.Committed.Task;
     }
 
     private void TryStartWriter()
@@ -156,23 +188,7 @@ public sealed partial class SubmissionStore(
         while (true)
         {
             batch.Clear();
-            while (batch.Count < _maxBatch && _queue.TryDequeue(out var pending))
-            {
-                batch.Add(pending);
-            }
-
-            // After the dequeue, not within it: a writer takes what is queued in one tight loop, so that another writer
-            // finishing at the same moment does not split the queue between two transactions.
-            if (settings.Waited is { } waited)
-            {
-                var taken = Stopwatch.GetTimestamp();
-                foreach (var pending in batch)
-                {
-                    waited(Stopwatch.GetElapsedTime(pending.QueuedAt, taken));
-                }
-            }
-
-            if (batch.Count == 0)
+            if (TakeBatch(batch).Count == 0)
             {
                 Interlocked.Decrement(ref _writers);
 
@@ -187,6 +203,28 @@ public sealed partial class SubmissionStore(
 
             await WriteAsync(batch);
         }
+    }
+
+    /// <summary>Fills <paramref name="batch"/> (empty) with what is queued, up to the batch's limit, and reports each one's wait.</summary>
+    private List<Pending> TakeBatch(List<Pending> batch)
+    {
+        while (batch.Count < _maxBatch && _queue.TryDequeue(out var pending))
+        {
+            batch.Add(pending);
+        }
+
+        // After the dequeue, not within it: a writer takes what is queued in one tight loop, so that another writer
+        // finishing at the same moment does not split the queue between two transactions.
+        if (settings.Waited is { } waited)
+        {
+            var taken = Stopwatch.GetTimestamp();
+            foreach (var pending in batch)
+            {
+                waited(Stopwatch.GetElapsedTime(pending.QueuedAt, taken));
+            }
+        }
+
+        return batch;
     }
 
     private async Task WriteAsync(List<Pending> batch)
