@@ -13,8 +13,8 @@ namespace Hermes.Persistence;
 /// A plain <c>INSERT</c> of one or more entities, built from the EF Core model: every column EF Core itself would send
 /// for a new entity (the properties the database does not generate), each value converted and typed by the model's
 /// own mapping, then an optional <c>RETURNING</c>. It runs on the context's connection, inside the context's
-/// transaction, but without the change tracker: the submission path writes new rows and reads nothing back but the
-/// leads' ids and times, so snapshotting, batching and accepting changes are pure overhead there (measured in
+/// transaction, but without the change tracker: the submission path writes new rows and reads nothing back, so
+/// snapshotting, batching and accepting changes are pure overhead there (measured in
 /// bench/RESULTS.md). The model stays the single source of the column list: a property added to the entity is
 /// inserted without touching this code.
 /// </summary>
@@ -43,14 +43,23 @@ public sealed class ModelInsert<TEntity>
     public IReadOnlyList<string> Columns => [.. _columns.Select(static c => c.Name)];
 
     /// <summary>Builds the statement for <typeparamref name="TEntity"/> in <paramref name="model"/>, returning <paramref name="returning"/>.</summary>
-    public static ModelInsert<TEntity> Create(IModel model, params string[] returning)
+    public static ModelInsert<TEntity> Create(IModel model, params string[] returning) => CreateWithGiven(model, [], returning);
+
+    /// <summary>
+    /// Builds the statement for <typeparamref name="TEntity"/> in <paramref name="model"/> with, besides the columns EF
+    /// Core sends for a new entity, the database-generated columns <paramref name="given"/> (their values set by the
+    /// caller), returning <paramref name="returning"/>.
+    /// </summary>
+    public static ModelInsert<TEntity> CreateWithGiven(IModel model, string[] given, params string[] returning)
     {
         var entityType = model.FindEntityType(typeof(TEntity))
             ?? throw new InvalidOperationException($"{typeof(TEntity).Name} is not in the model.");
         var table = entityType.GetTableName()!;
         var store = StoreObjectIdentifier.Table(table, entityType.GetSchema());
         var columns = entityType.GetProperties()
-            .Where(static p => p.ValueGenerated == ValueGenerated.Never)
+            .Select(p => (Property: p, Name: p.GetColumnName(store)))
+            .Where(c => c.Property.ValueGenerated == ValueGenerated.Never || given.Contains(c.Name, StringComparer.Ordinal))
+            .Select(static c => c.Property)
             .Select(p => new Column(
                 p.GetColumnName(store) ?? throw new InvalidOperationException($"{p.Name} has no column in {table}."),
                 p.PropertyInfo ?? throw new InvalidOperationException($"{p.Name} is not a CLR property."),
@@ -141,14 +150,20 @@ public sealed class ModelInsert<TEntity>
 
 /// <summary>
 /// The submissions' rows, written with <see cref="ModelInsert{TEntity}"/> inside the context's current transaction:
-/// the leads (their database-assigned ids and times read back onto them), then their outbox rows.
+/// as the submission path writes them, the leads with their ids and times given and their outbox rows, with the commit,
+/// in one round trip (<see cref="WriteAndCommitAsync"/>); or, for tools and tests, the leads with their database-assigned
+/// ids and times read back onto them, then their outbox rows.
 /// </summary>
 public static class SubmissionRows
 {
     private static ModelInsert<Domain.Lead>? s_lead;
+    private static ModelInsert<Domain.Lead>? s_givenLead;
     private static ModelInsert<Domain.OutboxMessage>? s_outbox;
 
     public static ModelInsert<Domain.Lead> LeadInsert(IModel model) => s_lead ??= ModelInsert<Domain.Lead>.Create(model, "lead_id", "id", "created_at");
+
+    /// <summary>The leads' insert with their backup id and time given, as the submission path writes them.</summary>
+    public static ModelInsert<Domain.Lead> GivenLeadInsert(IModel model) => s_givenLead ??= ModelInsert<Domain.Lead>.CreateWithGiven(model, ["id", "created_at"]);
 
     public static ModelInsert<Domain.OutboxMessage> OutboxInsert(IModel model) => s_outbox ??= ModelInsert<Domain.OutboxMessage>.Create(model);
 
@@ -159,22 +174,14 @@ public static class SubmissionRows
     /// <summary>
     /// Inserts <paramref name="leads"/> (distinct lead ids, at most <see cref="ModelInsert{TEntity}.MaxRows"/>) in one
     /// statement and sets each one's <c>BackupId</c> and <c>CreatedAt</c> from the row returned for its lead id (PostgreSQL
-    /// does not promise to return rows in the order of the VALUES list). With <paramref name="wakeUp"/>, the
-    /// transaction's wake-up setting (<see cref="OutboxNotifier.DeferInThisTransactionSql"/>) goes in the same round trip,
-    /// before the statement.
+    /// does not promise to return rows in the order of the VALUES list).
     /// </summary>
-    public static async Task InsertLeadsAsync(HermesDbContext context, IReadOnlyList<Domain.Lead> leads, CancellationToken cancellationToken, OutboxNotifier? wakeUp = null)
+    public static async Task InsertLeadsAsync(HermesDbContext context, IReadOnlyList<Domain.Lead> leads, CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)context.Database.GetDbConnection();
         await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)context.Database.CurrentTransaction?.GetDbTransaction());
-        var deferred = wakeUp?.DeferIn(batch) ?? false;
         batch.BatchCommands.Add(LeadInsert(context.Model).BatchCommandFor(leads));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        if (deferred)
-        {
-            // The setting's one row first, then the leads.
-            await reader.NextResultAsync(cancellationToken);
-        }
 
         var byLeadId = leads.Count == 1 ? null : leads.ToDictionary(static l => l.LeadId, StringComparer.Ordinal);
         var returned = 0;
@@ -204,18 +211,22 @@ public static class SubmissionRows
     }
 
     /// <summary>
-    /// Inserts <paramref name="messages"/> and commits the context's current transaction in the same round trip: the
-    /// <c>COMMIT</c> follows the <c>INSERT</c> in one batch, so PostgreSQL runs it only when the insert succeeded.
-    /// <paramref name="committing"/> is called with true just before the batch is sent, and with false when PostgreSQL
-    /// answered that a statement failed (then nothing was committed; a transaction left open is rolled back when it is
-    /// disposed); any other failure may have come after the commit was written.
+    /// Inserts <paramref name="leads"/> — their <c>BackupId</c> and <c>CreatedAt</c> given (see
+    /// <see cref="BackupIdReservoir"/>) — and <paramref name="messages"/> and commits the context's current transaction,
+    /// all in one round trip: one batch, so PostgreSQL runs each statement only when the ones before it succeeded, and the
+    /// <c>COMMIT</c> last. With <paramref name="wakeUp"/>, the transaction's wake-up setting
+    /// (<see cref="OutboxNotifier.DeferInThisTransactionSql"/>) goes first. <paramref name="committing"/> is called with
+    /// true just before the batch is sent, and with false when PostgreSQL answered that a statement failed (then nothing
+    /// was committed; a transaction left open is rolled back when it is disposed); any other failure may have come after
+    /// the commit was written.
     /// </summary>
-    public static async Task InsertOutboxAndCommitAsync(HermesDbContext context, IReadOnlyList<Domain.OutboxMessage> messages, Action<bool> committing, CancellationToken cancellationToken)
+    public static async Task WriteAndCommitAsync(HermesDbContext context, IReadOnlyList<Domain.Lead> leads, IReadOnlyList<Domain.OutboxMessage> messages, OutboxNotifier? wakeUp, Action<bool> committing, CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)context.Database.GetDbConnection();
         await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)context.Database.CurrentTransaction?.GetDbTransaction());
-        var insert = OutboxInsert(context.Model).BatchCommandFor(messages);
-        batch.BatchCommands.Add(insert);
+        wakeUp?.DeferIn(batch);
+        batch.BatchCommands.Add(GivenLeadInsert(context.Model).BatchCommandFor(leads));
+        batch.BatchCommands.Add(OutboxInsert(context.Model).BatchCommandFor(messages));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
         committing(true);
         try
@@ -224,9 +235,9 @@ public static class SubmissionRows
         }
         catch (PostgresException e) when (e.InvariantSeverity == "ERROR")
         {
-            // The server answered that a statement failed: the insert (so the COMMIT after it never ran) or the COMMIT
-            // itself (which then rolled back). Nothing is committed either way. A FATAL error, or no answer at all, may
-            // have come after the commit was written: the outcome is unknown.
+            // The server answered that a statement failed: an insert (so nothing after it ran) or the COMMIT itself
+            // (which then rolled back). Nothing is committed either way. A FATAL error, or no answer at all, may have
+            // come after the commit was written: the outcome is unknown.
             committing(false);
             throw;
         }

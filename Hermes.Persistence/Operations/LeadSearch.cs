@@ -64,7 +64,8 @@ public sealed record LeadPage(IReadOnlyList<LeadSummary> Items, long? NextCursor
 /// <summary>
 /// Lists leads newest first, filtered by email (through <c>idx_hermes_leads_email</c> on <c>lower(email)</c>), lead id
 /// (<c>idx_hermes_leads_lead_id</c>) or creation time (<c>idx_hermes_leads_created_at</c>), a page at a time by keyset
-/// on the incremental id (assigned in insertion order, like <c>created_at</c>, and never null), so the hundredth page
+/// on the incremental id (assigned in the order leads are written, to within a second: see <c>BackupIdReservoir</c>;
+/// never null), so the hundredth page
 /// costs what the first does.
 /// </summary>
 public sealed class LeadSearch(NpgsqlDataSource dataSource)

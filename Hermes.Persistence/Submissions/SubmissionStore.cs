@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Hermes.Domain;
 using Hermes.Persistence.Outbox;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -36,8 +37,9 @@ public sealed record StoredSubmission(string LeadId, long BackupId, DateTimeOffs
 /// <see cref="OutboxNotifier"/> (the rule is stated there). Group commit for the submission path. Every accepted submission is queued here and its request waits for the
 /// commit of the transaction that carries it. Up to <c>Intake:GroupCommit:Writers</c> writers — a request that found a
 /// writer's place free and writes one transaction itself, or a writer loop that takes over the queue behind it — each take
-/// whatever is queued (up to <c>Intake:GroupCommit:MaxBatch</c>, <see cref="SubmissionStoreSettings.MaxBatch"/>), write those leads with one multi-row INSERT,
-/// their outbox rows with another sent together with the COMMIT: one transaction, two round trips, one WAL flush, for the lot. There is no timer: a
+/// whatever is queued (up to <c>Intake:GroupCommit:MaxBatch</c>, <see cref="SubmissionStoreSettings.MaxBatch"/>), give those leads their backup ids
+/// (taken ahead from the leads' sequence, <see cref="BackupIdReservoir"/>) and this API's time, and send one multi-row INSERT of the leads,
+/// another of their outbox rows and the COMMIT together: one transaction, one round trip, one WAL flush, for the lot. There is no timer: a
 /// lone submission finds a writer's place free and is written at once, by its own request; under load, the submissions that arrive while a
 /// transaction is being written form the next one. bench/RESULTS.md, "Group commit", has the measurements.
 /// </summary>
@@ -55,7 +57,9 @@ public sealed record StoredSubmission(string LeadId, long BackupId, DateTimeOffs
 /// request of the batch gets the error (503 for an unreachable database); nothing of the batch was stored. They are
 /// not written again one by one: against a database in trouble, that would multiply the connection attempts and the
 /// wait by the size of the batch.</item>
-/// <item>The round trip that carries the outbox rows and the COMMIT failed without an ERROR answer (the connection
+/// <item>A backup id taken ahead is already in use (the leads' sequence was set back since: a restore, a reset): the
+/// ids left are given up and the batch is written again once, with ids reserved then (event 3014).</item>
+/// <item>The round trip that carries the COMMIT failed without an ERROR answer (the connection
 /// died, or a FATAL error ended it; an ERROR there means nothing was committed, and is handled as above): its outcome is
 /// unknown (the connection can die after PostgreSQL wrote the commit and before its answer arrived). Nothing is written again (that could store a lead twice); the batch's leads are
 /// looked up by their lead ids, known before the insert, on another connection, and each request is answered with
@@ -70,15 +74,20 @@ public sealed partial class SubmissionStore(
     NpgsqlDataSource dataSource,
     OutboxNotifier notifier,
     SubmissionStoreSettings settings,
+    TimeProvider time,
     ILogger<SubmissionStore> logger)
 {
     private readonly ConcurrentQueue<Pending> _queue = new();
+    private readonly BackupIdReservoir _backupIds = new(time);
     private readonly int _maxBatch = settings.MaxBatch;
     private readonly int _maxWriters = settings.Writers;
     private int _writers;
 
     /// <summary>The unique index that holds each Idempotency-Key once (<c>hermes_leads.idempotency_key</c>).</summary>
     public const string IdempotencyIndex = "idx_hermes_leads_idempotency_key";
+
+    /// <summary>The leads' primary key, which holds each backup id once.</summary>
+    public const string BackupIdIndex = "hermes_leads_pkey";
 
     /// <summary>Submissions queued and not yet taken by a writer.</summary>
     public int Queued => _queue.Count;
@@ -227,7 +236,7 @@ public sealed partial class SubmissionStore(
         return batch;
     }
 
-    private async Task WriteAsync(List<Pending> batch)
+    private async Task WriteAsync(List<Pending> batch, bool idsRenewed = false)
     {
         var committing = false;
         var started = Stopwatch.GetTimestamp();
@@ -238,6 +247,15 @@ public sealed partial class SubmissionStore(
         catch (Exception e) when (committing)
         {
             await AnswerFromWhatIsStoredAsync(batch, e, started);
+            return;
+        }
+        catch (PostgresException e) when (!idsRenewed && e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: BackupIdIndex })
+        {
+            // An id taken ahead is in use: the leads' sequence was set back (a restore, a reset) since it was reserved.
+            // Nothing was stored; the same batch again, with ids reserved now.
+            Log.BackupIdsRenewed(logger, batch.Count);
+            _backupIds.Discard();
+            await WriteAsync(batch, idsRenewed: true);
             return;
         }
         catch (PostgresException e) when (batch.Count > 1 && OneRowCanCause(e))
@@ -353,10 +371,11 @@ public sealed partial class SubmissionStore(
     }
 
     /// <summary>
-    /// The leads, then (with their database-assigned ids and times) the outbox rows carrying the frozen payloads and the
-    /// commit, in two round trips; <paramref name="committing"/> is called with true just before the commit is sent, and
-    /// with false when PostgreSQL answered that round trip with an ERROR (nothing committed: see
-    /// <see cref="SubmissionRows.InsertOutboxAndCommitAsync"/>).
+    /// The leads, with backup ids taken ahead from their sequence (<see cref="BackupIdReservoir"/>) and this API's time
+    /// as <c>created_at</c> (to the microsecond PostgreSQL keeps), and their outbox rows carrying the frozen payloads,
+    /// sent with the commit in one round trip (<see cref="SubmissionRows.WriteAndCommitAsync"/>);
+    /// <paramref name="committing"/> is called with true just before it is sent, and with false when PostgreSQL answered
+    /// it with an ERROR (nothing committed).
     /// </summary>
     private async Task WriteTransactionAsync(List<Pending> batch, Action<bool> committing)
     {
@@ -365,25 +384,26 @@ public sealed partial class SubmissionStore(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<HermesDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var ids = new long[batch.Count];
+        await _backupIds.TakeAsync(ids, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction(), cancellationToken);
+        var now = time.GetUtcNow();
+        var createdAt = now.AddTicks(-(now.UtcTicks % (TimeSpan.TicksPerMillisecond / 1000)));
         var leads = new Lead[batch.Count];
+        var messages = new OutboxMessage[batch.Count];
         for (var i = 0; i < leads.Length; i++)
         {
-            leads[i] = batch[i].Lead;
-        }
-
-        await SubmissionRows.InsertLeadsAsync(db, leads, cancellationToken, wakeUp: notifier);
-        var messages = new OutboxMessage[batch.Count];
-        for (var i = 0; i < messages.Length; i++)
-        {
+            var lead = leads[i] = batch[i].Lead;
+            lead.BackupId = ids[i];
+            lead.CreatedAt = createdAt;
             messages[i] = new OutboxMessage
             {
-                BackupId = leads[i].BackupId,
-                Payload = WebhookPayload.For(leads[i]).ToJson(),
+                BackupId = lead.BackupId,
+                Payload = WebhookPayload.For(lead).ToJson(),
                 Traceparent = batch[i].Traceparent,
             };
         }
 
-        await SubmissionRows.InsertOutboxAndCommitAsync(db, messages, committing, cancellationToken);
+        await SubmissionRows.WriteAndCommitAsync(db, leads, messages, notifier, committing, cancellationToken);
     }
 
     /// <summary>
@@ -436,6 +456,9 @@ public sealed partial class SubmissionStore(
     {
         [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "A transaction of {Count} leads was refused (SQLSTATE {SqlState}); writing each of them alone")]
         public static partial void BatchIsolated(ILogger logger, int count, string sqlState);
+
+        [LoggerMessage(EventId = 3014, Level = LogLevel.Warning, Message = "A transaction of {Count} leads met a backup id already in use (the leads' sequence was set back since the ids were reserved); written again with ids reserved now")]
+        public static partial void BackupIdsRenewed(ILogger logger, int count);
 
         [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "A transaction of {Count} leads failed before its commit ({Error} {SqlState}); each of its requests gets the error, none is written again")]
         public static partial void BatchFailed(ILogger logger, int count, string error, string sqlState);

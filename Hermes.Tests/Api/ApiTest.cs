@@ -22,9 +22,12 @@ public abstract class ApiTest : DatabaseTest, IAsyncDisposable
     public async Task StartApiAsync()
     {
         await BeforeApiStartsAsync();
-        _factory = new HermesApiFactory(ConnectionString, Settings);
+        _factory = new HermesApiFactory(ConnectionString, Settings) { Clock = Clock };
         Client = _factory.CreateApiClient();
     }
+
+    /// <summary>The host's clock, when this class moves time itself (null: the system clock).</summary>
+    protected virtual TimeProvider? Clock => null;
 
     /// <summary>Runs before the API host starts, e.g. to start a fake service its settings point at.</summary>
     protected virtual Task BeforeApiStartsAsync() => Task.CompletedTask;
