@@ -57,9 +57,7 @@ public sealed class ModelInsert<TEntity>
         var table = entityType.GetTableName()!;
         var store = StoreObjectIdentifier.Table(table, entityType.GetSchema());
         var columns = entityType.GetProperties()
-            .Select(p => (Property: p, Name: p.GetColumnName(store)))
-            .Where(c => c.Property.ValueGenerated == ValueGenerated.Never || given.Contains(c.Name, StringComparer.Ordinal))
-            .Select(static c => c.Property)
+            .Where(p => p.ValueGenerated == ValueGenerated.Never || given.Contains(p.GetColumnName(store), StringComparer.Ordinal))
             .Select(p => new Column(
                 p.GetColumnName(store) ?? throw new InvalidOperationException($"{p.Name} has no column in {table}."),
                 p.PropertyInfo ?? throw new InvalidOperationException($"{p.Name} is not a CLR property."),

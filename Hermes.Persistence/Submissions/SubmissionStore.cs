@@ -387,7 +387,7 @@ public sealed partial class SubmissionStore(
         var ids = new long[batch.Count];
         await _backupIds.TakeAsync(ids, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)transaction.GetDbTransaction(), cancellationToken);
         var now = time.GetUtcNow();
-        var createdAt = now.AddTicks(-(now.UtcTicks % (TimeSpan.TicksPerMillisecond / 1000)));
+        var createdAt = now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerMicrosecond));
         var leads = new Lead[batch.Count];
         var messages = new OutboxMessage[batch.Count];
         for (var i = 0; i < leads.Length; i++)

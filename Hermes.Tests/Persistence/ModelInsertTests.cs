@@ -25,6 +25,15 @@ public sealed class ModelInsertTests : DatabaseTest
     }
 
     [Test]
+    public async Task The_submission_path_s_lead_insert_names_every_column()
+    {
+        await using var context = CreateContext();
+        var columns = await ColumnsAsync("hermes_leads");
+
+        Assert.That(SubmissionRows.GivenLeadInsert(context.Model).Columns, Is.EquivalentTo(columns), "id and created_at are given by the API (BackupIdReservoir)");
+    }
+
+    [Test]
     public async Task Outbox_insert_names_every_column_but_the_generated_ones()
     {
         await using var context = CreateContext();
