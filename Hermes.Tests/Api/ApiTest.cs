@@ -51,7 +51,7 @@ public abstract class ApiTest : DatabaseTest, IAsyncDisposable
 
     /// <summary>Each test starts from empty tables.</summary>
     [SetUp]
-    public Task EmptyTablesAsync() => ExecuteAsync("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads RESTART IDENTITY");
+    public Task EmptyTablesAsync() => EmptyLeadTablesAsync();
 
     /// <summary>A valid form as the website sends it, as a mutable JSON object.</summary>
     protected static JsonObject ValidBody() =>

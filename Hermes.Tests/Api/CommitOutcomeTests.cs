@@ -102,7 +102,11 @@ public sealed class CommitOutcomeTests : IAsyncDisposable
     public async ValueTask DisposeAsync() => await StopAsync();
 
     [SetUp]
-    public Task EmptyTablesAsync() => ExecuteAsync("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads RESTART IDENTITY; ALTER SEQUENCE test_marked_attempts RESTART");
+    public async Task EmptyTablesAsync()
+    {
+        await ExecuteAsync(DatabaseTest.EmptyLeadTablesSql);
+        await ExecuteAsync("ALTER SEQUENCE test_marked_attempts RESTART");
+    }
 
     [Test]
     public async Task A_connection_lost_after_the_commit_is_written_answers_each_request_with_its_stored_lead()

@@ -20,7 +20,7 @@ public sealed class PgBouncerTests : DatabaseTest
     private const int Submissions = 20;
 
     [SetUp]
-    public Task EmptyTablesAsync() => ExecuteAsync("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads RESTART IDENTITY");
+    public Task EmptyTablesAsync() => EmptyLeadTablesAsync();
 
     [Test]
     public async Task Behind_a_session_mode_pgbouncer_every_submission_is_stored_and_the_api_is_ready()

@@ -86,7 +86,7 @@ public abstract class ConsoleTest : DatabaseTest, IAsyncDisposable
     [SetUp]
     public async Task OpenBrowserAsync()
     {
-        await ExecuteAsync("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads RESTART IDENTITY");
+        await EmptyLeadTablesAsync();
         var browser = await Browser.GetAsync();
         _problems.Clear();
         _context = await browser.NewContextAsync(new() { BaseURL = BaseAddress.ToString(), ViewportSize = new() { Width = 1100, Height = 900 } });

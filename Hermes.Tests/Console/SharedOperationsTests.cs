@@ -46,11 +46,8 @@ public sealed class SharedOperationsTests : DatabaseTest, IAsyncDisposable
         GC.SuppressFinalize(this);
     }
 
-    // Without RESTART IDENTITY: the API host lives across the tests and holds backup ids it reserved ahead
-    // (BackupIdReservoir); setting the sequence back under it would hand a later lead a lower id than an earlier one,
-    // and these tests read the leads newest first, by id.
     [SetUp]
-    public Task EmptyTablesAsync() => ExecuteAsync("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads");
+    public Task EmptyTablesAsync() => EmptyLeadTablesAsync();
 
     [Test]
     public async Task The_admin_API_searches_leads_by_email_in_any_case_and_pages_them()

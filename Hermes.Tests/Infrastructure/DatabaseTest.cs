@@ -55,6 +55,17 @@ public abstract class DatabaseTest
         "SELECT hermes_attempt_partitions_ensure(d::date, 1) FROM generate_series(($1 AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date, interval '1 day') d",
         from.UtcDateTime);
 
+    /// <summary>
+    /// Empties the leads, their outbox rows and the attempt log, for a test that starts from nothing. The leads'
+    /// sequence is not set back: an API host living across tests holds backup ids it reserved ahead
+    /// (<c>BackupIdReservoir</c>), and a sequence set back under it hands the same ids out again — a later lead gets a
+    /// lower id than an earlier one, or an id already in use.
+    /// </summary>
+    protected Task EmptyLeadTablesAsync() => ExecuteAsync(EmptyLeadTablesSql);
+
+    /// <summary>The statement of <see cref="EmptyLeadTablesAsync"/>, for a test class with a database of its own.</summary>
+    internal const string EmptyLeadTablesSql = "TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads";
+
     /// <summary>Runs a statement, for arranging state.</summary>
     protected async Task<int> ExecuteAsync(string sql, params object[] parameters)
     {

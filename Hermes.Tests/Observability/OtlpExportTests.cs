@@ -23,7 +23,7 @@ public sealed class OtlpExportTests : DatabaseTest
 {
     /// <summary>Each test reads back the one lead it submitted.</summary>
     [SetUp]
-    public Task EmptyTablesAsync() => ExecuteAsync("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads RESTART IDENTITY");
+    public Task EmptyTablesAsync() => EmptyLeadTablesAsync();
 
     [Test]
     public async Task Both_hosts_export_traces_metrics_and_logs_of_one_lead_to_the_configured_endpoint()

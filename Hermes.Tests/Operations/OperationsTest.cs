@@ -8,8 +8,7 @@ namespace Hermes.Tests.Operations;
 public abstract class OperationsTest : DatabaseTest
 {
     [SetUp]
-    public Task EmptyTablesAsync() =>
-        ExecuteAsync("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads RESTART IDENTITY");
+    public Task EmptyTablesAsync() => EmptyLeadTablesAsync();
 
     /// <summary>A stored lead with one outbox row in <paramref name="status"/>, written the way the API writes it, plus its attempt log.</summary>
     protected async Task<StoredLead> AddLeadAsync(

@@ -12,7 +12,8 @@ public sealed class SeedTests : OperationsTest
         var run = await CliAsync("seed", "--yes", "--count", "612");
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
-        Assert.That(run.Output, Does.Contain("Seeded 612 leads (backup ids 1–612)").And.Contain("(Staging)"));
+        var first = await ScalarAsync<long>("SELECT min(id) FROM hermes_leads");
+        Assert.That(run.Output, Does.Contain($"Seeded 612 leads (backup ids {first}–{first + 611})").And.Contain("(Staging)"));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE source = 'hermes-seed' AND status = 'queued'"), Is.EqualTo(612));
         Assert.That(await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'pending' AND attempts = 0"), Is.EqualTo(612));
         Assert.That(await ScalarAsync<long>("SELECT count(DISTINCT lead_id) FROM hermes_leads"), Is.EqualTo(612));
