@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Reflection;
 using System.Text;
 using Hermes.Persistence.Outbox;
@@ -12,8 +11,8 @@ namespace Hermes.Persistence;
 /// <summary>
 /// A plain <c>INSERT</c> of one or more entities, built from the EF Core model: every column EF Core itself would send
 /// for a new entity (the properties the database does not generate), each value converted and typed by the model's
-/// own mapping, then an optional <c>RETURNING</c>. It runs on the context's connection, inside the context's
-/// transaction, but without the change tracker: the submission path writes new rows and reads nothing back, so
+/// own mapping. It runs on the context's connection, inside the context's transaction, but without the change
+/// tracker: the submission path writes new rows and reads nothing back, so
 /// snapshotting, batching and accepting changes are pure overhead there (measured in
 /// bench/RESULTS.md). The model stays the single source of the column list: a property added to the entity is
 /// inserted without touching this code.
@@ -26,31 +25,26 @@ public sealed class ModelInsert<TEntity>
 
     private readonly Column[] _columns;
     private readonly string _head;
-    private readonly string _returning;
     private readonly string?[] _sql = new string?[MaxRows + 1];
 
-    private ModelInsert(string head, string returning, Column[] columns)
+    private ModelInsert(string head, Column[] columns)
     {
         _head = head;
-        _returning = returning;
         _columns = columns;
     }
-
-    /// <summary>The one-row statement, with positional parameters (<c>$1</c>, <c>$2</c>, …).</summary>
-    public string Sql => SqlFor(1);
 
     /// <summary>The inserted columns, in parameter order.</summary>
     public IReadOnlyList<string> Columns => [.. _columns.Select(static c => c.Name)];
 
-    /// <summary>Builds the statement for <typeparamref name="TEntity"/> in <paramref name="model"/>, returning <paramref name="returning"/>.</summary>
-    public static ModelInsert<TEntity> Create(IModel model, params string[] returning) => CreateWithGiven(model, [], returning);
+    /// <summary>Builds the statement for <typeparamref name="TEntity"/> in <paramref name="model"/>.</summary>
+    public static ModelInsert<TEntity> Create(IModel model) => CreateWithGiven(model, []);
 
     /// <summary>
     /// Builds the statement for <typeparamref name="TEntity"/> in <paramref name="model"/> with, besides the columns EF
     /// Core sends for a new entity, the database-generated columns <paramref name="given"/> (their values set by the
-    /// caller), returning <paramref name="returning"/>.
+    /// caller).
     /// </summary>
-    public static ModelInsert<TEntity> CreateWithGiven(IModel model, string[] given, params string[] returning)
+    public static ModelInsert<TEntity> CreateWithGiven(IModel model, string[] given)
     {
         var entityType = model.FindEntityType(typeof(TEntity))
             ?? throw new InvalidOperationException($"{typeof(TEntity).Name} is not in the model.");
@@ -69,8 +63,7 @@ public sealed class ModelInsert<TEntity>
         var head = new StringBuilder("INSERT INTO ").Append(table).Append(" (")
             .AppendJoin(", ", columns.Select(static c => c.Name))
             .Append(") VALUES ").ToString();
-        var tail = returning.Length > 0 ? " RETURNING " + string.Join(", ", returning) : "";
-        return new ModelInsert<TEntity>(head, tail, columns);
+        return new ModelInsert<TEntity>(head, columns);
     }
 
     /// <summary>The statement for <paramref name="rows"/> rows: one <c>VALUES</c> list, parameters numbered row after row.</summary>
@@ -94,36 +87,13 @@ public sealed class ModelInsert<TEntity>
                 sql.Append(')');
             }
 
-            return sql.Append(_returning).ToString();
+            return sql.ToString();
         }
-    }
-
-    /// <summary>A command for <paramref name="entity"/> on the context's open connection and current transaction.</summary>
-    public DbCommand CommandFor(DbContext context, TEntity entity) => CommandFor(context, [entity]);
-
-    /// <summary>One command inserting all of <paramref name="entities"/> (1 to <see cref="MaxRows"/>), in their order.</summary>
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "The text is built from the EF Core model's table and column names only; every value is a parameter.")]
-    public DbCommand CommandFor(DbContext context, IReadOnlyList<TEntity> entities)
-    {
-        var connection = context.Database.GetDbConnection();
-        var command = connection.CreateCommand();
-        command.CommandText = SqlFor(entities.Count);
-        command.Transaction = context.Database.CurrentTransaction?.GetDbTransaction();
-        foreach (var entity in entities)
-        {
-            foreach (var column in _columns)
-            {
-                // CreateParameter applies the mapping's value converter (e.g. the outbox status enum to its name).
-                command.Parameters.Add(column.Mapping.CreateParameter(command, "", column.Property.GetValue(entity), column.Nullable));
-            }
-        }
-
-        return command;
     }
 
     /// <summary>
-    /// The same insert as <see cref="CommandFor(DbContext, IReadOnlyList{TEntity})"/>, as one command of an
-    /// <see cref="NpgsqlBatch"/>, for sending together with other statements in one round trip.
+    /// One command of an <see cref="NpgsqlBatch"/> inserting all of <paramref name="entities"/> (1 to
+    /// <see cref="MaxRows"/>), in their order, for sending together with other statements in one round trip.
     /// </summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA2100", Justification = "The text is built from the EF Core model's table and column names only; every value is a parameter.")]
     public NpgsqlBatchCommand BatchCommandFor(IReadOnlyList<TEntity> entities)
@@ -147,66 +117,19 @@ public sealed class ModelInsert<TEntity>
 }
 
 /// <summary>
-/// The submissions' rows, written with <see cref="ModelInsert{TEntity}"/> inside the context's current transaction:
-/// as the submission path writes them, the leads with their ids and times given and their outbox rows, with the commit,
-/// in one round trip (<see cref="WriteAndCommitAsync"/>); or, for tools and tests, the leads with their database-assigned
-/// ids and times read back onto them, then their outbox rows.
+/// The submissions' rows, written with <see cref="ModelInsert{TEntity}"/> inside the context's current transaction as
+/// the submission path writes them: the leads with their ids and times given and their outbox rows, with the commit, in
+/// one round trip (<see cref="WriteAndCommitAsync"/>).
 /// </summary>
 public static class SubmissionRows
 {
-    private static ModelInsert<Domain.Lead>? s_lead;
     private static ModelInsert<Domain.Lead>? s_givenLead;
     private static ModelInsert<Domain.OutboxMessage>? s_outbox;
-
-    public static ModelInsert<Domain.Lead> LeadInsert(IModel model) => s_lead ??= ModelInsert<Domain.Lead>.Create(model, "lead_id", "id", "created_at");
 
     /// <summary>The leads' insert with their backup id and time given, as the submission path writes them.</summary>
     public static ModelInsert<Domain.Lead> GivenLeadInsert(IModel model) => s_givenLead ??= ModelInsert<Domain.Lead>.CreateWithGiven(model, ["id", "created_at"]);
 
     public static ModelInsert<Domain.OutboxMessage> OutboxInsert(IModel model) => s_outbox ??= ModelInsert<Domain.OutboxMessage>.Create(model);
-
-    /// <summary>Inserts <paramref name="lead"/> and sets its <c>BackupId</c> and <c>CreatedAt</c> from the database.</summary>
-    public static Task InsertLeadAsync(HermesDbContext context, Domain.Lead lead, CancellationToken cancellationToken) =>
-        InsertLeadsAsync(context, [lead], cancellationToken);
-
-    /// <summary>
-    /// Inserts <paramref name="leads"/> (distinct lead ids, at most <see cref="ModelInsert{TEntity}.MaxRows"/>) in one
-    /// statement and sets each one's <c>BackupId</c> and <c>CreatedAt</c> from the row returned for its lead id (PostgreSQL
-    /// does not promise to return rows in the order of the VALUES list).
-    /// </summary>
-    public static async Task InsertLeadsAsync(HermesDbContext context, IReadOnlyList<Domain.Lead> leads, CancellationToken cancellationToken)
-    {
-        var connection = (NpgsqlConnection)context.Database.GetDbConnection();
-        await using var batch = new NpgsqlBatch(connection, (NpgsqlTransaction?)context.Database.CurrentTransaction?.GetDbTransaction());
-        batch.BatchCommands.Add(LeadInsert(context.Model).BatchCommandFor(leads));
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-
-        var byLeadId = leads.Count == 1 ? null : leads.ToDictionary(static l => l.LeadId, StringComparer.Ordinal);
-        var returned = 0;
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var lead = byLeadId is null ? leads[0] : byLeadId[reader.GetString(0)];
-            lead.BackupId = reader.GetInt64(1);
-            lead.CreatedAt = reader.GetFieldValue<DateTimeOffset>(2);
-            returned++;
-        }
-
-        if (returned != leads.Count)
-        {
-            throw new InvalidOperationException($"The lead insert returned {returned} rows for {leads.Count} leads.");
-        }
-    }
-
-    /// <summary>Inserts <paramref name="message"/>; its id, time and availability are the database's defaults.</summary>
-    public static Task InsertOutboxAsync(HermesDbContext context, Domain.OutboxMessage message, CancellationToken cancellationToken) =>
-        InsertOutboxAsync(context, [message], cancellationToken);
-
-    /// <summary>Inserts <paramref name="messages"/> (at most <see cref="ModelInsert{TEntity}.MaxRows"/>) in one statement.</summary>
-    public static async Task InsertOutboxAsync(HermesDbContext context, IReadOnlyList<Domain.OutboxMessage> messages, CancellationToken cancellationToken)
-    {
-        await using var command = OutboxInsert(context.Model).CommandFor(context, messages);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 
     /// <summary>
     /// Inserts <paramref name="leads"/> — their <c>BackupId</c> and <c>CreatedAt</c> given (see
