@@ -80,6 +80,9 @@ public sealed class OutageRecoveryTests : WorkerTest
         var resent = Receiver.Requests.Where(static r => r.WebhookId.EndsWith("_r1", StringComparison.Ordinal)).Select(static r => r.WebhookId).ToList();
         Assert.That(resent, Has.Count.EqualTo(3).And.Unique, "each outage row sent again once, as replay generation 1");
         Assert.That(await ScalarAsync<string>("SELECT string_agg(actor || ':' || lead_count, ',') FROM hermes_audit WHERE action = 'auto_recover' AND id > $1", auditBefore), Is.EqualTo("system:auto-recover:3"));
+        // The recovery logs once its transaction has committed, and the rows it replayed wake the worker at that commit:
+        // they can be delivered before the line is written (seen once in CI), so it is awaited, then counted.
+        await WaitUntilAsync(() => Task.FromResult(worker.Log.Any(static e => e.EventId == 4050)), "the worker logs the recovery", TimeSpan.FromSeconds(15));
         Assert.That(worker.Log.Count(static e => e.EventId == 4050), Is.EqualTo(1));
     }
 }
