@@ -3,7 +3,9 @@ namespace Hermes.Api.Intake;
 /// <summary>The intake's log messages (event ids 3000–3099). Leads are named by their public id, never by personal data.</summary>
 internal static partial class IntakeLog
 {
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Lead {LeadId} stored as backup {BackupId} and queued for delivery")]
+    // Debug: a line per lead is the database's record written twice, and at the API's rate it costs a tenth of its
+    // throughput (bench/RESULTS.md, "A line per lead, at Debug"). Development shows it (appsettings.Development.json).
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Lead {LeadId} stored as backup {BackupId} and queued for delivery")]
     public static partial void LeadQueued(ILogger logger, string leadId, long backupId);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Idempotent replay: the Idempotency-Key was first used for lead {LeadId}")]

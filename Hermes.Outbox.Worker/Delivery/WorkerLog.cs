@@ -10,7 +10,8 @@ internal static partial class WorkerLog
     [LoggerMessage(4000, LogLevel.Information, "Outbox dispatcher {WorkerId} started: batch {BatchSize}, concurrency {Concurrency}, lease {Lease}, poll every {PollInterval}, request timeout {RequestTimeout}, {MaxAttempts} attempts")]
     public static partial void DispatcherStarted(ILogger logger, string workerId, int batchSize, int concurrency, TimeSpan lease, TimeSpan pollInterval, TimeSpan requestTimeout, int maxAttempts);
 
-    [LoggerMessage(4001, LogLevel.Information, "Delivered lead {LeadId} (outbox {OutboxId}, attempt {Attempt}) with HTTP {StatusCode} in {DurationMs} ms")]
+    // Debug, as the API's line per lead (3001): the attempt log holds every delivery; Development shows it.
+    [LoggerMessage(4001, LogLevel.Debug, "Delivered lead {LeadId} (outbox {OutboxId}, attempt {Attempt}) with HTTP {StatusCode} in {DurationMs} ms")]
     public static partial void Delivered(ILogger logger, string leadId, long outboxId, int attempt, int? statusCode, int durationMs);
 
     [LoggerMessage(4007, LogLevel.Information, "The CRM confirmed the erasure of lead {LeadId} (outbox {OutboxId}, attempt {Attempt}) with HTTP {StatusCode} in {DurationMs} ms")]

@@ -44,6 +44,7 @@ public sealed class OtlpExportTests : DatabaseTest
         {
             ["ConnectionStrings__Hermes"] = ConnectionString,
             ["Logging__LogLevel__Default"] = "Information",
+            ["Logging__LogLevel__Hermes"] = "Debug", // the line per stored lead (event 3001)
         });
         await using var worker = ChildProcess.Start("worker", ChildProcess.HostAssembly("Hermes.Outbox.Worker"), new Dictionary<string, string>(otel)
         {
@@ -106,7 +107,7 @@ public sealed class OtlpExportTests : DatabaseTest
         {
             Assert.That(json, Has.Count.EqualTo(lines.Length), "every console line is a JSON object:\n" + worker.Output);
             Assert.That(json.Select(static l => (string?)l["Category"]), Does.Contain("Microsoft.Hosting.Lifetime"));
-            Assert.That((string?)deliveryLine["LogLevel"], Is.EqualTo("Information"), "one line per delivery");
+            Assert.That((string?)deliveryLine["LogLevel"], Is.EqualTo("Debug"), "one line per delivery, at Debug");
             Assert.That(deliveryLine["Scopes"]!.ToJsonString(), Does.Contain(leadId).And.Contain("OutboxId"));
         });
     }
@@ -120,7 +121,7 @@ public sealed class OtlpExportTests : DatabaseTest
         await using var api = ChildProcess.Start("api", ChildProcess.HostAssembly("Hermes.Api"), new Dictionary<string, string>
         {
             ["ConnectionStrings__Hermes"] = ConnectionString,
-            ["Logging__LogLevel__Hermes"] = "Information",
+            ["Logging__LogLevel__Hermes"] = "Debug", // the line per stored lead (event 3001)
         },
         $"--OTEL_EXPORTER_OTLP_ENDPOINT={collector.Endpoint.ToString().TrimEnd('/')}",
         "--OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",

@@ -202,7 +202,7 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
     {
         ["ConnectionStrings__Hermes"] = connectionString,
         ["Intake__RateLimit__PermitLimit"] = "100000000",
-        ["Logging__LogLevel__Default"] = "Warning",
+        ["Logging__LogLevel__Default"] = "Information", // the level the hosts ship with: measured as they run
     };
 
     public static Dictionary<string, string> WorkerEnvironment(string connectionString, Uri receiver, string concurrency, string batch)
@@ -212,7 +212,7 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
             ["ConnectionStrings__Hermes"] = connectionString,
             ["N8N_WEBHOOK_URL"] = receiver.ToString(),
             ["HERMES_WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Default"] = "Information",
             ["DOTNET_ENVIRONMENT"] = "Staging",
             ["ASPNETCORE_ENVIRONMENT"] = "Staging",
         };

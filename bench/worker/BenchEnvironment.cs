@@ -195,7 +195,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
         env["N8N_WEBHOOK_URL"] = ReceiverUrl.ToString();
         env["HERMES_WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         env["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        env["Logging__LogLevel__Default"] = "Warning";
+        env["Logging__LogLevel__Default"] = "Information"; // the level the worker ships with: measured as it runs
         env["Outbox__WorkerId"] = "bench-worker";
         foreach (var (key, value) in outbox)
         {
@@ -203,6 +203,26 @@ public sealed class BenchEnvironment : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the worker.");
+        // Its console is read as it is written (a pipe nobody reads stops a chatty process once it is full); the last
+        // lines are kept for the message below.
+        var output = new Queue<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (output)
+            {
+                output.Enqueue(e.Data);
+                if (output.Count > 50)
+                {
+                    output.Dequeue();
+                }
+            }
+        };
+        process.BeginOutputReadLine();
         var worker = new WorkerProcess(process);
         if (!waitForStart)
         {
@@ -213,7 +233,14 @@ public sealed class BenchEnvironment : IAsyncDisposable
         await Task.Delay(TimeSpan.FromSeconds(3));
         if (process.HasExited)
         {
-            throw new InvalidOperationException("The worker exited: " + await process.StandardError.ReadToEndAsync() + await process.StandardOutput.ReadToEndAsync());
+            await process.WaitForExitAsync();
+            string tail;
+            lock (output)
+            {
+                tail = string.Join('\n', output);
+            }
+
+            throw new InvalidOperationException("The worker exited: " + await process.StandardError.ReadToEndAsync() + tail);
         }
 
         return worker;
