@@ -11,10 +11,9 @@ namespace Hermes.Persistence;
 /// <summary>
 /// A plain <c>INSERT</c> of one or more entities, built from the EF Core model: every column EF Core itself would send
 /// for a new entity (the properties the database does not generate), each value converted and typed by the model's
-/// own mapping. It runs on the context's connection, inside the context's transaction, but without the change
-/// tracker: the submission path writes new rows and reads nothing back, so
-/// snapshotting, batching and accepting changes are pure overhead there (measured in
-/// bench/RESULTS.md). The model stays the single source of the column list: a property added to the entity is
+/// own mapping, as one command of a batch that <see cref="SubmissionRows"/> sends on the context's connection, inside
+/// its transaction, but without the change tracker: the submission path writes new rows and reads nothing back, so
+/// snapshotting, batching and accepting changes are pure overhead there (measured in bench/RESULTS.md). The model stays the single source of the column list: a property added to the entity is
 /// inserted without touching this code.
 /// </summary>
 public sealed class ModelInsert<TEntity>
@@ -106,6 +105,7 @@ public sealed class ModelInsert<TEntity>
         {
             foreach (var column in _columns)
             {
+                // CreateParameter applies the mapping's value converter (e.g. the outbox status enum to its name).
                 batchCommand.Parameters.Add((NpgsqlParameter)column.Mapping.CreateParameter(factory, "", column.Property.GetValue(entity), column.Nullable));
             }
         }
