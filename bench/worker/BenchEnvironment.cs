@@ -66,6 +66,14 @@ public sealed class BenchEnvironment : IAsyncDisposable
             await new HermesMigrator(context).MigrateAsync(null, CancellationToken.None);
         }
 
+        // A schema variant to measure (HERMES_BENCH_SCHEMA_SQL, see run.sh): SQL run once on the migrated database.
+        if (Environment.GetEnvironmentVariable("HERMES_BENCH_SCHEMA_SQL") is { Length: > 0 } variant)
+        {
+            await using var command = dataSource.CreateCommand(variant);
+            await command.ExecuteNonQueryAsync();
+            Console.WriteLine($"schema variant: {variant}");
+        }
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
@@ -203,26 +211,6 @@ public sealed class BenchEnvironment : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the worker.");
-        // Its console is read as it is written (a pipe nobody reads stops a chatty process once it is full); the last
-        // lines are kept for the message below.
-        var output = new Queue<string>();
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-            {
-                return;
-            }
-
-            lock (output)
-            {
-                output.Enqueue(e.Data);
-                if (output.Count > 50)
-                {
-                    output.Dequeue();
-                }
-            }
-        };
-        process.BeginOutputReadLine();
         var worker = new WorkerProcess(process);
         if (!waitForStart)
         {
@@ -233,14 +221,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
         await Task.Delay(TimeSpan.FromSeconds(3));
         if (process.HasExited)
         {
-            await process.WaitForExitAsync();
-            string tail;
-            lock (output)
-            {
-                tail = string.Join('\n', output);
-            }
-
-            throw new InvalidOperationException("The worker exited: " + await process.StandardError.ReadToEndAsync() + tail);
+            throw new InvalidOperationException("The worker exited: " + await process.StandardError.ReadToEndAsync() + await process.StandardOutput.ReadToEndAsync());
         }
 
         return worker;

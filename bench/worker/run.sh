@@ -9,6 +9,8 @@
 #   bench/worker/run.sh [--stock-postgres] [--framework] [held-xmin|replicas [counts [rounds [rows]]]|sustained [minutes]|capacity]   (capacity: the three, ~20 min; docs/capacity.md)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# A schema variant: HERMES_BENCH_SCHEMA_SQL="DROP INDEX idx_hermes_leads_status" bench/worker/run.sh replicas 1 2 250000
+# runs that SQL once on the migrated database before the scenario.
 # PostgreSQL runs with the settings Hermes ships (deploy/postgres/postgresql.conf); --stock-postgres: with its own
 # defaults, as every figure recorded before 2026-12-07 05:20 UTC was measured.
 kept=()
