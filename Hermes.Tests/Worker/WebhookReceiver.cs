@@ -24,6 +24,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly ConcurrentQueue<ReceivedRequest> _requests = new();
     private WebApplication? _app;
+    private int _next;
     private int _count;
 
     /// <summary>Decides the answer to a request (by its 0-based index); the default answers 200 with a Brevo contact id.</summary>
@@ -115,9 +116,12 @@ public sealed class WebhookReceiver : IAsyncDisposable
         using var reader = new StreamReader(context.Request.Body);
         var body = await reader.ReadToEndAsync(context.RequestAborted);
         var headers = context.Request.Headers.ToDictionary(static h => h.Key, static h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        var index = Interlocked.Increment(ref _count) - 1;
+        var index = Interlocked.Increment(ref _next) - 1;
         var request = new ReceivedRequest(index, ticks, DateTimeOffset.UtcNow, context.Request.Method, context.Request.Path, body, headers);
         _requests.Enqueue(request);
+        // Counted once it is in Requests: a caller that saw the count (WaitForAsync) finds the request there (counted
+        // before, one CI run read an empty list after the count said 1).
+        Interlocked.Increment(ref _count);
         await Behaviour(request, context);
     }
 }
