@@ -13,8 +13,8 @@ namespace Hermes.Persistence;
 /// for a new entity (the properties the database does not generate), each value converted and typed by the model's
 /// own mapping, as one command of a batch that <see cref="SubmissionRows"/> sends on the context's connection, inside
 /// its transaction, but without the change tracker: the submission path writes new rows and reads nothing back, so
-/// snapshotting, batching and accepting changes are pure overhead there (measured in bench/RESULTS.md). The model stays the single source of the column list: a property added to the entity is
-/// inserted without touching this code.
+/// snapshotting, batching and accepting changes are pure overhead there (measured in bench/RESULTS.md). The model
+/// stays the single source of the column list: a property added to the entity is inserted without touching this code.
 /// </summary>
 public sealed class ModelInsert<TEntity>
     where TEntity : class
@@ -50,12 +50,13 @@ public sealed class ModelInsert<TEntity>
         var table = entityType.GetTableName()!;
         var store = StoreObjectIdentifier.Table(table, entityType.GetSchema());
         var columns = entityType.GetProperties()
-            .Where(p => p.ValueGenerated == ValueGenerated.Never || given.Contains(p.GetColumnName(store), StringComparer.Ordinal))
-            .Select(p => new Column(
-                p.GetColumnName(store) ?? throw new InvalidOperationException($"{p.Name} has no column in {table}."),
-                p.PropertyInfo ?? throw new InvalidOperationException($"{p.Name} is not a CLR property."),
-                p.GetRelationalTypeMapping(),
-                p.IsNullable))
+            .Select(p => (Property: p, Name: p.GetColumnName(store)))
+            .Where(c => c.Property.ValueGenerated == ValueGenerated.Never || given.Contains(c.Name, StringComparer.Ordinal))
+            .Select(c => new Column(
+                c.Name ?? throw new InvalidOperationException($"{c.Property.Name} has no column in {table}."),
+                c.Property.PropertyInfo ?? throw new InvalidOperationException($"{c.Property.Name} is not a CLR property."),
+                c.Property.GetRelationalTypeMapping(),
+                c.Property.IsNullable))
             .OrderBy(static c => c.Name, StringComparer.Ordinal)
             .ToArray();
 
