@@ -78,8 +78,11 @@ public abstract class DatabaseTest
         return await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 20 ms until it holds; fails after <paramref name="timeout"/> (default 15 s).</summary>
-    protected internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    /// <summary>
+    /// Polls <paramref name="condition"/> every 20 ms until it holds; fails after <paramref name="timeout"/> (default 15 s),
+    /// with what <paramref name="seen"/> describes at that moment when it is given.
+    /// </summary>
+    protected internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null, Func<Task<string>>? seen = null)
     {
         var limit = timeout ?? TimeSpan.FromSeconds(15);
         var clock = Stopwatch.StartNew();
@@ -87,7 +90,7 @@ public abstract class DatabaseTest
         {
             if (clock.Elapsed > limit)
             {
-                Assert.Fail($"Timed out after {limit} waiting until {what}.");
+                Assert.Fail($"Timed out after {limit} waiting until {what}." + (seen is null ? "" : " Seen: " + await seen()));
             }
 
             await Task.Delay(20);
