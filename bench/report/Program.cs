@@ -117,6 +117,9 @@ const string Housekeeping = """
            pg_current_wal_lsn() - '0/0'
     """;
 var housekeepingBefore = await bench.RowAsync(Housekeeping);
+// CPU time per 1,000 rows, as bench/worker gives it: the same drain costs about twice as much CPU in a slow hour of this
+// machine as in a fast one, and its rate follows; this says which hour a figure was measured in.
+var (postgresCpuBefore, receiverCpuBefore) = (bench.PostgresCpuTime(), BenchEnvironment.OwnCpuTime());
 await using (var worker = Host.Start(workerDll, [], Host.WorkerEnvironment(connectionString, bench.ReceiverUrl, concurrency, batch)))
 {
     var clock = Stopwatch.StartNew();
@@ -147,6 +150,8 @@ await using (var worker = Host.Start(workerDll, [], Host.WorkerEnvironment(conne
     }
 
     var total = clock.Elapsed.TotalSeconds;
+    var perThousand = 1000.0 / Math.Max(1, delivered);
+    var cpuUsed = (Worker: worker.CpuTime, Postgres: bench.PostgresCpuTime() - postgresCpuBefore, Receiver: BenchEnvironment.OwnCpuTime() - receiverCpuBefore);
     var end = worker.Memory();
     var peak = worker.Peak;
     var steady = samples.Where(s => s.N >= delivered * 0.1 && s.N <= delivered * 0.9).ToList();
@@ -154,6 +159,8 @@ await using (var worker = Host.Start(workerDll, [], Host.WorkerEnvironment(conne
     var stored = await bench.ScalarAsync("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'");
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"backlog drain: {stored} of {backlog} rows delivered by one worker (Outbox:Concurrency {(concurrency.Length > 0 ? concurrency : "default")}, Outbox:BatchSize {(batch.Length > 0 ? batch : "default")}) in {total:F1} s from process start = {stored / total:F0} rows/s overall, {steadyRate:F0} rows/s between 10 % and 90 %; first delivery {firstAt:F1} s after start; duplicates at the receiver {bench.Duplicates}"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"CPU time per 1,000 rows: worker {cpuUsed.Worker.TotalMilliseconds * perThousand:F0} ms, PostgreSQL {cpuUsed.Postgres.TotalMilliseconds * perThousand:F0} ms (its live processes), receiver and this harness {cpuUsed.Receiver.TotalMilliseconds * perThousand:F0} ms"));
     var housekeeping = (await bench.RowAsync(Housekeeping)).Zip(housekeepingBefore, static (after, before) => after - before).ToList();
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"during the drain: {housekeeping[0]} checkpoint(s), autovacuum of hermes_leads {housekeeping[1]} and of hermes_outbox {housekeeping[2]} time(s), {housekeeping[3]} autoanalyze(s), {housekeeping[4] / (1 << 20)} MiB of WAL ({housekeeping[4] / Math.Max(1, stored)} bytes per row)"));
@@ -197,6 +204,16 @@ internal readonly record struct MemorySample(long Rss, long Hwm, long Anonymous,
 internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsyncDisposable
 {
     public Uri? Address => address;
+
+    /// <summary>The host process's CPU time so far (user and system).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            process.Refresh();
+            return process.TotalProcessorTime;
+        }
+    }
 
     public static Dictionary<string, string> ApiEnvironment(string connectionString) => new()
     {
