@@ -206,14 +206,7 @@ internal sealed class Host(Process process, Uri address, Stopwatch clock) : IAsy
     public Uri? Address => address;
 
     /// <summary>The host process's CPU time so far (user and system).</summary>
-    public TimeSpan CpuTime
-    {
-        get
-        {
-            process.Refresh();
-            return process.TotalProcessorTime;
-        }
-    }
+    public TimeSpan CpuTime => BenchEnvironment.CpuTimeOf(process);
 
     public static Dictionary<string, string> ApiEnvironment(string connectionString) => new()
     {

@@ -138,6 +138,13 @@ public sealed class BenchEnvironment : IAsyncDisposable
 
     public static TimeSpan OwnCpuTime() => Process.GetCurrentProcess().TotalProcessorTime;
 
+    /// <summary>A child process's CPU time so far (user and system), read afresh.</summary>
+    public static TimeSpan CpuTimeOf(Process process)
+    {
+        process.Refresh();
+        return process.TotalProcessorTime;
+    }
+
     public async Task ResetAsync()
     {
         await using var command = DataSource.CreateCommand("TRUNCATE hermes_delivery_attempts, hermes_outbox, hermes_leads RESTART IDENTITY CASCADE; CHECKPOINT");
@@ -240,14 +247,7 @@ public sealed class BenchEnvironment : IAsyncDisposable
 /// <summary>The worker as a child process; SIGTERM and a wait on dispose.</summary>
 public sealed class WorkerProcess(Process process) : IAsyncDisposable
 {
-    public TimeSpan CpuTime
-    {
-        get
-        {
-            process.Refresh();
-            return process.TotalProcessorTime;
-        }
-    }
+    public TimeSpan CpuTime => BenchEnvironment.CpuTimeOf(process);
 
     private readonly Task<string> _output = process.StandardOutput.ReadToEndAsync();
     private readonly Task<string> _errors = process.StandardError.ReadToEndAsync();
