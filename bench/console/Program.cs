@@ -39,6 +39,8 @@ clock.Restart();
 foreach (var sql in new[]
 {
     "UPDATE hermes_leads SET created_at = now() - (@n - id) * (interval '30 days' / @n)",
+    // The attempt log keeps a partition per UTC day (PartitionedAttemptLog): the month's days get theirs first.
+    "SELECT hermes_attempt_partitions_ensure((now() AT TIME ZONE 'UTC')::date - 31, 31), hermes_attempt_partitions_ensure((now() AT TIME ZONE 'UTC')::date, 2)",
     "UPDATE hermes_outbox o SET created_at = l.created_at, available_at = l.created_at FROM hermes_leads l WHERE l.id = o.lead_id",
     """
     UPDATE hermes_outbox SET status = 'delivered', attempts = 1, delivered_at = least(now(), created_at + interval '2 seconds') - (id % 7) * interval '1 second'
