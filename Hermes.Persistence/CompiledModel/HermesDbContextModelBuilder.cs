@@ -12,7 +12,7 @@ namespace Hermes.Persistence.CompiledModel
     public partial class HermesDbContextModel
     {
         private HermesDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("df9d9de8-00a1-4eb4-ae63-fcf38edb9752"), entityTypeCount: 3)
+            : base(skipDetectChanges: false, modelId: new Guid("3b0381bd-bbf2-4f3c-b5cc-3946cdf77c30"), entityTypeCount: 3)
         {
         }
 

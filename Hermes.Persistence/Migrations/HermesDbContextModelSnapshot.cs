@@ -330,6 +330,8 @@ namespace Hermes.Persistence.Migrations
                     b.HasIndex("Status")
                         .HasDatabaseName("idx_hermes_leads_status");
 
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("Status"), new[] { "IsCanary" });
+
                     b.ToTable("hermes_leads", null, t =>
                         {
                             t.HasCheckConstraint("ck_hermes_leads_crm_erasure_state", "crm_erasure_state IN ('not_needed', 'awaiting_delivery', 'queued', 'confirmed', 'failed', 'no_contact_id')");

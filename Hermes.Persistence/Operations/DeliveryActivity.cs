@@ -39,7 +39,7 @@ public sealed class DeliveryActivity(NpgsqlDataSource dataSource)
     public static readonly TimeSpan OverdueAfter = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan ActiveWindow = TimeSpan.FromMinutes(15);
 
-    private const string LeadsByStatusSql = $"""
+    internal const string LeadsByStatusSql = $"""
         SELECT coalesce(status, '{NoStatus}'), count(*) FROM hermes_leads WHERE NOT is_canary GROUP BY 1 ORDER BY 2 DESC, 1
         """;
 
