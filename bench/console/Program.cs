@@ -11,13 +11,16 @@ using Npgsql;
 // Console page times with many leads: seed, shape, start the admin host as its own process, sign in, time each page.
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: Hermes.Bench.Console <Hermes.Admin.dll> [leads] [requests per page]");
+    Console.Error.WriteLine("usage: Hermes.Bench.Console <Hermes.Admin.dll> [leads] [requests per page] [bound in ms]");
     return 2;
 }
 
 var apiDll = Path.GetFullPath(args[0]);
 var leads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100_000;
 var requests = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 200;
+// The bound the slowest page's p95 is held to (the 100 ms); BenchSmokeTests, which checks only that the bench
+// runs, lifts it: five requests on a loaded test machine say nothing about speed.
+var bound = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 100;
 const string Key = "bench-console-key-0123456789abcdef";
 
 await using var cluster = await LocalPostgresCluster.StartAsync(new LocalPostgresOptions { Durable = true, StopWithProcessId = Environment.ProcessId }, CancellationToken.None);
@@ -220,8 +223,8 @@ try
     }
 
     Console.WriteLine();
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slowest page at p95: {worst:F1} ms server time (bound: 100 ms)"));
-    return worst < 100 ? 0 : 1;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"slowest page at p95: {worst:F1} ms server time (bound: {bound} ms)"));
+    return worst < bound ? 0 : 1;
 }
 finally
 {
