@@ -340,10 +340,15 @@ public sealed class ComposeStackTests : IDisposable
         var before = await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox");
 
         // The load: 3,000 leads seeded by the operator CLI (seed refuses Production, so this one-off runs as Staging),
-        // delivered by both workers while the seed still writes; worker 1 is killed once 200 of them have arrived.
+        // delivered by both workers while the seed still writes; worker 1 is killed once 200 of them have arrived, at a
+        // moment it holds claimed rows (between two batches it holds none: a kill then would prove nothing of leases;
+        // one CI run killed it in such a moment). The check and the kill are a few milliseconds apart.
         var seed = Stack.ComposeAsync(["run", "--rm", "-e", "DOTNET_ENVIRONMENT=Staging", "-e", "ASPNETCORE_ENVIRONMENT=Staging", "-T", "cli", "seed", "--count", "3000", "--yes"], TimeSpan.FromMinutes(5));
-        await WaitUntilAsync(async () => seed.IsCompleted || await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'") >= before + 200,
-            TimeSpan.FromMinutes(3), "deliveries of the seeded leads begin");
+        await WaitUntilAsync(async () =>
+                (seed.IsCompleted && await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status <> 'delivered'") == 0)
+                || (await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'delivered'") >= before + 200
+                    && await ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM hermes_outbox WHERE status = 'pending' AND locked_by = $1 AND available_at > now())", killedId)),
+            TimeSpan.FromMinutes(3), "deliveries of the seeded leads begin, and worker 1 holds claimed rows");
         var seedRunningAtKill = !seed.IsCompleted;
         var kill = await Stack.DockerAsync(["kill", worker1]);
         Assert.That(kill.ExitCode, Is.Zero, kill.Describe());
