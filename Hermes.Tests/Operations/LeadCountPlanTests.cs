@@ -39,7 +39,7 @@ public sealed class LeadCountPlanTests : DatabaseTest
             async () => await ScalarAsync<string>("SELECT format('%s of %s pages all-visible', relallvisible, relpages) FROM pg_class WHERE oid = 'hermes_leads'::regclass"));
 
         var plan = await ExplainAsync(DeliveryActivity.LeadsByStatusSql);
-        var reads = Nodes(plan).Where(static n => n.TryGetProperty("Relation Name", out var r) && r.GetString() == "hermes_leads").ToList();
+        var reads = QueryPlan.Nodes(plan).Where(static n => n.TryGetProperty("Relation Name", out var r) && r.GetString() == "hermes_leads").ToList();
         var report = await new DeliveryActivity(DataSource).ReadAsync(CancellationToken.None);
         var expected = await ExpectedCountsAsync();
 
@@ -71,7 +71,4 @@ public sealed class LeadCountPlanTests : DatabaseTest
         using var document = JsonDocument.Parse((string)(await command.ExecuteScalarAsync())!);
         return document.RootElement[0].GetProperty("Plan").Clone();
     }
-
-    private static IEnumerable<JsonElement> Nodes(JsonElement node) =>
-        node.TryGetProperty("Plans", out var children) ? children.EnumerateArray().SelectMany(Nodes).Prepend(node) : [node];
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Hermes.Persistence.Outbox;
+using Hermes.Tests.Infrastructure;
 using Npgsql;
 
 namespace Hermes.Tests.Worker;
@@ -47,8 +48,8 @@ public sealed class ClaimPlanTests : WorkerTest
 
         var (plan, claimed) = await ExplainClaimAsync();
         // The CTE c is the claim's choice of rows; the UPDATE then finds each by primary key.
-        var choice = Nodes(plan).Single(static n => n.TryGetProperty("Subplan Name", out var name) && name.GetString() == "CTE c");
-        var outboxScan = Nodes(choice).Single(static n => n.TryGetProperty("Relation Name", out var r) && r.GetString() == "hermes_outbox");
+        var choice = QueryPlan.Nodes(plan).Single(static n => n.TryGetProperty("Subplan Name", out var name) && name.GetString() == "CTE c");
+        var outboxScan = QueryPlan.Nodes(choice).Single(static n => n.TryGetProperty("Relation Name", out var r) && r.GetString() == "hermes_outbox");
         Assert.Multiple(() =>
         {
             Assert.That(claimed, Is.EqualTo(Batch), "the claim took a full batch");
@@ -56,7 +57,7 @@ public sealed class ClaimPlanTests : WorkerTest
                 Is.EqualTo("idx_hermes_outbox_pending"), "the claim scans the queue's own index");
             Assert.That(outboxScan.GetProperty("Actual Rows").GetInt64(), Is.LessThanOrEqualTo(Batch * 2),
                 $"rows the claim read from the outbox to take {Batch}, of {Backlog + Steady} pending");
-            Assert.That(Nodes(plan).Any(static n => n.GetProperty("Node Type").GetString() == "Sort"), Is.False, "nothing to sort: the index gives the queue's order");
+            Assert.That(QueryPlan.Nodes(plan).Any(static n => n.GetProperty("Node Type").GetString() == "Sort"), Is.False, "nothing to sort: the index gives the queue's order");
         });
     }
 
@@ -96,7 +97,4 @@ public sealed class ClaimPlanTests : WorkerTest
         var plan = document.RootElement[0].GetProperty("Plan").Clone();
         return (plan, plan.GetProperty("Actual Rows").GetInt64());
     }
-
-    private static IEnumerable<JsonElement> Nodes(JsonElement node) =>
-        node.TryGetProperty("Plans", out var children) ? children.EnumerateArray().SelectMany(Nodes).Prepend(node) : [node];
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Hermes.Persistence.Outbox;
+using Hermes.Tests.Infrastructure;
 using Npgsql;
 
 namespace Hermes.Tests.Worker;
@@ -140,10 +141,7 @@ public sealed class ScanFloorTests : WorkerTest
 
         using var plan = JsonDocument.Parse((string)(await command.ExecuteScalarAsync())!);
         await transaction.RollbackAsync();
-        var scan = Nodes(plan.RootElement[0].GetProperty("Plan")).Single(static n => n.TryGetProperty("Index Name", out var name) && name.GetString() == "idx_hermes_outbox_pending");
+        var scan = QueryPlan.Nodes(plan.RootElement[0].GetProperty("Plan")).Single(static n => n.TryGetProperty("Index Name", out var name) && name.GetString() == "idx_hermes_outbox_pending");
         return scan.GetProperty("Shared Hit Blocks").GetInt64() + scan.GetProperty("Shared Read Blocks").GetInt64();
     }
-
-    private static IEnumerable<JsonElement> Nodes(JsonElement node) =>
-        node.TryGetProperty("Plans", out var children) ? children.EnumerateArray().SelectMany(Nodes).Prepend(node) : [node];
 }
