@@ -84,15 +84,11 @@ public sealed partial class BenchSmokeTests
     private static async Task<string> BuildAsync(string folder, string project)
     {
         var build = await ExternalTool.RunAsync("dotnet",
-            ["build", RepositoryFiles.PathOf("bench", folder, project + ".csproj"), "-c", Configuration, "--no-dependencies", "-nologo", "-v", "q"],
+            ["build", RepositoryFiles.PathOf("bench", folder, project + ".csproj"), "-c", RepositoryFiles.BuildConfiguration, "--no-dependencies", "-nologo", "-v", "q"],
             timeout: TimeSpan.FromMinutes(10));
         Assert.That(build.ExitCode, Is.Zero, $"bench/{folder} builds:\n" + build.Describe());
-        return RepositoryFiles.PathOf("bench", folder, "bin", Configuration, "net10.0", project + ".dll");
+        return RepositoryFiles.PathOf("bench", folder, "bin", RepositoryFiles.BuildConfiguration, "net10.0", project + ".dll");
     }
-
-    // The configuration the tests were built in, whose outputs of Hermes.Domain and Hermes.Persistence the bench uses.
-    private static string Configuration =>
-        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
 
     // A page's row in bench/console's table: | `page` | p50 | p95 | max | client p50 | client p95 | status |
     [GeneratedRegex(@"^\| `(?<page>[^`]+)` \|(?: [0-9.]+ \|){5} (?<status>\d+) \|$", RegexOptions.Multiline)]

@@ -107,6 +107,10 @@ public static class RepositoryFiles
 
     public static string Root => LazyRoot.Value;
 
+    /// <summary>The configuration the tests were built in (Debug or Release), whose outputs of the other projects they run.</summary>
+    public static string BuildConfiguration =>
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+
     public static string PathOf(params string[] parts) => Path.Combine([Root, .. parts]);
 
     public static string Read(params string[] parts) => File.ReadAllText(PathOf(parts));

@@ -58,8 +58,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>The built host assembly of <paramref name="project"/>, e.g. Hermes.Api, next to its own dependencies.</summary>
     public static string HostAssembly(string project)
     {
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        var path = Path.Combine(Deploy.RepositoryFiles.Root, project, "bin", configuration, "net10.0", project + ".dll");
+        var path = Path.Combine(Deploy.RepositoryFiles.Root, project, "bin", Deploy.RepositoryFiles.BuildConfiguration, "net10.0", project + ".dll");
         return File.Exists(path) ? path : throw new InvalidOperationException($"{path} is not built: run dotnet build first.");
     }
 

@@ -47,7 +47,7 @@ public sealed class EfToolingTests
     public async Task Ef_script_and_the_migrate_verb_print_the_same_idempotent_sql()
     {
         var ef = await Ef("migrations", "script", "--idempotent");
-        var worker = await ExternalTool.RunAsync("dotnet", [Path.Combine(RepositoryFiles.Root, "Hermes.Cli", "bin", Configuration, "net10.0", "hermes.dll"), "migrate", "--script"],
+        var worker = await ExternalTool.RunAsync("dotnet", [Path.Combine(RepositoryFiles.Root, "Hermes.Cli", "bin", RepositoryFiles.BuildConfiguration, "net10.0", "hermes.dll"), "migrate", "--script"],
             environment: NoDatabase, workingDirectory: RepositoryFiles.Root, timeout: TimeSpan.FromMinutes(2));
 
         Assert.That(ef.ExitCode, Is.Zero, ef.Describe());
@@ -98,10 +98,8 @@ public sealed class EfToolingTests
         static f => Regex.Replace(File.ReadAllText(f), @"modelId: new Guid\(""[0-9a-f-]+""\)", "modelId: new Guid()"),
         StringComparer.Ordinal);
 
-    private static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-
     private static Task<ToolResult> Ef(params string[] arguments) =>
-        ExternalTool.RunAsync("dotnet", ["ef", .. arguments, "--project", "Hermes.Persistence", "--no-build", "--configuration", Configuration],
+        ExternalTool.RunAsync("dotnet", ["ef", .. arguments, "--project", "Hermes.Persistence", "--no-build", "--configuration", RepositoryFiles.BuildConfiguration],
             environment: NoDatabase, workingDirectory: RepositoryFiles.Root, timeout: TimeSpan.FromMinutes(3));
 
     // Line endings and the tool's own banner lines aside, the two must be the same SQL.
