@@ -52,17 +52,21 @@ public sealed class LeadCountPlanTests : DatabaseTest
         });
     }
 
+    // The counts the shaping above makes, worked out here from the leads' ids: not the console's query run twice.
     private async Task<string[]> ExpectedCountsAsync()
     {
-        var counts = new List<string>();
-        await using var command = DataSource.CreateCommand("SELECT status, count(*) FROM hermes_leads WHERE NOT is_canary GROUP BY status ORDER BY 2 DESC, 1");
+        var ids = new List<long>();
+        await using var command = DataSource.CreateCommand("SELECT id FROM hermes_leads");
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            counts.Add($"{reader.GetString(0)}={reader.GetInt64(1)}");
+            ids.Add(reader.GetInt64(0));
         }
 
-        return [.. counts];
+        return [.. ids.Where(static id => id % 500 != 4)
+            .GroupBy(static id => id % 20 == 1 ? "delivery_failed" : id % 50 == 2 ? "queued" : id == 3 ? "erased" : "forwarded")
+            .OrderByDescending(static g => g.Count()).ThenBy(static g => g.Key, StringComparer.Ordinal)
+            .Select(static g => $"{g.Key}={g.Count()}")];
     }
 
     private async Task<JsonElement> ExplainAsync(string sql)
