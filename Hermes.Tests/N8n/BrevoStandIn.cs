@@ -125,6 +125,15 @@ public sealed class BrevoStandIn : IAsyncDisposable
     {
         using var reader = new StreamReader(context.Request.Body);
         var body = await reader.ReadToEndAsync();
+        if (HangCreates)
+        {
+            // Recorded as it arrives: the caller's own timeout is when a test looks, and the abort that ends the hang
+            // reaches this server a moment later (a loaded machine's CI saw n8n's 502 before the record).
+            _requests.Enqueue(new BrevoRequest("POST", context.Request.Path, ApiKeyOf(context), body, 499));
+            await HangAsync(context);
+            return;
+        }
+
         var (status, answer) = await AnswerCreateAsync(context, body);
         _requests.Enqueue(new BrevoRequest("POST", context.Request.Path, ApiKeyOf(context), body, status));
         await WriteAsync(context, status, answer);
@@ -132,12 +141,6 @@ public sealed class BrevoStandIn : IAsyncDisposable
 
     private async Task<(int Status, object? Body)> AnswerCreateAsync(HttpContext context, string body)
     {
-        if (HangCreates)
-        {
-            await HangAsync(context);
-            return (499, null);
-        }
-
         await Task.Delay(CreateDelay, CancellationToken.None);
         if (Rejected(context) is { } refusal)
         {
@@ -186,6 +189,14 @@ public sealed class BrevoStandIn : IAsyncDisposable
 
     private async Task LookUpAsync(HttpContext context, string identifier)
     {
+        if (HangLookUps)
+        {
+            // Recorded as it arrives, as a hung create is.
+            _requests.Enqueue(new BrevoRequest("GET", context.Request.Path, ApiKeyOf(context), "", 499));
+            await HangAsync(context);
+            return;
+        }
+
         var (status, answer) = await AnswerLookUpAsync(context, identifier);
         _requests.Enqueue(new BrevoRequest("GET", context.Request.Path, ApiKeyOf(context), "", status));
         await WriteAsync(context, status, answer);
@@ -193,12 +204,6 @@ public sealed class BrevoStandIn : IAsyncDisposable
 
     private async Task<(int Status, object? Body)> AnswerLookUpAsync(HttpContext context, string identifier)
     {
-        if (HangLookUps)
-        {
-            await HangAsync(context);
-            return (499, null);
-        }
-
         await Task.Delay(LookUpDelay, CancellationToken.None);
         if (Rejected(context) is { } refusal)
         {
