@@ -4,7 +4,9 @@
 // The stand-in for n8n's webhook in the compose test (compose.receiver.yml): it answers every delivery the way the
 // Hermes workflow does when Brevo accepted the contact (200, {"brevoContactId": ...}), and appends one JSON line per
 // request to $RECEIVED_FILE: the webhook-id, whether the Standard Webhooks signature verifies with
-// HERMES_WEBHOOK_SECRET, whether the static auth header matches, and the body. The test reads that file.
+// HERMES_WEBHOOK_SECRET, whether the static auth header matches, and the body. The test reads that file. While a file
+// delay-ms beside it holds a number, every answer waits that many milliseconds (a slow n8n, so that a worker holds its
+// claims long enough to be killed holding them).
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -14,6 +16,7 @@ var secrets = (Environment.GetEnvironmentVariable("HERMES_WEBHOOK_SECRET") ?? ""
     .Select(static s => Convert.FromBase64String(s.StartsWith("whsec_", StringComparison.Ordinal) ? s[6..] : s)).ToList();
 var authName = Environment.GetEnvironmentVariable("HERMES_N8N_AUTH_HEADER_NAME") ?? "X-Hermes-Auth";
 var authValue = Environment.GetEnvironmentVariable("HERMES_N8N_AUTH_HEADER_VALUE") ?? "";
+var delayFile = Path.Combine(Path.GetDirectoryName(file)!, "delay-ms");
 var gate = new object();
 var count = 0;
 
@@ -21,6 +24,11 @@ var app = WebApplication.CreateSlimBuilder(args).Build();
 app.MapGet("/healthz", () => "ok");
 app.MapPost("/webhook/hermes-lead", async (HttpRequest request) =>
 {
+    if (File.Exists(delayFile) && int.TryParse(File.ReadAllText(delayFile).Trim(), out var delay))
+    {
+        await Task.Delay(delay);
+    }
+
     using var reader = new StreamReader(request.Body, Encoding.UTF8);
     var body = await reader.ReadToEndAsync();
     var id = request.Headers["webhook-id"].ToString();
