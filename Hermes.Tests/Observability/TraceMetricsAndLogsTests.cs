@@ -115,6 +115,21 @@ public sealed class TraceMetricsAndLogsTests : WorkerTest
         listener.SetMeasurementEventCallback<double>((i, v, t, _) => Add(i, v, t));
         listener.Start();
 
+        // The worker first, and its meter known before any row is written: started after the submissions, it could deliver
+        // row 1 before the test knew which meter was its own, and that measurement was lost (one CI run counted no retry).
+        // One at a time, so the answers meet the rows in a known order: row 1 gets 500 (retried), row 2 gets
+        // 410 (failed at once), row 3 gets 200, row 1 again gets 200 on its second attempt (after Outbox:BaseDelay).
+        Receiver.AnswerInTurn(
+            WebhookReceiver.Json(StatusCodes.Status500InternalServerError, null),
+            WebhookReceiver.Json(StatusCodes.Status410Gone, null),
+            WebhookReceiver.Json(StatusCodes.Status200OK, """{"brevoContactId": 1}"""));
+        await using var worker = await ObservedWorker.StartAsync(ConnectionString, Receiver.Url, new Dictionary<string, string?>
+        {
+            ["Outbox:Concurrency"] = "1",
+            ["Outbox:BatchSize"] = "1",
+        });
+        workerMeter = worker.Services.GetRequiredService<IMeterFactory>().Create(OutboxTelemetry.Name);
+
         // Three accepted (one of them under a key), one invalid, one not JSON, one key reused with another body.
         var form = TestData.ValidForm();
         foreach (var email in new[] { "one@example.com", "two@example.com" })
@@ -147,18 +162,6 @@ public sealed class TraceMetricsAndLogsTests : WorkerTest
             Assert.That(text.StatusCode, Is.EqualTo(HttpStatusCode.UnsupportedMediaType));
         }
 
-        // One at a time, so the answers meet the rows in a known order: row 1 gets 500 (retried), row 2 gets
-        // 410 (failed at once), row 3 gets 200, row 1 again gets 200 on its second attempt.
-        Receiver.AnswerInTurn(
-            WebhookReceiver.Json(StatusCodes.Status500InternalServerError, null),
-            WebhookReceiver.Json(StatusCodes.Status410Gone, null),
-            WebhookReceiver.Json(StatusCodes.Status200OK, """{"brevoContactId": 1}"""));
-        await using var worker = await ObservedWorker.StartAsync(ConnectionString, Receiver.Url, new Dictionary<string, string?>
-        {
-            ["Outbox:Concurrency"] = "1",
-            ["Outbox:BatchSize"] = "1",
-        });
-        workerMeter = worker.Services.GetRequiredService<IMeterFactory>().Create(OutboxTelemetry.Name);
         await WaitUntilAsync(async () => await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox WHERE status = 'pending'") == 0, "every row is delivered or failed");
         await WaitUntilAsync(() => Task.FromResult(attempts.Count == 3), "three final outcomes are measured");
 
