@@ -342,8 +342,9 @@ public sealed class ComposeStackTests : IDisposable
             Is.Empty, "nothing fires on a healthy stack, and only the machine's alerts may be pending");
 
         // What Prometheus scraped is what the database holds: the delivered rows of the earlier tests, summed over both workers.
-        // The admin host's canary (on in the compose file) is delivered too, and its earlier leads are removed after each
-        // run: the workers' count less the canaries answered is the ordinary leads delivered.
+        // The admin host's canary (on in the shipped compose file, off in this stack: ComposeStack) would be delivered too,
+        // its earlier leads removed after each run: the workers' count less the canaries answered is the ordinary leads
+        // delivered, whichever way the stack is set.
         var delivered = await ScalarAsync<long>("SELECT count(*) FROM hermes_outbox o JOIN hermes_leads l ON l.id = o.lead_id WHERE o.status = 'delivered' AND NOT l.is_canary");
         var accepted = await ScalarAsync<long>("SELECT count(*) FROM hermes_leads WHERE NOT is_canary"); // the canary is not counted as accepted
         Assert.That(delivered, Is.GreaterThan(0));
