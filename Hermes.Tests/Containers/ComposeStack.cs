@@ -60,6 +60,9 @@ public sealed class ComposeStack : IAsyncDisposable
     /// <summary>One JSON line per request the receiver took.</summary>
     public string ReceivedFile => Path.Combine(_folder.FullName, "received", "received.jsonl");
 
+    /// <summary>While this file holds a number, the receiver waits that many milliseconds before each answer (receiver.cs).</summary>
+    public string ReceiverDelayFile => Path.Combine(_folder.FullName, "received", "delay-ms");
+
     public int ApiPort => int.Parse(Env["HERMES_API_HOST_PORT"], System.Globalization.CultureInfo.InvariantCulture);
 
     public int AdminPort => int.Parse(Env["HERMES_ADMIN_HOST_PORT"], System.Globalization.CultureInfo.InvariantCulture);

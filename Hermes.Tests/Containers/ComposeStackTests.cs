@@ -383,8 +383,7 @@ public sealed class ComposeStackTests : IDisposable
         // one CI run killed it in such a moment). The check and the kill are a few milliseconds apart. The receiver
         // answers 50 ms late meanwhile, as a slow n8n would: a batch is then held for a fraction of a second, where at
         // full speed a fast run delivered all 3,000 before a look caught worker 1 holding one (one CI run).
-        var slow = Path.Combine(Path.GetDirectoryName(Stack.ReceivedFile)!, "delay-ms");
-        await File.WriteAllTextAsync(slow, "50");
+        await File.WriteAllTextAsync(Stack.ReceiverDelayFile, "50");
         var seed = Stack.ComposeAsync(["run", "--rm", "-e", "DOTNET_ENVIRONMENT=Staging", "-e", "ASPNETCORE_ENVIRONMENT=Staging", "-T", "cli", "seed", "--count", "3000", "--yes"], TimeSpan.FromMinutes(5));
         bool seedRunningAtKill;
         ToolResult kill;
@@ -400,7 +399,7 @@ public sealed class ComposeStackTests : IDisposable
         }
         finally
         {
-            File.Delete(slow); // the survivor drains at full speed, and the later tests find the receiver as it was
+            File.Delete(Stack.ReceiverDelayFile); // the survivor drains at full speed, and the later tests find the receiver as it was
         }
 
         Assert.That(kill.ExitCode, Is.Zero, kill.Describe());

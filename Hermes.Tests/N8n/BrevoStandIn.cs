@@ -127,10 +127,7 @@ public sealed class BrevoStandIn : IAsyncDisposable
         var body = await reader.ReadToEndAsync();
         if (HangCreates)
         {
-            // Recorded as it arrives: the caller's own timeout is when a test looks, and the abort that ends the hang
-            // reaches this server a moment later (a loaded machine's CI saw n8n's 502 before the record).
-            _requests.Enqueue(new BrevoRequest("POST", context.Request.Path, ApiKeyOf(context), body, 499));
-            await HangAsync(context);
+            await HangAsync(context, "POST", body);
             return;
         }
 
@@ -191,9 +188,7 @@ public sealed class BrevoStandIn : IAsyncDisposable
     {
         if (HangLookUps)
         {
-            // Recorded as it arrives, as a hung create is.
-            _requests.Enqueue(new BrevoRequest("GET", context.Request.Path, ApiKeyOf(context), "", 499));
-            await HangAsync(context);
+            await HangAsync(context, "GET", "");
             return;
         }
 
@@ -278,8 +273,11 @@ public sealed class BrevoStandIn : IAsyncDisposable
 
     private static object Error(string code, string message) => new { code, message };
 
-    private static async Task HangAsync(HttpContext context)
+    // A hung request is recorded as it arrives: the caller's own timeout is when a test looks, and the abort that ends
+    // the hang reaches this server a moment later (a loaded machine's CI saw n8n's 502 before the record).
+    private async Task HangAsync(HttpContext context, string method, string body)
     {
+        _requests.Enqueue(new BrevoRequest(method, context.Request.Path, ApiKeyOf(context), body, 499));
         try
         {
             await Task.Delay(Timeout.Infinite, context.RequestAborted);
